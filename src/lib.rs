@@ -1,0 +1,11 @@
+//! pm2ctl: PM2's features with systemd as the supervisor.
+//!
+//! The flow, one way only:
+//! file ─▶ `ecosystem` (load, validate) ─▶ model ─▶ `plan` (pure) ─▶ `unit::UnitSpec`s
+//! ─▶ `systemd` (transient units over D-Bus) or `unit` rendering (unit files, generator).
+
+pub mod ecosystem;
+pub mod plan;
+pub mod state;
+pub mod systemd;
+pub mod unit;

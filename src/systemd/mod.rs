@@ -1,0 +1,1 @@
+//! Talking to systemd over D-Bus: proxies, transient units, job waiting, unit state.
