@@ -7,5 +7,7 @@
 pub mod ecosystem;
 pub mod plan;
 pub mod state;
+pub mod status;
 pub mod systemd;
+pub mod target;
 pub mod unit;
