@@ -1,1 +1,468 @@
 //! Talking to systemd over D-Bus: proxies, transient units, job waiting, unit state.
+//!
+//! `Client` is a blocking facade over zbus' async API: it owns a current-thread tokio
+//! runtime and drives every call with `block_on`, so commands stay plain sequential code.
+//! Batches (start N units, read N units' state) are issued concurrently on the one
+//! connection, so they cost one round trip's latency, not N.
+
+mod jobs;
+pub mod proxies;
+pub mod variant;
+
+use crate::plan::Scope;
+use crate::unit::UnitSpec;
+use anyhow::{Context, Result};
+use futures_util::future::join_all;
+use proxies::{ManagerProxy, ServiceProps, UnitProps};
+use std::process::Command;
+
+pub use jobs::JobOutcome;
+
+/// The glob matching every unit pm2ctl owns.
+pub const OWNED_PATTERN: &str = "pm2ctl-*";
+
+/// The env var carrying an app's fingerprint on its service units (see `apply`).
+pub const FINGERPRINT_VAR: &str = "PM2CTL_FINGERPRINT";
+
+/// One transient unit to create: the main unit and the aux units created in the same
+/// transaction (for a cluster socket: the socket is main, its service aux).
+#[derive(Debug, Clone)]
+pub struct StartRequest<'a> {
+    pub main: &'a UnitSpec,
+    pub aux: Vec<&'a UnitSpec>,
+}
+
+/// A unit as `ListUnitsByPatterns` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedUnit {
+    pub name: String,
+    pub load_state: String,
+    pub active_state: String,
+    pub sub_state: String,
+}
+
+/// The live state of one unit, read in one batch.
+#[derive(Debug, Clone, Default)]
+pub struct UnitState {
+    pub name: String,
+    pub unit: UnitProps,
+    /// Present for `.service` units that are loaded.
+    pub service: Option<ServiceProps>,
+}
+
+impl UnitState {
+    pub fn load_state(&self) -> &str {
+        self.unit.load_state.as_deref().unwrap_or("not-found")
+    }
+
+    pub fn active_state(&self) -> &str {
+        self.unit.active_state.as_deref().unwrap_or("inactive")
+    }
+
+    pub fn sub_state(&self) -> &str {
+        self.unit.sub_state.as_deref().unwrap_or("dead")
+    }
+
+    /// Loaded in the manager (possibly failed or inactive but still referenced).
+    pub fn is_loaded(&self) -> bool {
+        self.load_state() == "loaded"
+    }
+
+    /// Running or on its way there (including waiting for an automatic restart).
+    pub fn is_up(&self) -> bool {
+        matches!(self.active_state(), "active" | "activating" | "reloading")
+    }
+
+    pub fn main_pid(&self) -> Option<u32> {
+        self.service
+            .as_ref()
+            .and_then(|s| s.main_pid)
+            .filter(|p| *p != 0)
+    }
+
+    /// The value of `KEY=` in the service's `Environment`, if set.
+    pub fn env_var(&self, key: &str) -> Option<&str> {
+        let env = self.service.as_ref()?.environment.as_ref()?;
+        env.iter()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    }
+}
+
+/// Which processes of a unit `kill` signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillWhom {
+    Main,
+    All,
+}
+
+impl KillWhom {
+    fn as_str(self) -> &'static str {
+        match self {
+            KillWhom::Main => "main",
+            KillWhom::All => "all",
+        }
+    }
+}
+
+/// A connection to one systemd manager (system or the caller's user manager).
+pub struct Client {
+    runtime: tokio::runtime::Runtime,
+    connection: zbus::Connection,
+    scope: Scope,
+    version: String,
+}
+
+impl Client {
+    /// Connects to the system manager (`Scope::System`, honouring `DBUS_SYSTEM_BUS_ADDRESS`) or
+    /// to the caller's user manager over the user bus (`DBUS_SESSION_BUS_ADDRESS`, else
+    /// `$XDG_RUNTIME_DIR/bus`), and reads the manager's version.
+    pub fn connect(scope: Scope) -> Result<Client> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let (connection, version) = runtime.block_on(async {
+            let connection = match scope {
+                Scope::System => zbus::Connection::system().await.context(
+                    "cannot connect to the system bus (is systemd running? set DBUS_SYSTEM_BUS_ADDRESS?)",
+                )?,
+                Scope::User => zbus::Connection::session().await.context(
+                    "cannot connect to the user bus (is `systemd --user` running? try `loginctl enable-linger`)",
+                )?,
+            };
+            let manager = ManagerProxy::new(&connection).await?;
+            let version = manager
+                .version()
+                .await
+                .context("cannot read systemd's version (is this bus served by systemd?)")?;
+            // Once per connection, before any job is queued: systemd only sends JobRemoved
+            // to subscribed clients.
+            manager.subscribe().await.context("Subscribe")?;
+            anyhow::Ok((connection, version))
+        })?;
+        Ok(Client {
+            runtime,
+            connection,
+            scope,
+            version,
+        })
+    }
+
+    /// The scope chosen by default: the system manager for root, the user's manager otherwise.
+    pub fn default_scope() -> Scope {
+        if nix::unistd::geteuid().is_root() {
+            Scope::System
+        } else {
+            Scope::User
+        }
+    }
+
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    /// `Manager.Version` as systemd reports it, e.g. `252.38-1~deb12u1`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The major version (252 for `252.38-1~deb12u1`), 0 if unparsable.
+    pub fn major_version(&self) -> u32 {
+        parse_major_version(&self.version)
+    }
+
+    /// Runs `f` with the Manager proxy on this client's runtime.
+    fn with_manager<T>(
+        &self,
+        f: impl AsyncFnOnce(&ManagerProxy<'static>) -> Result<T>,
+    ) -> Result<T> {
+        self.runtime.block_on(async {
+            let manager = ManagerProxy::new(&self.connection).await?;
+            f(&manager).await
+        })
+    }
+
+    /// Creates transient units and waits for every start job. A call systemd rejects
+    /// (`UnitExists`, an unknown property…) becomes a failed outcome, not an error: the
+    /// other units of the batch still start.
+    pub fn start_transient(&self, requests: &[StartRequest<'_>]) -> Result<Vec<JobOutcome>> {
+        self.with_manager(async |manager| {
+            jobs::run(
+                manager,
+                requests.iter().map(|r| {
+                    let name = r.main.name.clone();
+                    let props = variant::properties(r.main);
+                    let aux: Vec<(&str, Vec<(&str, zbus::Variant<'static>)>)> = r
+                        .aux
+                        .iter()
+                        .map(|a| (a.name.as_str(), variant::properties(a)))
+                        .collect();
+                    let call = async move {
+                        manager
+                            .start_transient_unit(&r.main.name, "fail", props, aux)
+                            .await
+                    };
+                    (name, call)
+                }),
+            )
+            .await
+        })
+    }
+
+    /// `StartUnit` on loaded units (e.g. a socket-activated service, to run it now).
+    pub fn start_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
+        self.with_manager(async |manager| {
+            jobs::run(
+                manager,
+                names
+                    .iter()
+                    .map(|n| (n.clone(), manager.start_unit(n, "replace"))),
+            )
+            .await
+        })
+    }
+
+    /// Stops units and waits until they are down. Units that are not loaded count as stopped.
+    pub fn stop_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
+        self.with_manager(async |manager| {
+            jobs::run(
+                manager,
+                names
+                    .iter()
+                    .map(|n| (n.clone(), manager.stop_unit(n, "replace"))),
+            )
+            .await
+        })
+    }
+
+    /// `RestartUnit` (same definition, new process) and waits for the jobs.
+    pub fn restart_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
+        self.with_manager(async |manager| {
+            jobs::run(
+                manager,
+                names
+                    .iter()
+                    .map(|n| (n.clone(), manager.restart_unit(n, "replace"))),
+            )
+            .await
+        })
+    }
+
+    /// Forgets the failed state of units so their names can be reused; unknown units are fine.
+    pub fn reset_failed(&self, names: &[String]) -> Result<()> {
+        self.with_manager(async |manager| {
+            let results = join_all(names.iter().map(|n| manager.reset_failed_unit(n))).await;
+            for (name, result) in names.iter().zip(results) {
+                match result {
+                    Ok(()) => {}
+                    Err(e) if jobs::is_no_such_unit(&e) => {}
+                    Err(e) => return Err(e).with_context(|| format!("ResetFailedUnit {name}")),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Sends `signal` to a unit's main process or all its processes (`KillUnit`).
+    pub fn kill(&self, name: &str, whom: KillWhom, signal: i32) -> Result<()> {
+        self.with_manager(async |manager| {
+            manager
+                .kill_unit(name, whom.as_str(), signal)
+                .await
+                .with_context(|| format!("KillUnit {name} {}", whom.as_str()))
+        })
+    }
+
+    /// Changes properties of a loaded unit at runtime (`SetUnitProperties`, not persisted).
+    pub fn set_properties(&self, spec: &UnitSpec) -> Result<()> {
+        self.with_manager(async |manager| {
+            manager
+                .set_unit_properties(&spec.name, true, variant::properties(spec))
+                .await
+                .with_context(|| format!("SetUnitProperties {}", spec.name))
+        })
+    }
+
+    /// Every loaded unit whose name starts with `pm2ctl-`, in any state.
+    pub fn list_owned(&self) -> Result<Vec<ListedUnit>> {
+        self.list_units(&[OWNED_PATTERN])
+    }
+
+    /// Loaded units matching glob `patterns`, in any state.
+    pub fn list_units(&self, patterns: &[&str]) -> Result<Vec<ListedUnit>> {
+        self.with_manager(async |manager| {
+            let rows = manager
+                .list_units_by_patterns(Vec::new(), patterns.to_vec())
+                .await
+                .context("ListUnitsByPatterns")?;
+            let mut units: Vec<ListedUnit> = rows
+                .into_iter()
+                .map(|row| ListedUnit {
+                    name: row.0,
+                    load_state: row.2,
+                    active_state: row.3,
+                    sub_state: row.4,
+                })
+                .collect();
+            units.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(units)
+        })
+    }
+
+    /// Reads the Unit (and, for services, Service) properties of `names`, all requests in
+    /// flight at once. A unit that is not loaded comes back with `load_state() == "not-found"`.
+    pub fn read_states(&self, names: &[String]) -> Result<Vec<UnitState>> {
+        self.runtime.block_on(async {
+            let reads = names.iter().map(|name| async move {
+                let proxy = proxies::UnitPropertiesProxy::builder(&self.connection)
+                    .path(unit_object_path(name))
+                    .build()
+                    .await?;
+                let unit = proxy
+                    .get_all_unit("org.freedesktop.systemd1.Unit")
+                    .await
+                    .with_context(|| format!("reading the properties of {name}"))?;
+                let service = if name.ends_with(".service")
+                    && unit.load_state.as_deref() == Some("loaded")
+                {
+                    Some(
+                        proxy
+                            .get_all_service("org.freedesktop.systemd1.Service")
+                            .await
+                            .with_context(|| format!("reading the service properties of {name}"))?,
+                    )
+                } else {
+                    None
+                };
+                anyhow::Ok(UnitState {
+                    name: name.clone(),
+                    unit,
+                    service,
+                })
+            });
+            join_all(reads).await.into_iter().collect()
+        })
+    }
+
+    /// Why a unit failed, for the user: systemd's `Result`, the main process' exit status
+    /// or signal, and the last lines it logged.
+    pub fn failure_report(&self, name: &str) -> String {
+        let mut report = String::new();
+        if let Ok(states) = self.read_states(&[name.to_string()]) {
+            if let Some(service) = states.first().and_then(|s| s.service.as_ref()) {
+                report.push_str(&format!(
+                    "result: {}",
+                    service.result.as_deref().unwrap_or("unknown")
+                ));
+                match (service.exec_main_code, service.exec_main_status) {
+                    (Some(1), Some(status)) => report.push_str(&format!(", exit status {status}")),
+                    (Some(2 | 3), Some(signal)) => {
+                        report.push_str(&format!(", killed by signal {}", signal_name(signal)))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let journal = self.last_journal_lines(name, 10);
+        if !journal.is_empty() {
+            if !report.is_empty() {
+                report.push('\n');
+            }
+            report.push_str("last log lines:\n");
+            for line in journal.lines() {
+                report.push_str("  ");
+                report.push_str(line);
+                report.push('\n');
+            }
+        }
+        report.trim_end().to_string()
+    }
+
+    /// `journalctl -u UNIT -n N -o cat`; empty when the journal cannot be read.
+    pub fn last_journal_lines(&self, unit: &str, lines: u32) -> String {
+        let mut cmd = Command::new("journalctl");
+        if self.scope == Scope::User {
+            cmd.arg("--user");
+        }
+        cmd.args([
+            "--no-pager",
+            "-o",
+            "cat",
+            "-n",
+            &lines.to_string(),
+            "-u",
+            unit,
+        ]);
+        match cmd.output() {
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// `252` from `252.38-1~deb12u1`; 0 when the string does not start with a number.
+pub fn parse_major_version(version: &str) -> u32 {
+    let digits: String = version.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().unwrap_or(0)
+}
+
+/// The object path systemd gives a unit: `/org/freedesktop/systemd1/unit/` plus the name
+/// with every byte outside `[A-Za-z0-9]` written as `_xx` (sd-bus' `bus_label_escape`).
+pub fn unit_object_path(name: &str) -> String {
+    let mut path = String::from("/org/freedesktop/systemd1/unit/");
+    if name.is_empty() {
+        path.push('_');
+    }
+    for (i, b) in name.bytes().enumerate() {
+        if b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()) {
+            path.push(b as char);
+        } else {
+            path.push_str(&format!("_{b:02x}"));
+        }
+    }
+    path
+}
+
+/// `SIGKILL` for 9; the number itself when unknown.
+pub fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| signal.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_paths_match_systemds_escaping() {
+        assert_eq!(
+            unit_object_path("pm2ctl-api@0.service"),
+            "/org/freedesktop/systemd1/unit/pm2ctl_2dapi_400_2eservice"
+        );
+        assert_eq!(
+            unit_object_path("1x.slice"),
+            "/org/freedesktop/systemd1/unit/_31x_2eslice"
+        );
+    }
+
+    #[test]
+    fn major_version_is_the_leading_number() {
+        assert_eq!(parse_major_version("252.38-1~deb12u1"), 252);
+        assert_eq!(parse_major_version("257"), 257);
+        assert_eq!(parse_major_version("v1"), 0);
+    }
+
+    #[test]
+    fn env_var_reads_back_from_the_environment_property() {
+        let state = UnitState {
+            service: Some(ServiceProps {
+                environment: Some(vec!["A=1".into(), "PM2CTL_FINGERPRINT=abc".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(state.env_var(FINGERPRINT_VAR), Some("abc"));
+        assert_eq!(state.env_var("PM2CTL"), None);
+    }
+}

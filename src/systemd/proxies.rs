@@ -1,0 +1,127 @@
+//! The few systemd D-Bus methods and properties pm2ctl uses, as our own `#[proxy]` traits.
+//!
+//! Signatures follow systemd's introspection data (`org.freedesktop.systemd1(5)`) and are
+//! limited to what systemd 249+ has, so one proxy works on every supported distro. Property
+//! batches are read with `Properties.GetAll` into typed dictionaries: one round trip per
+//! interface and unit, pipelined over the one connection.
+
+use zbus::{DeserializeDict, OwnedObjectPath, Type, Variant};
+
+/// One row of `ListUnitsByPatterns`' `a(ssssssouso)`.
+pub type ListedUnitRow = (
+    String,          // name
+    String,          // description
+    String,          // load state
+    String,          // active state
+    String,          // sub state
+    String,          // followed unit
+    OwnedObjectPath, // unit object path
+    u32,             // job id
+    String,          // job type
+    OwnedObjectPath, // job object path
+);
+
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Manager",
+    default_service = "org.freedesktop.systemd1",
+    default_path = "/org/freedesktop/systemd1"
+)]
+pub trait Manager {
+    fn start_transient_unit(
+        &self,
+        name: &str,
+        mode: &str,
+        properties: Vec<(&str, Variant<'_>)>,
+        aux: Vec<(&str, Vec<(&str, Variant<'_>)>)>,
+    ) -> zbus::Result<OwnedObjectPath>;
+
+    fn start_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
+    fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
+    fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
+    fn kill_unit(&self, name: &str, whom: &str, signal: i32) -> zbus::Result<()>;
+
+    fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
+
+    fn set_unit_properties(
+        &self,
+        name: &str,
+        runtime: bool,
+        properties: Vec<(&str, Variant<'_>)>,
+    ) -> zbus::Result<()>;
+
+    fn list_units_by_patterns(
+        &self,
+        states: Vec<&str>,
+        patterns: Vec<&str>,
+    ) -> zbus::Result<Vec<ListedUnitRow>>;
+
+    fn subscribe(&self) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    fn job_removed(
+        &self,
+        id: u32,
+        job: OwnedObjectPath,
+        unit: String,
+        result: String,
+    ) -> zbus::Result<()>;
+
+    #[zbus(property)]
+    fn version(&self) -> zbus::Result<String>;
+}
+
+/// `org.freedesktop.systemd1.Unit` properties pm2ctl reads (a subset; others are ignored).
+#[derive(Debug, Default, Clone, DeserializeDict, Type)]
+#[zbus(signature = "a{sv}", rename_all = "PascalCase")]
+pub struct UnitProps {
+    pub id: Option<String>,
+    pub description: Option<String>,
+    pub load_state: Option<String>,
+    pub active_state: Option<String>,
+    pub sub_state: Option<String>,
+    /// µs since the epoch; 0 when never entered.
+    pub active_enter_timestamp: Option<u64>,
+    pub state_change_timestamp: Option<u64>,
+    #[zbus(rename = "InvocationID")]
+    pub invocation_id: Option<Vec<u8>>,
+}
+
+/// `org.freedesktop.systemd1.Service` properties pm2ctl reads.
+#[derive(Debug, Default, Clone, DeserializeDict, Type)]
+#[zbus(signature = "a{sv}", rename_all = "PascalCase")]
+pub struct ServiceProps {
+    #[zbus(rename = "MainPID")]
+    pub main_pid: Option<u32>,
+    pub result: Option<String>,
+    pub n_restarts: Option<u32>,
+    /// `CLD_EXITED` (1), `CLD_KILLED` (2), `CLD_DUMPED` (3), or 0 while running.
+    pub exec_main_code: Option<i32>,
+    /// The exit status, or the signal number when killed.
+    pub exec_main_status: Option<i32>,
+    pub exec_main_start_timestamp: Option<u64>,
+    pub exec_main_exit_timestamp: Option<u64>,
+    /// `u64::MAX` when unknown.
+    pub memory_current: Option<u64>,
+    #[zbus(rename = "CPUUsageNSec")]
+    pub cpu_usage_nsec: Option<u64>,
+    pub environment: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub restart: Option<String>,
+}
+
+#[zbus::proxy(
+    interface = "org.freedesktop.DBus.Properties",
+    default_service = "org.freedesktop.systemd1"
+)]
+pub trait UnitProperties {
+    /// `GetAll("org.freedesktop.systemd1.Unit")`.
+    #[zbus(name = "GetAll")]
+    fn get_all_unit(&self, interface: &str) -> zbus::Result<UnitProps>;
+
+    /// `GetAll("org.freedesktop.systemd1.Service")`.
+    #[zbus(name = "GetAll")]
+    fn get_all_service(&self, interface: &str) -> zbus::Result<ServiceProps>;
+}

@@ -1,0 +1,71 @@
+//! `unit::Value` → D-Bus variants, one arm per signature in `unit::Value`.
+
+use crate::unit::{Property, UnitSpec, Value};
+use zbus::Variant;
+
+/// The variant carrying `value`, with exactly the signature `value.signature()` names.
+pub fn to_variant(value: &Value) -> Variant<'static> {
+    match value {
+        Value::Bool(b) => Variant::from(*b),
+        Value::I32(i) => Variant::from(*i),
+        Value::U32(u) => Variant::from(*u),
+        Value::U64(t) => Variant::from(*t),
+        Value::Str(s) => Variant::from(s.clone()),
+        Value::StrList(list) => Variant::from(list.clone()),
+        Value::Exec(commands) => Variant::from(
+            commands
+                .iter()
+                .map(|c| (c.path.clone(), c.argv.clone(), c.ignore_failure))
+                .collect::<Vec<(String, Vec<String>, bool)>>(),
+        ),
+        Value::Pairs(pairs) => Variant::from(pairs.clone()),
+        Value::Bytes(items) => Variant::from(items.clone()),
+        Value::ExitStatus(statuses, signals) => Variant::from((statuses.clone(), signals.clone())),
+    }
+}
+
+/// A unit's properties as `StartTransientUnit`'s `a(sv)`.
+pub fn properties(spec: &UnitSpec) -> Vec<(&str, Variant<'static>)> {
+    spec.properties
+        .iter()
+        .map(|Property { name, value }| (*name, to_variant(value)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::ExecCommand;
+
+    #[test]
+    fn every_value_gets_the_signature_it_declares() {
+        let values = [
+            Value::Bool(true),
+            Value::I32(-3),
+            Value::U32(7),
+            Value::U64(u64::MAX),
+            Value::Str("x".into()),
+            Value::StrList(vec!["A=1".into()]),
+            Value::StrList(Vec::new()),
+            Value::Exec(vec![ExecCommand {
+                path: "/usr/bin/node".into(),
+                argv: vec!["node".into(), "app.js".into()],
+                ignore_failure: false,
+            }]),
+            Value::Exec(Vec::new()),
+            Value::Pairs(vec![("Stream".into(), "127.0.0.1:3000".into())]),
+            Value::Bytes(vec![b"PM2_APP=api".to_vec()]),
+            Value::Bytes(Vec::new()),
+            Value::ExitStatus(vec![0, 2], vec![15]),
+            Value::ExitStatus(Vec::new(), Vec::new()),
+        ];
+        for value in &values {
+            let variant = to_variant(value);
+            assert_eq!(
+                variant.value_signature().to_string(),
+                value.signature(),
+                "{value:?}"
+            );
+        }
+    }
+}
