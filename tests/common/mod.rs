@@ -1,0 +1,8 @@
+//! Helpers shared by the integration tests. A test binary uses them with `mod common;`.
+
+// Each test binary compiles this module on its own and uses a different part of it.
+#![allow(dead_code)]
+
+pub mod sandbox;
+
+pub use sandbox::Sandbox;
