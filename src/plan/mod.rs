@@ -29,6 +29,10 @@ pub struct HostFacts {
     pub node_shim: PathBuf,
     /// The caller's environment, used only by apps with `inherit_env = true`.
     pub caller_env: Vec<(String, String)>,
+    /// The pm2ctl binary, when app output goes through `pm2ctl exec-wrap` (stdout and
+    /// stderr as separate journal streams, optional log files). `None`: the real command
+    /// runs directly and both streams reach the journal at the same priority.
+    pub self_exe: Option<PathBuf>,
 }
 
 /// Filesystem lookups the plan needs, behind a trait so golden tests can fake them.
