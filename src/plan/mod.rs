@@ -42,7 +42,7 @@ pub trait Resolver {
 }
 
 /// The units for one instance of an app.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InstancePlan {
     pub index: u32,
     pub service: UnitSpec,
@@ -50,8 +50,8 @@ pub struct InstancePlan {
     pub socket: Option<UnitSpec>,
 }
 
-/// The units for one app.
-#[derive(Debug, Clone, PartialEq)]
+/// The units for one app (serialisable: the state store keeps the plan each app runs).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AppPlan {
     pub name: String,
     pub namespace: String,

@@ -6,7 +6,9 @@
 //! over D-Bus, `render` turns them into unit-file text for the generator.
 
 /// What kind of unit a spec describes, from its name's suffix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum UnitKind {
     Service,
     Socket,
@@ -26,7 +28,7 @@ impl UnitKind {
 }
 
 /// One command line of `ExecStart` & co: `(path, argv, ignore_failure)`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ExecCommand {
     pub path: String,
     /// argv including argv[0].
@@ -35,7 +37,8 @@ pub struct ExecCommand {
 }
 
 /// A property value, one variant per D-Bus signature pm2ctl uses.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Serialisable so the state store can keep the units an app was started with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// `b`
     Bool(bool),
@@ -78,7 +81,7 @@ impl Value {
 }
 
 /// One `(name, value)` pair of `StartTransientUnit`'s `a(sv)`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Property {
     /// The D-Bus property name (`RestartUSec`, not the unit-file `RestartSec`).
     pub name: &'static str,
@@ -86,7 +89,7 @@ pub struct Property {
 }
 
 /// A unit pm2ctl wants to exist.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct UnitSpec {
     /// Full, escaped unit name, e.g. `pm2ctl-api@0.service`.
     pub name: String,
@@ -114,5 +117,41 @@ impl UnitSpec {
             .iter()
             .find(|p| p.name == name)
             .map(|p| &p.value)
+    }
+}
+
+/// A `Property` as read back from the state store, before its name is interned.
+#[derive(serde::Deserialize)]
+struct OwnedProperty {
+    name: String,
+    value: Value,
+}
+
+/// Property names are `&'static str` (specs are built from literals). Names read back from
+/// the state store are interned: each distinct name is leaked once per process, and there
+/// are only as many as systemd has properties.
+impl<'de> serde::Deserialize<'de> for Property {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Property, D::Error> {
+        let owned = OwnedProperty::deserialize(deserializer)?;
+        use std::collections::HashSet;
+        use std::sync::{Mutex, OnceLock};
+        static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+
+        let mut names = NAMES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let name = match names.get(owned.name.as_str()) {
+            Some(known) => known,
+            None => {
+                let leaked: &'static str = Box::leak(owned.name.into_boxed_str());
+                names.insert(leaked);
+                leaked
+            }
+        };
+        Ok(Property {
+            name,
+            value: owned.value,
+        })
     }
 }
