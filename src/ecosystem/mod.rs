@@ -1,7 +1,13 @@
 //! Ecosystem files: loading (TOML, PM2's JSON and JS), validation with spans, and
 //! the validated model. `load` is the only entry point the rest of pm2ctl needs.
 
+mod convert;
 pub mod model;
+mod schema;
+mod toml_format;
+mod tree;
+pub mod units;
+mod validate;
 
 pub use model::*;
 
@@ -60,15 +66,138 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// Files larger than this are refused before parsing: no ecosystem file is near it,
+/// and it bounds the memory and time a mistaken path (a log, a binary) can cost.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The file formats `load` understands, chosen from the file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Toml,
+    /// PM2's `.json` (strict JSON first; PM2 evaluates it as JavaScript, so node is the fallback).
+    Json,
+    /// `.js`, `.cjs`, `.mjs`: evaluated by `node`.
+    JavaScript,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Result<Format, String> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "json" => Ok(Format::Json),
+            "js" | "cjs" | "mjs" => Ok(Format::JavaScript),
+            "yml" | "yaml" => Err(
+                "YAML ecosystem files are not supported; convert it to ecosystem.toml or JSON"
+                    .into(),
+            ),
+            // pm2ctl's own format; any other name (e.g. `apps.conf`) is read as TOML.
+            _ => Ok(Format::Toml),
+        }
+    }
+}
+
 /// Reads and validates an ecosystem file, choosing the format from its name.
+/// Every problem in the file is returned at once.
 pub fn load(path: &Path) -> Result<Ecosystem, LoadError> {
-    Err(LoadError {
+    let fail = |problem: convert::Problem, span: Option<Span>| LoadError {
         diagnostics: vec![Diagnostic {
             file: path.to_path_buf(),
-            span: None,
+            span,
             key: None,
-            message: "ecosystem loading is not implemented yet".into(),
-            help: None,
+            message: problem.message,
+            help: problem.help,
         }],
-    })
+    };
+    let format = Format::of(path).map_err(|m| fail(convert::Problem::new(m), None))?;
+    let base_dir = base_dir_of(path);
+    let mut ck = validate::Checker::new(path);
+    let root = match format {
+        Format::Toml => {
+            let text = read_text(path).map_err(|(p, span)| fail(p, span))?;
+            match toml_format::parse(&text) {
+                Ok(root) => root,
+                Err(errors) => {
+                    for e in errors {
+                        ck.report(
+                            e.span,
+                            "",
+                            convert::Problem::new(format!("TOML syntax error: {}", e.message)),
+                        );
+                    }
+                    return Err(LoadError {
+                        diagnostics: ck.diagnostics,
+                    });
+                }
+            }
+        }
+        Format::Json | Format::JavaScript => {
+            return Err(fail(
+                convert::Problem::new("PM2's JSON and JavaScript ecosystem files are not read yet")
+                    .with_help("write the apps as an ecosystem.toml"),
+                None,
+            ))
+        }
+    };
+    let layout = match format {
+        Format::Toml => validate::Layout::Toml,
+        _ => validate::Layout::Pm2,
+    };
+    match validate::ecosystem(&root, layout, &mut ck, path, &base_dir) {
+        Some(eco) if ck.diagnostics.is_empty() => Ok(eco),
+        _ => {
+            let mut diagnostics = ck.diagnostics;
+            // Reading order: by position, problems without one last.
+            diagnostics.sort_by_key(|d| d.span.map_or((usize::MAX, 0), |s| (s.line, s.column)));
+            Err(LoadError { diagnostics })
+        }
+    }
 }
+
+fn base_dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Reads the file as UTF-8 text, refusing huge files and binary content.
+fn read_text(path: &Path) -> Result<String, (convert::Problem, Option<Span>)> {
+    use convert::Problem;
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| (Problem::new(format!("cannot open the file: {e}")), None))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| (Problem::new(format!("cannot read the file: {e}")), None))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err((
+            Problem::new(format!(
+                "the file is larger than {} KiB, the limit for an ecosystem file",
+                MAX_FILE_BYTES / 1024
+            ))
+            .with_help("is this the right file?"),
+            None,
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let prefix = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+        let span = tree::LineIndex::new(&prefix).span(prefix.len());
+        (Problem::new("the file is not valid UTF-8"), Some(span))
+    })?;
+    if let Some(at) = text.find('\0') {
+        let span = tree::LineIndex::new(&text).span(at);
+        return Err((
+            Problem::new("the file contains a NUL byte; is it a binary file?"),
+            Some(span),
+        ));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,285 @@
+//! Loader tests: valid TOML files become the expected model; invalid ones report
+//! every problem with its line and key.
+
+use super::*;
+use std::time::Duration;
+
+fn load_toml(text: &str) -> Result<Ecosystem, LoadError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ecosystem.toml");
+    std::fs::write(&path, text).expect("write");
+    load(&path)
+}
+
+fn one_app(text: &str) -> App {
+    let eco = load_toml(text).unwrap_or_else(|e| panic!("should load:\n{e}"));
+    assert_eq!(eco.apps.len(), 1);
+    eco.apps.into_iter().next().expect("one app")
+}
+
+fn problems(text: &str) -> Vec<Diagnostic> {
+    match load_toml(text) {
+        Ok(eco) => panic!("should fail, loaded {eco:?}"),
+        Err(e) => e.diagnostics,
+    }
+}
+
+#[test]
+fn minimal_app_gets_pm2_defaults() {
+    let app = one_app("[[apps]]\nname = \"api\"\nscript = \"server.js\"\n");
+    let mut expected = App::with_defaults("api", "server.js");
+    expected.span = Span { line: 1, column: 1 };
+    assert_eq!(app, expected);
+}
+
+#[test]
+fn name_defaults_to_the_script_stem() {
+    assert_eq!(
+        one_app("[[apps]]\nscript = \"lib/worker.js\"\n").name,
+        "worker"
+    );
+    // A command line keeps its whole text, as PM2 does.
+    assert_eq!(
+        one_app("[[apps]]\nscript = \"npm run start\"\n").name,
+        "npm run start"
+    );
+}
+
+#[test]
+fn every_common_option_is_read_with_toml_types() {
+    let app = one_app(
+        r#"
+[[apps]]
+name = "api v2/beta"
+namespace = "web"
+script = "server.js"
+cwd = "/srv/api"
+args = ["--port", 3000]
+node_args = "--max-old-space-size=512 --inspect"
+interpreter = "node"
+exec_mode = "cluster"
+instances = 4
+instance_var = "INSTANCE_ID"
+increment_var = "PORT"
+port = 3000
+user = "www-data"
+group = 33
+autorestart = false
+autostart = false
+stop_exit_codes = [0, 3]
+restart_delay = "2s"
+exp_backoff_restart_delay = 100
+min_uptime = "1m"
+max_restarts = 5
+kill_timeout = "5s"
+kill_signal = "TERM"
+treekill = false
+wait_ready = true
+listen_timeout = 8000
+cron_restart = "0 3 * * *"
+max_memory_restart = "300M"
+out_file = "logs/out.log"
+error_file = "/dev/null"
+merge_logs = true
+log_date_format = "YYYY-MM-DD"
+env = { NODE_ENV = "development", DEBUG = true, RETRIES = 3 }
+"#,
+    );
+    assert_eq!(app.name, "api v2/beta");
+    assert_eq!(app.namespace, "web");
+    assert_eq!(app.cwd.as_deref(), Some(std::path::Path::new("/srv/api")));
+    assert_eq!(app.args, ["--port", "3000"]);
+    assert_eq!(app.node_args, ["--max-old-space-size=512", "--inspect"]);
+    assert_eq!(app.interpreter, Interpreter::Named("node".into()));
+    assert_eq!(app.exec_mode, Some(ExecMode::Cluster));
+    assert_eq!(app.instances, Some(Instances::Count(4)));
+    assert_eq!(app.instance_var, "INSTANCE_ID");
+    assert_eq!(app.increment_var.as_deref(), Some("PORT"));
+    assert_eq!(app.port, Some(3000));
+    assert_eq!(app.user.as_deref(), Some("www-data"));
+    assert_eq!(app.group.as_deref(), Some("33"));
+    assert!(!app.autorestart && !app.autostart && !app.treekill && app.wait_ready);
+    assert_eq!(app.stop_exit_codes, [0, 3]);
+    assert_eq!(app.restart_delay, Duration::from_secs(2));
+    assert_eq!(
+        app.exp_backoff_restart_delay,
+        Some(Duration::from_millis(100))
+    );
+    assert_eq!(app.min_uptime, Duration::from_secs(60));
+    assert_eq!(app.max_restarts, 5);
+    assert_eq!(app.kill_timeout, Duration::from_secs(5));
+    assert_eq!(app.kill_signal, "SIGTERM");
+    assert_eq!(app.listen_timeout, Duration::from_secs(8));
+    assert_eq!(app.cron_restart.as_deref(), Some("0 3 * * *"));
+    assert_eq!(app.max_memory_restart, Some(300 << 20));
+    assert_eq!(app.out_file, LogTarget::File("logs/out.log".into()));
+    assert_eq!(app.error_file, LogTarget::Null);
+    assert_eq!(app.merge_logs, Some(true));
+    assert_eq!(app.log_date_format.as_deref(), Some("YYYY-MM-DD"));
+    let env: Vec<(&str, &str)> = app
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        env,
+        [
+            ("DEBUG", "true"),
+            ("NODE_ENV", "development"),
+            ("RETRIES", "3")
+        ]
+    );
+}
+
+#[test]
+fn instances_accepts_max_zero_and_negative() {
+    let inst =
+        |v: &str| one_app(&format!("[[apps]]\nscript = \"a.js\"\ninstances = {v}\n")).instances;
+    assert_eq!(inst("\"max\""), Some(Instances::Max));
+    assert_eq!(inst("0"), Some(Instances::Max));
+    assert_eq!(inst("-1"), Some(Instances::MaxMinus(1)));
+    assert_eq!(inst("3"), Some(Instances::Count(3)));
+    assert_eq!(inst("\"2\""), Some(Instances::Count(2)));
+}
+
+#[test]
+fn env_name_tables_are_kept_for_env_selection() {
+    let app = one_app(
+        "[[apps]]\nscript = \"a.js\"\nenv = { A = \"1\" }\n\
+         [apps.env_production]\nA = \"2\"\nB = \"x\"\n\
+         [apps.env_staging]\nA = \"3\"\n",
+    );
+    assert_eq!(app.env.get("A").map(String::as_str), Some("1"));
+    let prod = &app.env_by_name["production"];
+    assert_eq!(prod.get("A").map(String::as_str), Some("2"));
+    assert_eq!(prod.get("B").map(String::as_str), Some("x"));
+    assert_eq!(
+        app.env_by_name["staging"].get("A").map(String::as_str),
+        Some("3")
+    );
+}
+
+#[test]
+fn pm2_aliases_and_camel_case_are_accepted() {
+    let app = one_app(
+        "[[apps]]\ncmd = \"a.js\"\ninterpreterArgs = \"--inspect\"\nmaxMemoryRestart = \"1G\"\n\
+         exec_interpreter = \"none\"\nuid = \"app\"\ncron = \"0 * * * *\"\nout = \"o.log\"\n\
+         err = \"e.log\"\ncombine_logs = true\nexec_mode = \"fork_mode\"\npid = \"a.pid\"\n",
+    );
+    assert_eq!(app.script, "a.js");
+    assert_eq!(app.node_args, ["--inspect"]);
+    assert_eq!(app.max_memory_restart, Some(1 << 30));
+    assert_eq!(app.interpreter, Interpreter::None);
+    assert_eq!(app.user.as_deref(), Some("app"));
+    assert_eq!(app.cron_restart.as_deref(), Some("0 * * * *"));
+    assert_eq!(app.out_file, LogTarget::File("o.log".into()));
+    assert_eq!(app.error_file, LogTarget::File("e.log".into()));
+    assert_eq!(app.merge_logs, Some(true));
+    assert_eq!(app.exec_mode, Some(ExecMode::Fork));
+    assert_eq!(app.pid_file, Some("a.pid".into()));
+}
+
+#[test]
+fn derived_options_apply_after_the_table_is_read() {
+    let app = one_app(
+        "[[apps]]\nname = \"api\"\nname_prefix = \"blue\"\nscript = \"a.js\"\ntime = true\n\
+         execute_command = true\ndisable_source_map_support = true\ncron_restart = 0\n",
+    );
+    assert_eq!(app.name, "blue:api");
+    assert_eq!(app.log_date_format.as_deref(), Some("YYYY-MM-DDTHH:mm:ss"));
+    assert_eq!(app.exec_mode, Some(ExecMode::Fork));
+    assert!(!app.source_map_support);
+    assert_eq!(app.cron_restart, None);
+}
+
+#[test]
+fn pm2_only_options_are_accepted_and_listed() {
+    let app = one_app("[[apps]]\nscript = \"a.js\"\npmx = false\nvizion = false\n");
+    assert_eq!(app.ignored_options, ["pmx", "vizion"]);
+}
+
+#[test]
+fn deploy_targets_are_read_and_checked() {
+    let eco = load_toml(
+        "[[apps]]\nscript = \"a.js\"\n\
+         [deploy.production]\nuser = \"deploy\"\nhost = [\"a.example\", \"b.example\"]\n\
+         ref = \"origin/main\"\nrepo = \"git@example.com:app.git\"\npath = \"/srv/app\"\n\
+         \"post-deploy\" = \"npm ci\"\nenv = { NODE_ENV = \"production\" }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let d = &eco.deploy["production"];
+    assert_eq!(d.hosts, ["a.example", "b.example"]);
+    assert_eq!(d.git_ref, "origin/main");
+    assert_eq!(d.post_deploy.as_deref(), Some("npm ci"));
+    assert_eq!(
+        d.env.get("NODE_ENV").map(String::as_str),
+        Some("production")
+    );
+    assert_eq!(d.span.line, 3);
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_reading_order() {
+    let d = problems(
+        "[[apps]]\nname = \"a\"\nscript = \"a.js\"\ninstances = \"lots\"\n\
+         max_memory_restrat = \"1G\"\n\n[[apps]]\nname = \"a\"\nscript = \"b.js\"\nport = 70000\n",
+    );
+    let got: Vec<(Option<usize>, Option<&str>)> = d
+        .iter()
+        .map(|d| (d.span.map(|s| s.line), d.key.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(4), Some("apps[0].instances")),
+            (Some(5), Some("apps[0].max_memory_restrat")),
+            (Some(10), Some("apps[1].port")),
+        ]
+    );
+    assert_eq!(
+        d[1].help.as_deref(),
+        Some("did you mean `max_memory_restart`?")
+    );
+}
+
+#[test]
+fn duplicate_names_point_at_the_first_one() {
+    let d = problems(
+        "[[apps]]\nname = \"a\"\nscript = \"a.js\"\n[[apps]]\nname = \"a\"\nscript = \"b.js\"\n",
+    );
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].span.map(|s| s.line), Some(5));
+    assert!(
+        d[0].message.contains("already used by the app at line 2"),
+        "{}",
+        d[0].message
+    );
+}
+
+#[test]
+fn diagnostics_render_as_file_line_col_key_message() {
+    let d = problems("[[apps]]\nscript = \"a.js\"\nautorestart = \"yes\"\n");
+    let text = d[0].to_string();
+    assert!(
+        text.ends_with(
+            "ecosystem.toml:3:15: error: apps[0].autorestart: expected true or false, found string \"yes\""
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn unreadable_inputs_are_refused_without_panicking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bin.toml");
+    std::fs::write(&path, b"[[apps]]\nscript = \"\xff\xfe\"\n").expect("write");
+    let e = load(&path).expect_err("invalid UTF-8");
+    assert_eq!(e.diagnostics[0].span.map(|s| s.line), Some(2));
+    assert!(e.diagnostics[0].message.contains("UTF-8"));
+
+    let missing = dir.path().join("missing.toml");
+    assert!(load(&missing)
+        .expect_err("missing")
+        .to_string()
+        .contains("cannot open"));
+}
