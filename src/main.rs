@@ -23,12 +23,6 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate { file } => match pm2ctl::ecosystem::load(&file) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Validate { file } => pm2ctl::cli::validate::run(&file),
     }
 }
