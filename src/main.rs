@@ -1,6 +1,7 @@
 //! The `pm2ctl` command line: parses arguments and hands each verb to its module.
 
 use clap::Parser;
+use pm2ctl::cli;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -18,11 +19,25 @@ struct Cli {
 enum Command {
     /// Check an ecosystem file and report every problem in it.
     Validate { file: std::path::PathBuf },
+    /// Stop processes; they stay listed as stopped.
+    Stop(cli::stop::Args),
+    /// Restart processes (stopped ones start).
+    Restart(cli::restart::Args),
+    /// Stop processes and forget them.
+    #[command(alias = "del")]
+    Delete(cli::delete::Args),
+    /// Send a signal to processes: `sendSignal SIGUSR2 api`.
+    #[command(name = "sendSignal", alias = "send-signal")]
+    SendSignal(cli::send_signal::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),
+        Command::Stop(args) => cli::stop::run(args),
+        Command::Restart(args) => cli::restart::run(args),
+        Command::Delete(args) => cli::delete::run(args),
+        Command::SendSignal(args) => cli::send_signal::run(args),
     }
 }

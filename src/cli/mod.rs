@@ -1,3 +1,86 @@
 //! One module per `pm2ctl` verb; `main.rs` only parses arguments and dispatches here.
+//! Each file holds one verb's arguments and its `run`.
+//! What a verb does lives in its concept module (`lifecycle`, `apply`, …); this layer parses,
+//! connects, prints and turns the outcome into PM2's exit codes.
 
+pub mod delete;
+pub mod restart;
+pub mod send_signal;
+pub mod stop;
 pub mod validate;
+
+use crate::lifecycle::{self, Action, Proc};
+use crate::plan::Scope;
+use crate::systemd::Client;
+use crate::target::{self, TargetError};
+use anyhow::{Context, Result};
+use std::process::ExitCode;
+
+/// Which systemd manager to talk to.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ManagerArgs {
+    /// Use the calling user's systemd manager (the default when not root).
+    #[arg(long, conflicts_with = "system")]
+    pub user: bool,
+    /// Use the system manager (the default for root).
+    #[arg(long)]
+    pub system: bool,
+}
+
+impl ManagerArgs {
+    pub fn scope(&self) -> Scope {
+        if self.user {
+            Scope::User
+        } else if self.system {
+            Scope::System
+        } else {
+            Client::default_scope()
+        }
+    }
+
+    pub fn connect(&self) -> Result<Client> {
+        Client::connect(self.scope())
+    }
+}
+
+/// A command line that makes no sense (exit code 2, as for clap's own usage errors).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Some instances did not reach the state asked for; each was already reported.
+#[derive(Debug, thiserror::Error)]
+#[error("[PM2][ERROR] {0}")]
+pub struct ActionFailed(pub String);
+
+/// Prints an error the way the user should see it and picks PM2's exit code:
+/// 2 for an invalid file or command line, 1 for everything else (unknown targets included).
+pub fn finish(result: Result<()>) -> ExitCode {
+    let Err(err) = result else {
+        return ExitCode::SUCCESS;
+    };
+    if let Some(e) = err.downcast_ref::<TargetError>() {
+        eprintln!("{e}");
+        return ExitCode::from(e.exit_code());
+    }
+    eprintln!("{err:#}");
+    let usage = err.downcast_ref::<UsageError>().is_some()
+        || err.downcast_ref::<crate::ecosystem::LoadError>().is_some();
+    ExitCode::from(if usage { 2 } else { 1 })
+}
+
+/// Resolves `targets` against every instance, then runs `action` on the selection:
+/// nothing is touched unless every target matched.
+pub fn act_on_targets(manager: &ManagerArgs, targets: &[String], action: Action) -> Result<()> {
+    let client = manager.connect()?;
+    let procs = lifecycle::processes::live(&client).context("cannot list pm2ctl's processes")?;
+    let selected: Vec<&Proc> = target::select(targets, &procs)?;
+    lifecycle::actions::announce(action, &selected);
+    let report = lifecycle::actions::run(&client, action, &selected)?;
+    report.print();
+    if report.all_ok() {
+        Ok(())
+    } else {
+        Err(ActionFailed(format!("{} failed for some processes", action.pm2_name())).into())
+    }
+}

@@ -110,6 +110,8 @@ pub struct ServiceProps {
     pub environment: Option<Vec<String>>,
     pub user: Option<String>,
     pub restart: Option<String>,
+    /// `LogExtraFields`: `KEY=value` entries (pm2ctl puts `PM2_APP`, `PM2_NAMESPACE` there).
+    pub log_extra_fields: Option<Vec<Vec<u8>>>,
 }
 
 #[zbus::proxy(

@@ -1,0 +1,209 @@
+//! What each verb does to the units of the instances it selected, and how it reports it
+//! (PM2's lines: `[PM2] Applying action stopProcessId on app [api](ids: [ 0, 1 ])`,
+//! then `[PM2] [api](0) ✓` per instance).
+
+use super::processes::{parse_instance_unit, Proc};
+use crate::systemd::{Client, JobOutcome, KillWhom};
+use anyhow::Result;
+use nix::sys::signal::Signal;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A verb's effect on systemd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Stop,
+    Restart,
+    Delete,
+    Signal(Signal),
+}
+
+impl Action {
+    /// PM2's internal action name, as it prints it.
+    pub fn pm2_name(self) -> &'static str {
+        match self {
+            Action::Stop => "stopProcessId",
+            Action::Restart => "restartProcessId",
+            Action::Delete => "deleteProcessId",
+            Action::Signal(_) => "sendSignalToProcessId",
+        }
+    }
+}
+
+/// How the action went for each selected instance, in selection order.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub results: Vec<(Proc, Result<(), String>)>,
+}
+
+impl Report {
+    pub fn all_ok(&self) -> bool {
+        self.results.iter().all(|(_, r)| r.is_ok())
+    }
+
+    /// PM2's per-instance lines; failures carry systemd's reason on the next lines.
+    pub fn print(&self) {
+        for (p, result) in &self.results {
+            match result {
+                Ok(()) => println!("[PM2] [{}]({}) ✓", p.name, p.pm_id),
+                Err(why) => {
+                    eprintln!("[PM2][ERROR] [{}]({}) ✗", p.name, p.pm_id);
+                    for line in why.lines() {
+                        eprintln!("  {line}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Prints PM2's "Applying action" line once per app, with the ids selected in it.
+pub fn announce(action: Action, procs: &[&Proc]) {
+    let mut by_app: Vec<(&str, Vec<u32>)> = Vec::new();
+    for p in procs {
+        match by_app.iter_mut().find(|(name, _)| *name == p.name) {
+            Some((_, ids)) => ids.push(p.pm_id),
+            None => by_app.push((&p.name, vec![p.pm_id])),
+        }
+    }
+    for (name, ids) in by_app {
+        let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+        println!(
+            "[PM2] Applying action {} on app [{name}](ids: [ {} ])",
+            action.pm2_name(),
+            ids.join(", ")
+        );
+    }
+}
+
+/// Runs `action` on the units of `procs` and waits for systemd to finish every job.
+pub fn run(client: &Client, action: Action, procs: &[&Proc]) -> Result<Report> {
+    let outcomes = match action {
+        Action::Stop => stop(client, procs)?,
+        Action::Delete => delete(client, procs)?,
+        Action::Restart => {
+            let services: Vec<String> = procs.iter().map(|p| p.service.clone()).collect();
+            by_unit(client.restart_units(&services)?)
+        }
+        Action::Signal(signal) => {
+            let mut failed = BTreeMap::new();
+            for p in procs {
+                if let Err(e) = client.kill(&p.service, KillWhom::Main, signal as i32) {
+                    failed.insert(p.service.clone(), format!("{e:#}"));
+                }
+            }
+            failed
+        }
+    };
+    let results = procs
+        .iter()
+        .map(|p| {
+            let failure = p
+                .units_to_stop()
+                .iter()
+                .find_map(|u| outcomes.get(u).cloned());
+            let result = match failure {
+                None => Ok(()),
+                Some(why) => Err(explain(client, action, p, why)),
+            };
+            ((*p).clone(), result)
+        })
+        .collect();
+    Ok(Report { results })
+}
+
+/// Stops sockets first, then services, so no connection re-activates a stopping service.
+fn stop(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
+    let sockets: Vec<String> = procs.iter().filter_map(|p| p.socket.clone()).collect();
+    let services: Vec<String> = procs.iter().map(|p| p.service.clone()).collect();
+    let mut failed = by_unit(client.stop_units(&sockets)?);
+    failed.extend(by_unit(client.stop_units(&services)?));
+    Ok(failed)
+}
+
+/// Stops the instances, lets systemd forget them, and removes an app's slice once none of
+/// its instances is left.
+fn delete(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
+    let failed = stop(client, procs)?;
+    let units: Vec<String> = procs.iter().flat_map(|p| p.units_to_stop()).collect();
+    client.reset_failed(&units)?;
+    // An app's slice goes once no instance unit of that app is still up.
+    let still_up: BTreeSet<String> = client
+        .list_owned()?
+        .iter()
+        .filter(|u| !matches!(u.active_state.as_str(), "inactive" | "failed"))
+        .filter_map(|u| parse_instance_unit(&u.name).map(|i| i.escaped.to_string()))
+        .collect();
+    let emptied: Vec<String> = procs
+        .iter()
+        .map(|p| p.slice.as_str())
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
+        .filter(|slice| {
+            let escaped = slice
+                .strip_prefix("pm2ctl-")
+                .and_then(|s| s.strip_suffix(".slice"));
+            escaped.is_some_and(|e| !still_up.contains(e))
+        })
+        .map(str::to_string)
+        .collect();
+    client.stop_units(&emptied)?;
+    client.reset_failed(&emptied)?;
+    Ok(failed)
+}
+
+/// Failed jobs by unit name.
+fn by_unit(outcomes: Vec<JobOutcome>) -> BTreeMap<String, String> {
+    outcomes
+        .into_iter()
+        .filter(|o| !o.ok())
+        .map(|o| {
+            let why = o.error.unwrap_or_else(|| format!("job {}", o.result));
+            (o.unit, why)
+        })
+        .collect()
+}
+
+fn explain(client: &Client, action: Action, p: &Proc, why: String) -> String {
+    match action {
+        // A unit that failed to come back: systemd's result and the last log lines say why.
+        Action::Restart => {
+            let report = client.failure_report(&p.service);
+            if report.is_empty() {
+                why
+            } else {
+                format!("{why}\n{report}")
+            }
+        }
+        _ => why,
+    }
+}
+
+/// A signal as PM2 accepts it: `SIGUSR2`, `sigusr2`, `USR2` or its number.
+pub fn parse_signal(text: &str) -> Option<Signal> {
+    if let Ok(n) = text.parse::<i32>() {
+        return Signal::try_from(n).ok();
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_as_pm2_accepts_them() {
+        assert_eq!(parse_signal("SIGUSR2"), Some(Signal::SIGUSR2));
+        assert_eq!(parse_signal("sigusr1"), Some(Signal::SIGUSR1));
+        assert_eq!(parse_signal("HUP"), Some(Signal::SIGHUP));
+        assert_eq!(parse_signal("15"), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("SIGNOPE"), None);
+        assert_eq!(parse_signal("999"), None);
+        assert_eq!(parse_signal(""), None);
+    }
+}
