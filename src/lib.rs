@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod ecosystem;
 pub mod lifecycle;
+pub mod logs;
 pub mod plan;
 pub mod state;
 pub mod status;

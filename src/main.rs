@@ -29,6 +29,9 @@ enum Command {
     /// Send a signal to processes: `sendSignal SIGUSR2 api`.
     #[command(name = "sendSignal", alias = "send-signal")]
     SendSignal(cli::send_signal::Args),
+    /// Run COMMAND with stdout and stderr as separate journal streams (the ExecStart of app units).
+    #[command(hide = true)]
+    ExecWrap(cli::logs::ExecWrapArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,5 +42,6 @@ fn main() -> ExitCode {
         Command::Restart(args) => cli::restart::run(args),
         Command::Delete(args) => cli::delete::run(args),
         Command::SendSignal(args) => cli::send_signal::run(args),
+        Command::ExecWrap(args) => cli::logs::exec_wrap(args),
     }
 }

@@ -1,0 +1,6 @@
+//! Logs through journald: apps' stdout and stderr become journal entries of their unit
+//! (stdout at priority 6, stderr at 3), tagged `PM2_APP`/`PM2_INSTANCE`/`PM2_NAMESPACE`
+//! by the unit's `LogExtraFields`, and `pm2ctl logs` reads them back the way PM2 shows them.
+
+pub mod stream;
+pub mod wrap;
