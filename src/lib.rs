@@ -4,6 +4,7 @@
 //! file ─▶ `ecosystem` (load, validate) ─▶ model ─▶ `plan` (pure) ─▶ `unit::UnitSpec`s
 //! ─▶ `systemd` (transient units over D-Bus) or `unit` rendering (unit files, generator).
 
+pub mod apply;
 pub mod cli;
 pub mod ecosystem;
 pub mod lifecycle;

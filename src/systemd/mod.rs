@@ -13,6 +13,7 @@ use crate::plan::Scope;
 use crate::unit::UnitSpec;
 use anyhow::{Context, Result};
 use futures_util::future::join_all;
+use futures_util::StreamExt;
 use proxies::{ManagerProxy, ServiceProps, UnitProps};
 use std::process::Command;
 
@@ -263,6 +264,66 @@ impl Client {
         })
     }
 
+    /// Stops units, forgets their failed state and waits until systemd has unloaded them, so
+    /// their names can be created again with `start_transient` (which refuses a loaded name
+    /// with `UnitExists`). Waits on `UnitRemoved` signals, at most `UNLOAD_TIMEOUT`; a unit
+    /// that stays loaded (something still references it) is an error naming it.
+    pub fn remove_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
+        let outcomes = self.stop_units(names)?;
+        self.with_manager(async |manager| {
+            let mut removed = manager
+                .receive_unit_removed()
+                .await
+                .context("cannot listen for systemd's UnitRemoved signal")?;
+            let resets = join_all(names.iter().map(|n| manager.reset_failed_unit(n))).await;
+            for (name, result) in names.iter().zip(resets) {
+                match result {
+                    Ok(()) => {}
+                    Err(e) if jobs::is_no_such_unit(&e) => {}
+                    Err(e) => return Err(e).with_context(|| format!("ResetFailedUnit {name}")),
+                }
+            }
+            // Checked after listening, so a unit unloaded in between is not waited for.
+            let lookups = join_all(names.iter().map(|n| manager.get_unit(n))).await;
+            let mut loaded = std::collections::HashSet::new();
+            for (name, lookup) in names.iter().zip(lookups) {
+                match lookup {
+                    Ok(_) => {
+                        loaded.insert(name.clone());
+                    }
+                    Err(e) if jobs::is_no_such_unit(&e) => {}
+                    Err(e) => return Err(e).with_context(|| format!("GetUnit {name}")),
+                }
+            }
+            let wait = async {
+                while !loaded.is_empty() {
+                    let signal = removed
+                        .next()
+                        .await
+                        .context("the bus connection closed while waiting for units to unload")?;
+                    let args = signal.args().context("malformed UnitRemoved signal")?;
+                    loaded.remove(args.id.as_str());
+                }
+                anyhow::Ok(())
+            };
+            match tokio::time::timeout(UNLOAD_TIMEOUT, wait).await {
+                Ok(result) => result,
+                Err(_) => {
+                    let mut left: Vec<&String> = loaded.iter().collect();
+                    left.sort();
+                    anyhow::bail!(
+                        "systemd still has {} loaded after stopping {} (something references {}); \
+                         `systemctl status` them to see what",
+                        join_names(&left),
+                        if left.len() == 1 { "it" } else { "them" },
+                        if left.len() == 1 { "it" } else { "them" },
+                    )
+                }
+            }
+        })?;
+        Ok(outcomes)
+    }
+
     /// Sends `signal` to a unit's main process or all its processes (`KillUnit`).
     pub fn kill(&self, name: &str, whom: KillWhom, signal: i32) -> Result<()> {
         self.with_manager(async |manager| {
@@ -398,6 +459,17 @@ impl Client {
             _ => String::new(),
         }
     }
+}
+
+/// How long `remove_units` waits for stopped units to be unloaded.
+pub const UNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn join_names(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `252` from `252.38-1~deb12u1`; 0 when the string does not start with a number.

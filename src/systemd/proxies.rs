@@ -60,6 +60,12 @@ pub trait Manager {
 
     fn subscribe(&self) -> zbus::Result<()>;
 
+    fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+
+    /// Sent when a unit is unloaded (garbage-collected), to subscribed clients.
+    #[zbus(signal)]
+    fn unit_removed(&self, id: String, unit: OwnedObjectPath) -> zbus::Result<()>;
+
     #[zbus(signal)]
     fn job_removed(
         &self,

@@ -1,0 +1,438 @@
+//! The diff: what `apply` must do, per app, to make the host match the file. Pure: it
+//! reads the desired plan, the state store and what systemd reports, and decides; the
+//! executor does.
+//!
+//! The comparison is with systemd, not with the state file: an app is unchanged when each
+//! of its units is loaded and up and each service carries the app's fingerprint, and it
+//! has no unit beyond the plan's. The state file only says which apps came from this file,
+//! for `--prune`.
+
+use crate::plan::AppPlan;
+use crate::state::{Desired, State};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The prefix of every unit name pm2ctl owns.
+const UNIT_PREFIX: &str = "pm2ctl-";
+
+/// One app as the file wants it, already fingerprinted and stamped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredApp {
+    pub plan: AppPlan,
+    pub fingerprint: String,
+    /// `Stopped` for `autostart = false`: recorded, not started.
+    pub desired: Desired,
+}
+
+/// What systemd reports about one unit pm2ctl owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveUnit {
+    pub name: String,
+    pub active_state: String,
+    /// `PM2CTL_FINGERPRINT` from a service's `Environment`; `None` for other kinds.
+    pub fingerprint: Option<String>,
+}
+
+impl LiveUnit {
+    /// Running, starting, or waiting for an automatic restart.
+    fn is_up(&self) -> bool {
+        matches!(
+            self.active_state.as_str(),
+            "active" | "activating" | "reloading"
+        )
+    }
+}
+
+/// What to do with one app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing of it runs: create all its units.
+    Create,
+    /// It runs with another definition (or has units the plan no longer has): stop and
+    /// remove what runs, then create it anew.
+    Replace { reason: String },
+    /// It runs with this definition but some instances are down (failed, stopped by hand):
+    /// re-create those instances only.
+    Repair { instances: Vec<u32> },
+    /// Its units run with this definition.
+    Unchanged,
+    /// `autostart = false` and units of it run: stop them.
+    Stop,
+    /// No longer in the file (with `--prune`): stop its units and forget it.
+    Prune,
+}
+
+/// One app's change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub app: String,
+    pub action: Action,
+    /// The app's units systemd has loaded now: what `Replace`, `Stop` and `Prune` remove.
+    pub live: Vec<String>,
+}
+
+/// The whole diff, in the file's order, pruned apps last.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Diff {
+    pub changes: Vec<Change>,
+    /// Apps recorded from this file that it no longer has, left alone (no `--prune`).
+    pub orphans: Vec<String>,
+}
+
+impl Diff {
+    /// True when applying would touch nothing in systemd.
+    pub fn is_empty(&self) -> bool {
+        self.changes.iter().all(|c| c.action == Action::Unchanged)
+    }
+}
+
+/// The app part of an owned unit's name: `api` for `pm2ctl-api@0.service` and
+/// `pm2ctl-api.slice` (still escaped; `@` cannot occur in an escaped name).
+pub fn owner_of(unit: &str) -> Option<&str> {
+    let rest = unit.strip_prefix(UNIT_PREFIX)?;
+    let owner = match rest.split_once('@') {
+        Some((owner, _)) => owner,
+        None => rest.strip_suffix(".slice")?,
+    };
+    (!owner.is_empty()).then_some(owner)
+}
+
+/// Computes what to do. `source` is the ecosystem file being applied (absolute): apps the
+/// state records from it that `desired` lacks are pruned when `prune`, else reported as
+/// orphans.
+pub fn diff(
+    desired: &[DesiredApp],
+    state: &State,
+    live: &[LiveUnit],
+    source: &Path,
+    prune: bool,
+) -> Diff {
+    let mut by_owner: BTreeMap<&str, Vec<&LiveUnit>> = BTreeMap::new();
+    for unit in live {
+        if let Some(owner) = owner_of(&unit.name) {
+            by_owner.entry(owner).or_default().push(unit);
+        }
+    }
+    let live_of = |slice: &str| -> Vec<&LiveUnit> {
+        owner_of(slice)
+            .and_then(|owner| by_owner.get(owner))
+            .cloned()
+            .unwrap_or_default()
+    };
+
+    let mut result = Diff::default();
+    for app in desired {
+        let units = live_of(&app.plan.slice.name);
+        let action = match app.desired {
+            Desired::Stopped if units.is_empty() => Action::Unchanged,
+            Desired::Stopped => Action::Stop,
+            Desired::Running => running_action(app, &units),
+        };
+        result.changes.push(Change {
+            app: app.plan.name.clone(),
+            action,
+            live: names(&units),
+        });
+    }
+
+    for record in state.apps.values() {
+        let from_here = record.source.file.as_deref() == Some(source);
+        let still_wanted = desired.iter().any(|d| d.plan.name == record.name);
+        if !from_here || still_wanted {
+            continue;
+        }
+        if prune {
+            result.changes.push(Change {
+                app: record.name.clone(),
+                action: Action::Prune,
+                live: names(&live_of(&record.plan.slice.name)),
+            });
+        } else {
+            result.orphans.push(record.name.clone());
+        }
+    }
+    result
+}
+
+fn names(units: &[&LiveUnit]) -> Vec<String> {
+    units.iter().map(|u| u.name.clone()).collect()
+}
+
+/// The action for an app that should run, given its live units.
+fn running_action(app: &DesiredApp, units: &[&LiveUnit]) -> Action {
+    if units.is_empty() {
+        return Action::Create;
+    }
+    let find = |name: &str| units.iter().copied().find(|u| u.name == name);
+
+    let wanted: Vec<&str> = std::iter::once(app.plan.slice.name.as_str())
+        .chain(app.plan.instances.iter().flat_map(|i| {
+            std::iter::once(i.service.name.as_str())
+                .chain(i.socket.as_ref().map(|s| s.name.as_str()))
+        }))
+        .collect();
+    if let Some(extra) = units.iter().find(|u| !wanted.contains(&u.name.as_str())) {
+        return Action::Replace {
+            reason: format!("{} is no longer planned", extra.name),
+        };
+    }
+    let stale = app.plan.instances.iter().find_map(|i| {
+        let unit = find(&i.service.name)?;
+        (unit.fingerprint.as_deref() != Some(app.fingerprint.as_str())).then_some(unit)
+    });
+    if let Some(unit) = stale {
+        return Action::Replace {
+            reason: format!("{} runs another definition", unit.name),
+        };
+    }
+    let down: Vec<u32> = app
+        .plan
+        .instances
+        .iter()
+        .filter(|i| {
+            let service_up = find(&i.service.name).is_some_and(LiveUnit::is_up);
+            let socket_up = i
+                .socket
+                .as_ref()
+                .is_none_or(|s| find(&s.name).is_some_and(LiveUnit::is_up));
+            !(service_up && socket_up)
+        })
+        .map(|i| i.index)
+        .collect();
+    if down.is_empty() {
+        Action::Unchanged
+    } else {
+        Action::Repair { instances: down }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::InstancePlan;
+    use crate::state::Source;
+    use crate::unit::{UnitKind, UnitSpec};
+
+    const FILE: &str = "/srv/eco.toml";
+
+    fn app(name: &str, instances: u32, socket: bool, fp: &str) -> DesiredApp {
+        DesiredApp {
+            plan: AppPlan {
+                name: name.into(),
+                namespace: "default".into(),
+                slice: UnitSpec::new(format!("pm2ctl-{name}.slice"), UnitKind::Slice),
+                instances: (0..instances)
+                    .map(|index| InstancePlan {
+                        index,
+                        service: UnitSpec::new(
+                            format!("pm2ctl-{name}@{index}.service"),
+                            UnitKind::Service,
+                        ),
+                        socket: socket.then(|| {
+                            UnitSpec::new(format!("pm2ctl-{name}@{index}.socket"), UnitKind::Socket)
+                        }),
+                    })
+                    .collect(),
+            },
+            fingerprint: fp.into(),
+            desired: Desired::Running,
+        }
+    }
+
+    fn unit(name: &str, state: &str, fp: Option<&str>) -> LiveUnit {
+        LiveUnit {
+            name: name.into(),
+            active_state: state.into(),
+            fingerprint: fp.map(String::from),
+        }
+    }
+
+    /// The live units of `app` as if it ran with fingerprint `fp`.
+    fn running(app: &DesiredApp, fp: &str) -> Vec<LiveUnit> {
+        let mut units = vec![unit(&app.plan.slice.name, "active", None)];
+        for i in &app.plan.instances {
+            units.push(unit(&i.service.name, "active", Some(fp)));
+            if let Some(s) = &i.socket {
+                units.push(unit(&s.name, "active", None));
+            }
+        }
+        units
+    }
+
+    fn state_with(apps: &[&DesiredApp], file: &str) -> State {
+        let mut state = State::default();
+        for a in apps {
+            state.upsert_app(
+                a.plan.clone(),
+                a.fingerprint.clone(),
+                Source {
+                    file: Some(file.into()),
+                    env: None,
+                },
+                Desired::Running,
+                0,
+            );
+        }
+        state
+    }
+
+    fn actions(d: &Diff) -> Vec<(&str, &Action)> {
+        d.changes
+            .iter()
+            .map(|c| (c.app.as_str(), &c.action))
+            .collect()
+    }
+
+    #[test]
+    fn owners_come_from_unit_names() {
+        assert_eq!(owner_of("pm2ctl-api@0.service"), Some("api"));
+        assert_eq!(owner_of("pm2ctl-api@12.socket"), Some("api"));
+        assert_eq!(owner_of("pm2ctl-my\\x2dapi.slice"), Some("my\\x2dapi"));
+        assert_eq!(owner_of("pm2ctl.slice"), None);
+        assert_eq!(owner_of("other-api@0.service"), None);
+        assert_eq!(owner_of("pm2ctl-@0.service"), None);
+    }
+
+    #[test]
+    fn nothing_running_means_create_and_everything_current_means_unchanged() {
+        let api = app("api", 2, false, "f1");
+        let web = app("web", 2, true, "f2");
+        let d = diff(
+            &[api.clone(), web.clone()],
+            &State::default(),
+            &[],
+            FILE.as_ref(),
+            false,
+        );
+        assert_eq!(
+            actions(&d),
+            vec![("api", &Action::Create), ("web", &Action::Create)]
+        );
+        assert!(!d.is_empty());
+
+        let live = [running(&api, "f1"), running(&web, "f2")].concat();
+        let d = diff(&[api, web], &State::default(), &live, FILE.as_ref(), false);
+        assert_eq!(
+            actions(&d),
+            vec![("api", &Action::Unchanged), ("web", &Action::Unchanged)]
+        );
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn only_the_app_whose_definition_changed_is_replaced() {
+        let api = app("api", 2, false, "new");
+        let web = app("web", 1, false, "f2");
+        let live = [running(&api, "old"), running(&web, "f2")].concat();
+        let d = diff(&[api, web], &State::default(), &live, FILE.as_ref(), false);
+        assert!(
+            matches!(&d.changes[0].action, Action::Replace { reason } if reason.contains("pm2ctl-api@0.service")),
+            "{d:?}"
+        );
+        assert_eq!(d.changes[0].live.len(), 3);
+        assert_eq!(d.changes[1].action, Action::Unchanged);
+    }
+
+    #[test]
+    fn scaling_down_replaces_and_scaling_up_or_failures_repair() {
+        let four = app("api", 4, true, "f");
+        let two = app("api", 2, true, "f");
+        let d = diff(
+            std::slice::from_ref(&two),
+            &State::default(),
+            &running(&four, "f"),
+            FILE.as_ref(),
+            false,
+        );
+        assert!(
+            matches!(&d.changes[0].action, Action::Replace { reason } if reason.contains("@2.")),
+            "{d:?}"
+        );
+
+        // Two more instances wanted, same definition: only the missing ones are created.
+        let d = diff(
+            std::slice::from_ref(&four),
+            &State::default(),
+            &running(&two, "f"),
+            FILE.as_ref(),
+            false,
+        );
+        assert_eq!(
+            d.changes[0].action,
+            Action::Repair {
+                instances: vec![2, 3]
+            }
+        );
+
+        // A failed service, or a socket that stopped, is repaired alone.
+        let mut live = running(&four, "f");
+        live[1].active_state = "failed".into(); // api@0.service
+        live[6].active_state = "inactive".into(); // api@2.socket
+        let d = diff(&[four], &State::default(), &live, FILE.as_ref(), false);
+        assert_eq!(
+            d.changes[0].action,
+            Action::Repair {
+                instances: vec![0, 2]
+            }
+        );
+    }
+
+    #[test]
+    fn waiting_for_a_restart_counts_as_up() {
+        let api = app("api", 1, false, "f");
+        let mut live = running(&api, "f");
+        live[1].active_state = "activating".into();
+        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn apps_dropped_from_this_file_are_pruned_only_when_asked() {
+        let api = app("api", 1, false, "f");
+        let old = app("old", 1, false, "f");
+        let elsewhere = app("elsewhere", 1, false, "f");
+        let mut state = state_with(&[&api, &old], FILE);
+        let other = state_with(&[&elsewhere], "/srv/other.toml");
+        state.apps.extend(other.apps);
+        let live = [
+            running(&api, "f"),
+            running(&old, "f"),
+            running(&elsewhere, "f"),
+        ]
+        .concat();
+
+        let d = diff(
+            std::slice::from_ref(&api),
+            &state,
+            &live,
+            FILE.as_ref(),
+            false,
+        );
+        assert_eq!(actions(&d), vec![("api", &Action::Unchanged)]);
+        assert_eq!(d.orphans, vec!["old".to_string()]);
+        assert!(d.is_empty());
+
+        let d = diff(&[api], &state, &live, FILE.as_ref(), true);
+        assert_eq!(
+            actions(&d),
+            vec![("api", &Action::Unchanged), ("old", &Action::Prune)]
+        );
+        assert_eq!(
+            d.changes[1].live,
+            vec!["pm2ctl-old.slice", "pm2ctl-old@0.service"]
+        );
+        assert!(d.orphans.is_empty());
+        assert!(!d.is_empty());
+    }
+
+    #[test]
+    fn an_app_that_should_not_autostart_is_stopped_or_left_stopped() {
+        let mut api = app("api", 1, false, "f");
+        api.desired = Desired::Stopped;
+        let d = diff(&[api.clone()], &State::default(), &[], FILE.as_ref(), false);
+        assert_eq!(d.changes[0].action, Action::Unchanged);
+        let live = running(&api, "f");
+        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        assert_eq!(d.changes[0].action, Action::Stop);
+    }
+}

@@ -1,0 +1,118 @@
+//! `apply`: make the host run what an ecosystem file says, touching only what differs.
+//!
+//! plan ─▶ `fingerprint` (stamped on each service) ─▶ `diff` (pure: plan + state + what
+//! systemd reports) ─▶ `execute` (transient units over D-Bus, progress on stderr).
+//! `live_units` reads the systemd side of the diff.
+
+pub mod diff;
+pub mod execute;
+mod fingerprint;
+
+pub use diff::{diff, Action, Change, DesiredApp, Diff, LiveUnit};
+pub use execute::{execute, Failure};
+pub use fingerprint::{fingerprint, fingerprinted, stamp};
+
+use crate::systemd::{Client, FINGERPRINT_VAR};
+use anyhow::Result;
+
+/// Every unit pm2ctl owns that systemd has loaded, with the fingerprint of each service.
+pub fn live_units(client: &Client) -> Result<Vec<LiveUnit>> {
+    let listed: Vec<_> = client
+        .list_owned()?
+        .into_iter()
+        // A name systemd merely knows of (referenced, never loaded) is free to create.
+        .filter(|u| !matches!(u.load_state.as_str(), "not-found" | "stub"))
+        .collect();
+    let services: Vec<String> = listed
+        .iter()
+        .filter(|u| u.name.ends_with(".service"))
+        .map(|u| u.name.clone())
+        .collect();
+    let states = client.read_states(&services)?;
+    Ok(listed
+        .into_iter()
+        .map(|u| {
+            let fingerprint = states
+                .iter()
+                .find(|s| s.name == u.name)
+                .and_then(|s| s.env_var(FINGERPRINT_VAR))
+                .map(String::from);
+            LiveUnit {
+                name: u.name,
+                active_state: u.active_state,
+                fingerprint,
+            }
+        })
+        .collect())
+}
+
+/// The diff as `--dry-run` prints it: one line per app, `+` create, `~` replace or
+/// restart, `-` stop or prune, `=` unchanged.
+pub fn render(diff: &Diff) -> String {
+    let mut out = String::new();
+    for change in &diff.changes {
+        let (mark, what) = match &change.action {
+            Action::Create => ('+', "create".to_string()),
+            Action::Replace { reason } => ('~', format!("replace ({reason})")),
+            Action::Repair { instances } => {
+                let list: Vec<String> = instances.iter().map(u32::to_string).collect();
+                (
+                    '~',
+                    format!("restart instances {} (not running)", list.join(", ")),
+                )
+            }
+            Action::Unchanged => ('=', "unchanged".to_string()),
+            Action::Stop => ('-', "stop (autostart = false)".to_string()),
+            Action::Prune => ('-', "prune (no longer in the file)".to_string()),
+        };
+        out.push_str(&format!("{mark} {}: {what}\n", change.app));
+    }
+    for orphan in &diff.orphans {
+        out.push_str(&format!(
+            "  {orphan}: no longer in the file, left running (--prune removes it)\n"
+        ));
+    }
+    if diff.is_empty() {
+        out.push_str("nothing to change\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_lines_say_what_would_happen() {
+        let change = |app: &str, action| Change {
+            app: app.into(),
+            action,
+            live: Vec::new(),
+        };
+        let diff = Diff {
+            changes: vec![
+                change("api", Action::Create),
+                change(
+                    "web",
+                    Action::Replace {
+                        reason: "x runs another definition".into(),
+                    },
+                ),
+                change("jobs", Action::Unchanged),
+                change("old", Action::Prune),
+            ],
+            orphans: vec!["gone".into()],
+        };
+        assert_eq!(
+            render(&diff),
+            "+ api: create\n~ web: replace (x runs another definition)\n= jobs: unchanged\n\
+             - old: prune (no longer in the file)\n  gone: no longer in the file, left running \
+             (--prune removes it)\n"
+        );
+        let quiet = Diff {
+            changes: vec![change("jobs", Action::Unchanged)],
+            orphans: Vec::new(),
+        };
+        assert_eq!(render(&quiet), "= jobs: unchanged\nnothing to change\n");
+    }
+}
