@@ -26,6 +26,8 @@ enum Command {
     /// Stop processes and forget them.
     #[command(alias = "del")]
     Delete(cli::delete::Args),
+    /// Set restart counters back to zero.
+    Reset(cli::reset::Args),
     /// Send a signal to processes: `sendSignal SIGUSR2 api`.
     #[command(name = "sendSignal", alias = "send-signal")]
     SendSignal(cli::send_signal::Args),
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Stop(args) => cli::stop::run(args),
         Command::Restart(args) => cli::restart::run(args),
         Command::Delete(args) => cli::delete::run(args),
+        Command::Reset(args) => cli::reset::run(args),
         Command::SendSignal(args) => cli::send_signal::run(args),
         Command::ExecWrap(args) => cli::logs::exec_wrap(args),
     }

@@ -5,6 +5,7 @@
 
 pub mod delete;
 pub mod logs;
+pub mod reset;
 pub mod restart;
 pub mod send_signal;
 pub mod stop;
@@ -12,6 +13,7 @@ pub mod validate;
 
 use crate::lifecycle::{self, Action, Proc};
 use crate::plan::Scope;
+use crate::state::{self, Store};
 use crate::systemd::Client;
 use crate::target::{self, TargetError};
 use anyhow::{Context, Result};
@@ -74,10 +76,13 @@ pub fn finish(result: Result<()>) -> ExitCode {
 /// nothing is touched unless every target matched.
 pub fn act_on_targets(manager: &ManagerArgs, targets: &[String], action: Action) -> Result<()> {
     let client = manager.connect()?;
-    let procs = lifecycle::processes::live(&client).context("cannot list pm2ctl's processes")?;
+    // Held until the verb is done: another pm2ctl waits instead of acting on stale ids.
+    let mut store = Store::lock(&state::default_dir(manager.scope())?)?;
+    let procs = lifecycle::processes::list(&client, store.state())
+        .context("cannot list pm2ctl's processes")?;
     let selected: Vec<&Proc> = target::select(targets, &procs)?;
     lifecycle::actions::announce(action, &selected);
-    let report = lifecycle::actions::run(&client, action, &selected)?;
+    let report = lifecycle::actions::run(&client, &mut store, action, &selected)?;
     report.print();
     if report.all_ok() {
         Ok(())

@@ -3,6 +3,8 @@
 //! then `[PM2] [api](0) ✓` per instance).
 
 use super::processes::{parse_instance_unit, Proc};
+use super::record;
+use crate::state::Store;
 use crate::systemd::{Client, JobOutcome, KillWhom};
 use anyhow::Result;
 use nix::sys::signal::Signal;
@@ -14,6 +16,8 @@ pub enum Action {
     Stop,
     Restart,
     Delete,
+    /// Zero the restart counters (no unit is touched).
+    Reset,
     Signal(Signal),
 }
 
@@ -24,6 +28,7 @@ impl Action {
             Action::Stop => "stopProcessId",
             Action::Restart => "restartProcessId",
             Action::Delete => "deleteProcessId",
+            Action::Reset => "resetMetaProcessId",
             Action::Signal(_) => "sendSignalToProcessId",
         }
     }
@@ -75,15 +80,14 @@ pub fn announce(action: Action, procs: &[&Proc]) {
     }
 }
 
-/// Runs `action` on the units of `procs` and waits for systemd to finish every job.
-pub fn run(client: &Client, action: Action, procs: &[&Proc]) -> Result<Report> {
+/// Runs `action` on the units of `procs`, waits for systemd to finish every job, then
+/// records the outcome in the state store (saved before returning).
+pub fn run(client: &Client, store: &mut Store, action: Action, procs: &[&Proc]) -> Result<Report> {
     let outcomes = match action {
         Action::Stop => stop(client, procs)?,
         Action::Delete => delete(client, procs)?,
-        Action::Restart => {
-            let services: Vec<String> = procs.iter().map(|p| p.service.clone()).collect();
-            by_unit(client.restart_units(&services)?)
-        }
+        Action::Restart => restart(client, procs)?,
+        Action::Reset => BTreeMap::new(),
         Action::Signal(signal) => {
             let mut failed = BTreeMap::new();
             for p in procs {
@@ -94,6 +98,17 @@ pub fn run(client: &Client, action: Action, procs: &[&Proc]) -> Result<Report> {
             failed
         }
     };
+    let state = store.state_mut();
+    match action {
+        Action::Stop => record::stopped(state, procs),
+        Action::Restart => record::restarted(state, procs),
+        Action::Delete => record::deleted(state, procs),
+        Action::Reset => record::reset(state, procs, crate::state::now_ms()),
+        Action::Signal(_) => {}
+    }
+    if !matches!(action, Action::Signal(_)) {
+        store.save()?;
+    }
     let results = procs
         .iter()
         .map(|p| {
@@ -109,6 +124,21 @@ pub fn run(client: &Client, action: Action, procs: &[&Proc]) -> Result<Report> {
         })
         .collect();
     Ok(Report { results })
+}
+
+/// Restarts loaded instances in place; stopped ones (whose transient units systemd has
+/// forgotten) are created again from their recorded plan.
+fn restart(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
+    let (loaded, stopped): (Vec<&Proc>, Vec<&Proc>) = procs.iter().partition(|p| p.loaded);
+    let services: Vec<String> = loaded.iter().map(|p| p.service.clone()).collect();
+    let mut failed = by_unit(client.restart_units(&services)?);
+    for p in stopped {
+        failed.insert(
+            p.service.clone(),
+            "is stopped; start it again with `pm2ctl apply` on its file".to_string(),
+        );
+    }
+    Ok(failed)
 }
 
 /// Stops sockets first, then services, so no connection re-activates a stopping service.

@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod processes;
+pub mod record;
 
 pub use actions::{Action, Report};
 pub use processes::Proc;

@@ -1,11 +1,12 @@
 //! The process list the verbs select from: one entry per app instance, with the units
 //! that make it up and what systemd says about them.
 
+use crate::state::State;
 use crate::status::{self, Status};
 use crate::systemd::{Client, UnitState};
 use crate::target;
 use anyhow::Result;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One instance of an app: PM2's "process".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct Proc {
     pub loaded: bool,
     pub status: Status,
     pub main_pid: Option<u32>,
+    /// systemd's automatic restarts of the current unit (`NRestarts`).
+    pub n_restarts: u32,
 }
 
 impl target::Process for Proc {
@@ -139,48 +142,100 @@ pub fn status_of(state: &UnitState) -> Status {
     }))
 }
 
-/// The instances systemd has loaded, named from their units and `LogExtraFields`. Ids are
-/// given in (name, index) order: stable as long as the set of apps does not change.
-pub fn live(client: &Client) -> Result<Vec<Proc>> {
-    let listed = client.list_owned()?;
-    // (escaped name, index) -> has a socket
-    let mut instances: BTreeMap<(String, u32), bool> = BTreeMap::new();
-    for unit in &listed {
-        if let Some(parsed) = parse_instance_unit(&unit.name) {
-            let socket = instances
+/// The process list: every instance the state store records, in `pm_id` order, with what
+/// systemd says about it; then instances of units pm2ctl owns but the store does not know
+/// (a store moved aside, a pm2ctl killed between starting units and recording them), so
+/// they can still be stopped or deleted. Those get ids after the store's, for this run only.
+pub fn list(client: &Client, state: &State) -> Result<Vec<Proc>> {
+    let loaded: BTreeSet<String> = client
+        .list_owned()?
+        .into_iter()
+        .filter(|u| u.load_state == "loaded")
+        .map(|u| u.name)
+        .collect();
+
+    let mut procs: Vec<Proc> = state
+        .processes()
+        .iter()
+        .filter_map(|p| {
+            let planned = p
+                .app
+                .plan
+                .instances
+                .iter()
+                .find(|i| i.index == p.instance.index)?;
+            Some(Proc {
+                pm_id: p.instance.pm_id,
+                name: p.app.name.clone(),
+                namespace: p.app.namespace.clone(),
+                index: p.instance.index,
+                service: planned.service.name.clone(),
+                socket: planned.socket.as_ref().map(|s| s.name.clone()),
+                slice: p.app.plan.slice.name.clone(),
+                loaded: false,
+                status: Status::Stopped,
+                main_pid: None,
+                n_restarts: 0,
+            })
+        })
+        .collect();
+
+    let known: BTreeSet<String> = procs.iter().flat_map(|p| p.units_to_stop()).collect();
+    // (escaped name, index) -> has a socket, for units the store does not know.
+    let mut unknown: BTreeMap<(String, u32), bool> = BTreeMap::new();
+    for unit in loaded.iter().filter(|u| !known.contains(*u)) {
+        if let Some(parsed) = parse_instance_unit(unit) {
+            let socket = unknown
                 .entry((parsed.escaped.to_string(), parsed.index))
                 .or_default();
             *socket |= parsed.suffix == "socket";
         }
     }
-    let services: Vec<String> = instances
-        .keys()
-        .map(|(esc, i)| format!("pm2ctl-{esc}@{i}.service"))
-        .collect();
-    let states = client.read_states(&services)?;
-    let mut procs: Vec<Proc> = instances
+    let mut next_id = state.next_pm_id;
+    let mut orphans: Vec<Proc> = unknown
         .into_iter()
-        .zip(states)
-        .map(|(((escaped, index), has_socket), state)| {
-            let name = extra_field(&state, "PM2_APP").unwrap_or_else(|| unescape(&escaped));
-            Proc {
-                pm_id: 0,
-                namespace: extra_field(&state, "PM2_NAMESPACE")
-                    .unwrap_or_else(|| "default".to_string()),
-                index,
-                socket: has_socket.then(|| format!("pm2ctl-{escaped}@{index}.socket")),
-                slice: format!("pm2ctl-{escaped}.slice"),
-                loaded: true,
-                status: status_of(&state),
-                main_pid: state.main_pid(),
-                service: state.name,
-                name,
-            }
+        .map(|((escaped, index), has_socket)| Proc {
+            pm_id: 0,
+            name: unescape(&escaped),
+            namespace: "default".to_string(),
+            index,
+            service: format!("pm2ctl-{escaped}@{index}.service"),
+            socket: has_socket.then(|| format!("pm2ctl-{escaped}@{index}.socket")),
+            slice: format!("pm2ctl-{escaped}.slice"),
+            loaded: true,
+            status: Status::Stopped,
+            main_pid: None,
+            n_restarts: 0,
         })
         .collect();
-    procs.sort_by(|a, b| (&a.name, a.index).cmp(&(&b.name, b.index)));
-    for (id, p) in procs.iter_mut().enumerate() {
-        p.pm_id = u32::try_from(id).unwrap_or(u32::MAX);
+    // Orphans are listed after the store's processes, in (name, index) order.
+    orphans.sort_by(|a, b| (&a.name, a.index).cmp(&(&b.name, b.index)));
+    for p in &mut orphans {
+        p.pm_id = next_id;
+        next_id = next_id.saturating_add(1);
+    }
+    procs.extend(orphans);
+
+    let services: Vec<String> = procs.iter().map(|p| p.service.clone()).collect();
+    let states = client.read_states(&services)?;
+    for (p, live) in procs.iter_mut().zip(&states) {
+        p.loaded = p.units_to_stop().iter().any(|u| loaded.contains(u));
+        p.status = status_of(live);
+        p.main_pid = live.main_pid();
+        p.n_restarts = live
+            .service
+            .as_ref()
+            .and_then(|s| s.n_restarts)
+            .unwrap_or(0);
+        // Units started by hand (or by an older pm2ctl) name their app in the journal fields.
+        if !state.apps.contains_key(&p.name) {
+            if let Some(name) = extra_field(live, "PM2_APP") {
+                p.name = name;
+            }
+            if let Some(ns) = extra_field(live, "PM2_NAMESPACE") {
+                p.namespace = ns;
+            }
+        }
     }
     Ok(procs)
 }
@@ -236,6 +291,7 @@ mod tests {
             loaded: true,
             status: Status::Online,
             main_pid: Some(1),
+            n_restarts: 0,
         };
         assert_eq!(
             p.units_to_stop(),
