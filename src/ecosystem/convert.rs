@@ -138,6 +138,9 @@ pub fn size(node: &Node) -> Conv<u64> {
     let bytes = match &node.value {
         Value::Integer(i) if *i < 0 => return Err(Problem::new("a size cannot be negative")),
         Value::Integer(i) => i.unsigned_abs(),
+        Value::Float(f) if *f < 0.0 => return Err(Problem::new("a size cannot be negative")),
+        // JSON writes big byte counts as floats (`1.5e9`); whole numbers are fine.
+        Value::Float(f) if f.fract() == 0.0 && *f < 1.0e18 => *f as u64,
         Value::String(s) => units::parse_size(s).map_err(Problem::new)?,
         _ => {
             return Err(expected(

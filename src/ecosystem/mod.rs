@@ -2,6 +2,7 @@
 //! the validated model. `load` is the only entry point the rest of pm2ctl needs.
 
 mod convert;
+mod js_format;
 pub mod model;
 mod schema;
 mod toml_format;
@@ -134,11 +135,9 @@ pub fn load(path: &Path) -> Result<Ecosystem, LoadError> {
             }
         }
         Format::Json | Format::JavaScript => {
-            return Err(fail(
-                convert::Problem::new("PM2's JSON and JavaScript ecosystem files are not read yet")
-                    .with_help("write the apps as an ecosystem.toml"),
-                None,
-            ))
+            // Also for scripts: the size, encoding and NUL checks apply to every file.
+            let text = read_text(path).map_err(|(p, span)| fail(p, span))?;
+            js_format::parse(path, &text, format).map_err(|(p, span)| fail(p, span))?
         }
     };
     let layout = match format {

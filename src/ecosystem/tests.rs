@@ -283,3 +283,153 @@ fn unreadable_inputs_are_refused_without_panicking() {
         .to_string()
         .contains("cannot open"));
 }
+
+fn load_named(name: &str, text: &str) -> Result<Ecosystem, LoadError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write");
+    load(&path)
+}
+
+const PM2_JSON: &str = r#"{
+  "apps": [
+    {
+      "name": "api",
+      "script": "server.js",
+      "instances": "max",
+      "exec_mode": "cluster_mode",
+      "max_memory_restart": 314572800,
+      "interpreterArgs": "--inspect",
+      "env": { "NODE_ENV": "development", "PORT": 3000, "OBJ": { "a": true } },
+      "env_production": { "NODE_ENV": "production" },
+      "watch": null
+    }
+  ],
+  "deploy": {
+    "production": {
+      "user": "deploy", "host": "example.com", "ref": "origin/main",
+      "repo": "git@example.com:app.git", "path": "/srv/app", "post-deploy": "npm ci"
+    }
+  }
+}"#;
+
+#[test]
+fn pm2_json_files_load_like_toml() {
+    let eco = load_named("ecosystem.config.json", PM2_JSON).unwrap_or_else(|e| panic!("{e}"));
+    let app = &eco.apps[0];
+    assert_eq!(app.name, "api");
+    assert_eq!(app.instances, Some(Instances::Max));
+    assert_eq!(app.exec_mode, Some(ExecMode::Cluster));
+    assert_eq!(app.max_memory_restart, Some(300 << 20));
+    assert_eq!(app.node_args, ["--inspect"]);
+    assert_eq!(app.env["PORT"], "3000");
+    assert_eq!(app.env["OBJ"], r#"{"a":true}"#);
+    assert_eq!(app.env_by_name["production"]["NODE_ENV"], "production");
+    assert_eq!(app.watch, Watch::Off, "null means not given");
+    assert_eq!(app.span, Span { line: 3, column: 5 });
+    assert_eq!(
+        eco.deploy["production"].post_deploy.as_deref(),
+        Some("npm ci")
+    );
+}
+
+#[test]
+fn pm2_json_errors_point_into_the_file() {
+    let text = "{\n  \"apps\": [{\n    \"script\": \"a.js\",\n    \"instances\": \"lots\"\n  }]\n}";
+    let e = load_named("ecosystem.config.json", text).expect_err("invalid");
+    assert_eq!(e.diagnostics.len(), 1);
+    assert_eq!(
+        e.diagnostics[0].span,
+        Some(Span {
+            line: 4,
+            column: 18
+        })
+    );
+    assert_eq!(e.diagnostics[0].key.as_deref(), Some("apps[0].instances"));
+
+    let e =
+        load_named("broken.json", "{\"apps\": [\n  {\"script\" \"a.js\"}]}").expect_err("syntax");
+    assert_eq!(e.diagnostics[0].span.map(|s| s.line), Some(2));
+}
+
+#[test]
+fn pm2_accepts_a_single_app_object_or_a_bare_array() {
+    let single =
+        load_named("app.json", r#"{"name": "one", "script": "a.js"}"#).expect("single app");
+    assert_eq!(single.apps[0].name, "one");
+    let list =
+        load_named("apps.json", r#"[{"script": "a.js"}, {"script": "b.js"}]"#).expect("array");
+    assert_eq!(list.apps.len(), 2);
+}
+
+fn have_node() -> bool {
+    std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn javascript_files_are_evaluated_by_node() {
+    if !have_node() {
+        eprintln!("node is not installed; skipping");
+        return;
+    }
+    let eco = load_named(
+        "ecosystem.config.js",
+        "console.log('printed by the file');\n\
+         const base = { script: 'server.js', max_memory_restart: '1G' };\n\
+         module.exports = { apps: [ { ...base, name: 'a', instances: 2 }, { ...base, name: 'b', helper() {} } ] };\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = eco.apps.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(eco.apps[0].max_memory_restart, Some(1 << 30));
+
+    let esm = load_named(
+        "ecosystem.config.mjs",
+        "export default { apps: [{ name: 'esm', script: 'a.js' }] };\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(esm.apps[0].name, "esm");
+
+    // PM2 evaluates .json as JavaScript: comments and expressions work there too.
+    let loose = load_named(
+        "loose.json",
+        "{\n  // comment\n  apps: [{ script: ['.', '/', 'e', 'cho.js'].join('') }],\n}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loose.apps[0].script, "./echo.js");
+}
+
+#[test]
+fn javascript_errors_name_the_line_or_the_key() {
+    if !have_node() {
+        eprintln!("node is not installed; skipping");
+        return;
+    }
+    let e = load_named(
+        "ecosystem.config.js",
+        "const a = 1;\nthrow new Error('no config here');\n",
+    )
+    .expect_err("throws");
+    assert_eq!(e.diagnostics[0].span.map(|s| s.line), Some(2));
+    assert!(
+        e.diagnostics[0].message.contains("Error: no config here"),
+        "{e}"
+    );
+
+    let e = load_named(
+        "ecosystem.config.js",
+        "module.exports = { apps: [{ script: 'a.js', kill_timeout: 'soon' }] };\n",
+    )
+    .expect_err("bad value");
+    assert_eq!(
+        e.diagnostics[0].key.as_deref(),
+        Some("apps[0].kill_timeout")
+    );
+    assert_eq!(
+        e.diagnostics[0].span, None,
+        "positions in node's output mean nothing"
+    );
+}

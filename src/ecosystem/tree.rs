@@ -15,7 +15,6 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// JSON/JS `null`: treated as "not given". TOML has no null.
-    #[allow(dead_code)]
     Null,
     Bool(bool),
     Integer(i64),

@@ -167,9 +167,31 @@ fn split_root<'a>(
         (None, Some(p)) if layout == Layout::Pm2 => (Some(p), "pm2"),
         _ => (None, "apps"),
     };
-    if apps.is_none() && layout == Layout::Pm2 && deploy.is_none() && !entries.is_empty() {
-        // PM2 accepts a file that is a single app object.
-        return Some((Some(AppsAt::Root(root)), None, String::new()));
+    if apps.is_none() && layout == Layout::Pm2 && deploy.is_none() {
+        // PM2 accepts a file that is a single app object; without a script it is not one.
+        let is_app = entries
+            .iter()
+            .any(|e| schema::find(schema::APP_OPTIONS, &e.key).is_some_and(|o| o.key == "script"));
+        if is_app {
+            return Some((Some(AppsAt::Root(root)), None, String::new()));
+        }
+        let keys: Vec<String> = entries
+            .iter()
+            .take(5)
+            .map(|e| format!("`{}`", e.key))
+            .collect();
+        let found = if keys.is_empty() {
+            "an empty object".to_string()
+        } else {
+            format!("an object with {}", keys.join(", "))
+        };
+        ck.report(
+            root.span,
+            "",
+            Problem::new(format!("the file defines no apps: found {found}"))
+                .with_help("PM2 reads `apps` (or `pm2`), or a single app object with a `script`"),
+        );
+        return None;
     }
     let allowed: &[&str] = if layout == Layout::Pm2 {
         &["apps", "pm2", "deploy"]
@@ -177,7 +199,14 @@ fn split_root<'a>(
         &["apps", "deploy"]
     };
     for e in entries {
-        if !allowed.contains(&e.key.as_str()) {
+        if e.key == "static" && layout == Layout::Pm2 {
+            ck.report(
+                e.key_span.or(e.value.span),
+                "static",
+                Problem::new("PM2's built-in static file server is not supported")
+                    .with_help("run a static server (e.g. `npx serve`) as an app instead"),
+            );
+        } else if !allowed.contains(&e.key.as_str()) {
             unknown_key(ck, e, "", allowed.iter().copied(), "top-level key");
         }
     }
@@ -236,11 +265,16 @@ fn apply_options<'n, D>(
             ck.report(
                 e.key_span.or(e.value.span),
                 &key_path,
-                Problem::new(format!(
-                    "`{}` is given twice (as `{first}` and as `{}`)",
-                    spec.key, e.key
-                ))
-                .with_help("keep one of them; they are aliases"),
+                if first == e.key {
+                    Problem::new(format!("`{}` is given twice", e.key))
+                        .with_help("JavaScript silently keeps the last one; remove one of them")
+                } else {
+                    Problem::new(format!(
+                        "`{}` is given twice (as `{first}` and as `{}`)",
+                        spec.key, e.key
+                    ))
+                    .with_help("keep one of them; they are aliases")
+                },
             );
             continue;
         }

@@ -1,0 +1,495 @@
+//! Reads PM2's own ecosystem files into the format-neutral tree.
+//!
+//! * `.json` is read as strict JSON, keeping the position of every key and value.
+//!   PM2 evaluates `.json` as JavaScript (comments, unquoted keys, expressions), so
+//!   when strict parsing fails and `node` is available, the file is evaluated the
+//!   same way; positions are then unknown and messages name keys only.
+//! * `.js`, `.cjs` and `.mjs` are evaluated by `node` (`require`, or `import()` for
+//!   ES modules), which prints the exported object as JSON.
+
+use super::convert::Problem;
+use super::model::Span;
+use super::tree::{Entry, LineIndex, Node, Value};
+use super::Format;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A problem that stops reading the file, with its position when known.
+pub type ReadError = (Problem, Option<Span>);
+
+/// How long a configuration script may run: it should only build an object.
+const NODE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Output beyond this is not an ecosystem object (the file itself is limited to 1 MiB).
+const MAX_NODE_OUTPUT: u64 = 16 * 1024 * 1024;
+
+pub fn parse(path: &Path, text: &str, format: Format) -> Result<Node, ReadError> {
+    match format {
+        Format::Json => parse_json_file(path, text),
+        _ => evaluate_with_node(path, Source::Module),
+    }
+}
+
+fn parse_json_file(path: &Path, text: &str) -> Result<Node, ReadError> {
+    let strict = match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) => return json_tree(text, true).map_err(|m| (Problem::new(m), None)),
+        Err(e) => e,
+    };
+    let position = (strict.line() > 0).then(|| Span {
+        line: strict.line(),
+        column: strict.column().max(1),
+    });
+    let message = format!("JSON syntax error: {}", strip_position(&strict.to_string()));
+    // PM2 evaluates .json files as JavaScript; do the same when node can.
+    match evaluate_with_node(path, Source::JsonAsExpression) {
+        Ok(tree) => Ok(tree),
+        Err((node_problem, _)) if node_problem.message.starts_with(NODE_MISSING) => Err((
+            Problem::new(message).with_help(
+                "PM2 reads .json files as JavaScript; install node to read this one as PM2 does, \
+                 or make it strict JSON",
+            ),
+            position,
+        )),
+        Err(_) => Err((Problem::new(message), position)),
+    }
+}
+
+/// serde_json appends " at line L column C"; the diagnostic shows the position itself.
+fn strip_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    }
+}
+
+/// Converts JSON text, already checked by serde_json (so nesting is bounded by its
+/// recursion limit), into the tree. With `spans`, every node records its position.
+pub fn json_tree(text: &str, spans: bool) -> Result<Node, String> {
+    let index = LineIndex::new(text);
+    let mut walker = JsonWalker {
+        text,
+        pos: 0,
+        index: spans.then_some(&index),
+    };
+    let node = walker.value(0)?;
+    Ok(node)
+}
+
+/// serde_json's own limit is 128; this guards the walker independently of it.
+const MAX_JSON_DEPTH: usize = 256;
+
+struct JsonWalker<'a> {
+    text: &'a str,
+    pos: usize,
+    index: Option<&'a LineIndex<'a>>,
+}
+
+impl JsonWalker<'_> {
+    fn span(&self, at: usize) -> Option<Span> {
+        self.index.map(|i| i.span(at))
+    }
+
+    fn skip_ws(&mut self) {
+        let rest = &self.text[self.pos..];
+        self.pos += rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), String> {
+        self.skip_ws();
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(format!("malformed JSON near byte {}", self.pos))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Node, String> {
+        if depth > MAX_JSON_DEPTH {
+            return Err("JSON nested too deeply".to_string());
+        }
+        self.skip_ws();
+        let start = self.pos;
+        let span = self.span(start);
+        match self.peek() {
+            Some(b'{') => {
+                self.pos += 1;
+                let mut entries = Vec::new();
+                self.skip_ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        self.skip_ws();
+                        let key_span = self.span(self.pos);
+                        let key = self.string_literal()?;
+                        self.expect(b':')?;
+                        let value = self.value(depth + 1)?;
+                        // Later duplicates win in JavaScript; keep them all so the
+                        // validator can report the repetition.
+                        entries.push(Entry {
+                            key,
+                            key_span,
+                            value,
+                        });
+                        self.skip_ws();
+                        match self.peek() {
+                            Some(b',') => self.pos += 1,
+                            Some(b'}') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => {
+                                return Err(format!("malformed JSON object near byte {}", self.pos))
+                            }
+                        }
+                    }
+                }
+                Ok(Node::new(span, Value::Table(entries)))
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                self.skip_ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        items.push(self.value(depth + 1)?);
+                        self.skip_ws();
+                        match self.peek() {
+                            Some(b',') => self.pos += 1,
+                            Some(b']') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => {
+                                return Err(format!("malformed JSON array near byte {}", self.pos))
+                            }
+                        }
+                    }
+                }
+                Ok(Node::new(span, Value::Array(items)))
+            }
+            Some(b'"') => Ok(Node::new(span, Value::String(self.string_literal()?))),
+            Some(_) => {
+                let rest = &self.text[self.pos..];
+                let len = rest
+                    .find([',', '}', ']', ' ', '\t', '\n', '\r'])
+                    .unwrap_or(rest.len());
+                let token = &rest[..len];
+                self.pos += len;
+                let value = match serde_json::from_str::<serde_json::Value>(token) {
+                    Ok(serde_json::Value::Null) => Value::Null,
+                    Ok(serde_json::Value::Bool(b)) => Value::Bool(b),
+                    Ok(serde_json::Value::Number(n)) => match n.as_i64() {
+                        Some(i) => Value::Integer(i),
+                        None => Value::Float(n.as_f64().unwrap_or(f64::INFINITY)),
+                    },
+                    _ => return Err(format!("malformed JSON value near byte {start}")),
+                };
+                Ok(Node::new(span, value))
+            }
+            None => Err("unexpected end of JSON".to_string()),
+        }
+    }
+
+    /// A string literal at the cursor, unescaped by serde_json.
+    fn string_literal(&mut self) -> Result<String, String> {
+        let bytes = self.text.as_bytes();
+        if bytes.get(self.pos) != Some(&b'"') {
+            return Err(format!("expected a string near byte {}", self.pos));
+        }
+        let start = self.pos;
+        let mut i = start + 1;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' => i += 2,
+                b'"' => break,
+                _ => i += 1,
+            }
+        }
+        if i >= bytes.len() {
+            return Err("unterminated JSON string".to_string());
+        }
+        self.pos = i + 1;
+        serde_json::from_str::<String>(&self.text[start..=i])
+            .map_err(|e| format!("malformed JSON string: {e}"))
+    }
+}
+
+/// What node is asked to evaluate.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A CommonJS or ES module: its export is the ecosystem.
+    Module,
+    /// PM2's `.json`: the text is a JavaScript expression, as `vm.runInThisContext('(' + text + ')')`.
+    JsonAsExpression,
+}
+
+/// Prefix of the message when node cannot be started.
+const NODE_MISSING: &str = "cannot run `node`";
+
+/// Loads the file in node and prints what it exports, after a NUL byte so that
+/// anything the file itself prints before is ignored (JSON text never holds a raw NUL).
+/// ES modules (`.mjs`, or `.js` under `"type": "module"`) go through `import()` and
+/// their `default` export is used, which PM2's `require()` cannot always do.
+const LOADER: &str = r#"
+const path = require('path');
+const file = path.resolve(process.argv[1]);
+const mode = process.argv[2];
+const fail = (e) => {
+  const stack = (e && e.stack) ? String(e.stack) : '';
+  const message = (e instanceof Error)
+    ? e.name + ': ' + String(e.message).split('\n')[0]
+    : 'the file threw ' + String(e);
+  // Where in the file it happened: the first stack line naming the file.
+  const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const at = stack.match(new RegExp(escaped + ':(\\d+)(?::(\\d+))?'));
+  const report = { error: message, line: at ? Number(at[1]) : null, column: at && at[2] ? Number(at[2]) : null };
+  process.stderr.write('\u0000' + JSON.stringify(report));
+  process.exit(3);
+};
+const emit = (value) => {
+  if (value === undefined) return fail(new Error('the file exports nothing (undefined)'));
+  if (typeof value === 'function') return fail(new Error('the file exports a function; PM2 expects an object with `apps`'));
+  let json;
+  try { json = JSON.stringify(value); } catch (e) { return fail(e); }
+  if (json === undefined) return fail(new Error('the export cannot be turned into JSON'));
+  process.stdout.write('\u0000' + json, () => process.exit(0));
+};
+(async () => {
+  if (mode === 'json') {
+    const text = require('fs').readFileSync(file, 'utf8');
+    return emit(require('vm').runInThisContext('(' + text + ')', { filename: file }));
+  }
+  if (file.endsWith('.mjs')) {
+    const m = await import(require('url').pathToFileURL(file).href);
+    return emit(m.default !== undefined ? m.default : { ...m });
+  }
+  try {
+    return emit(require(file));
+  } catch (e) {
+    if (e && e.code === 'ERR_REQUIRE_ESM') {
+      const m = await import(require('url').pathToFileURL(file).href);
+      return emit(m.default !== undefined ? m.default : { ...m });
+    }
+    throw e;
+  }
+})().catch(fail);
+"#;
+
+fn evaluate_with_node(path: &Path, source: Source) -> Result<Node, ReadError> {
+    let node_bin = std::env::var_os("PM2CTL_NODE").unwrap_or_else(|| "node".into());
+    let mode = match source {
+        Source::Module => "module",
+        Source::JsonAsExpression => "json",
+    };
+    let mut child = Command::new(&node_bin)
+        .arg("-e")
+        .arg(LOADER)
+        .arg(path)
+        .arg(mode)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            (
+                Problem::new(format!(
+                    "{NODE_MISSING} ({}: {e}); it is needed to read PM2's JavaScript ecosystem files",
+                    Path::new(&node_bin).display()
+                ))
+                .with_help(
+                    "install Node.js, or convert the file once with `pm2ctl import FILE > ecosystem.toml` \
+                     where node is installed",
+                ),
+                None,
+            )
+        })?;
+    let stdout = child.stdout.take().map(read_all);
+    let stderr = child.stderr.take().map(read_all);
+    let deadline = Instant::now() + NODE_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err((
+                    Problem::new(format!(
+                        "evaluating the file with node took longer than {} s",
+                        NODE_TIMEOUT.as_secs()
+                    ))
+                    .with_help("an ecosystem file should only build an object; does it start a server or wait on something?"),
+                    None,
+                ));
+            }
+            Err(e) => return Err((Problem::new(format!("waiting for node failed: {e}")), None)),
+        }
+    };
+    let stdout = collected(stdout);
+    let stderr = collected(stderr);
+
+    if status.success() {
+        let output = after_last_nul(&stdout);
+        let text = std::str::from_utf8(output)
+            .map_err(|_| (Problem::new("node printed invalid UTF-8"), None))?;
+        if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+            return Err((Problem::new("node did not print the exported object"), None));
+        }
+        // Positions in node's output mean nothing to the user: keys only.
+        return json_tree(text, false).map_err(|m| (Problem::new(m), None));
+    }
+    Err(node_failure(&stderr, status))
+}
+
+/// The loader's `{error, line, column}` report, or node's own stderr if it died first.
+fn node_failure(stderr: &[u8], status: std::process::ExitStatus) -> ReadError {
+    let report = serde_json::from_slice::<serde_json::Value>(after_last_nul(stderr)).ok();
+    let field = |k: &str| report.as_ref().and_then(|r| r.get(k)).cloned();
+    let message = match field("error").as_ref().and_then(|e| e.as_str()) {
+        Some(error) => error.to_string(),
+        None => {
+            let text = String::from_utf8_lossy(stderr);
+            let last = text.lines().rev().find(|l| !l.trim().is_empty());
+            last.map_or_else(
+                || format!("node exited with {status}"),
+                |l| l.trim().to_string(),
+            )
+        }
+    };
+    let number = |k: &str| {
+        field(k)
+            .and_then(|v| v.as_u64())
+            .and_then(|n| usize::try_from(n).ok())
+    };
+    let span = number("line").map(|line| Span {
+        line,
+        column: number("column").unwrap_or(1),
+    });
+    (
+        Problem::new(format!(
+            "node could not evaluate the file: {}",
+            message.trim()
+        )),
+        span,
+    )
+}
+
+/// A pipe read on its own thread, so neither pipe can fill up and block node.
+struct PipeReader {
+    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    finished: std::sync::mpsc::Receiver<()>,
+}
+
+fn read_all(mut pipe: impl Read + Send + 'static) -> PipeReader {
+    let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, finished) = std::sync::mpsc::channel();
+    let shared = buffer.clone();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match pipe.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Ok(mut b) = shared.lock() {
+                        // Past the limit, keep draining so a writer never blocks.
+                        if (b.len() as u64) < MAX_NODE_OUTPUT {
+                            b.extend_from_slice(&chunk[..n]);
+                        }
+                    }
+                }
+            }
+        }
+        let _ = tx.send(());
+    });
+    PipeReader { buffer, finished }
+}
+
+/// What a reader collected once node has exited. A process the file started may
+/// keep the pipe open; node wrote everything before exiting, so a short wait for
+/// the end of the pipe is enough and the rest is not waited for.
+fn collected(reader: Option<PipeReader>) -> Vec<u8> {
+    let Some(reader) = reader else {
+        return Vec::new();
+    };
+    let _ = reader.finished.recv_timeout(Duration::from_millis(300));
+    let taken = reader
+        .buffer
+        .lock()
+        .map(|mut b| std::mem::take(&mut *b))
+        .unwrap_or_default();
+    taken
+}
+
+fn after_last_nul(bytes: &[u8]) -> &[u8] {
+    match bytes.iter().rposition(|&b| b == 0) {
+        Some(i) => &bytes[i + 1..],
+        None => bytes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_tree_keeps_positions_and_types() {
+        let text = "{\n  \"apps\": [\n    {\"name\": \"a\\u00e9\", \"instances\": 2, \"x\": 1.5, \"y\": null, \"z\": true}\n  ]\n}";
+        let root = json_tree(text, true).expect("valid");
+        let Value::Table(top) = &root.value else {
+            panic!("table")
+        };
+        assert_eq!(top[0].key, "apps");
+        assert_eq!(top[0].key_span, Some(Span { line: 2, column: 3 }));
+        let Value::Array(apps) = &top[0].value.value else {
+            panic!("array")
+        };
+        let Value::Table(app) = &apps[0].value else {
+            panic!("table")
+        };
+        assert_eq!(app[0].value.value, Value::String("aé".into()));
+        assert_eq!(
+            app[0].value.span,
+            Some(Span {
+                line: 3,
+                column: 14
+            })
+        );
+        assert_eq!(app[1].value.value, Value::Integer(2));
+        assert_eq!(app[2].value.value, Value::Float(1.5));
+        assert_eq!(app[3].value.value, Value::Null);
+        assert_eq!(app[4].value.value, Value::Bool(true));
+    }
+
+    #[test]
+    fn json_tree_without_spans_and_with_escapes() {
+        let root =
+            json_tree(r#"{"a\"b": ["x\\", 1, 18446744073709551615]}"#, false).expect("valid");
+        let Value::Table(top) = &root.value else {
+            panic!("table")
+        };
+        assert_eq!(top[0].key, "a\"b");
+        assert_eq!(top[0].key_span, None);
+        let Value::Array(items) = &top[0].value.value else {
+            panic!("array")
+        };
+        assert_eq!(items[0].value, Value::String("x\\".into()));
+        assert!(matches!(items[2].value, Value::Float(_)));
+    }
+
+    #[test]
+    fn malformed_json_is_an_error_not_a_panic() {
+        for text in ["", "{", "[1,", "{\"a\"}", "\"abc", "{\"a\":}", "[1 2]"] {
+            assert!(json_tree(text, true).is_err(), "{text:?}");
+        }
+    }
+}

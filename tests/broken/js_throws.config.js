@@ -1,0 +1,2 @@
+const port = 3000;
+throw new Error("missing SECRET");
