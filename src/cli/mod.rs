@@ -8,6 +8,7 @@ pub mod logs;
 pub mod reset;
 pub mod restart;
 pub mod send_signal;
+pub mod start;
 pub mod stop;
 pub mod validate;
 

@@ -4,7 +4,8 @@
 
 use super::processes::{parse_instance_unit, Proc};
 use super::record;
-use crate::state::Store;
+use crate::apply::{self, DesiredApp};
+use crate::state::{Desired, Store};
 use crate::systemd::{Client, JobOutcome, KillWhom};
 use anyhow::Result;
 use nix::sys::signal::Signal;
@@ -86,7 +87,7 @@ pub fn run(client: &Client, store: &mut Store, action: Action, procs: &[&Proc]) 
     let outcomes = match action {
         Action::Stop => stop(client, procs)?,
         Action::Delete => delete(client, procs)?,
-        Action::Restart => restart(client, procs)?,
+        Action::Restart => restart(client, store, procs)?,
         Action::Reset => BTreeMap::new(),
         Action::Signal(signal) => {
             let mut failed = BTreeMap::new();
@@ -127,16 +128,43 @@ pub fn run(client: &Client, store: &mut Store, action: Action, procs: &[&Proc]) 
 }
 
 /// Restarts loaded instances in place; stopped ones (whose transient units systemd has
-/// forgotten) are created again from their recorded plan.
-fn restart(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
+/// forgotten) are created again from their recorded plan by the apply engine, as an `apply`
+/// of that app alone would.
+fn restart(
+    client: &Client,
+    store: &mut Store,
+    procs: &[&Proc],
+) -> Result<BTreeMap<String, String>> {
     let (loaded, stopped): (Vec<&Proc>, Vec<&Proc>) = procs.iter().partition(|p| p.loaded);
     let services: Vec<String> = loaded.iter().map(|p| p.service.clone()).collect();
     let mut failed = by_unit(client.restart_units(&services)?);
-    for p in stopped {
-        failed.insert(
-            p.service.clone(),
-            "is stopped; start it again with `pm2ctl apply` on its file".to_string(),
-        );
+
+    let apps: BTreeSet<&str> = stopped.iter().map(|p| p.name.as_str()).collect();
+    for name in apps {
+        let Some(record) = store.state().app(name).cloned() else {
+            continue;
+        };
+        let desired = [DesiredApp {
+            plan: record.plan.clone(),
+            fingerprint: record.fingerprint.clone(),
+            desired: Desired::Running,
+        }];
+        let live = apply::live_units(client)?;
+        let source = record.source.file.clone().unwrap_or_default();
+        let diff = apply::diff(&desired, store.state(), &live, &source, false);
+        // The engine's per-unit lines would repeat PM2's; its failures are reported below.
+        let mut progress = Vec::new();
+        let failures = apply::execute(
+            client,
+            store,
+            &diff,
+            &desired,
+            &record.source,
+            &mut progress,
+        )?;
+        for f in failures {
+            failed.insert(f.unit, format!("{}\n{}", f.reason, f.report));
+        }
     }
     Ok(failed)
 }
@@ -210,16 +238,10 @@ fn explain(client: &Client, action: Action, p: &Proc, why: String) -> String {
 
 /// A signal as PM2 accepts it: `SIGUSR2`, `sigusr2`, `USR2` or its number.
 pub fn parse_signal(text: &str) -> Option<Signal> {
-    if let Ok(n) = text.parse::<i32>() {
-        return Signal::try_from(n).ok();
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse().ok()
+    crate::ecosystem::units::canonical_signal(text)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

@@ -1,0 +1,403 @@
+//! `pm2ctl start`: PM2's `start`, for an ecosystem file, a script, or apps already known.
+//!
+//! * `start ecosystem.toml` applies the file without pruning (the apply engine does it);
+//! * `start api` / `start 3` / `start web` (a known name, id or namespace) restarts what it
+//!   selects, starting stopped instances, as PM2 does;
+//! * `start app.js --name api -i max -- --flag` builds one app from PM2's common start
+//!   flags, records it and applies it through the same engine.
+
+use crate::ecosystem::units::{parse_duration, parse_size, split_args};
+use crate::ecosystem::{App, Instances, Interpreter, LogTarget, Watch};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct Args {
+    /// An ecosystem file, a script or command, or a known app name, namespace or id.
+    #[arg(value_name = "file|script|name|namespace|id")]
+    pub target: String,
+
+    /// The app's name (default: the script's file name without extension).
+    #[arg(short = 'n', long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Instances: a number, `max` (one per CPU) or `-N` (CPUs minus N); node apps run in
+    /// cluster mode when given.
+    #[arg(short = 'i', long, allow_hyphen_values = true)]
+    pub instances: Option<String>,
+    /// With a file: use its `env_<NAME>` tables. With a script: ignored, as PM2.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// With a file: only these apps (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// The port a cluster app's instances share (systemd holds the socket); sets PORT.
+    #[arg(long)]
+    pub port: Option<u16>,
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    #[arg(long)]
+    pub interpreter: Option<String>,
+    /// Arguments for the interpreter (`--node-args` too).
+    #[arg(long, alias = "node-args", allow_hyphen_values = true)]
+    pub interpreter_args: Option<String>,
+    /// Run the script in fork mode even with `-i`.
+    #[arg(short = 'x', long)]
+    pub execute_command: bool,
+
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory_restart: Option<String>,
+    #[arg(long, value_name = "MS")]
+    pub restart_delay: Option<String>,
+    #[arg(long, value_name = "MS")]
+    pub exp_backoff_restart_delay: Option<String>,
+    #[arg(long)]
+    pub max_restarts: Option<u32>,
+    #[arg(long, value_name = "TIME")]
+    pub min_uptime: Option<String>,
+    #[arg(short = 'k', long, value_name = "MS")]
+    pub kill_timeout: Option<String>,
+    #[arg(long, value_name = "MS")]
+    pub listen_timeout: Option<String>,
+    #[arg(long)]
+    pub wait_ready: bool,
+    #[arg(long)]
+    pub shutdown_with_message: bool,
+    #[arg(
+        short = 'c',
+        long = "cron-restart",
+        alias = "cron",
+        value_name = "PATTERN"
+    )]
+    pub cron_restart: Option<String>,
+    #[arg(long)]
+    pub no_autorestart: bool,
+    #[arg(long)]
+    pub no_autostart: bool,
+    #[arg(long)]
+    pub no_treekill: bool,
+    #[arg(long, num_args = 1.., value_name = "CODES")]
+    pub stop_exit_codes: Vec<i32>,
+
+    /// stdout log file.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// stderr log file.
+    #[arg(short = 'e', long)]
+    pub error: Option<PathBuf>,
+    /// Combined log file.
+    #[arg(short = 'l', long)]
+    pub log: Option<PathBuf>,
+    #[arg(long)]
+    pub merge_logs: bool,
+    /// Prefix log lines with a timestamp.
+    #[arg(long)]
+    pub time: bool,
+    #[arg(long)]
+    pub log_date_format: Option<String>,
+    #[arg(long)]
+    pub disable_logs: bool,
+
+    #[arg(long, alias = "user-name")]
+    pub uid: Option<String>,
+    #[arg(long)]
+    pub gid: Option<String>,
+    /// Restart on file changes (in the working directory, or these paths).
+    #[arg(long, num_args = 0.., value_delimiter = ',')]
+    pub watch: Option<Vec<String>>,
+    #[arg(long)]
+    pub disable_source_map_support: bool,
+    /// Start the same script again under another name.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Accepted for PM2 compatibility: files are always applied with their env.
+    #[arg(short = 'a', long)]
+    pub update_env: bool,
+
+    /// Arguments for the script, after `--`.
+    #[arg(last = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// How `start` reads its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartTarget {
+    File(PathBuf),
+    Script(String),
+}
+
+/// PM2's rule (a known config extension anywhere in the name) plus pm2ctl's `.toml`.
+pub fn is_ecosystem_file(target: &str) -> bool {
+    const KNOWN: [&str; 7] = [
+        ".toml",
+        ".json",
+        ".yml",
+        ".yaml",
+        ".config.js",
+        ".config.cjs",
+        ".config.mjs",
+    ];
+    KNOWN.iter().any(|ext| target.contains(ext))
+}
+
+pub fn classify(target: &str) -> StartTarget {
+    if is_ecosystem_file(target) {
+        StartTarget::File(PathBuf::from(target))
+    } else {
+        StartTarget::Script(target.to_string())
+    }
+}
+
+/// `-i`: a count, `max`/`0` (one per CPU), `-N` (CPUs minus N).
+pub fn parse_instances(text: &str) -> Result<Instances, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("max") {
+        return Ok(Instances::Max);
+    }
+    let n: i64 = t
+        .parse()
+        .map_err(|_| format!("-i {t}: expected a number, `max` or `-N`"))?;
+    let count = |v: i64| u32::try_from(v).map_err(|_| format!("-i {t}: too large"));
+    match n {
+        0 => Ok(Instances::Max),
+        n if n < 0 => Ok(Instances::MaxMinus(count(-n)?)),
+        n => Ok(Instances::Count(count(n)?)),
+    }
+}
+
+/// The name PM2 gives a script started without `--name`: its file name without extension.
+pub fn default_name(script: &str) -> String {
+    let path = Path::new(script);
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if stem.is_empty() {
+        script.to_string()
+    } else {
+        stem
+    }
+}
+
+/// The app `start SCRIPT [flags] -- args` describes. Relative paths are made absolute
+/// against `cwd` (the caller's directory), so the recorded app means the same thing
+/// wherever it is restarted or scaled from.
+pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, String> {
+    let absolute = |p: &Path| -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cwd.join(p)
+        }
+    };
+    let working_dir = absolute(args.cwd.as_deref().unwrap_or(cwd));
+    // A script that names a file (a path, or a name with a script extension) is resolved
+    // against the working directory; a bare command (`python3`) is left for PATH lookup.
+    let script_path: PathBuf = working_dir.join(
+        Path::new(script)
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect::<PathBuf>(),
+    );
+    const SCRIPT_EXTENSIONS: [&str; 10] = [
+        "js", "cjs", "mjs", "ts", "py", "sh", "rb", "php", "pl", "coffee",
+    ];
+    let has_script_extension = Path::new(script)
+        .extension()
+        .is_some_and(|e| SCRIPT_EXTENSIONS.iter().any(|x| e == *x));
+    let script_text = if script.contains('/') || has_script_extension || script_path.exists() {
+        script_path.to_string_lossy().into_owned()
+    } else {
+        script.to_string()
+    };
+    let name = args.name.clone().unwrap_or_else(|| default_name(script));
+    let mut app = App::with_defaults(&name, &script_text);
+    app.cwd = Some(working_dir);
+    app.args = args.args.clone();
+    if let Some(ns) = &args.namespace {
+        app.namespace = ns.clone();
+    }
+    if let Some(i) = &args.instances {
+        app.instances = Some(parse_instances(i)?);
+    }
+    if args.execute_command {
+        app.exec_mode = Some(crate::ecosystem::ExecMode::Fork);
+    }
+    app.port = args.port;
+    if let Some(interpreter) = &args.interpreter {
+        app.interpreter = match interpreter.as_str() {
+            "none" => Interpreter::None,
+            other => Interpreter::Named(other.to_string()),
+        };
+    }
+    if let Some(a) = &args.interpreter_args {
+        app.node_args = split_args(a).map_err(|e| format!("--interpreter-args: {e}"))?;
+    }
+    let duration = |flag: &str, v: &Option<String>| -> Result<Option<_>, String> {
+        v.as_deref()
+            .map(|t| parse_duration(t).map_err(|e| format!("--{flag} {t}: {e}")))
+            .transpose()
+    };
+    if let Some(v) = &args.max_memory_restart {
+        app.max_memory_restart =
+            Some(parse_size(v).map_err(|e| format!("--max-memory-restart {v}: {e}"))?);
+    }
+    if let Some(d) = duration("restart-delay", &args.restart_delay)? {
+        app.restart_delay = d;
+    }
+    app.exp_backoff_restart_delay =
+        duration("exp-backoff-restart-delay", &args.exp_backoff_restart_delay)?;
+    if let Some(n) = args.max_restarts {
+        app.max_restarts = n;
+    }
+    if let Some(d) = duration("min-uptime", &args.min_uptime)? {
+        app.min_uptime = d;
+    }
+    if let Some(d) = duration("kill-timeout", &args.kill_timeout)? {
+        app.kill_timeout = d;
+    }
+    if let Some(d) = duration("listen-timeout", &args.listen_timeout)? {
+        app.listen_timeout = d;
+    }
+    app.wait_ready = args.wait_ready;
+    app.shutdown_with_message = args.shutdown_with_message;
+    app.cron_restart = args.cron_restart.clone().filter(|c| c != "0");
+    app.autorestart = !args.no_autorestart;
+    app.autostart = !args.no_autostart;
+    app.treekill = !args.no_treekill;
+    app.stop_exit_codes = args.stop_exit_codes.clone();
+    let log = |p: &Option<PathBuf>| match p.as_deref() {
+        None => LogTarget::Journal,
+        Some(p) if p == Path::new("/dev/null") || p == Path::new("NULL") => LogTarget::Null,
+        Some(p) => LogTarget::File(absolute(p)),
+    };
+    app.out_file = log(&args.output);
+    app.error_file = log(&args.error);
+    app.log_file = log(&args.log);
+    if args.merge_logs {
+        app.merge_logs = Some(true);
+    }
+    if args.time {
+        app.log_date_format = Some("YYYY-MM-DDTHH:mm:ss".to_string());
+    }
+    if let Some(f) = &args.log_date_format {
+        app.log_date_format = Some(f.clone());
+    }
+    app.disable_logs = args.disable_logs;
+    app.user = args.uid.clone();
+    app.group = args.gid.clone();
+    app.watch = match &args.watch {
+        None => Watch::Off,
+        Some(paths) if paths.is_empty() => Watch::Cwd,
+        Some(paths) => Watch::Paths(paths.clone()),
+    };
+    app.source_map_support = !args.disable_source_map_support;
+    app.force = args.force;
+    Ok(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Args {
+        let argv = std::iter::once("start").chain(argv.iter().copied());
+        Cli::try_parse_from(argv)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .args
+    }
+
+    #[test]
+    fn pm2s_common_start_line_builds_the_app() {
+        let args = parse(&[
+            "app.js",
+            "--name",
+            "api",
+            "-i",
+            "max",
+            "--namespace",
+            "web",
+            "--max-memory-restart",
+            "200M",
+            "--restart-delay",
+            "3000",
+            "-k",
+            "5s",
+            "--",
+            "--flag",
+            "-v",
+        ]);
+        let app = app_from_args(&args.target, &args, Path::new("/srv/site")).unwrap();
+        assert_eq!(app.name, "api");
+        assert_eq!(app.namespace, "web");
+        assert_eq!(app.instances, Some(Instances::Max));
+        assert_eq!(app.max_memory_restart, Some(200 << 20));
+        assert_eq!(app.restart_delay, std::time::Duration::from_secs(3));
+        assert_eq!(app.kill_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(app.args, ["--flag", "-v"]);
+        assert_eq!(app.cwd.as_deref(), Some(Path::new("/srv/site")));
+        assert_eq!(app.script, "/srv/site/app.js");
+    }
+
+    #[test]
+    fn defaults_are_pm2s() {
+        let args = parse(&["./workers/mailer.js"]);
+        let app = app_from_args(&args.target, &args, Path::new("/srv")).unwrap();
+        assert_eq!(app.name, "mailer");
+        assert_eq!(app.namespace, "default");
+        assert_eq!(app.instances, None);
+        assert!(app.autorestart && app.autostart && app.treekill);
+        assert_eq!(app.script, "/srv/workers/mailer.js");
+    }
+
+    #[test]
+    fn instances_follow_pm2s_notation() {
+        assert_eq!(parse_instances("4"), Ok(Instances::Count(4)));
+        assert_eq!(parse_instances("max"), Ok(Instances::Max));
+        assert_eq!(parse_instances("0"), Ok(Instances::Max));
+        assert_eq!(parse_instances("-1"), Ok(Instances::MaxMinus(1)));
+        assert!(parse_instances("many").is_err());
+        // `-i -1` reaches the parser as a value, not a flag.
+        assert_eq!(
+            parse(&["a.js", "-i", "-1"]).instances.as_deref(),
+            Some("-1")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let args = parse(&["a.js", "--max-memory-restart", "lots"]);
+        let err = app_from_args("a.js", &args, Path::new("/")).unwrap_err();
+        assert!(err.contains("--max-memory-restart lots"), "{err}");
+    }
+
+    #[test]
+    fn files_and_scripts_are_told_apart_as_pm2_does() {
+        assert_eq!(
+            classify("ecosystem.config.js"),
+            StartTarget::File("ecosystem.config.js".into())
+        );
+        assert_eq!(
+            classify("deploy/ecosystem.toml"),
+            StartTarget::File("deploy/ecosystem.toml".into())
+        );
+        assert_eq!(classify("apps.json"), StartTarget::File("apps.json".into()));
+        assert_eq!(classify("app.js"), StartTarget::Script("app.js".into()));
+        assert_eq!(classify("python3"), StartTarget::Script("python3".into()));
+    }
+
+    #[test]
+    fn a_bare_command_is_left_for_path_lookup() {
+        let args = parse(&["python3", "--", "-m", "http.server"]);
+        let app = app_from_args("python3", &args, Path::new("/nonexistent")).unwrap();
+        assert_eq!(app.script, "python3");
+        assert_eq!(app.args, ["-m", "http.server"]);
+    }
+}
