@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// Where a value came from, for messages that point at the user's file.
 /// Line and column are 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     pub line: usize,
     pub column: usize,
@@ -31,14 +31,14 @@ pub struct Ecosystem {
     pub deploy: BTreeMap<String, Deploy>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExecMode {
     Fork,
     Cluster,
 }
 
 /// `instances`: `N`, `"max"`/`0` (one per CPU), `-N` (CPUs minus N, at least 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Instances {
     Count(u32),
     Max,
@@ -46,7 +46,7 @@ pub enum Instances {
 }
 
 /// `interpreter`/`exec_interpreter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Interpreter {
     /// Not given: chosen from the script's extension at plan time, as PM2 does.
     Auto,
@@ -59,7 +59,7 @@ pub enum Interpreter {
 /// `filter_env`: which variables of the caller's environment are *not* copied.
 /// pm2ctl copies nothing from the caller unless `inherit_env` is set, so this
 /// only matters together with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FilterEnv {
     /// Keep everything inherited (PM2's default `[]`).
     None,
@@ -70,7 +70,7 @@ pub enum FilterEnv {
 }
 
 /// `watch`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Watch {
     Off,
     /// `true`: watch the app's working directory.
@@ -79,7 +79,7 @@ pub enum Watch {
 }
 
 /// A log destination from `out_file`/`error_file`/`log_file`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogTarget {
     /// Not set: the journal only.
     Journal,
@@ -89,8 +89,9 @@ pub enum LogTarget {
     File(PathBuf),
 }
 
-/// One `[[apps]]` entry.
-#[derive(Debug, Clone, PartialEq)]
+/// One `[[apps]]` entry. Serialisable so the state store can keep the definition an app was
+/// started from (`scale` plans new instances from it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct App {
     /// Where the `[[apps]]` table starts, for messages.
     pub span: Span,

@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod processes;
 pub mod record;
+pub mod scale;
 
 pub use actions::{Action, Report};
 pub use processes::Proc;

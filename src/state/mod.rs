@@ -81,6 +81,10 @@ pub struct AppRecord {
     /// service units, so what runs can be compared without trusting this file.
     pub fingerprint: String,
     pub source: Source,
+    /// The app definition the plan was made from, when recorded (`pm2ctl start` does):
+    /// `scale` plans new instances from it. Without it, `scale` reads `source.file` again.
+    #[serde(default)]
+    pub definition: Option<crate::ecosystem::App>,
 }
 
 /// One instance of an app.
@@ -105,7 +109,8 @@ impl State {
 
     /// Records `plan` as the definition of its app. An app already known keeps its creation
     /// time and the `pm_id`s (and restart offsets) of the instances it still has; new
-    /// instances get fresh ids; instances beyond the plan's are forgotten.
+    /// instances get fresh ids; instances beyond the plan's are forgotten. Its recorded
+    /// `definition` is kept only while the fingerprint stays the same.
     pub fn upsert_app(
         &mut self,
         plan: AppPlan,
@@ -147,6 +152,15 @@ impl State {
             fingerprint,
             source,
             plan,
+            // A definition describes one fingerprint; a new one makes it stale.
+            definition: None,
+        };
+        let definition = old
+            .filter(|o| o.fingerprint == record.fingerprint)
+            .and_then(|o| o.definition);
+        let record = AppRecord {
+            definition,
+            ..record
         };
         self.apps.entry(record.name.clone()).or_insert(record)
     }
