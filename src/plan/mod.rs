@@ -1,10 +1,30 @@
 //! The plan: a pure function from the validated model plus host facts to unit specs.
 //! No I/O here; anything the host decides (CPU count, PATH lookups, systemd version)
 //! comes in through `HostFacts` and `Resolver`, so it is testable without systemd.
+//!
+//! Per app: a slice `pm2ctl-<esc>.slice`; per instance a service `pm2ctl-<esc>@<i>.service`;
+//! for a cluster app with a `port`, one socket `pm2ctl-<esc>@<i>.socket` per instance, each
+//! with `ReusePort=yes` and activating the service of the same name (a transient service
+//! cannot take `Sockets=`, so the instances cannot share one socket unit; the kernel balances
+//! connections across the N listening sockets, and systemd holds each one open while its
+//! instance restarts).
+
+mod app;
+pub mod env;
+pub mod exec;
+pub mod gate;
+pub mod host;
+pub mod logs;
+pub mod naming;
+mod paths;
+pub mod show;
+#[cfg(test)]
+mod tests;
 
 use crate::ecosystem::Ecosystem;
 use crate::unit::UnitSpec;
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// Which systemd manager the units are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +53,27 @@ pub struct HostFacts {
     /// stderr as separate journal streams, optional log files). `None`: the real command
     /// runs directly and both streams reach the journal at the same priority.
     pub self_exe: Option<PathBuf>,
+    /// The caller's working directory: a relative `Ecosystem::base_dir` is resolved against it.
+    pub cwd: PathBuf,
 }
 
 /// Filesystem lookups the plan needs, behind a trait so golden tests can fake them.
 pub trait Resolver {
     /// `which`: the absolute path of a command found on `path`, if any.
     fn which(&self, command: &str, path: &str) -> Option<PathBuf>;
+    /// What is at `path` (an absolute path): decides how a `script` runs.
+    fn file_kind(&self, path: &Path) -> FileKind;
+}
+
+/// What a path points at, as far as running it is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A file with an execute bit (a binary or a `#!` script).
+    Executable,
+    /// Any other file (a script for an interpreter).
+    Other,
+    Directory,
+    Missing,
 }
 
 /// The units for one instance of an app.
@@ -53,6 +88,7 @@ pub struct InstancePlan {
 /// The units for one app (serialisable: the state store keeps the plan each app runs).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AppPlan {
+    /// The app's name as in the file (after `append_env_to_name`).
     pub name: String,
     pub namespace: String,
     pub slice: UnitSpec,
@@ -66,12 +102,86 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
-/// Translates a validated ecosystem into units.
+/// Every reason a file could not be planned, each naming its app and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl Plan {
+    /// Every unit of the plan, in order: per app its slice, then per instance the
+    /// socket (if any) and the service.
+    pub fn units(&self) -> impl Iterator<Item = &UnitSpec> {
+        self.apps.iter().flat_map(|a| {
+            std::iter::once(&a.slice).chain(
+                a.instances
+                    .iter()
+                    .flat_map(|i| i.socket.iter().chain(std::iter::once(&i.service))),
+            )
+        })
+    }
+}
+
+/// Translates a validated ecosystem into units. `env_name` is `--env NAME`: it selects the
+/// `env_<NAME>` tables (and `deploy.<NAME>.env`). Fails with every problem found, not the
+/// first; warnings (options a too-old systemd cannot honour, …) are in `Plan::warnings`.
 pub fn plan(
-    _eco: &Ecosystem,
-    _env_name: Option<&str>,
-    _host: &HostFacts,
-    _resolver: &dyn Resolver,
-) -> anyhow::Result<Plan> {
-    anyhow::bail!("planning is not implemented yet")
+    eco: &Ecosystem,
+    env_name: Option<&str>,
+    host: &HostFacts,
+    resolver: &dyn Resolver,
+) -> Result<Plan, PlanError> {
+    let base_dir = paths::normalize(&host.cwd.join(&eco.base_dir));
+    let deploy_env = env_name.and_then(|e| eco.deploy.get(e)).map(|d| &d.env);
+    let ctx = app::Context {
+        base_dir: &base_dir,
+        env_name,
+        deploy_env,
+        host,
+        resolver,
+    };
+    let mut plan = Plan::default();
+    let mut problems = Vec::new();
+    for app in &eco.apps {
+        match app::plan_app(app, &ctx) {
+            Ok((app_plan, warnings)) => {
+                plan.apps.push(app_plan);
+                plan.warnings.extend(warnings);
+            }
+            Err(errs) => problems.extend(errs),
+        }
+    }
+    check_unique_units(&plan, &mut problems);
+    if problems.is_empty() {
+        Ok(plan)
+    } else {
+        Err(PlanError { problems })
+    }
+}
+
+/// Two apps whose names escape alike (`append_env_to_name` can make them collide).
+fn check_unique_units(plan: &Plan, problems: &mut Vec<String>) {
+    let mut seen = std::collections::BTreeMap::new();
+    for app in &plan.apps {
+        if let Some(first) = seen.insert(app.slice.name.as_str(), app.name.as_str()) {
+            problems.push(format!(
+                "apps `{first}` and `{}` would both be the unit `{}`; rename one",
+                app.name, app.slice.name
+            ));
+        }
+    }
 }

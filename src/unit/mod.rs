@@ -5,6 +5,10 @@
 //! `MemoryMax t`, …). Two backends consume the same specs: `systemd` sends them
 //! over D-Bus, `render` turns them into unit-file text for the generator.
 
+pub mod render;
+
+pub use render::{render, RenderError};
+
 /// What kind of unit a spec describes, from its name's suffix.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,

@@ -1,0 +1,483 @@
+//! One app → its slice, its instance services and (cluster with a port) their sockets.
+//!
+//! PM2 options map to properties as pm2-reference.md §1.2 proposes, with these choices:
+//! - `autorestart` → `Restart=always` (PM2 restarts on any exit, 0 included) or `no`.
+//! - `max_restarts`/`min_uptime` → `StartLimitBurst = max_restarts + 1` and
+//!   `StartLimitIntervalUSec = min_uptime × max_restarts`. An approximation: PM2 counts only
+//!   *unstable* restarts (up less than `min_uptime`); systemd counts every start inside the
+//!   window. An app crashing at once is stopped after the same number of restarts as under
+//!   PM2; one that runs a while between crashes may be stopped a little earlier or later.
+//!   The unit then fails with `start-limit-hit`, which pm2ctl shows as `errored`.
+//! - `stop_exit_codes` → `RestartPreventExitStatus` and `SuccessExitStatus`: such an exit is
+//!   a deliberate stop, shown as stopped rather than failed.
+//! - `exp_backoff_restart_delay` → `RestartUSec` = the delay, `RestartSteps` and
+//!   `RestartMaxDelayUSec = 15 s` (PM2's cap, ×1.5 per step); systemd < 254 keeps the fixed
+//!   first delay (see `gate`). PM2's reset after 30 s of uptime has no systemd equivalent.
+//! - `kill_timeout` → `TimeoutStopUSec`; `kill_signal` → `KillSignal`; `treekill` →
+//!   `KillMode=control-group` (the whole cgroup, which a double fork cannot escape) or `process`.
+//! - `wait_ready` → `Type=notify`, `NotifyAccess=all` (the Node shim turns
+//!   `process.send('ready')` into READY=1), `TimeoutStartUSec = listen_timeout`. Stricter than
+//!   PM2, which carries on as if ready after the timeout: systemd fails the start.
+//! - `max_memory_restart` → `MemoryMax` (bytes): a hard cgroup limit, the kernel kills the app
+//!   and `Restart=` brings it back; not PM2's graceful reload polled every 30 s. On a cgroup v1
+//!   host systemd (252) applies it as the v1 `memory.limit_in_bytes`.
+//! - `MemoryAccounting`/`CPUAccounting` are always on, so `monit` can read usage.
+//! - `user`/`group` → `User`/`Group`. On the system manager an app without `user` runs as the
+//!   caller (as under PM2), not as root, unless the caller is root.
+
+use super::env::{self, EnvInputs};
+use super::exec::{self, Runtime};
+use super::naming::AppUnitNames;
+use super::{gate, logs, AppPlan, HostFacts, InstancePlan, Resolver, Scope};
+use crate::ecosystem::{App, ExecMode, Instances, Watch};
+use crate::unit::{UnitKind, UnitSpec, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// More instances than this is a typo, not a deployment.
+pub const MAX_INSTANCES: u32 = 1024;
+
+/// PM2's cap for `exp_backoff_restart_delay`, and its growth factor per restart.
+const BACKOFF_MAX: Duration = Duration::from_secs(15);
+const BACKOFF_FACTOR: f64 = 1.5;
+
+/// What every app of one file shares.
+pub struct Context<'a> {
+    pub base_dir: &'a Path,
+    pub env_name: Option<&'a str>,
+    pub deploy_env: Option<&'a BTreeMap<String, String>>,
+    pub host: &'a HostFacts,
+    pub resolver: &'a dyn Resolver,
+}
+
+/// Durations as systemd's `…USec` (`t`); `u64::MAX` means infinity, so it is never produced
+/// from a finite duration.
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX - 1)
+        .min(u64::MAX - 1)
+}
+
+/// The number of instances PM2 would start on a host with `cpus` CPUs.
+pub fn instance_count(instances: Option<Instances>, cpus: u32) -> u32 {
+    let cpus = cpus.max(1);
+    match instances {
+        None => 1,
+        Some(Instances::Count(0)) | Some(Instances::Max) => cpus,
+        Some(Instances::Count(n)) => n,
+        Some(Instances::MaxMinus(n)) => cpus.saturating_sub(n).max(1),
+    }
+}
+
+/// Plans one app; `Err` holds every problem found, each naming the app.
+pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), Vec<String>> {
+    let mut app = app.clone();
+    if app.append_env_to_name {
+        if let Some(env) = ctx.env_name {
+            app.name = format!("{}-{env}", app.name);
+        }
+    }
+    let app = &app;
+    let host = ctx.host;
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let fail = |problems: &mut Vec<String>, msg: String| {
+        problems.push(format!("app `{}`: {msg}", app.name));
+    };
+
+    let command = exec::resolve(app, ctx.base_dir, host, ctx.resolver);
+    let count = instance_count(app.instances, host.cpus);
+    if count > MAX_INSTANCES {
+        fail(
+            &mut problems,
+            format!("instances: {count} is more than pm2ctl starts for one app ({MAX_INSTANCES})"),
+        );
+    }
+    let names = AppUnitNames::new(&app.name, count.saturating_sub(1))
+        .map_err(|e| fail(&mut problems, format!("name: {e}")))
+        .ok();
+    let user = run_as(app, host).map_err(|e| fail(&mut problems, e)).ok();
+    let kill_signal = signal_number(&app.kill_signal)
+        .map_err(|e| fail(&mut problems, e))
+        .ok();
+    for code in &app.stop_exit_codes {
+        if !(0..=255).contains(code) {
+            fail(
+                &mut problems,
+                format!("stop_exit_codes: {code} is not an exit status (0 to 255)"),
+            );
+        }
+    }
+    let command = match command {
+        Ok(c) => Some(c),
+        Err(e) => {
+            fail(&mut problems, e);
+            None
+        }
+    };
+    let (Some(command), Some(names), Some((user, group)), Some(kill_signal), true) =
+        (command, names, user, kill_signal, problems.is_empty())
+    else {
+        return Err(problems);
+    };
+
+    let exec_mode = app.exec_mode.unwrap_or(
+        if app.instances.is_some() && command.runtime.cluster_capable() {
+            ExecMode::Cluster
+        } else {
+            ExecMode::Fork
+        },
+    );
+    let runs_as_other_user = user.as_deref().is_some_and(|u| u != host.user);
+    let app_env = env::app_env(
+        app,
+        &EnvInputs {
+            env_name: ctx.env_name,
+            deploy_env: ctx.deploy_env,
+            host,
+            command: &command,
+            exec_mode,
+            instances: count,
+            runs_as_other_user,
+        },
+    )
+    .map_err(|e| vec![format!("app `{}`: {e}", app.name)])?;
+
+    let listen = match (exec_mode, app.port) {
+        (ExecMode::Cluster, Some(port)) => {
+            if !command.runtime.loads_node_shim() {
+                warnings.push(format!(
+                    "app `{}`: cluster mode with a port: only Node apps adopt the listening socket by themselves; \
+                     this app must accept it as fd 3 (LISTEN_FDS)",
+                    app.name
+                ));
+            }
+            Some(listen_address(app.listen_address.as_deref(), port))
+        }
+        _ => None,
+    };
+    let merge_logs = app
+        .merge_logs
+        .unwrap_or(exec_mode == ExecMode::Fork && app.instances.is_none());
+    let self_exe = host
+        .self_exe
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+
+    let mut slice = UnitSpec::new(names.slice(), UnitKind::Slice);
+    slice.set(
+        "Description",
+        Value::Str(format!("pm2ctl app {}", readable(&app.name))),
+    );
+
+    let mut instances = Vec::new();
+    for index in 0..count {
+        let environment = match env::instance_env(&app_env, app, index) {
+            Ok(e) => e,
+            Err(e) => return Err(vec![format!("app `{}`: {e}", app.name)]),
+        };
+        let files = logs::log_files(
+            app,
+            index,
+            merge_logs,
+            ctx.base_dir,
+            &host.home,
+            &mut warnings,
+        );
+        let mut output = Vec::new();
+        let exec_start =
+            logs::exec_start(&command.exec, app, &files, self_exe.as_deref(), &mut output);
+
+        let mut s = UnitSpec::new(names.service(index), UnitKind::Service);
+        s.set(
+            "Description",
+            Value::Str(format!(
+                "pm2ctl app {} (instance {index})",
+                readable(&app.name)
+            )),
+        );
+        s.set("Slice", Value::Str(names.slice()));
+        if app.wait_ready {
+            s.set("Type", Value::Str("notify".into()));
+            s.set("NotifyAccess", Value::Str("all".into()));
+        } else {
+            s.set("Type", Value::Str("exec".into()));
+        }
+        s.set("ExecStart", Value::Exec(vec![exec_start]));
+        s.set(
+            "WorkingDirectory",
+            Value::Str(command.cwd.to_string_lossy().into_owned()),
+        );
+        s.set("Environment", Value::StrList(environment));
+        if let Some(u) = &user {
+            s.set("User", Value::Str(u.clone()));
+        }
+        if let Some(g) = &group {
+            s.set("Group", Value::Str(g.clone()));
+        }
+        restart_properties(&mut s, app);
+        if !app.stop_exit_codes.is_empty() {
+            let codes = app.stop_exit_codes.clone();
+            s.set(
+                "SuccessExitStatus",
+                Value::ExitStatus(codes.clone(), vec![]),
+            );
+            s.set("RestartPreventExitStatus", Value::ExitStatus(codes, vec![]));
+        }
+        if app.wait_ready {
+            s.set("TimeoutStartUSec", Value::U64(micros(app.listen_timeout)));
+        }
+        s.set("TimeoutStopUSec", Value::U64(micros(app.kill_timeout)));
+        s.set("KillSignal", Value::I32(kill_signal));
+        s.set(
+            "KillMode",
+            Value::Str(
+                if app.treekill {
+                    "control-group"
+                } else {
+                    "process"
+                }
+                .into(),
+            ),
+        );
+        s.set("MemoryAccounting", Value::Bool(true));
+        s.set("CPUAccounting", Value::Bool(true));
+        if let Some(bytes) = app.max_memory_restart {
+            s.set("MemoryMax", Value::U64(bytes));
+        }
+        for (name, value) in output {
+            s.set(name, value);
+        }
+        logs::journal_properties(&mut s, app, index);
+
+        let socket = listen.as_ref().map(|address| {
+            let mut k = UnitSpec::new(names.socket(index), UnitKind::Socket);
+            k.set(
+                "Description",
+                Value::Str(format!(
+                    "pm2ctl app {} (instance {index}, listening on {address})",
+                    readable(&app.name)
+                )),
+            );
+            k.set("Slice", Value::Str(names.slice()));
+            k.set(
+                "Listen",
+                Value::Pairs(vec![("Stream".into(), address.clone())]),
+            );
+            k.set("ReusePort", Value::Bool(true));
+            k
+        });
+        instances.push(InstancePlan {
+            index,
+            service: s,
+            socket,
+        });
+    }
+
+    let mut units: Vec<&mut UnitSpec> = vec![&mut slice];
+    for i in instances.iter_mut() {
+        if let Some(k) = i.socket.as_mut() {
+            units.push(k);
+        }
+        units.push(&mut i.service);
+    }
+    warnings.extend(gate::apply(&mut units, host.systemd_version, &app.name));
+    warnings.extend(unsupported(app, command.runtime));
+
+    Ok((
+        AppPlan {
+            name: app.name.clone(),
+            namespace: app.namespace.clone(),
+            slice,
+            instances,
+        },
+        warnings,
+    ))
+}
+
+fn restart_properties(s: &mut UnitSpec, app: &App) {
+    s.set(
+        "Restart",
+        Value::Str(if app.autorestart { "always" } else { "no" }.into()),
+    );
+    match app.exp_backoff_restart_delay.filter(|d| !d.is_zero()) {
+        Some(first) => {
+            s.set("RestartUSec", Value::U64(micros(first)));
+            if first < BACKOFF_MAX {
+                let ratio = BACKOFF_MAX.as_secs_f64() / first.as_secs_f64();
+                let steps = (ratio.ln() / BACKOFF_FACTOR.ln()).ceil().max(1.0) as u32;
+                s.set("RestartSteps", Value::U32(steps));
+                s.set("RestartMaxDelayUSec", Value::U64(micros(BACKOFF_MAX)));
+            }
+        }
+        None => {
+            s.set("RestartUSec", Value::U64(micros(app.restart_delay)));
+        }
+    }
+    // A zero interval would switch rate limiting off altogether.
+    let window = app.min_uptime.saturating_mul(app.max_restarts.max(1));
+    let window = if window.is_zero() {
+        Duration::from_millis(1)
+    } else {
+        window
+    };
+    s.set(
+        "StartLimitBurst",
+        Value::U32(app.max_restarts.saturating_add(1)),
+    );
+    s.set("StartLimitIntervalUSec", Value::U64(micros(window)));
+}
+
+/// `User`/`Group` for the app, checked against what the manager can do.
+type RunAs = (Option<String>, Option<String>);
+
+fn run_as(app: &App, host: &HostFacts) -> Result<RunAs, String> {
+    let is_caller = |u: &str| u == host.user || u == host.uid.to_string();
+    match host.scope {
+        Scope::User => {
+            if let Some(u) = app.user.as_deref().filter(|u| !is_caller(u)) {
+                return Err(format!(
+                    "user: `{u}`: a user's own systemd runs apps only as that user ({}); \
+                     run pm2ctl as root to use the system manager",
+                    host.user
+                ));
+            }
+            if let Some(g) = &app.group {
+                return Err(format!(
+                    "group: `{g}`: a user's own systemd cannot change the group; \
+                     run pm2ctl as root to use the system manager"
+                ));
+            }
+            Ok((None, None))
+        }
+        Scope::System => {
+            let user = match &app.user {
+                Some(u) => Some(u.clone()),
+                None if host.uid != 0 => Some(host.user.clone()),
+                None => None,
+            };
+            Ok((user, app.group.clone()))
+        }
+    }
+}
+
+/// `SIGINT`, `INT` or `2` → 2.
+fn signal_number(name: &str) -> Result<i32, String> {
+    if let Ok(n) = name.parse::<i32>() {
+        if nix::sys::signal::Signal::try_from(n).is_ok() {
+            return Ok(n);
+        }
+    }
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    nix::sys::signal::Signal::from_str(&full)
+        .map(|s| s as i32)
+        .map_err(|_| format!("kill_signal: `{name}` is not a signal (e.g. SIGINT, SIGTERM)"))
+}
+
+/// `0.0.0.0:3000`, `[::]:3000`: what systemd's `ListenStream=` takes.
+fn listen_address(address: Option<&str>, port: u16) -> String {
+    let address = address.unwrap_or("0.0.0.0");
+    if address.contains(':') && !address.starts_with('[') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
+    }
+}
+
+/// The app name inside a Description: control characters and backslashes escaped, ends
+/// trimmed (systemd trims them anyway), so any name reads as one line.
+fn readable(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == '\\' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Options the plan does not turn into units (yet), so the user is not misled.
+fn unsupported(app: &App, runtime: Runtime) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut note = |what: &str| out.push(format!("app `{}`: {what}", app.name));
+    if app.watch != Watch::Off {
+        note("watch is not supported yet: the app is not restarted when files change");
+    }
+    if app.cron_restart.is_some() {
+        note("cron_restart is not supported yet: no scheduled restart is set up");
+    }
+    if app.shutdown_with_message {
+        note("shutdown_with_message: there is no IPC channel under systemd; the app gets its kill signal instead");
+    }
+    if app.pid_file.is_some() {
+        note("pid_file is not written: systemd tracks the main process itself");
+    }
+    if app.wait_ready && !runtime.loads_node_shim() {
+        note("wait_ready: only Node apps get `process.send('ready')` mapped to systemd; this app must send READY=1 itself (sd_notify)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_counts_follow_pm2() {
+        assert_eq!(instance_count(None, 4), 1);
+        assert_eq!(instance_count(Some(Instances::Max), 4), 4);
+        assert_eq!(instance_count(Some(Instances::Count(0)), 4), 4);
+        assert_eq!(instance_count(Some(Instances::Count(3)), 4), 3);
+        assert_eq!(instance_count(Some(Instances::MaxMinus(1)), 4), 3);
+        assert_eq!(instance_count(Some(Instances::MaxMinus(9)), 4), 1);
+        assert_eq!(instance_count(Some(Instances::Max), 0), 1);
+    }
+
+    #[test]
+    fn signals_by_name_or_number() {
+        assert_eq!(signal_number("SIGINT"), Ok(2));
+        assert_eq!(signal_number("term"), Ok(15));
+        assert_eq!(signal_number("9"), Ok(9));
+        assert!(signal_number("SIGNOPE").is_err());
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(listen_address(None, 3000), "0.0.0.0:3000");
+        assert_eq!(listen_address(Some("::"), 80), "[::]:80");
+        assert_eq!(listen_address(Some("[::1]"), 80), "[::1]:80");
+        assert_eq!(listen_address(Some("127.0.0.1"), 80), "127.0.0.1:80");
+    }
+
+    #[test]
+    fn descriptions_stay_on_one_line() {
+        assert_eq!(readable("api v2/beta"), "api v2/beta");
+        assert_eq!(readable(" a\nb\\ "), "a\\nb\\\\");
+    }
+
+    #[test]
+    fn backoff_steps_match_pm2s_growth() {
+        let mut app = App::with_defaults("a", "a.js");
+        app.exp_backoff_restart_delay = Some(Duration::from_millis(100));
+        let mut s = UnitSpec::new("x.service", UnitKind::Service);
+        restart_properties(&mut s, &app);
+        assert_eq!(s.get("RestartUSec"), Some(&Value::U64(100_000)));
+        assert_eq!(s.get("RestartSteps"), Some(&Value::U32(13)));
+        assert_eq!(s.get("RestartMaxDelayUSec"), Some(&Value::U64(15_000_000)));
+        assert_eq!(s.get("StartLimitBurst"), Some(&Value::U32(17)));
+        assert_eq!(
+            s.get("StartLimitIntervalUSec"),
+            Some(&Value::U64(16_000_000))
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! The real host behind `HostFacts` and `Resolver`: the only part of `plan` that looks at the
+//! machine. Commands build these once and hand them to the pure `plan::plan`.
+
+use super::{FileKind, HostFacts, Resolver, Scope};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// The systemd version assumed when it cannot be read: Debian 12's and RHEL 9's.
+pub const FALLBACK_SYSTEMD_VERSION: u32 = 252;
+
+/// Where the Node shim is looked for, after `$PM2CTL_NODE_SHIM`.
+const SHIM_LOCATIONS: &[&str] = &[
+    "/usr/lib/pm2ctl/pm2ctl-shim.js",
+    "/usr/local/lib/pm2ctl/pm2ctl-shim.js",
+];
+
+impl HostFacts {
+    /// The facts of this machine and caller. `systemd_version: None` reads
+    /// `systemctl --version` (252 when that fails). `self_exe` is left `None`: a caller that
+    /// runs apps through `pm2ctl exec-wrap` sets it.
+    pub fn detect(scope: Scope, systemd_version: Option<u32>) -> HostFacts {
+        let uid = nix::unistd::getuid();
+        let passwd = nix::unistd::User::from_uid(uid).ok().flatten();
+        let user = passwd
+            .as_ref()
+            .map(|p| p.name.clone())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| uid.to_string());
+        let home = passwd
+            .as_ref()
+            .map(|p| p.dir.clone())
+            .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let cpus = std::thread::available_parallelism()
+            .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+            .unwrap_or(1);
+        HostFacts {
+            cpus,
+            uid: uid.as_raw(),
+            user,
+            home,
+            path: std::env::var("PATH").unwrap_or_else(|_| super::env::SYSTEM_PATH.to_string()),
+            systemd_version: systemd_version.unwrap_or_else(systemctl_version),
+            scope,
+            node_shim: node_shim(),
+            caller_env: std::env::vars().collect(),
+            self_exe: None,
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        }
+    }
+}
+
+/// `systemctl --version` → 252 from "systemd 252 (252.38-1~deb12u1)".
+fn systemctl_version() -> u32 {
+    std::process::Command::new("systemctl")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| parse_systemctl_version(&String::from_utf8_lossy(&o.stdout)))
+        .unwrap_or(FALLBACK_SYSTEMD_VERSION)
+}
+
+fn parse_systemctl_version(out: &str) -> Option<u32> {
+    let first = out.lines().next()?;
+    let mut words = first.split_whitespace();
+    (words.next()? == "systemd").then_some(())?;
+    words.next()?.parse().ok()
+}
+
+/// `$PM2CTL_NODE_SHIM`, else the installed shim, else the one next to the sources (a
+/// development build), else the packaged location (planned even if missing).
+fn node_shim() -> PathBuf {
+    if let Some(p) = std::env::var_os("PM2CTL_NODE_SHIM") {
+        return PathBuf::from(p);
+    }
+    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("shim/node/pm2ctl-shim.js");
+    SHIM_LOCATIONS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| dev.is_file().then_some(dev))
+        .unwrap_or_else(|| PathBuf::from(SHIM_LOCATIONS[0]))
+}
+
+/// Looks at the real filesystem.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn which(&self, command: &str, path: &str) -> Option<PathBuf> {
+        if command.is_empty() || command.contains('/') {
+            return None;
+        }
+        path.split(':')
+            .filter(|d| !d.is_empty() && d.starts_with('/'))
+            .map(|d| Path::new(d).join(command))
+            .find(|p| self.file_kind(p) == FileKind::Executable)
+    }
+
+    fn file_kind(&self, path: &Path) -> FileKind {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => FileKind::Directory,
+            Ok(m) if m.permissions().mode() & 0o111 != 0 => FileKind::Executable,
+            Ok(_) => FileKind::Other,
+            Err(_) => FileKind::Missing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_systemctl_version() {
+        assert_eq!(
+            parse_systemctl_version("systemd 252 (252.38-1~deb12u1)\n+PAM +AUDIT"),
+            Some(252)
+        );
+        assert_eq!(parse_systemctl_version("bash: systemctl: not found"), None);
+        assert_eq!(parse_systemctl_version(""), None);
+    }
+
+    #[test]
+    fn finds_sh_on_path() {
+        let r = SystemResolver;
+        let sh = r.which("sh", "/nonexistent:/bin:/usr/bin").expect("sh");
+        assert!(sh.is_absolute());
+        assert_eq!(r.file_kind(Path::new("/")), FileKind::Directory);
+        assert_eq!(r.file_kind(Path::new("/nonexistent/x")), FileKind::Missing);
+        assert_eq!(r.which("no-such-command-pm2ctl", "/bin"), None);
+    }
+}

@@ -1,0 +1,201 @@
+//! Where an app's output goes: the journal always (tagged so `journalctl PM2_APP=api` finds
+//! it), plus the files `out_file`/`error_file`/`log_file` ask for.
+//!
+//! With `HostFacts::self_exe` set, `ExecStart` runs `pm2ctl exec-wrap`, which connects stdout
+//! (priority 6) and stderr (priority 3) to separate journal streams and/or appends to the
+//! files, then execs the real command (the wrapper contract). Without it, the real command
+//! runs directly: both streams reach the journal at one priority, and a requested file
+//! replaces the journal for that stream (`StandardOutputFileToAppend`).
+//!
+//! journald drops lines above 10,000 per 30 s per unit by default; a busy app would lose
+//! output silently, so every unit gets a higher limit: [`LOG_RATE_LIMIT_BURST`] lines per
+//! [`LOG_RATE_LIMIT_INTERVAL`].
+
+use crate::ecosystem::{App, LogTarget};
+use crate::unit::{ExecCommand, UnitSpec, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Lines journald accepts from one unit per interval before it suppresses the rest.
+pub const LOG_RATE_LIMIT_BURST: u32 = 100_000;
+/// The interval of [`LOG_RATE_LIMIT_BURST`].
+pub const LOG_RATE_LIMIT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The journal fields of one instance: `SyslogIdentifier`, `LogExtraFields`, and the
+/// rate limit.
+pub fn journal_properties(spec: &mut UnitSpec, app: &App, index: u32) {
+    spec.set("SyslogIdentifier", Value::Str(app.name.clone()));
+    spec.set(
+        "LogExtraFields",
+        Value::Bytes(vec![
+            format!("PM2_APP={}", app.name).into_bytes(),
+            format!("PM2_INSTANCE={index}").into_bytes(),
+            format!("PM2_NAMESPACE={}", app.namespace).into_bytes(),
+        ]),
+    );
+    spec.set(
+        "LogRateLimitIntervalUSec",
+        Value::U64(super::app::micros(LOG_RATE_LIMIT_INTERVAL)),
+    );
+    spec.set("LogRateLimitBurst", Value::U32(LOG_RATE_LIMIT_BURST));
+}
+
+/// The log files of one instance, absolute.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFiles {
+    pub out: Option<PathBuf>,
+    pub err: Option<PathBuf>,
+}
+
+/// Which files instance `index` appends to. Relative paths are against the file's
+/// directory; without `merge_logs`, each instance gets its own file (`out-1.log`), as PM2
+/// does with its process id.
+pub fn log_files(
+    app: &App,
+    index: u32,
+    merge: bool,
+    base_dir: &Path,
+    home: &Path,
+    warnings: &mut Vec<String>,
+) -> LogFiles {
+    let file = |t: &LogTarget| match t {
+        LogTarget::File(p) => {
+            let abs = super::paths::resolve(p, base_dir, home);
+            Some(if merge { abs } else { with_index(&abs, index) })
+        }
+        LogTarget::Journal | LogTarget::Null => None,
+    };
+    let mut files = LogFiles {
+        out: file(&app.out_file),
+        err: file(&app.error_file),
+    };
+    if let Some(combined) = file(&app.log_file) {
+        if files.out.is_none() && files.err.is_none() {
+            files.out = Some(combined.clone());
+            files.err = Some(combined);
+        } else if index == 0 {
+            warnings.push(format!(
+                "app `{}`: log_file together with out_file/error_file: only the separate files are written (and the journal)",
+                app.name
+            ));
+        }
+    }
+    files
+}
+
+/// `api-out.log` → `api-out-2.log`.
+fn with_index(path: &Path, index: u32) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{index}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{index}"),
+    };
+    path.with_file_name(name)
+}
+
+/// The command systemd runs: the real one, or `self_exe exec-wrap … -- real…`; plus the
+/// output properties when there is no wrapper.
+pub fn exec_start(
+    real: &ExecCommand,
+    app: &App,
+    files: &LogFiles,
+    self_exe: Option<&str>,
+    spec_out: &mut Vec<(&'static str, Value)>,
+) -> ExecCommand {
+    let Some(wrapper) = self_exe else {
+        if app.disable_logs {
+            spec_out.push(("StandardOutput", Value::Str("null".into())));
+            spec_out.push(("StandardError", Value::Str("null".into())));
+        } else {
+            if let Some(out) = &files.out {
+                spec_out.push((
+                    "StandardOutputFileToAppend",
+                    Value::Str(out.to_string_lossy().into_owned()),
+                ));
+            }
+            if let Some(err) = &files.err {
+                spec_out.push((
+                    "StandardErrorFileToAppend",
+                    Value::Str(err.to_string_lossy().into_owned()),
+                ));
+            }
+        }
+        return real.clone();
+    };
+    let mut argv = vec![wrapper.to_string(), "exec-wrap".to_string()];
+    if app.disable_logs {
+        argv.push("--no-journal".into());
+    } else {
+        if let Some(out) = &files.out {
+            argv.push("--out-file".into());
+            argv.push(out.to_string_lossy().into_owned());
+        }
+        if let Some(err) = &files.err {
+            argv.push("--err-file".into());
+            argv.push(err.to_string_lossy().into_owned());
+        }
+    }
+    argv.push("--".into());
+    argv.push(real.path.clone());
+    argv.extend(real.argv.iter().skip(1).cloned());
+    ExecCommand {
+        path: wrapper.to_string(),
+        argv,
+        ignore_failure: real.ignore_failure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmerged_files_get_the_instance_index() {
+        assert_eq!(
+            with_index(Path::new("/l/api-out.log"), 2),
+            Path::new("/l/api-out-2.log")
+        );
+        assert_eq!(with_index(Path::new("/l/out"), 0), Path::new("/l/out-0"));
+    }
+
+    #[test]
+    fn wrapper_form_follows_the_contract() {
+        let real = ExecCommand {
+            path: "/usr/bin/node".into(),
+            argv: vec!["/usr/bin/node".into(), "/srv/app.js".into(), "--x".into()],
+            ignore_failure: false,
+        };
+        let app = App::with_defaults("api", "app.js");
+        let files = LogFiles {
+            out: Some("/l/o.log".into()),
+            err: None,
+        };
+        let mut extra = Vec::new();
+        let wrapped = exec_start(&real, &app, &files, Some("/usr/bin/pm2ctl"), &mut extra);
+        assert_eq!(wrapped.path, "/usr/bin/pm2ctl");
+        assert_eq!(
+            wrapped.argv,
+            [
+                "/usr/bin/pm2ctl",
+                "exec-wrap",
+                "--out-file",
+                "/l/o.log",
+                "--",
+                "/usr/bin/node",
+                "/srv/app.js",
+                "--x"
+            ]
+        );
+        assert!(extra.is_empty());
+
+        let direct = exec_start(&real, &app, &files, None, &mut extra);
+        assert_eq!(direct, real);
+        assert_eq!(
+            extra,
+            [("StandardOutputFileToAppend", Value::Str("/l/o.log".into()))]
+        );
+    }
+}
