@@ -9,16 +9,44 @@
 // - `process.send` exists even without an IPC channel (there is none under systemd),
 //   so PM2-style apps calling `process.send('ready')` do not crash; 'ready' becomes
 //   READY=1 on NOTIFY_SOCKET (for wait_ready, Type=notify).
+// - Graceful stop on the stop signal (SIGINT, SIGTERM and $PM2CTL_KILL_SIGNAL):
+//   every server that listened stops accepting (only its listening handle is closed:
+//   the socket systemd holds stays open and queues new connections for the next
+//   instance), requests in flight finish, each response sent from then on carries
+//   `Connection: close` so keep-alive clients reconnect elsewhere, connections still
+//   idle after a grace period are closed, and the process exits by the same signal
+//   as soon as no connection is left, at the latest shortly before kill_timeout.
+//   Closing idle keep-alive connections at once would race with clients sending
+//   their next request on them (the cause of the errors seen with a plain restart).
+//   An app with its own handler for that signal decides itself when to exit, as
+//   under PM2; the shim still stops accepting and drains, and the app's own
+//   `server.close(cb)` then calls back once the drain is done (without an error).
+//
+// Environment read by the shim (set by pm2ctl's plan; all optional):
+//   PM2CTL_KILL_TIMEOUT_MS         the app's kill_timeout (default 1600, PM2's): the
+//                                  drain ends before it, so systemd never needs SIGKILL
+//   PM2CTL_KILL_SIGNAL             the app's kill_signal (e.g. SIGQUIT), handled like
+//                                  SIGINT and SIGTERM
+//   PM2CTL_SHUTDOWN_WITH_MESSAGE   "1" or "true": on the stop signal, also emit
+//                                  process 'message' 'shutdown', as PM2 sends it for
+//                                  shutdown_with_message; an app listening for
+//                                  'message' then decides when to exit
+//   PM2CTL_DRAIN_GRACE_MS          how long an idle keep-alive connection may stay
+//                                  open once the drain started (default 1000, capped
+//                                  at half the time left before kill_timeout)
 //
 // No dependencies, and nothing happens for a process systemd did not start this way.
 'use strict';
 
 const net = require('net');
+const os = require('os');
 const childProcess = require('child_process');
 
 const SD_LISTEN_FDS_START = 3;
+const PM2_DEFAULT_KILL_TIMEOUT_MS = 1600;
+const DEFAULT_DRAIN_GRACE_MS = 1000;
 
-// Servers that took a systemd socket, for a later graceful drain on the stop signal.
+// Servers that took a systemd socket.
 const adoptedServers = [];
 
 function takeListenFds(env) {
@@ -46,10 +74,103 @@ function requestedTcpPort(args) {
   return port;
 }
 
-function installSocketActivation(fds) {
-  if (fds.length === 0) return;
+function positiveInteger(text, fallback) {
+  const value = Number.parseInt(text || '', 10);
+  return Number.isInteger(value) && value >= 0 ? value : fallback;
+}
+
+function readStopConfig(env) {
+  const killTimeoutMs = positiveInteger(env.PM2CTL_KILL_TIMEOUT_MS, PM2_DEFAULT_KILL_TIMEOUT_MS);
+  // Keep a margin before kill_timeout for the exit itself: systemd's SIGKILL must never
+  // be what ends the drain.
+  const drainMs = Math.max(0, killTimeoutMs - Math.min(500, Math.floor(killTimeoutMs / 4)));
+  const graceMs = Math.min(
+    positiveInteger(env.PM2CTL_DRAIN_GRACE_MS, DEFAULT_DRAIN_GRACE_MS),
+    Math.floor(drainMs / 2),
+  );
+  const signals = new Set(['SIGINT', 'SIGTERM']);
+  const extra = (env.PM2CTL_KILL_SIGNAL || '').trim().toUpperCase();
+  const named = extra.startsWith('SIG') ? extra : `SIG${extra}`;
+  if (extra && os.constants.signals[named] !== undefined && named !== 'SIGKILL' && named !== 'SIGSTOP') {
+    signals.add(named);
+  }
+  const withMessage = /^(1|true|yes)$/i.test((env.PM2CTL_SHUTDOWN_WITH_MESSAGE || '').trim());
+  return { drainMs, graceMs, signals: [...signals], withMessage };
+}
+
+// ---- Connection tracking, for the drain --------------------------------------------
+
+const servers = new Set(); // every server that listened
+const connections = new Set(); // their open connections
+const responsesInFlight = new Set(); // HTTP responses not finished yet
+const requestsOnSocket = Symbol('pm2ctl.requestsOnSocket');
+let drain = null; // set once the stop signal arrived
+
+// TLS servers hand requests a TLS socket wrapping the raw one, so they are tracked at
+// the TLS level (duck-typed to avoid loading tls into every app).
+function connectionEvent(server) {
+  return typeof server.setSecureContext === 'function' ? 'secureConnection' : 'connection';
+}
+
+// Asks HTTP/1 to end the connection after this response (if it has not been sent yet).
+function closeAfter(response) {
+  if (response.headersSent) return;
+  response.shouldKeepAlive = false;
+  try {
+    response.setHeader('Connection', 'close');
+  } catch {
+    // Headers are being written right now: the idle grace closes the connection.
+  }
+}
+
+// Ends an idle connection: FIN first, so the client sees a clean close, then the
+// socket is released without waiting for the client's own FIN (or keepAliveTimeout).
+function closeIfIdle(socket) {
+  if (socket[requestsOnSocket] !== 0 || socket.destroyed) return;
+  socket.end();
+  if (socket.writableFinished) socket.destroy();
+  else socket.once('finish', () => socket.destroy());
+}
+
+function scheduleIdleClose(socket) {
+  setTimeout(closeIfIdle, drain.graceMs, socket).unref();
+}
+
+function track(server) {
+  if (servers.has(server)) return;
+  servers.add(server);
+  server.on(connectionEvent(server), (socket) => {
+    socket[requestsOnSocket] = 0;
+    connections.add(socket);
+    socket.once('close', () => {
+      connections.delete(socket);
+      finishIfDrained();
+    });
+    if (drain) scheduleIdleClose(socket);
+  });
+  // Prepended, so that `Connection: close` is set before an app answering synchronously
+  // writes its headers.
+  server.prependListener('request', (request, response) => {
+    const socket = request.socket;
+    if (socket[requestsOnSocket] !== undefined) socket[requestsOnSocket] += 1;
+    responsesInFlight.add(response);
+    if (drain) closeAfter(response);
+    response.once('close', () => {
+      responsesInFlight.delete(response);
+      if (socket[requestsOnSocket] !== undefined) socket[requestsOnSocket] -= 1;
+      // Answered before the drain with keep-alive: give the client the grace to send its
+      // next request (answered with `Connection: close`) before closing.
+      if (drain) scheduleIdleClose(socket);
+    });
+  });
+}
+
+// ---- Socket activation ---------------------------------------------------------------
+
+function installListen(fds) {
   const originalListen = net.Server.prototype.listen;
   net.Server.prototype.listen = function listen(...args) {
+    track(this);
     if (fds.length === 0 || requestedTcpPort(args) === null) {
       return originalListen.apply(this, args);
     }
@@ -61,6 +182,68 @@ function installSocketActivation(fds) {
     return callback ? originalListen.call(this, options, callback) : originalListen.call(this, options);
   };
 }
+
+// ---- Graceful stop -------------------------------------------------------------------
+
+// Closes only the listening handle (not http.Server#close, which since Node 19 also drops
+// idle keep-alive connections at once). The app's own later `close(cb)` calls back when
+// the drain is done instead of failing with ERR_SERVER_NOT_RUNNING.
+function stopAccepting(server) {
+  if (!server.listening) return;
+  let closed = false;
+  server.once('close', () => {
+    closed = true;
+  });
+  net.Server.prototype.close.call(server);
+  server.close = function close(callback) {
+    if (typeof callback === 'function') {
+      if (closed) process.nextTick(callback);
+      else this.once('close', () => callback());
+    }
+    return this;
+  };
+}
+
+function exitBy(signal) {
+  // Dying by the signal itself is what the app would have done without the shim, and
+  // what systemd counts as a clean stop.
+  for (const name of stopConfig.signals) process.removeListener(name, onStopSignal);
+  process.kill(process.pid, signal);
+  setTimeout(() => process.exit(128 + (os.constants.signals[signal] || 0)), 1000);
+}
+
+function finishIfDrained() {
+  if (!drain || drain.appDecides || connections.size > 0) return;
+  exitBy(drain.signal);
+}
+
+function onStopSignal(signal) {
+  if (drain) {
+    // A second signal: someone insists; do what Node does by default.
+    if (!drain.appDecides) exitBy(signal);
+    return;
+  }
+  if (stopConfig.withMessage) process.emit('message', 'shutdown', undefined);
+  const appDecides =
+    process.listenerCount(signal) > 1 || (stopConfig.withMessage && process.listenerCount('message') > 0);
+  drain = { signal, appDecides, graceMs: stopConfig.graceMs };
+  for (const server of servers) stopAccepting(server);
+  for (const response of responsesInFlight) closeAfter(response);
+  for (const socket of connections) scheduleIdleClose(socket);
+  process.stderr.write(
+    `pm2ctl: ${signal}: stopped accepting, draining ${connections.size} connection(s)` +
+      (appDecides ? ', the app decides when to exit\n' : `, exiting within ${stopConfig.drainMs} ms\n`),
+  );
+  if (!appDecides) {
+    setTimeout(() => {
+      for (const socket of connections) socket.destroy();
+      exitBy(signal);
+    }, stopConfig.drainMs).unref();
+  }
+  finishIfDrained();
+}
+
+// ---- Readiness and process.send -----------------------------------------------------
 
 function notifyReady() {
   if (!process.env.NOTIFY_SOCKET) return;
@@ -82,7 +265,10 @@ function installProcessSend() {
   };
 }
 
-installSocketActivation(takeListenFds(process.env));
+const stopConfig = readStopConfig(process.env);
+
+installListen(takeListenFds(process.env));
 installProcessSend();
+for (const signal of stopConfig.signals) process.on(signal, onStopSignal);
 
 module.exports = { adoptedServers, requestedTcpPort };
