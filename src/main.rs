@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Check an ecosystem file and report every problem in it.
     Validate { file: std::path::PathBuf },
+    /// Print the ecosystem.toml equivalent of a PM2 ecosystem file (.json, .js, .cjs, .mjs).
+    Import { file: std::path::PathBuf },
     /// Stop processes; they stay listed as stopped.
     Stop(cli::stop::Args),
     /// Restart processes (stopped ones start).
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),
+        Command::Import { file } => cli::import::run(&file),
         Command::Stop(args) => cli::stop::run(args),
         Command::Restart(args) => cli::restart::run(args),
         Command::Delete(args) => cli::delete::run(args),

@@ -4,6 +4,7 @@
 //! connects, prints and turns the outcome into PM2's exit codes.
 
 pub mod delete;
+pub mod import;
 pub mod logs;
 pub mod reset;
 pub mod restart;

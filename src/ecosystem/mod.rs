@@ -6,11 +6,13 @@ mod js_format;
 pub mod model;
 mod schema;
 mod toml_format;
+mod toml_write;
 mod tree;
 pub mod units;
 mod validate;
 
 pub use model::*;
+pub use toml_write::to_toml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

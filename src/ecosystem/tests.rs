@@ -433,3 +433,119 @@ fn javascript_errors_name_the_line_or_the_key() {
         "positions in node's output mean nothing"
     );
 }
+
+/// The model without what legitimately differs between a file and its import:
+/// positions, the source path, and PM2 options that have no effect.
+fn comparable(mut eco: Ecosystem) -> (Vec<App>, BTreeMap<String, Deploy>) {
+    for app in &mut eco.apps {
+        app.span = Span::default();
+        app.ignored_options.clear();
+    }
+    for d in eco.deploy.values_mut() {
+        d.span = Span::default();
+    }
+    (eco.apps, eco.deploy)
+}
+
+fn assert_import_round_trips(name: &str, text: &str) -> String {
+    let original = load_named(name, text).unwrap_or_else(|e| panic!("{e}"));
+    let toml = to_toml(&original, std::path::Path::new(name));
+    let again =
+        load_toml(&toml).unwrap_or_else(|e| panic!("the import does not load:\n{e}\n{toml}"));
+    assert_eq!(comparable(again), comparable(original), "\n{toml}");
+    if std::env::var_os("PM2CTL_SHOW_IMPORT").is_some() {
+        eprintln!("{toml}");
+    }
+    toml
+}
+
+use std::collections::BTreeMap;
+
+#[test]
+fn import_of_every_option_loads_to_the_same_model() {
+    let toml = assert_import_round_trips(
+        "ecosystem.config.json",
+        r#"{
+  "apps": [{
+    "name": "api \"v2\"/beta\\ü",
+    "namespace": "web",
+    "script": "server.js",
+    "cwd": "/srv/api",
+    "args": "--port 3000 'two words'",
+    "interpreter": "none",
+    "node_args": ["--inspect"],
+    "exec_mode": "fork",
+    "instances": -1,
+    "instance_var": "ID",
+    "increment_var": "PORT",
+    "port": 3000,
+    "listen_address": "127.0.0.1",
+    "uid": 1000,
+    "gid": "staff",
+    "append_env_to_name": true,
+    "inherit_env": true,
+    "filter_env": ["SECRET_", "AWS_"],
+    "disable_source_map_support": true,
+    "force": true,
+    "autorestart": false,
+    "autostart": false,
+    "stop_exit_codes": 2,
+    "restart_delay": 1500,
+    "exp_backoff_restart_delay": 100,
+    "min_uptime": "1m",
+    "max_restarts": 3,
+    "kill_timeout": "3s",
+    "kill_signal": "SIGTERM",
+    "treekill": false,
+    "shutdown_with_message": true,
+    "wait_ready": true,
+    "listen_timeout": 10000,
+    "cron": "*/5 * * * *",
+    "max_memory_restart": 1536,
+    "watch": true,
+    "ignore_watch": "node_modules logs",
+    "watch_delay": 250,
+    "out": "/dev/null",
+    "error_file": "err.log",
+    "log": "all.log",
+    "merge_logs": false,
+    "disable_logs": true,
+    "log_type": "json",
+    "time": true,
+    "pid_file": "api.pid",
+    "pmx": false,
+    "env": { "MULTI": "line one\nline two", "QUOTE": "it's \"x\"", "weird key": "1" },
+    "env_production": { "NODE_ENV": "production" },
+    "env_empty": {}
+  }, {
+    "script": "npm run worker",
+    "instances": "max",
+    "watch": ["src", "lib"],
+    "filter_env": true
+  }],
+  "deploy": {
+    "prod.eu": {
+      "user": "deploy", "host": ["a", "b"], "ref": "origin/main", "repo": "r", "path": "/srv",
+      "ssh_options": ["StrictHostKeyChecking=no"], "key": "~/.ssh/id", "pre-setup": "a",
+      "post-setup": "b", "pre-deploy-local": "c", "pre-deploy": "d", "post-deploy": "e",
+      "env": { "NODE_ENV": "production" }
+    }
+  }
+}"#,
+    );
+    assert!(toml.contains("# PM2 options with no effect under systemd, left out: pmx"));
+    assert!(
+        toml.contains("max_memory_restart = 1536\n")
+            || toml.contains("max_memory_restart = \"1.5K\"")
+    );
+}
+
+#[test]
+fn import_of_defaults_writes_only_name_and_script() {
+    let toml = assert_import_round_trips("app.json", r#"{"apps": [{"script": "a.js"}]}"#);
+    let body: Vec<&str> = toml
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert_eq!(body, ["[[apps]]", "name = \"a\"", "script = \"a.js\""]);
+}
