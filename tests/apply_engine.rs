@@ -87,6 +87,7 @@ impl Engine {
             &mut self.store,
             &diff,
             desired,
+            &live,
             &source,
             &mut progress,
         )

@@ -20,7 +20,8 @@ const UNIT_PREFIX: &str = "pm2ctl-";
 pub struct DesiredApp {
     pub plan: AppPlan,
     pub fingerprint: String,
-    /// `Stopped` for `autostart = false`: recorded, not started.
+    /// `Stopped` for an app recorded as stopped (`pm2ctl stop`), or a new app with
+    /// `autostart = false`: its definition is recorded, its units are not started.
     pub desired: Desired,
 }
 
@@ -31,6 +32,9 @@ pub struct LiveUnit {
     pub active_state: String,
     /// `PM2CTL_FINGERPRINT` from a service's `Environment`; `None` for other kinds.
     pub fingerprint: Option<String>,
+    /// A service's `NRestarts` (0 for other kinds): carried into the state's restart
+    /// offset when the unit is replaced, so the count PM2 shows survives.
+    pub n_restarts: u32,
 }
 
 impl LiveUnit {
@@ -56,7 +60,9 @@ pub enum Action {
     Repair { instances: Vec<u32> },
     /// Its units run with this definition.
     Unchanged,
-    /// `autostart = false` and units of it run: stop them.
+    /// Recorded as stopped and nothing of it runs: its definition is recorded, that is all.
+    LeftStopped,
+    /// Recorded as stopped but units of it run: stop them.
     Stop,
     /// No longer in the file (with `--prune`): stop its units and forget it.
     Prune,
@@ -82,7 +88,9 @@ pub struct Diff {
 impl Diff {
     /// True when applying would touch nothing in systemd.
     pub fn is_empty(&self) -> bool {
-        self.changes.iter().all(|c| c.action == Action::Unchanged)
+        self.changes
+            .iter()
+            .all(|c| matches!(c.action, Action::Unchanged | Action::LeftStopped))
     }
 }
 
@@ -124,7 +132,7 @@ pub fn diff(
     for app in desired {
         let units = live_of(&app.plan.slice.name);
         let action = match app.desired {
-            Desired::Stopped if units.is_empty() => Action::Unchanged,
+            Desired::Stopped if units.is_empty() => Action::LeftStopped,
             Desired::Stopped => Action::Stop,
             Desired::Running => running_action(app, &units),
         };
@@ -244,6 +252,7 @@ mod tests {
             name: name.into(),
             active_state: state.into(),
             fingerprint: fp.map(String::from),
+            n_restarts: 0,
         }
     }
 
@@ -426,11 +435,12 @@ mod tests {
     }
 
     #[test]
-    fn an_app_that_should_not_autostart_is_stopped_or_left_stopped() {
+    fn an_app_recorded_stopped_is_left_stopped_or_stopped() {
         let mut api = app("api", 1, false, "f");
         api.desired = Desired::Stopped;
         let d = diff(&[api.clone()], &State::default(), &[], FILE.as_ref(), false);
-        assert_eq!(d.changes[0].action, Action::Unchanged);
+        assert_eq!(d.changes[0].action, Action::LeftStopped);
+        assert!(d.is_empty());
         let live = running(&api, "f");
         let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
         assert_eq!(d.changes[0].action, Action::Stop);

@@ -10,9 +10,9 @@
 //! 3. pruned apps are forgotten only after their units are gone, so a prune cut short is
 //!    retried by the next `apply --prune`.
 
-use super::diff::{Action, Change, DesiredApp, Diff};
+use super::diff::{Action, Change, DesiredApp, Diff, LiveUnit};
 use crate::plan::AppPlan;
-use crate::state::{self, Desired, Source, Store};
+use crate::state::{self, Source, Store};
 use crate::systemd::{Client, JobOutcome, StartRequest};
 use crate::unit::UnitSpec;
 use anyhow::Result;
@@ -29,7 +29,8 @@ pub struct Failure {
     pub report: String,
 }
 
-/// Applies `diff`. `desired` holds the file's apps (the diff names them); `progress` gets
+/// Applies `diff`. `desired` holds the file's apps (the diff names them) and `live` the
+/// units the diff was computed from; `progress` gets
 /// one line per app and per unit. Units that fail to start are returned, not errors: the
 /// other apps are still applied. An `Err` is a failure to talk to systemd or to save state.
 pub fn execute(
@@ -37,6 +38,7 @@ pub fn execute(
     store: &mut Store,
     diff: &Diff,
     desired: &[DesiredApp],
+    live: &[LiveUnit],
     source: &Source,
     progress: &mut dyn Write,
 ) -> Result<Vec<Failure>> {
@@ -52,7 +54,7 @@ pub fn execute(
             failures: &mut failures,
         };
         match (&change.action, app) {
-            (Action::Unchanged, _) => {}
+            (Action::Unchanged | Action::LeftStopped, _) => {}
             (Action::Create, Some(app)) => {
                 run.say(&format!("{}: create", change.app))?;
                 run.create(&app.plan, None, true)?;
@@ -60,6 +62,8 @@ pub fn execute(
             (Action::Replace { reason }, Some(app)) => {
                 run.say(&format!("{}: replace ({reason})", change.app))?;
                 run.remove(&change.live)?;
+                // Replacing is a restart of every instance that ran: it counts, as PM2's.
+                carry_restarts(store, &change.app, &change.live, live, 1)?;
                 run.create(&app.plan, None, true)?;
             }
             (Action::Repair { instances }, Some(app)) => {
@@ -79,12 +83,14 @@ pub fn execute(
                     .map(|u| u.name.clone())
                     .collect();
                 run.remove(&units)?;
+                carry_restarts(store, &change.app, &units, live, 0)?;
                 let slice_missing = !change.live.contains(&app.plan.slice.name);
                 run.create(&app.plan, Some(instances), slice_missing)?;
             }
             (Action::Stop, _) => {
-                run.say(&format!("{}: stop (autostart = false)", change.app))?;
+                run.say(&format!("{}: stop (recorded as stopped)", change.app))?;
                 run.remove(&change.live)?;
+                carry_restarts(store, &change.app, &change.live, live, 0)?;
             }
             (Action::Prune, _) => {
                 run.say(&format!("{}: prune (no longer in the file)", change.app))?;
@@ -118,6 +124,38 @@ fn record_desired(store: &mut Store, desired: &[DesiredApp], source: &Source) ->
                 app.desired,
                 state::now_ms(),
             );
+            changed = true;
+        }
+    }
+    if changed {
+        store.save()?;
+    }
+    Ok(())
+}
+
+/// systemd starts `NRestarts` again from 0 for a re-created unit: add what the `removed`
+/// services of `app` had counted (plus `extra` each, for a restart pm2ctl made) to their
+/// instances' restart offsets, so the count PM2 shows keeps growing.
+fn carry_restarts(
+    store: &mut Store,
+    app: &str,
+    removed: &[String],
+    live: &[LiveUnit],
+    extra: i64,
+) -> Result<()> {
+    let Some(app) = store.state_mut().app_mut(app) else {
+        return Ok(());
+    };
+    let mut changed = false;
+    for unit in live.iter().filter(|u| removed.contains(&u.name)) {
+        let index = unit
+            .name
+            .strip_suffix(".service")
+            .and_then(|n| n.rsplit_once('@'))
+            .and_then(|(_, i)| i.parse::<u32>().ok());
+        let instance = index.and_then(|i| app.instances.iter_mut().find(|r| r.index == i));
+        if let Some(instance) = instance {
+            instance.restart_offset += i64::from(unit.n_restarts) + extra;
             changed = true;
         }
     }
@@ -283,14 +321,5 @@ fn describe(outcome: &JobOutcome) -> String {
     match &outcome.error {
         Some(error) => error.clone(),
         None => format!("job {}", outcome.result),
-    }
-}
-
-/// What `apply` will say it wants for an app: running unless `autostart = false`.
-pub fn desired_state(autostart: bool) -> Desired {
-    if autostart {
-        Desired::Running
-    } else {
-        Desired::Stopped
     }
 }

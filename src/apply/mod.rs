@@ -32,15 +32,16 @@ pub fn live_units(client: &Client) -> Result<Vec<LiveUnit>> {
     Ok(listed
         .into_iter()
         .map(|u| {
-            let fingerprint = states
-                .iter()
-                .find(|s| s.name == u.name)
-                .and_then(|s| s.env_var(FINGERPRINT_VAR))
-                .map(String::from);
+            let state = states.iter().find(|s| s.name == u.name);
             LiveUnit {
+                fingerprint: state
+                    .and_then(|s| s.env_var(FINGERPRINT_VAR))
+                    .map(String::from),
+                n_restarts: state
+                    .and_then(|s| s.service.as_ref()?.n_restarts)
+                    .unwrap_or(0),
                 name: u.name,
                 active_state: u.active_state,
-                fingerprint,
             }
         })
         .collect())
@@ -62,7 +63,8 @@ pub fn render(diff: &Diff) -> String {
                 )
             }
             Action::Unchanged => ('=', "unchanged".to_string()),
-            Action::Stop => ('-', "stop (autostart = false)".to_string()),
+            Action::LeftStopped => ('=', "stopped (`pm2ctl start` runs it)".to_string()),
+            Action::Stop => ('-', "stop (recorded as stopped)".to_string()),
             Action::Prune => ('-', "prune (no longer in the file)".to_string()),
         };
         out.push_str(&format!("{mark} {}: {what}\n", change.app));

@@ -159,6 +159,7 @@ fn restart(
             store,
             &diff,
             &desired,
+            &live,
             &record.source,
             &mut progress,
         )?;

@@ -180,6 +180,7 @@ pub fn scale(
                 store,
                 &diff,
                 &desired,
+                &live,
                 &record.source,
                 &mut progress,
             )?;
