@@ -7,6 +7,8 @@
 pub mod apply;
 pub mod cli;
 pub mod ecosystem;
+pub mod generate;
+pub mod installed;
 pub mod lifecycle;
 pub mod logs;
 pub mod plan;

@@ -1,6 +1,6 @@
 //! The `pm2ctl` command line: parses arguments and hands each verb to its module.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use pm2ctl::cli;
 use std::process::ExitCode;
 
@@ -39,6 +39,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // For package builds: man pages and completions rendered from this very definition.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == pm2ctl::generate::VERB)
+    {
+        return pm2ctl::generate::main(Cli::command());
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),

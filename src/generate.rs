@@ -1,0 +1,138 @@
+//! `pm2ctl __generate man|completions DIR`: the man pages and shell completions the packages
+//! ship, rendered from the CLI definition the binary itself parses with, so they cannot drift
+//! from it. packaging/build runs it on the freshly built binary.
+//!
+//! The verb is recognised before the CLI is parsed and is not part of the CLI definition:
+//! a hidden clap subcommand would still be offered by the generated completions.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use clap_complete::Shell;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The first argument that selects this entry point.
+pub const VERB: &str = "__generate";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pm2ctl __generate",
+    about = "Write pm2ctl's man pages or shell completions into DIR (for building packages)"
+)]
+struct Args {
+    kind: Kind,
+    dir: PathBuf,
+}
+
+/// Runs `pm2ctl __generate KIND DIR` for `cli`, the definition of the whole CLI.
+pub fn main(cli: clap::Command) -> ExitCode {
+    let args = Args::parse_from(std::env::args_os().skip(1));
+    match generate(args.kind, cli, &args.dir) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pm2ctl __generate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What `__generate` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `pm2ctl.1` and one `pm2ctl-<verb>.1` per visible subcommand (roff, uncompressed).
+    Man,
+    /// `pm2ctl.bash`, `_pm2ctl` (zsh) and `pm2ctl.fish`.
+    Completions,
+}
+
+/// The completion file for each shell pm2ctl ships one for, under the name its loader expects
+/// once installed in that shell's vendor directory.
+pub const COMPLETIONS: [(Shell, &str); 3] = [
+    (Shell::Bash, "pm2ctl.bash"),
+    (Shell::Zsh, "_pm2ctl"),
+    (Shell::Fish, "pm2ctl.fish"),
+];
+
+/// Writes the files of `kind` for `cmd` into `dir` (created if missing) and returns their paths.
+pub fn generate(kind: Kind, cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    match kind {
+        Kind::Man => man_pages(cmd, dir),
+        Kind::Completions => completions(cmd, dir),
+    }
+}
+
+fn man_pages(cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
+    clap_mangen::generate_to(cmd, dir)
+        .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
+    let mut pages: Vec<PathBuf> = list(dir)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "1"))
+        .collect();
+    pages.sort();
+    Ok(pages)
+}
+
+fn completions(mut cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
+    let name = cmd.get_name().to_owned();
+    let mut written = Vec::new();
+    for (shell, file) in COMPLETIONS {
+        // clap_complete panics on a failed write, so render into memory and write here.
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, &name, &mut script);
+        let path = dir.join(file);
+        fs::write(&path, script).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn list(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        paths.push(
+            entry
+                .with_context(|| format!("cannot read {}", dir.display()))?
+                .path(),
+        );
+    }
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli() -> clap::Command {
+        clap::Command::new("pm2ctl")
+            .version("1.2.3")
+            .about("test CLI")
+            .subcommand(clap::Command::new("validate").about("Check a file"))
+    }
+
+    #[test]
+    fn a_man_page_per_verb_with_the_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = generate(Kind::Man, cli(), dir.path()).unwrap();
+        let names: Vec<_> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["pm2ctl-validate.1", "pm2ctl.1"]);
+        let page = fs::read_to_string(dir.path().join("pm2ctl.1")).unwrap();
+        assert!(page.contains("pm2ctl 1.2.3"), "{page}");
+    }
+
+    #[test]
+    fn completions_for_three_shells_name_the_verbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = generate(Kind::Completions, cli(), &dir.path().join("new")).unwrap();
+        assert_eq!(written.len(), 3);
+        for path in written {
+            let script = fs::read_to_string(&path).unwrap();
+            assert!(script.contains("validate"), "{}", path.display());
+        }
+    }
+}
