@@ -2,8 +2,10 @@
 //! ship, rendered from the CLI definition the binary itself parses with, so they cannot drift
 //! from it. packaging/build runs it on the freshly built binary.
 //!
-//! The verb is recognised before the CLI is parsed and is not part of the CLI definition:
-//! a hidden clap subcommand would still be offered by the generated completions.
+//! The verb is recognised before the CLI is parsed and is not part of the CLI definition, so
+//! no help text, man page or completion mentions it. Hidden verbs of the CLI (such as
+//! `exec-wrap`, the ExecStart of app units) are left out of the completions here, because
+//! clap_complete offers hidden subcommands and options as readily as visible ones.
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -74,7 +76,8 @@ fn man_pages(cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(pages)
 }
 
-fn completions(mut cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
+fn completions(cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut cmd = visible_only(cmd);
     let name = cmd.get_name().to_owned();
     let mut written = Vec::new();
     for (shell, file) in COMPLETIONS {
@@ -86,6 +89,46 @@ fn completions(mut cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
         written.push(path);
     }
     Ok(written)
+}
+
+/// A copy of `cmd` without hidden subcommands and options, at every level. clap cannot remove
+/// a subcommand, so this rebuilds each level from what completion needs: the name, the help
+/// texts, visible aliases, the visible arguments (as they are) and the visible subcommands.
+fn visible_only(mut cmd: clap::Command) -> clap::Command {
+    cmd.build();
+    visible_copy(&cmd)
+}
+
+fn visible_copy(cmd: &clap::Command) -> clap::Command {
+    let mut copy = clap::Command::new(cmd.get_name().to_owned())
+        .visible_aliases(
+            cmd.get_visible_aliases()
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        )
+        .args(
+            cmd.get_arguments()
+                .filter(|a| !a.is_hide_set())
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+        .subcommands(
+            cmd.get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .map(visible_copy)
+                .collect::<Vec<_>>(),
+        )
+        // The help and version flags were copied with the other arguments when present.
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .disable_help_subcommand(true);
+    if let Some(about) = cmd.get_about() {
+        copy = copy.about(about.clone());
+    }
+    if let Some(version) = cmd.get_version() {
+        copy = copy.version(version.to_owned());
+    }
+    copy
 }
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -109,7 +152,17 @@ mod tests {
         clap::Command::new("pm2ctl")
             .version("1.2.3")
             .about("test CLI")
-            .subcommand(clap::Command::new("validate").about("Check a file"))
+            .subcommand(
+                clap::Command::new("validate")
+                    .about("Check a file")
+                    .arg(clap::Arg::new("strict").long("strict"))
+                    .arg(
+                        clap::Arg::new("internal-flag")
+                            .long("internal-flag")
+                            .hide(true),
+                    ),
+            )
+            .subcommand(clap::Command::new("exec-wrap").hide(true))
     }
 
     #[test]
@@ -133,6 +186,9 @@ mod tests {
         for path in written {
             let script = fs::read_to_string(&path).unwrap();
             assert!(script.contains("validate"), "{}", path.display());
+            assert!(script.contains("strict"), "{}", path.display());
+            assert!(!script.contains("exec-wrap"), "{}", path.display());
+            assert!(!script.contains("internal-flag"), "{}", path.display());
         }
     }
 }
