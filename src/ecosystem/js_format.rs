@@ -33,27 +33,40 @@ pub fn parse(path: &Path, text: &str, format: Format) -> Result<Node, ReadError>
 }
 
 fn parse_json_file(path: &Path, text: &str) -> Result<Node, ReadError> {
-    let strict = match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        Ok(_) => return json_tree(text, true).map_err(|m| (Problem::new(m), None)),
+    let strict_error = match parse_strict_json(text) {
+        Ok(tree) => return Ok(tree),
         Err(e) => e,
     };
-    let position = (strict.line() > 0).then(|| Span {
-        line: strict.line(),
-        column: strict.column().max(1),
-    });
-    let message = format!("JSON syntax error: {}", strip_position(&strict.to_string()));
     // PM2 evaluates .json files as JavaScript; do the same when node can.
     match evaluate_with_node(path, Source::JsonAsExpression) {
         Ok(tree) => Ok(tree),
-        Err((node_problem, _)) if node_problem.message.starts_with(NODE_MISSING) => Err((
-            Problem::new(message).with_help(
-                "PM2 reads .json files as JavaScript; install node to read this one as PM2 does, \
-                 or make it strict JSON",
-            ),
-            position,
-        )),
-        Err(_) => Err((Problem::new(message), position)),
+        Err((node_problem, _)) if node_problem.message.starts_with(NODE_MISSING) => {
+            let (problem, span) = strict_error;
+            Err((
+                problem.with_help(
+                    "PM2 reads .json files as JavaScript; install node to read this one as PM2 \
+                     does, or make it strict JSON",
+                ),
+                span,
+            ))
+        }
+        Err(_) => Err(strict_error),
     }
+}
+
+/// Strict JSON with the position of every key and value, or the syntax error and
+/// where it is.
+pub fn parse_strict_json(text: &str) -> Result<Node, ReadError> {
+    let error = match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) => return json_tree(text, true).map_err(|m| (Problem::new(m), None)),
+        Err(e) => e,
+    };
+    let position = (error.line() > 0).then(|| Span {
+        line: error.line(),
+        column: error.column().max(1),
+    });
+    let message = format!("JSON syntax error: {}", strip_position(&error.to_string()));
+    Err((Problem::new(message), position))
 }
 
 /// serde_json appends " at line L column C"; the diagnostic shows the position itself.

@@ -105,7 +105,37 @@ impl Format {
 /// Reads and validates an ecosystem file, choosing the format from its name.
 /// Every problem in the file is returned at once.
 pub fn load(path: &Path) -> Result<Ecosystem, LoadError> {
-    let fail = |problem: convert::Problem, span: Option<Span>| LoadError {
+    let format = Format::of(path).map_err(|m| single(path, convert::Problem::new(m), None))?;
+    // Also for scripts: the size, encoding and NUL checks apply to every file.
+    let text = read_text(path).map_err(|(p, span)| single(path, p, span))?;
+    load_text(path, &text, format)
+}
+
+/// Validates `text` as the content of `path` in `format`. JavaScript (and PM2's
+/// non-strict JSON) is evaluated from the file at `path` by node.
+pub fn load_text(path: &Path, text: &str, format: Format) -> Result<Ecosystem, LoadError> {
+    let root = match format {
+        Format::Toml => toml_format::parse(text).map_err(|errors| LoadError {
+            diagnostics: errors
+                .into_iter()
+                .map(|e| Diagnostic {
+                    file: path.to_path_buf(),
+                    span: e.span,
+                    key: None,
+                    message: format!("TOML syntax error: {}", e.message),
+                    help: None,
+                })
+                .collect(),
+        })?,
+        Format::Json | Format::JavaScript => {
+            js_format::parse(path, text, format).map_err(|(p, span)| single(path, p, span))?
+        }
+    };
+    validate_tree(path, &root, format)
+}
+
+fn single(path: &Path, problem: convert::Problem, span: Option<Span>) -> LoadError {
+    LoadError {
         diagnostics: vec![Diagnostic {
             file: path.to_path_buf(),
             span,
@@ -113,40 +143,16 @@ pub fn load(path: &Path) -> Result<Ecosystem, LoadError> {
             message: problem.message,
             help: problem.help,
         }],
-    };
-    let format = Format::of(path).map_err(|m| fail(convert::Problem::new(m), None))?;
-    let base_dir = base_dir_of(path);
-    let mut ck = validate::Checker::new(path);
-    let root = match format {
-        Format::Toml => {
-            let text = read_text(path).map_err(|(p, span)| fail(p, span))?;
-            match toml_format::parse(&text) {
-                Ok(root) => root,
-                Err(errors) => {
-                    for e in errors {
-                        ck.report(
-                            e.span,
-                            "",
-                            convert::Problem::new(format!("TOML syntax error: {}", e.message)),
-                        );
-                    }
-                    return Err(LoadError {
-                        diagnostics: ck.diagnostics,
-                    });
-                }
-            }
-        }
-        Format::Json | Format::JavaScript => {
-            // Also for scripts: the size, encoding and NUL checks apply to every file.
-            let text = read_text(path).map_err(|(p, span)| fail(p, span))?;
-            js_format::parse(path, &text, format).map_err(|(p, span)| fail(p, span))?
-        }
-    };
+    }
+}
+
+fn validate_tree(path: &Path, root: &tree::Node, format: Format) -> Result<Ecosystem, LoadError> {
     let layout = match format {
         Format::Toml => validate::Layout::Toml,
         _ => validate::Layout::Pm2,
     };
-    match validate::ecosystem(&root, layout, &mut ck, path, &base_dir) {
+    let mut ck = validate::Checker::new(path);
+    match validate::ecosystem(root, layout, &mut ck, path, &base_dir_of(path)) {
         Some(eco) if ck.diagnostics.is_empty() => Ok(eco),
         _ => {
             let mut diagnostics = ck.diagnostics;
