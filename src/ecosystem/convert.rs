@@ -127,6 +127,9 @@ pub fn duration(node: &Node, allow_zero: bool) -> Conv<Duration> {
             ))
         }
     };
+    if d > units::MAX_DURATION {
+        return Err(Problem::new(units::too_long()));
+    }
     if !allow_zero && d.is_zero() {
         return Err(Problem::new("must be greater than zero"));
     }

@@ -261,7 +261,7 @@ fn instances(v: &Node) -> Conv<Instances> {
         Value::String(s) => s.trim().parse::<i64>().map_err(|_| expected(EXPECTED, v))?,
         _ => convert::integer(v).map_err(|_| expected(EXPECTED, v))?,
     };
-    if n.abs() > MAX_INSTANCES {
+    if n.unsigned_abs() > MAX_INSTANCES.unsigned_abs() {
         return Err(Problem::new(format!(
             "{n} instances is out of range (at most {MAX_INSTANCES}, or -{MAX_INSTANCES})"
         )));

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+/// The longest duration accepted anywhere: a century is far beyond any sensible
+/// timeout, and keeps millisecond arithmetic exact in an f64.
+pub const MAX_DURATION: Duration = Duration::from_millis(100 * 365 * 86_400_000);
+
 /// Parses a size: a number of bytes, or a number with `K`, `M`, `G` or `T`
 /// (1024-based, as PM2; an optional trailing `B` is allowed, case does not matter).
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -28,12 +32,19 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
             ))
         }
     };
+    const TOO_LARGE: &str = "size is too large";
+    // Whole numbers exactly (an f64 would round big byte counts); fractions via f64.
+    if let Ok(whole) = number.parse::<u64>() {
+        return whole
+            .checked_mul(multiplier)
+            .ok_or_else(|| TOO_LARGE.to_string());
+    }
     let value: f64 = number
         .parse()
         .map_err(|_| format!("`{number}` is not a number"))?;
     let bytes = value * multiplier as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err("size is too large".to_string());
+        return Err(TOO_LARGE.to_string());
     }
     Ok(bytes.round() as u64)
 }
@@ -68,11 +79,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{number}` is not a number"))?;
     let millis = value * millis_per_unit;
-    // A century is far beyond any sensible timeout and keeps the arithmetic exact.
-    if !millis.is_finite() || millis > 100.0 * 365.0 * 86_400_000.0 {
-        return Err("duration is too long".to_string());
+    if !millis.is_finite() || millis > MAX_DURATION.as_millis() as f64 {
+        return Err(too_long());
     }
     Ok(Duration::from_millis(millis.round() as u64))
+}
+
+pub fn too_long() -> String {
+    format!(
+        "duration is too long (at most {} days)",
+        MAX_DURATION.as_secs() / 86_400
+    )
 }
 
 /// Splits `"12.5G"` into `("12.5", "G")`.
