@@ -208,3 +208,6 @@ fn read_text(path: &Path) -> Result<String, (convert::Problem, Option<Span>)> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
