@@ -8,12 +8,6 @@ use std::path::{Path, PathBuf};
 /// The systemd version assumed when it cannot be read: Debian 12's and RHEL 9's.
 pub const FALLBACK_SYSTEMD_VERSION: u32 = 252;
 
-/// Where the Node shim is looked for, after `$PM2CTL_NODE_SHIM`.
-const SHIM_LOCATIONS: &[&str] = &[
-    "/usr/lib/pm2ctl/pm2ctl-shim.js",
-    "/usr/local/lib/pm2ctl/pm2ctl-shim.js",
-];
-
 impl HostFacts {
     /// The facts of this machine and caller. `systemd_version: None` reads
     /// `systemctl --version` (252 when that fails). `self_exe` is left `None`: a caller that
@@ -42,7 +36,7 @@ impl HostFacts {
             path: std::env::var("PATH").unwrap_or_else(|_| super::env::SYSTEM_PATH.to_string()),
             systemd_version: systemd_version.unwrap_or_else(systemctl_version),
             scope,
-            node_shim: node_shim(),
+            node_shim: crate::installed::node_shim(),
             caller_env: std::env::vars().collect(),
             self_exe: None,
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
@@ -65,21 +59,6 @@ fn parse_systemctl_version(out: &str) -> Option<u32> {
     let mut words = first.split_whitespace();
     (words.next()? == "systemd").then_some(())?;
     words.next()?.parse().ok()
-}
-
-/// `$PM2CTL_NODE_SHIM`, else the installed shim, else the one next to the sources (a
-/// development build), else the packaged location (planned even if missing).
-fn node_shim() -> PathBuf {
-    if let Some(p) = std::env::var_os("PM2CTL_NODE_SHIM") {
-        return PathBuf::from(p);
-    }
-    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("shim/node/pm2ctl-shim.js");
-    SHIM_LOCATIONS
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .or_else(|| dev.is_file().then_some(dev))
-        .unwrap_or_else(|| PathBuf::from(SHIM_LOCATIONS[0]))
 }
 
 /// Looks at the real filesystem.
