@@ -190,6 +190,10 @@ fn read_text(path: &Path) -> Result<String, (convert::Problem, Option<Span>)> {
             None,
         ));
     }
+    // A UTF-8 byte order mark (left by some Windows editors) is not content.
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let prefix = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();

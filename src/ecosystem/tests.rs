@@ -233,6 +233,7 @@ fn every_problem_is_reported_at_once_in_reading_order() {
         [
             (Some(4), Some("apps[0].instances")),
             (Some(5), Some("apps[0].max_memory_restrat")),
+            (Some(8), Some("apps[1].name")),
             (Some(10), Some("apps[1].port")),
         ]
     );
@@ -548,4 +549,19 @@ fn import_of_defaults_writes_only_name_and_script() {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .collect();
     assert_eq!(body, ["[[apps]]", "name = \"a\"", "script = \"a.js\""]);
+}
+
+#[test]
+fn a_byte_order_mark_is_not_content() {
+    let eco =
+        load_named("bom.json", "\u{feff}{\"apps\": [{\"script\": \"a.js\"}]}").expect("BOM json");
+    assert_eq!(eco.apps[0].name, "a");
+    let e = load_named("bom.toml", "\u{feff}[[apps]]\nscript = 1\n").expect_err("bad script");
+    assert_eq!(
+        e.diagnostics[0].span,
+        Some(Span {
+            line: 2,
+            column: 10
+        })
+    );
 }

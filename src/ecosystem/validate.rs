@@ -4,7 +4,7 @@
 use super::convert::{self, Problem};
 use super::model::*;
 use super::schema::{self, AppDraft, DeployDraft, OptionSpec};
-use super::tree::{Entry, Node, Value};
+use super::tree::{quote_short, Entry, Node, Value};
 use super::Diagnostic;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -44,15 +44,18 @@ impl Checker {
     }
 }
 
+/// Longer keys are shortened in messages (a key can be any length in a file).
+const MAX_KEY_SHOWN: usize = 40;
+
 fn join(path: &str, key: &str) -> String {
     let simple = !key.is_empty()
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let key = if simple {
+    let key = if simple && key.len() <= MAX_KEY_SHOWN {
         key.to_string()
     } else {
-        format!("\"{}\"", key.escape_debug())
+        quote_short(key)
     };
     if path.is_empty() {
         key
@@ -220,7 +223,12 @@ fn unknown_key<'a>(
     candidates: impl Iterator<Item = &'a str>,
     what: &str,
 ) {
-    let mut problem = Problem::new(format!("unknown {what} `{}`", e.key.escape_debug()));
+    let shown = if e.key.chars().count() > MAX_KEY_SHOWN {
+        quote_short(&e.key)
+    } else {
+        format!("`{}`", e.key.escape_debug())
+    };
+    let mut problem = Problem::new(format!("unknown {what} {shown}"));
     if let Some(s) = schema::suggest(&e.key, candidates) {
         problem = problem.with_help(format!("did you mean `{s}`?"));
     }
@@ -314,7 +322,6 @@ fn app(node: &Node, path: &str, ck: &mut Checker) -> Option<Parsed> {
         ck.report(node.span, path, convert::expected("an app table", node));
         return None;
     };
-    let errors_before = ck.diagnostics.len();
     let mut draft = AppDraft::new();
     draft.app.span = node.span.unwrap_or_default();
     let mut ignored = Vec::new();
@@ -356,14 +363,16 @@ fn app(node: &Node, path: &str, ck: &mut Checker) -> Option<Parsed> {
         }
     }
     let app = finish_app(draft, node, path, name_span, ck);
-    (ck.diagnostics.len() == errors_before).then_some(Parsed {
+    // Kept even with problems, so that duplicate names are reported in the same run;
+    // the file is rejected anyway.
+    Some(Parsed {
         app,
         path: path.to_string(),
         name_span,
     })
 }
 
-/// A valid app and where it was written, for checks across apps.
+/// An app and where it was written, for checks across apps.
 struct Parsed {
     app: App,
     path: String,
@@ -381,8 +390,15 @@ fn finish_app(
     let script_spellings: Vec<&str> = schema::find(schema::APP_OPTIONS, "script")
         .map(|o| o.spellings().collect())
         .unwrap_or_default();
-    // A misspelt `script` is already reported as an unknown key with a suggestion.
-    if !d.script_given && !misspelling_of(node, &script_spellings) {
+    // A script with a bad value, or a misspelt `script`, is already reported.
+    let script_written = match &node.value {
+        Value::Table(entries) => entries.iter().any(|e| {
+            !matches!(e.value.value, Value::Null)
+                && schema::find(schema::APP_OPTIONS, &e.key).is_some_and(|o| o.key == "script")
+        }),
+        _ => false,
+    };
+    if !script_written && !misspelling_of(node, &script_spellings) {
         ck.report(
             node.span,
             path,
@@ -437,6 +453,9 @@ fn misspelling_of(table: &Node, spellings: &[&str]) -> bool {
 fn check_unique_names(apps: &[Parsed], ck: &mut Checker) {
     let mut first: HashMap<&str, &Parsed> = HashMap::new();
     for p in apps {
+        if convert::check_name(&p.app.name).is_err() {
+            continue; // already reported, or no name could be derived
+        }
         if let Some(earlier) = first.insert(&p.app.name, p) {
             let at = match earlier.name_span.or(Some(earlier.app.span)) {
                 Some(s) if s.line > 0 => format!("line {}", s.line),
