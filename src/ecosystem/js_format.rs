@@ -58,7 +58,7 @@ fn parse_json_file(path: &Path, text: &str) -> Result<Node, ReadError> {
 /// where it is.
 pub fn parse_strict_json(text: &str) -> Result<Node, ReadError> {
     let error = match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        Ok(_) => return json_tree(text, true).map_err(|m| (Problem::new(m), None)),
+        Ok(_) => return json_tree(text, true),
         Err(e) => e,
     };
     let position = (error.line() > 0).then(|| Span {
@@ -79,15 +79,16 @@ fn strip_position(message: &str) -> &str {
 
 /// Converts JSON text, already checked by serde_json (so nesting is bounded by its
 /// recursion limit), into the tree. With `spans`, every node records its position.
-pub fn json_tree(text: &str, spans: bool) -> Result<Node, String> {
+pub fn json_tree(text: &str, spans: bool) -> Result<Node, ReadError> {
     let index = LineIndex::new(text);
     let mut walker = JsonWalker {
         text,
         pos: 0,
         index: spans.then_some(&index),
     };
-    let node = walker.value(0)?;
-    Ok(node)
+    walker
+        .value(0)
+        .map_err(|m| (Problem::new(m), walker.span(walker.pos)))
 }
 
 /// serde_json's own limit is 128; this guards the walker independently of it.
@@ -125,7 +126,7 @@ impl JsonWalker<'_> {
 
     fn value(&mut self, depth: usize) -> Result<Node, String> {
         if depth > MAX_JSON_DEPTH {
-            return Err("JSON nested too deeply".to_string());
+            return Err(format!("nested more than {MAX_JSON_DEPTH} levels deep"));
         }
         self.skip_ws();
         let start = self.pos;
@@ -355,11 +356,19 @@ fn evaluate_with_node(path: &Path, source: Source) -> Result<Node, ReadError> {
         let output = after_last_nul(&stdout);
         let text = std::str::from_utf8(output)
             .map_err(|_| (Problem::new("node printed invalid UTF-8"), None))?;
-        if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
-            return Err((Problem::new("node did not print the exported object"), None));
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            // e.g. nested deeper than serde_json's recursion limit
+            let problem = Problem::new(format!(
+                "the exported object cannot be read: {}",
+                strip_position(&e.to_string())
+            ));
+            return Err((problem, None));
         }
         // Positions in node's output mean nothing to the user: keys only.
-        return json_tree(text, false).map_err(|m| (Problem::new(m), None));
+        return json_tree(text, false).map_err(|(p, _)| {
+            let message = format!("the exported object cannot be read: {}", p.message);
+            (Problem::new(message), None)
+        });
     }
     Err(node_failure(&stderr, status))
 }
