@@ -77,8 +77,9 @@ fn strip_position(message: &str) -> &str {
     }
 }
 
-/// Converts JSON text, already checked by serde_json (so nesting is bounded by its
-/// recursion limit), into the tree. With `spans`, every node records its position.
+/// Converts JSON text, already checked by serde_json, into the tree. With `spans`,
+/// every node records its position. Nesting is bounded here (`MAX_JSON_DEPTH`):
+/// serde_json's check of ignored values does not limit it.
 pub fn json_tree(text: &str, spans: bool) -> Result<Node, ReadError> {
     let index = LineIndex::new(text);
     let mut walker = JsonWalker {
@@ -91,7 +92,7 @@ pub fn json_tree(text: &str, spans: bool) -> Result<Node, ReadError> {
         .map_err(|m| (Problem::new(m), walker.span(walker.pos)))
 }
 
-/// serde_json's own limit is 128; this guards the walker independently of it.
+/// Deeper than any ecosystem file; keeps the walker's recursion far from the stack's end.
 const MAX_JSON_DEPTH: usize = 256;
 
 struct JsonWalker<'a> {
@@ -357,7 +358,6 @@ fn evaluate_with_node(path: &Path, source: Source) -> Result<Node, ReadError> {
         let text = std::str::from_utf8(output)
             .map_err(|_| (Problem::new("node printed invalid UTF-8"), None))?;
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            // e.g. nested deeper than serde_json's recursion limit
             let problem = Problem::new(format!(
                 "the exported object cannot be read: {}",
                 strip_position(&e.to_string())
