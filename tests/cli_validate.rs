@@ -67,3 +67,19 @@ fn ignored_pm2_options_are_noted_not_fatal() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_shipped_example_validates() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ecosystem.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_pm2ctl"))
+        .arg("validate")
+        .arg(&example)
+        .output()
+        .expect("run pm2ctl");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
