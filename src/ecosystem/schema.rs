@@ -251,7 +251,7 @@ fn exec_mode(v: &Node) -> Conv<ExecMode> {
 }
 
 /// Upper bound on instances: far above any CPU count, low enough to catch typos.
-const MAX_INSTANCES: i64 = 1024;
+pub const MAX_INSTANCES: i64 = 1024;
 
 fn instances(v: &Node) -> Conv<Instances> {
     const EXPECTED: &str =

@@ -422,7 +422,8 @@ fn finish_app(
         d.app.name = format!("{prefix}:{}", d.app.name);
     }
     if d.name_given || d.script_given {
-        if let Err(p) = convert::check_name(&d.app.name) {
+        let named = convert::check_name(&d.app.name).and_then(|()| fits_unit_names(&d.app));
+        if let Err(p) = named {
             ck.report(name_span.or(node.span), &join(path, "name"), p);
         }
     }
@@ -448,6 +449,28 @@ fn misspelling_of(table: &Node, spellings: &[&str]) -> bool {
         !spellings.contains(&e.key.as_str())
             && schema::suggest(&e.key, spellings.iter().copied()).is_some()
     })
+}
+
+/// The app's unit names stay within systemd's limit once escaped (`\xNN` per byte
+/// for most characters), for the highest instance index the file can ask for.
+fn fits_unit_names(app: &App) -> Result<(), Problem> {
+    let max_index = match app.instances {
+        None => 0,
+        Some(Instances::Count(n)) => n.saturating_sub(1),
+        // The CPU count is known only at plan time: assume the most instances allowed.
+        Some(Instances::Max | Instances::MaxMinus(_)) => schema::MAX_INSTANCES as u32 - 1,
+    };
+    use crate::plan::naming::{escape, PREFIX, UNIT_NAME_MAX};
+    let longest = format!("{PREFIX}{}@{max_index}.service", escape(&app.name));
+    if longest.len() <= UNIT_NAME_MAX {
+        return Ok(());
+    }
+    Err(Problem::new(format!(
+        "gives a unit name of {} characters once escaped (`{}…`); systemd allows {UNIT_NAME_MAX}",
+        longest.len(),
+        longest.chars().take(40).collect::<String>()
+    ))
+    .with_help("use a shorter name; characters other than letters, digits, `:`, `_`, `.` and `/` take 4 each"))
 }
 
 fn check_unique_names(apps: &[Parsed], ck: &mut Checker) {
