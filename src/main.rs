@@ -33,6 +33,11 @@ enum Command {
     /// Send a signal to processes: `sendSignal SIGUSR2 api`.
     #[command(name = "sendSignal", alias = "send-signal")]
     SendSignal(cli::send_signal::Args),
+    /// Show apps' logs from the journal, following new lines (--nostream to exit).
+    #[command(alias = "log")]
+    Logs(cli::logs::LogsArgs),
+    /// Hide the logs shown so far from `logs` (journald keeps them until it rotates).
+    Flush(cli::logs::FlushArgs),
     /// Run COMMAND with stdout and stderr as separate journal streams (the ExecStart of app units).
     #[command(hide = true)]
     ExecWrap(cli::logs::ExecWrapArgs),
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
         return pm2ctl::generate::main(Cli::command());
     }
     let cli = Cli::parse();
+    pm2ctl::logs::diagnostics::init();
     match cli.command {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),
         Command::Import { file } => cli::import::run(&file),
@@ -55,6 +61,8 @@ fn main() -> ExitCode {
         Command::Delete(args) => cli::delete::run(args),
         Command::Reset(args) => cli::reset::run(args),
         Command::SendSignal(args) => cli::send_signal::run(args),
+        Command::Logs(args) => cli::logs::logs(args),
+        Command::Flush(args) => cli::logs::flush(args),
         Command::ExecWrap(args) => cli::logs::exec_wrap(args),
     }
 }

@@ -13,6 +13,18 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Starts `script` (a fixture) as instance 0 of app `app`, through `pm2ctl exec-wrap` with
 /// `wrap_args`, with the journal fields every pm2ctl unit carries.
 fn start_app(sb: &Sandbox, app: &str, script: &str, wrap_args: &[&str], env: &[&str]) {
+    start_app_with(sb, app, script, wrap_args, env, &[]);
+}
+
+/// As `start_app`, with extra unit properties (`-p` values).
+fn start_app_with(
+    sb: &Sandbox,
+    app: &str,
+    script: &str,
+    wrap_args: &[&str],
+    env: &[&str],
+    properties: &[&str],
+) {
     let unit = format!("--unit=pm2ctl-{app}@0.service");
     let identifier = format!("SyslogIdentifier={app}");
     let app_field = format!("LogExtraFields=PM2_APP={app}");
@@ -36,6 +48,10 @@ fn start_app(sb: &Sandbox, app: &str, script: &str, wrap_args: &[&str], env: &[&
     for var in env {
         argv.push("-E".into());
         argv.push(var.to_string());
+    }
+    for property in properties {
+        argv.push("-p".into());
+        argv.push(property.to_string());
     }
     argv.extend([PM2CTL.to_string(), "exec-wrap".to_string()]);
     argv.extend(wrap_args.iter().map(|s| s.to_string()));
@@ -192,4 +208,229 @@ fn exec_wrap_starts_the_app_even_when_its_log_file_cannot_be_opened() {
         has("out line 1") && has("pm2ctl exec-wrap: stdout keeps its original destination")
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// pm2ctl logs
+
+/// Starts the printer and waits until it has logged `lines` lines on each stream.
+fn printer_with_lines(sb: &Sandbox, lines: u32) {
+    start_app(sb, "printer", "printer.js", &[], &["PRINT_INTERVAL_MS=100"]);
+    let last_out = format!("out line {lines}");
+    let last_err = format!("err line {lines}");
+    sb.wait_for("the printer's lines", WAIT, || {
+        let records = journal_records(sb, "printer");
+        let has = |text: &str| records.iter().any(|r| field(r, "MESSAGE") == text);
+        has(&last_out) && has(&last_err)
+    });
+}
+
+/// `pm2ctl ARGS` inside the sandbox, which must succeed; its stdout lines.
+fn pm2ctl_lines(sb: &Sandbox, args: &[&str]) -> Vec<String> {
+    let out = sb.pm2ctl(args);
+    assert_success(&format!("pm2ctl {}", args.join(" ")), &out);
+    stdout(&out).lines().map(String::from).collect()
+}
+
+#[test]
+fn logs_shows_stdout_and_stderr_told_apart() {
+    let sb = Sandbox::boot();
+    printer_with_lines(&sb, 3);
+
+    let all = pm2ctl_lines(&sb, &["logs", "printer", "--nostream", "--lines", "1000"]);
+    assert!(
+        all.contains(&"0|printer | out line 1".to_string()),
+        "{all:#?}"
+    );
+    assert!(
+        all.contains(&"0|printer | err line 1".to_string()),
+        "{all:#?}"
+    );
+    // No colors when the output is not a terminal.
+    assert!(all.iter().all(|l| !l.contains('\x1b')), "{all:#?}");
+
+    let err = pm2ctl_lines(
+        &sb,
+        &["logs", "printer", "--nostream", "--lines", "1000", "--err"],
+    );
+    assert!(
+        err.contains(&"0|printer | err line 2".to_string()),
+        "{err:#?}"
+    );
+    assert!(
+        err.iter().all(|l| l.contains("| err line")),
+        "--err: {err:#?}"
+    );
+
+    let out = pm2ctl_lines(
+        &sb,
+        &["logs", "printer", "--nostream", "--lines", "1000", "--out"],
+    );
+    assert!(
+        out.contains(&"0|printer | out line 2".to_string()),
+        "{out:#?}"
+    );
+    assert!(
+        out.iter().all(|l| l.contains("| out line")),
+        "--out: {out:#?}"
+    );
+
+    // Without a target: every app.
+    let every = pm2ctl_lines(&sb, &["logs", "--nostream", "--lines", "1000", "--raw"]);
+    assert!(every.contains(&"out line 1".to_string()), "{every:#?}");
+}
+
+#[test]
+fn logs_lines_json_and_unknown_targets() {
+    let sb = Sandbox::boot();
+    printer_with_lines(&sb, 3);
+
+    let three = pm2ctl_lines(&sb, &["logs", "printer", "--nostream", "--lines", "3"]);
+    assert_eq!(three.len(), 3, "{three:#?}");
+
+    let json = pm2ctl_lines(
+        &sb,
+        &["logs", "printer", "--nostream", "--lines", "4", "--json"],
+    );
+    assert_eq!(json.len(), 4, "{json:#?}");
+    for line in &json {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let message = value["message"].as_str().unwrap_or_default();
+        let expected = if message.starts_with("out line") {
+            "out"
+        } else {
+            "err"
+        };
+        assert_eq!(value["type"], expected, "{line}");
+        assert_eq!(value["app_name"], "printer", "{line}");
+        assert_eq!(value["process_id"], 0, "{line}");
+        assert!(
+            value["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
+    }
+
+    let unknown = sb.pm2ctl(&["logs", "nope", "--nostream"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("Process or Namespace nope not found"),
+        "{unknown:?}"
+    );
+}
+
+#[test]
+fn logs_ends_cleanly_on_a_closed_pipe_and_on_ctrl_c() {
+    let sb = Sandbox::boot();
+    printer_with_lines(&sb, 3);
+    let pm2ctl = PM2CTL.to_string();
+
+    for command in [
+        format!("{pm2ctl} logs printer --nostream --lines 1000 | head -1"),
+        // Following: the printer keeps printing, so the closed pipe is noticed.
+        format!("{pm2ctl} logs printer | head -1"),
+    ] {
+        let out = sb.exec(&["bash", "-o", "pipefail", "-c", &command]);
+        assert_success(&command, &out);
+        assert_eq!(stdout(&out).lines().count(), 1, "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.trim().is_empty(), "{command} complained:\n{stderr}");
+    }
+
+    // Ctrl-C while following.
+    let out = sb.exec(&[
+        "timeout",
+        "--preserve-status",
+        "--signal=INT",
+        "2",
+        &pm2ctl,
+        "logs",
+        "printer",
+    ]);
+    assert_success("logs interrupted by SIGINT", &out);
+    assert!(stdout(&out).contains("| out line"), "{out:?}");
+}
+
+#[test]
+fn flush_hides_earlier_lines_from_logs_only() {
+    let sb = Sandbox::boot();
+    printer_with_lines(&sb, 2);
+    assert_success("stop", &sb.systemctl(&["stop", "pm2ctl-printer@0.service"]));
+
+    let flushed = sb.pm2ctl(&["flush", "printer"]);
+    assert_success("flush", &flushed);
+    let after = pm2ctl_lines(&sb, &["logs", "printer", "--nostream", "--lines", "1000"]);
+    assert!(after.is_empty(), "flushed lines still shown: {after:#?}");
+    // The journal itself still has them.
+    assert!(!journal_records(&sb, "printer").is_empty());
+
+    // New lines show again.
+    printer_with_lines(&sb, 1);
+    sb.wait_for("new lines after the flush", WAIT, || {
+        let out = sb.pm2ctl(&["logs", "printer", "--nostream", "--lines", "1000"]);
+        stdout(&out).contains("0|printer | out line 1")
+    });
+}
+
+/// The `chatty N` lines of `app` in the journal.
+fn chatty_lines(sb: &Sandbox, app: &str) -> usize {
+    let out = sb.journalctl(&[&format!("PM2_APP={app}"), "-o", "cat"]);
+    stdout(&out)
+        .lines()
+        .filter(|l| l.starts_with("chatty ") && l[7..].bytes().all(|b| b.is_ascii_digit()))
+        .count()
+}
+
+#[test]
+fn a_chatty_app_loses_no_line_under_a_raised_limit_and_losses_are_shown() {
+    let sb = Sandbox::boot();
+    const LINES: usize = 50_000;
+    let lines = format!("CHATTY_LINES={LINES}");
+    // Raised: what pm2ctl sets by default.
+    start_app_with(
+        &sb,
+        "loud",
+        "chatty.js",
+        &[],
+        &[&lines],
+        &["LogRateLimitIntervalSec=30s", "LogRateLimitBurst=1000000"],
+    );
+    // Low, so journald drops lines and says so.
+    start_app_with(
+        &sb,
+        "lossy",
+        "chatty.js",
+        &[],
+        &[&lines, "CHATTY_LATER_MS=3000"],
+        &["LogRateLimitIntervalSec=2s", "LogRateLimitBurst=100"],
+    );
+
+    sb.wait_for("the loud app's last line", Duration::from_secs(120), || {
+        journal_records(&sb, "loud")
+            .iter()
+            .any(|r| field(r, "MESSAGE") == "chatty done")
+    });
+    assert_eq!(
+        chatty_lines(&sb, "loud"),
+        LINES,
+        "lines lost under the raised limit"
+    );
+
+    sb.wait_for(
+        "journald's notice in pm2ctl logs",
+        Duration::from_secs(60),
+        || {
+            let out = sb.pm2ctl(&["logs", "lossy", "--nostream", "--lines", "5"]);
+            stdout(&out).contains("journald: Suppressed")
+        },
+    );
+    assert!(
+        chatty_lines(&sb, "lossy") < LINES,
+        "the low limit dropped nothing"
+    );
+    // Another app's losses are not shown for this one.
+    let loud = pm2ctl_lines(&sb, &["logs", "loud", "--nostream", "--lines", "100"]);
+    assert!(loud.iter().all(|l| !l.contains("Suppressed")), "{loud:#?}");
 }

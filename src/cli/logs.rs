@@ -1,7 +1,16 @@
-//! `pm2ctl exec-wrap`, `pm2ctl logs` and `pm2ctl flush`.
+//! `pm2ctl logs`, `pm2ctl flush` and the hidden `pm2ctl exec-wrap`.
 
+use super::ManagerArgs;
+use crate::logs::query::{Matcher, Query, StreamFilter};
+use crate::logs::reader::{self, Sink};
+use crate::logs::record::Record;
+use crate::logs::render::{Format, Renderer};
 use crate::logs::wrap::{self, WrapOptions};
+use crate::logs::{marks, targets};
+use crate::plan::Scope;
+use anyhow::Result;
 use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,4 +54,182 @@ pub fn exec_wrap(args: ExecWrapArgs) -> ExitCode {
     eprintln!("{error:#}");
     // A shell's "command not found / not executable" status.
     ExitCode::from(127)
+}
+
+/// What `pm2ctl help logs` adds below the options.
+const LOGS_HELP: &str = "\
+Apps log to the systemd journal: stdout at priority 6 (info), stderr at 3 (err), each line
+tagged with SYSLOG_IDENTIFIER=<app> and the fields PM2_APP, PM2_INSTANCE and PM2_NAMESPACE,
+so plain journalctl finds them too:
+
+    journalctl PM2_APP=api -f            journalctl PM2_APP=api PRIORITY=3
+
+The journal rotates and caps its own size (SystemMaxUse= in journald.conf). When an app logs
+faster than its rate limit (log_rate_limit in the ecosystem file), journald drops lines and
+says so; those notices are shown here. `pm2ctl flush` hides older lines from `logs`; they
+stay in the journal until it rotates them.";
+
+/// Show apps' logs from the journal, following new lines as PM2 does.
+#[derive(clap::Args, Debug)]
+#[command(after_help = LOGS_HELP)]
+pub struct LogsArgs {
+    /// `all` (default), an app name, a namespace, a pm_id or a `/regex/` on names.
+    #[arg(value_name = "id|name|namespace|all|/regex/")]
+    pub target: Option<String>,
+    /// Lines of history to show first.
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    pub lines: u32,
+    /// Only stderr lines (journal priority 3 and more severe).
+    #[arg(long, conflicts_with = "out")]
+    pub err: bool,
+    /// Only stdout lines.
+    #[arg(long)]
+    pub out: bool,
+    /// PM2's JSON objects, one per line.
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+    /// The lines alone, without the `id|name |` prefix.
+    #[arg(long)]
+    pub raw: bool,
+    /// Prefix each line with its time, in a dayjs format (default YYYY-MM-DD-HH:mm:ss);
+    /// without it, an app's log_date_format applies.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = crate::logs::timefmt::PM2_DEFAULT
+    )]
+    pub timestamp: Option<String>,
+    /// Print the lines and exit instead of following.
+    #[arg(long, alias = "no-stream")]
+    pub nostream: bool,
+    /// Only lines since this time, in journalctl's syntax ("2026-11-23 10:00", "-1h", "today").
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+}
+
+/// Hide the logs shown so far: `logs` starts after this moment.
+///
+/// journald cannot delete one app's lines, so this records a mark (in the state directory)
+/// and `pm2ctl logs` shows only newer lines; `journalctl` still shows everything until the
+/// journal rotates it away.
+#[derive(clap::Args, Debug)]
+pub struct FlushArgs {
+    /// `all` (default), an app name, a namespace, a pm_id or a `/regex/` on names.
+    #[arg(value_name = "id|name|namespace|all|/regex/")]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+}
+
+pub fn logs(args: LogsArgs) -> ExitCode {
+    super::finish(run_logs(args))
+}
+
+pub fn flush(args: FlushArgs) -> ExitCode {
+    super::finish(run_flush(args))
+}
+
+fn run_logs(args: LogsArgs) -> Result<()> {
+    let scope = args.manager.scope();
+    let resolved = targets::discover(scope).resolve(args.target.as_deref())?;
+    let marks = match crate::state::default_dir(scope) {
+        Ok(dir) => marks::read(&dir)?,
+        Err(_) => marks::Marks::default(),
+    };
+    let query = Query {
+        selection: resolved.selection,
+        streams: match (args.err, args.out) {
+            (true, _) => StreamFilter::Err,
+            (_, true) => StreamFilter::Out,
+            _ => StreamFilter::Both,
+        },
+        lines: args.lines,
+        follow: !args.nostream,
+        since: args.since,
+        user: scope == Scope::User,
+        marks,
+    };
+    let stdout = std::io::stdout();
+    let colors = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let renderer = Renderer {
+        format: if args.json {
+            Format::Json
+        } else if args.raw {
+            Format::Raw
+        } else {
+            Format::Pm2
+        },
+        colors,
+        timestamp: args.timestamp,
+        name_width: resolved.name_width,
+        pm_ids: resolved.pm_ids,
+    };
+    let mut sink = Terminal {
+        out: std::io::BufWriter::with_capacity(64 * 1024, stdout.lock()),
+        renderer,
+    };
+    reader::run(&query, &mut sink)
+}
+
+/// Writes rendered records to stdout (notices to stderr with `--raw`).
+struct Terminal<W: Write> {
+    out: W,
+    renderer: Renderer,
+}
+
+impl<W: Write> Sink for Terminal<W> {
+    fn record(&mut self, record: &Record) -> std::io::Result<()> {
+        let output = self.renderer.render(record);
+        if output.to_stderr {
+            self.out.flush()?;
+            let _ = writeln!(std::io::stderr(), "{}", output.text);
+            Ok(())
+        } else {
+            writeln!(self.out, "{}", output.text)
+        }
+    }
+
+    fn idle(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn run_flush(args: FlushArgs) -> Result<()> {
+    let scope = args.manager.scope();
+    let dir = crate::state::default_dir(scope)?;
+    let now = marks::now_usec();
+    let target = args.target.as_deref().filter(|t| *t != "all");
+    let Some(target) = target else {
+        marks::update(&dir, |m| m.all = Some(now))?;
+        println!(
+            "[PM2] Logs flushed: `pm2ctl logs` starts after now (the journal keeps older lines)"
+        );
+        return Ok(());
+    };
+    let resolved = targets::discover(scope).resolve(Some(target))?;
+    let mut flushed = Vec::new();
+    marks::update(&dir, |m| {
+        for matcher in &resolved.selection.matchers {
+            match matcher {
+                // One instance cannot be flushed alone: the mark is per app.
+                Matcher::App { name, .. } => {
+                    m.apps.insert(name.clone(), now);
+                    flushed.push(name.clone());
+                }
+                Matcher::Namespace(ns) => {
+                    m.namespaces.insert(ns.clone(), now);
+                    flushed.push(format!("namespace {ns}"));
+                }
+            }
+        }
+    })?;
+    println!(
+        "[PM2] Logs flushed for {}: `pm2ctl logs` starts after now (the journal keeps older lines)",
+        flushed.join(", ")
+    );
+    Ok(())
 }

@@ -1,0 +1,117 @@
+//! `flush`: journald cannot delete one unit's lines (rotation and vacuuming are journal-wide),
+//! so flushing records a mark — the time of the flush — and `logs` hides lines older than
+//! the mark of their app, namespace, or of everything.
+//!
+//! The marks live in `log-marks.json` in the state directory, next to the state store but
+//! apart from it: a flush must also work for apps the store does not know (units started by
+//! hand, apps deleted while their lines remain in the journal).
+
+use crate::state::Store;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// The marks file's name in the state directory.
+pub const MARKS_FILE: &str = "log-marks.json";
+
+/// Flush times, in microseconds since the Unix epoch (the journal's `__REALTIME_TIMESTAMP`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marks {
+    /// `flush` / `flush all`.
+    #[serde(default)]
+    pub all: Option<u64>,
+    #[serde(default)]
+    pub apps: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, u64>,
+}
+
+impl Marks {
+    /// Lines at or before this time are hidden for an app (0: none).
+    pub fn hidden_until(&self, app: &str, namespace: Option<&str>) -> u64 {
+        let by_app = self.apps.get(app).copied();
+        let by_namespace = namespace.and_then(|ns| self.namespaces.get(ns).copied());
+        [self.all, by_app, by_namespace]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Reads the marks in `state_dir`; none when the file does not exist.
+pub fn read(state_dir: &Path) -> Result<Marks> {
+    let path = state_dir.join(MARKS_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a valid marks file", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Marks::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Changes the marks under the state directory's lock and replaces the file atomically.
+pub fn update(state_dir: &Path, change: impl FnOnce(&mut Marks)) -> Result<Marks> {
+    // The store's lock serializes pm2ctl commands that write to the state directory.
+    let _store = Store::lock(state_dir)?;
+    let mut marks = read(state_dir)?;
+    change(&mut marks);
+    let path = state_dir.join(MARKS_FILE);
+    let tmp = state_dir.join(format!(".{MARKS_FILE}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&serde_json::to_vec_pretty(&marks).map_err(std::io::Error::other)?)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(marks)
+}
+
+/// Now, in the journal's unit.
+pub fn now_usec() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_applicable_mark_wins() {
+        let mut marks = Marks::default();
+        assert_eq!(marks.hidden_until("api", Some("default")), 0);
+        marks.apps.insert("api".into(), 50);
+        marks.all = Some(20);
+        marks.namespaces.insert("prod".into(), 90);
+        assert_eq!(marks.hidden_until("api", Some("default")), 50);
+        assert_eq!(marks.hidden_until("api", Some("prod")), 90);
+        assert_eq!(marks.hidden_until("web", None), 20);
+    }
+
+    #[test]
+    fn marks_survive_a_round_trip_and_a_missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read(dir.path()).unwrap(), Marks::default());
+        update(dir.path(), |m| {
+            m.apps.insert("api".into(), 7);
+        })
+        .unwrap();
+        update(dir.path(), |m| m.all = Some(9)).unwrap();
+        let marks = read(dir.path()).unwrap();
+        assert_eq!(marks.apps.get("api"), Some(&7));
+        assert_eq!(marks.all, Some(9));
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MARKS_FILE), "{nope").unwrap();
+        let err = read(dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains(MARKS_FILE), "{err:#}");
+    }
+}
