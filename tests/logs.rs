@@ -422,7 +422,7 @@ fn a_chatty_app_loses_no_line_under_a_raised_limit_and_losses_are_shown() {
         "journald's notice in pm2ctl logs",
         Duration::from_secs(60),
         || {
-            let out = sb.pm2ctl(&["logs", "lossy", "--nostream", "--lines", "5"]);
+            let out = sb.pm2ctl(&["logs", "lossy", "--nostream", "--lines", "100000"]);
             stdout(&out).contains("journald: Suppressed")
         },
     );

@@ -89,6 +89,36 @@ pub enum LogTarget {
     File(PathBuf),
 }
 
+/// journald's per-unit rate limit (`LogRateLimitBurst` lines per `LogRateLimitIntervalSec`;
+/// lines beyond it are dropped and a "Suppressed N messages" notice is logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogRateLimit {
+    pub burst: u32,
+    /// Zero turns rate limiting off (`log_rate_limit = false`).
+    pub interval: Duration,
+}
+
+impl Default for LogRateLimit {
+    fn default() -> LogRateLimit {
+        LogRateLimit::DEFAULT
+    }
+}
+
+impl LogRateLimit {
+    /// journald's own default (10,000 lines per 30 s) drops lines of a busy app; this one
+    /// lets an app log about 3,300 lines a second for 30 s (journald also raises a burst
+    /// with the free space of the journal's disk) and still stops a runaway loop.
+    pub const DEFAULT: LogRateLimit = LogRateLimit {
+        burst: 100_000,
+        interval: Duration::from_secs(30),
+    };
+    /// No limit at all.
+    pub const OFF: LogRateLimit = LogRateLimit {
+        burst: 0,
+        interval: Duration::ZERO,
+    };
+}
+
 /// One `[[apps]]` entry. Serialisable so the state store can keep the definition an app was
 /// started from (`scale` plans new instances from it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -187,6 +217,10 @@ pub struct App {
     pub log_json: bool,
     /// `log_date_format`, or `time = true` → "YYYY-MM-DDTHH:mm:ss".
     pub log_date_format: Option<String>,
+    /// `log_rate_limit`: how many lines journald accepts from one instance per interval.
+    /// Defaulted when absent, so apps recorded before it existed still load.
+    #[serde(default)]
+    pub log_rate_limit: LogRateLimit,
     pub pid_file: Option<PathBuf>,
 
     /// Options PM2 accepts that have no effect here (pmx, vizion, automation, …):
@@ -267,6 +301,7 @@ impl App {
             disable_logs: false,
             log_json: false,
             log_date_format: None,
+            log_rate_limit: LogRateLimit::DEFAULT,
             pid_file: None,
             ignored_options: Vec::new(),
         }

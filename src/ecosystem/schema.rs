@@ -209,6 +209,8 @@ pub static APP_OPTIONS: &[OptionSpec<AppDraft>] = &[
         d.app.log_date_format = Some(convert::non_empty_string(v)?)
     }),
     opt!("time", [], |d, v| d.time = convert::boolean(v)?),
+    opt!("log_rate_limit", [], |d, v| d.app.log_rate_limit =
+        log_rate_limit(v)?),
     opt!("pid_file", ["pid"], |d, v| d.app.pid_file =
         Some(PathBuf::from(convert::non_empty_string(v)?))),
     // --- accepted for PM2 compatibility, no effect under systemd ---
@@ -462,6 +464,47 @@ fn log_file(v: &Node) -> Conv<LogTarget> {
         Value::Bool(_) => Ok(LogTarget::Journal),
         _ => log_target(v),
     }
+}
+
+/// `log_rate_limit = { burst = 100000, interval = "30s" }` (either key may be left out and
+/// keeps its default), `false` for no limit, `true` for the default.
+fn log_rate_limit(v: &Node) -> Conv<LogRateLimit> {
+    const EXPECTED: &str = "a table { burst = LINES, interval = DURATION }, or a boolean";
+    let entries = match &v.value {
+        Value::Bool(true) => return Ok(LogRateLimit::DEFAULT),
+        Value::Bool(false) => return Ok(LogRateLimit::OFF),
+        Value::Table(entries) => entries,
+        _ => return Err(expected(EXPECTED, v)),
+    };
+    let mut limit = LogRateLimit::DEFAULT;
+    for entry in entries {
+        let in_key = |p: Problem| Problem {
+            message: format!("log_rate_limit.{}: {}", entry.key, p.message),
+            help: p.help,
+        };
+        match entry.key.as_str() {
+            "burst" => {
+                let n = convert::integer(&entry.value).map_err(in_key)?;
+                limit.burst = u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                    in_key(Problem::new(format!(
+                        "must be between 1 and {} lines",
+                        u32::MAX
+                    )))
+                })?;
+            }
+            "interval" => {
+                limit.interval = convert::duration(&entry.value, false).map_err(in_key)?;
+            }
+            other => {
+                return Err(
+                    Problem::new(format!("log_rate_limit: unknown key `{other}`")).with_help(
+                        "log_rate_limit takes `burst` (lines) and `interval` (a duration)",
+                    ),
+                )
+            }
+        }
+    }
+    Ok(limit)
 }
 
 fn log_type(v: &Node) -> Conv<bool> {

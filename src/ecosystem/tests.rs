@@ -565,3 +565,52 @@ fn a_byte_order_mark_is_not_content() {
         })
     );
 }
+
+#[test]
+fn log_rate_limit_is_a_table_or_a_boolean() {
+    let base = "[[apps]]\nname = \"a\"\nscript = \"a.js\"\n";
+    assert_eq!(one_app(base).log_rate_limit, LogRateLimit::DEFAULT);
+    let app = one_app(&format!(
+        "{base}log_rate_limit = {{ burst = 500000, interval = \"10s\" }}\n"
+    ));
+    assert_eq!(
+        app.log_rate_limit,
+        LogRateLimit {
+            burst: 500_000,
+            interval: Duration::from_secs(10)
+        }
+    );
+    // One key alone keeps the other's default.
+    let app = one_app(&format!("{base}log_rate_limit = {{ burst = 7 }}\n"));
+    assert_eq!(app.log_rate_limit.burst, 7);
+    assert_eq!(app.log_rate_limit.interval, Duration::from_secs(30));
+    let app = one_app(&format!("{base}log_rate_limit = false\n"));
+    assert_eq!(app.log_rate_limit, LogRateLimit::OFF);
+
+    for (bad, says) in [
+        ("log_rate_limit = { burst = 0 }", "log_rate_limit.burst"),
+        (
+            "log_rate_limit = { interval = \"soon\" }",
+            "log_rate_limit.interval",
+        ),
+        ("log_rate_limit = { lines = 5 }", "unknown key `lines`"),
+        ("log_rate_limit = 100", "expected a table"),
+    ] {
+        let d = problems(&format!("{base}{bad}\n"));
+        assert_eq!(d.len(), 1, "{bad}: {d:?}");
+        assert_eq!(d[0].key.as_deref(), Some("apps[0].log_rate_limit"), "{bad}");
+        assert_eq!(d[0].span.map(|s| s.line), Some(4), "{bad}");
+        assert!(d[0].message.contains(says), "{bad}: {}", d[0].message);
+    }
+}
+
+#[test]
+fn log_rate_limit_survives_an_import() {
+    for limit in ["{ burst = 1234, interval = \"2m\" }", "false"] {
+        let toml = assert_import_round_trips(
+            "ecosystem.toml",
+            &format!("[[apps]]\nname = \"a\"\nscript = \"a.js\"\nlog_rate_limit = {limit}\n"),
+        );
+        assert!(toml.contains("log_rate_limit"), "{toml}");
+    }
+}

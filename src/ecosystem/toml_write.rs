@@ -234,6 +234,20 @@ fn write_app(out: &mut String, app: &App, d: &App) {
     if let Some(f) = &app.log_date_format {
         w.kv("log_date_format", string(f));
     }
+    if app.log_rate_limit != d.log_rate_limit {
+        if app.log_rate_limit.interval.is_zero() {
+            w.kv("log_rate_limit", false);
+        } else {
+            w.kv(
+                "log_rate_limit",
+                format!(
+                    "{{ burst = {}, interval = {} }}",
+                    app.log_rate_limit.burst,
+                    duration(app.log_rate_limit.interval)
+                ),
+            );
+        }
+    }
     if let Some(p) = &app.pid_file {
         w.kv("pid_file", path(p));
     }

@@ -11,33 +11,36 @@
 //! output silently, so every unit gets a higher limit: [`LOG_RATE_LIMIT_BURST`] lines per
 //! [`LOG_RATE_LIMIT_INTERVAL`].
 
-use crate::ecosystem::{App, LogTarget};
+use crate::ecosystem::{App, LogRateLimit, LogTarget};
 use crate::unit::{ExecCommand, UnitSpec, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Lines journald accepts from one unit per interval before it suppresses the rest.
-pub const LOG_RATE_LIMIT_BURST: u32 = 100_000;
+/// Lines journald accepts from one unit per interval before it suppresses the rest, unless
+/// the app sets `log_rate_limit`.
+pub const LOG_RATE_LIMIT_BURST: u32 = LogRateLimit::DEFAULT.burst;
 /// The interval of [`LOG_RATE_LIMIT_BURST`].
-pub const LOG_RATE_LIMIT_INTERVAL: Duration = Duration::from_secs(30);
+pub const LOG_RATE_LIMIT_INTERVAL: Duration = LogRateLimit::DEFAULT.interval;
 
 /// The journal fields of one instance: `SyslogIdentifier`, `LogExtraFields`, and the
-/// rate limit.
+/// rate limit (`log_rate_limit`). An app's `log_date_format` travels as the field
+/// `PM2_LOG_DATE_FORMAT`, so `pm2ctl logs` renders its lines' times without the store.
 pub fn journal_properties(spec: &mut UnitSpec, app: &App, index: u32) {
     spec.set("SyslogIdentifier", Value::Str(app.name.clone()));
-    spec.set(
-        "LogExtraFields",
-        Value::Bytes(vec![
-            format!("PM2_APP={}", app.name).into_bytes(),
-            format!("PM2_INSTANCE={index}").into_bytes(),
-            format!("PM2_NAMESPACE={}", app.namespace).into_bytes(),
-        ]),
-    );
+    let mut fields = vec![
+        format!("PM2_APP={}", app.name).into_bytes(),
+        format!("PM2_INSTANCE={index}").into_bytes(),
+        format!("PM2_NAMESPACE={}", app.namespace).into_bytes(),
+    ];
+    if let Some(format) = &app.log_date_format {
+        fields.push(format!("PM2_LOG_DATE_FORMAT={format}").into_bytes());
+    }
+    spec.set("LogExtraFields", Value::Bytes(fields));
     spec.set(
         "LogRateLimitIntervalUSec",
-        Value::U64(super::app::micros(LOG_RATE_LIMIT_INTERVAL)),
+        Value::U64(super::app::micros(app.log_rate_limit.interval)),
     );
-    spec.set("LogRateLimitBurst", Value::U32(LOG_RATE_LIMIT_BURST));
+    spec.set("LogRateLimitBurst", Value::U32(app.log_rate_limit.burst));
 }
 
 /// The log files of one instance, absolute.

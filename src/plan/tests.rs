@@ -383,3 +383,35 @@ fn every_planned_unit_renders() {
         assert!(text.contains(&format!("# {}:", u.name)));
     }
 }
+
+#[test]
+fn log_rate_limit_and_date_format_reach_the_journal_properties() {
+    let mut app = App::with_defaults("api", "app.js");
+    let s = plan_one(app.clone()).apps[0].instances[0].service.clone();
+    assert_eq!(s.get("LogRateLimitBurst"), Some(&Value::U32(100_000)));
+    assert_eq!(
+        s.get("LogRateLimitIntervalUSec"),
+        Some(&Value::U64(30_000_000))
+    );
+
+    app.log_rate_limit = crate::ecosystem::LogRateLimit {
+        burst: 5,
+        interval: std::time::Duration::from_secs(2),
+    };
+    app.log_date_format = Some("HH:mm".into());
+    let s = plan_one(app.clone()).apps[0].instances[0].service.clone();
+    assert_eq!(s.get("LogRateLimitBurst"), Some(&Value::U32(5)));
+    assert_eq!(
+        s.get("LogRateLimitIntervalUSec"),
+        Some(&Value::U64(2_000_000))
+    );
+    let Some(Value::Bytes(fields)) = s.get("LogExtraFields") else {
+        panic!("no LogExtraFields");
+    };
+    assert!(fields.contains(&b"PM2_LOG_DATE_FORMAT=HH:mm".to_vec()));
+
+    // `log_rate_limit = false`: journald's "no limit" is a zero interval.
+    app.log_rate_limit = crate::ecosystem::LogRateLimit::OFF;
+    let s = plan_one(app).apps[0].instances[0].service.clone();
+    assert_eq!(s.get("LogRateLimitIntervalUSec"), Some(&Value::U64(0)));
+}
