@@ -416,8 +416,8 @@ fn unsupported(app: &App, runtime: Runtime) -> Vec<String> {
     if app.cron_restart.is_some() {
         note("cron_restart is not supported yet: no scheduled restart is set up");
     }
-    if app.shutdown_with_message {
-        note("shutdown_with_message: there is no IPC channel under systemd; the app gets its kill signal instead");
+    if app.shutdown_with_message && !runtime.loads_node_shim() {
+        note("shutdown_with_message: only Node apps get the 'shutdown' message (from pm2ctl's shim); this app gets its kill signal instead");
     }
     if app.pid_file.is_some() {
         note("pid_file is not written: systemd tracks the main process itself");

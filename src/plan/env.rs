@@ -17,7 +17,8 @@
 //!    variable (`NODE_APP_INSTANCE` or `instance_var`) and `increment_var` per instance,
 //!    `PORT` from `port`, `PWD` (the working directory), `PYTHONUNBUFFERED=1` for Python, and
 //!    for Node interpreters `NODE_OPTIONS=--require <shim>` (prepended to any `NODE_OPTIONS`
-//!    the file sets).
+//!    the file sets), with the stop settings the shim's graceful stop needs (see
+//!    `node_shim_settings`).
 //!
 //! `pm_id` is not set here: ids belong to pm2ctl's state store, not to the pure plan.
 
@@ -99,12 +100,30 @@ pub fn app_env(app: &App, inputs: &EnvInputs<'_>) -> Result<BTreeMap<String, Str
             _ => require,
         };
         env.insert("NODE_OPTIONS".to_string(), value);
+        env.extend(node_shim_settings(app));
     }
 
     for (k, v) in &env {
         check_variable(k, v)?;
     }
     Ok(env)
+}
+
+/// What the Node shim reads for its graceful stop (documented in `pm2ctl-shim.js`): it must
+/// finish draining before systemd's SIGKILL at `kill_timeout`, handle the app's
+/// `kill_signal`, and emit `'shutdown'` for `shutdown_with_message`.
+fn node_shim_settings(app: &App) -> Vec<(String, String)> {
+    let mut settings = vec![
+        (
+            "PM2CTL_KILL_TIMEOUT_MS".to_string(),
+            app.kill_timeout.as_millis().to_string(),
+        ),
+        ("PM2CTL_KILL_SIGNAL".to_string(), app.kill_signal.clone()),
+    ];
+    if app.shutdown_with_message {
+        settings.push(("PM2CTL_SHUTDOWN_WITH_MESSAGE".to_string(), "1".to_string()));
+    }
+    settings
 }
 
 /// The environment of instance `index`, as systemd's `Environment` (`as`, sorted by name).

@@ -165,6 +165,12 @@ fn environment_is_explicit() {
             .to_string()
     ));
     assert!(!env.iter().any(|e| e.starts_with("SECRET=")), "{env:?}");
+    // The shim's graceful stop knows the app's stop settings.
+    assert!(env.contains(&"PM2CTL_KILL_TIMEOUT_MS=1600".to_string()));
+    assert!(env.contains(&"PM2CTL_KILL_SIGNAL=SIGINT".to_string()));
+    assert!(!env
+        .iter()
+        .any(|e| e.starts_with("PM2CTL_SHUTDOWN_WITH_MESSAGE=")));
 
     app.inherit_env = true;
     app.filter_env = crate::ecosystem::FilterEnv::Prefixes(vec!["LC_".into()]);
@@ -414,4 +420,41 @@ fn log_rate_limit_and_date_format_reach_the_journal_properties() {
     app.log_rate_limit = crate::ecosystem::LogRateLimit::OFF;
     let s = plan_one(app).apps[0].instances[0].service.clone();
     assert_eq!(s.get("LogRateLimitIntervalUSec"), Some(&Value::U64(0)));
+}
+
+#[test]
+fn the_node_shim_gets_the_stop_settings_and_other_runtimes_do_not() {
+    let mut app = App::with_defaults("api", "app.js");
+    app.kill_timeout = std::time::Duration::from_millis(5000);
+    app.kill_signal = "SIGTERM".into();
+    app.shutdown_with_message = true;
+    let p = plan_one(app);
+    let env = env_of(&p.apps[0].instances[0].service);
+    for expected in [
+        "PM2CTL_KILL_TIMEOUT_MS=5000",
+        "PM2CTL_KILL_SIGNAL=SIGTERM",
+        "PM2CTL_SHUTDOWN_WITH_MESSAGE=1",
+    ] {
+        assert!(env.contains(&expected.to_string()), "{expected}: {env:?}");
+    }
+    assert!(
+        !p.warnings
+            .iter()
+            .any(|w| w.contains("shutdown_with_message")),
+        "{:?}",
+        p.warnings
+    );
+
+    let mut py = App::with_defaults("py", "worker.py");
+    py.shutdown_with_message = true;
+    let p = plan_one(py);
+    let env = env_of(&p.apps[0].instances[0].service);
+    assert!(!env.iter().any(|e| e.starts_with("PM2CTL_")), "{env:?}");
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("shutdown_with_message")),
+        "{:?}",
+        p.warnings
+    );
 }
