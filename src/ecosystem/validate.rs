@@ -235,6 +235,23 @@ fn unknown_key<'a>(
     ck.report(e.key_span.or(e.value.span), &join(path, &e.key), problem);
 }
 
+/// Which kind of table `apply_options` reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TableKind {
+    App,
+    Deploy,
+}
+
+impl TableKind {
+    /// For "unknown … `key`" messages.
+    fn what(self) -> &'static str {
+        match self {
+            TableKind::App => "app option",
+            TableKind::Deploy => "deploy option",
+        }
+    }
+}
+
 /// Applies each entry of a table through an option table, reporting unknown keys
 /// (with a suggestion), keys given twice through aliases, and bad values. Returns
 /// the entries the caller handles itself (`env`, `env_<name>`).
@@ -244,7 +261,7 @@ fn apply_options<'n, D>(
     options: &'static [OptionSpec<D>],
     draft: &mut D,
     ck: &mut Checker,
-    what: &str,
+    kind: TableKind,
     ignored: &mut Vec<String>,
 ) -> Vec<&'n Entry> {
     let mut seen: HashMap<&'static str, &str> = HashMap::new();
@@ -254,7 +271,8 @@ fn apply_options<'n, D>(
         if matches!(e.value.value, Value::Null) {
             continue; // JSON null: not given
         }
-        let is_env_name = e.key.starts_with("env_") && what == "app option";
+        // Apps carry `env_<name>` tables besides their options.
+        let is_env_name = kind == TableKind::App && e.key.starts_with("env_");
         let spec = if is_env_name {
             None
         } else {
@@ -266,7 +284,7 @@ fn apply_options<'n, D>(
         }
         let Some(spec) = spec else {
             let candidates = options.iter().flat_map(|o| o.spellings());
-            unknown_key(ck, e, path, candidates, what);
+            unknown_key(ck, e, path, candidates, kind.what());
             continue;
         };
         if let Some(first) = seen.insert(spec.key, &e.key) {
@@ -331,7 +349,7 @@ fn app(node: &Node, path: &str, ck: &mut Checker) -> Option<Parsed> {
         schema::APP_OPTIONS,
         &mut draft,
         ck,
-        "app option",
+        TableKind::App,
         &mut ignored,
     );
     draft.app.ignored_options = ignored;
@@ -528,7 +546,7 @@ fn deploy_target(node: &Node, path: &str, ck: &mut Checker) -> Option<Deploy> {
         schema::DEPLOY_OPTIONS,
         &mut draft,
         ck,
-        "deploy option",
+        TableKind::Deploy,
         &mut ignored,
     );
     for e in special {
