@@ -40,16 +40,31 @@ fn string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// A key, bare when TOML allows it, quoted otherwise.
+/// A key, bare when TOML allows it, quoted otherwise. Always a one-line basic
+/// string: the value formatter may pick a multi-line string, which a key cannot be.
 fn key(k: &str) -> String {
     let bare = !k.is_empty()
         && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if bare {
-        k.to_string()
-    } else {
-        string(k)
+        return k.to_string();
     }
+    let mut out = String::from("\"");
+    for c in k.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn string_array<S: AsRef<str>>(items: &[S]) -> String {
@@ -311,4 +326,40 @@ fn write_deploy(out: &mut String, name: &str, d: &Deploy) {
         }
     }
     write_env_table(out, &format!("{table}.env"), &d.env, true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_keys_and_values_read_back_as_written() {
+        let odd = [
+            "\"'",
+            "'",
+            "\"",
+            "a\\b",
+            "line\nbreak",
+            "tab\there",
+            "nul\u{0}",
+            "del\u{7f}",
+            "ü é",
+            "",
+            "a.b",
+            "[x]",
+            "\"\"\"",
+            "'''",
+        ];
+        for text in odd {
+            let doc = format!("{} = {}\n", key(text), string(text));
+            let table: toml::Table = doc
+                .parse()
+                .unwrap_or_else(|e| panic!("{doc:?} does not parse: {e}"));
+            assert_eq!(
+                table.get(text).and_then(|v| v.as_str()),
+                Some(text),
+                "{doc:?}"
+            );
+        }
+    }
 }
