@@ -66,7 +66,7 @@ fn option_key() -> impl Strategy<Value = String> {
     keys.extend(["env_production".into(), "env_".into(), "scirpt".into()]);
     keys.sort();
     keys.dedup();
-    prop_oneof![4 => prop::sample::select(keys), 1 => "[a-z_]{1,12}"]
+    prop_oneof![4 => prop::sample::select(keys), 1 => "[a-z_]{1,12}", 1 => ".{0,12}"]
 }
 
 /// Around the limits of ports, exit codes, instances, ids and durations.

@@ -1,6 +1,7 @@
 //! PM2's value notations: sizes (`"500M"`), durations (`"10s"`), shell-style argument
 //! strings and signal names. Pure functions returning a message on failure.
 
+use super::tree::quote_short;
 use std::time::Duration;
 
 /// The longest duration accepted anywhere: a century is far beyond any sensible
@@ -27,8 +28,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "T" => 1 << 40,
         _ => {
             return Err(format!(
-                "unknown size unit `{}` (use K, M, G or T; 1024-based)",
-                unit.trim()
+                "unknown size unit {} (use K, M, G or T; 1024-based)",
+                quote_short(unit.trim())
             ))
         }
     };
@@ -41,7 +42,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     }
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("`{number}` is not a number"))?;
+        .map_err(|_| format!("{} is not a number", quote_short(number)))?;
     let bytes = value * multiplier as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
         return Err(TOO_LARGE.to_string());
@@ -71,13 +72,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" => 86_400_000.0,
         other => {
             return Err(format!(
-                "unknown duration unit `{other}` (use ms, s, m, h or d)"
+                "unknown duration unit {} (use ms, s, m, h or d)",
+                quote_short(other)
             ))
         }
     };
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("`{number}` is not a number"))?;
+        .map_err(|_| format!("{} is not a number", quote_short(number)))?;
     let millis = value * millis_per_unit;
     if !millis.is_finite() || millis > MAX_DURATION.as_millis() as f64 {
         return Err(too_long());
@@ -123,7 +125,12 @@ pub fn canonical_signal(text: &str) -> Result<String, String> {
     };
     Signal::from_str(&name)
         .map(|s| s.as_str().to_string())
-        .map_err(|_| format!("unknown signal `{t}` (e.g. \"SIGINT\", \"SIGTERM\", \"SIGQUIT\")"))
+        .map_err(|_| {
+            format!(
+                "unknown signal {} (e.g. \"SIGINT\", \"SIGTERM\", \"SIGQUIT\")",
+                quote_short(t)
+            )
+        })
 }
 
 pub fn signal_by_number(number: i32) -> Result<String, String> {

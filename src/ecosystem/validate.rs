@@ -47,6 +47,15 @@ impl Checker {
 /// Longer keys are shortened in messages (a key can be any length in a file).
 const MAX_KEY_SHOWN: usize = 40;
 
+/// A key as a message shows it: `` `key` ``, escaped and shortened when needed.
+fn shown_key(key: &str) -> String {
+    if key.chars().count() > MAX_KEY_SHOWN {
+        quote_short(key)
+    } else {
+        format!("`{}`", key.escape_debug())
+    }
+}
+
 fn join(path: &str, key: &str) -> String {
     let simple = !key.is_empty()
         && key
@@ -77,6 +86,12 @@ pub fn ecosystem(
     let mut apps = Vec::new();
     match apps_node {
         Some(AppsAt::List(node)) => match &node.value {
+            Value::Array(items) if items.is_empty() => ck.report(
+                node.span,
+                &apps_path,
+                Problem::new("the file defines no apps: the list is empty")
+                    .with_help("add an app with at least `name` and `script`"),
+            ),
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     if let Some(app) = app(item, &format!("{apps_path}[{i}]"), ck) {
@@ -178,11 +193,7 @@ fn split_root<'a>(
         if is_app {
             return Some((Some(AppsAt::Root(root)), None, String::new()));
         }
-        let keys: Vec<String> = entries
-            .iter()
-            .take(5)
-            .map(|e| format!("`{}`", e.key))
-            .collect();
+        let keys: Vec<String> = entries.iter().take(5).map(|e| shown_key(&e.key)).collect();
         let found = if keys.is_empty() {
             "an empty object".to_string()
         } else {
@@ -223,12 +234,7 @@ fn unknown_key<'a>(
     candidates: impl Iterator<Item = &'a str>,
     what: &str,
 ) {
-    let shown = if e.key.chars().count() > MAX_KEY_SHOWN {
-        quote_short(&e.key)
-    } else {
-        format!("`{}`", e.key.escape_debug())
-    };
-    let mut problem = Problem::new(format!("unknown {what} {shown}"));
+    let mut problem = Problem::new(format!("unknown {what} {}", shown_key(&e.key)));
     if let Some(s) = schema::suggest(&e.key, candidates) {
         problem = problem.with_help(format!("did you mean `{s}`?"));
     }
