@@ -21,6 +21,8 @@ enum Command {
     Validate { file: std::path::PathBuf },
     /// Print the ecosystem.toml equivalent of a PM2 ecosystem file (.json, .js, .cjs, .mjs).
     Import { file: std::path::PathBuf },
+    /// Show the systemd units a file becomes, with every property (no systemd needed).
+    Plan(cli::plan::Args),
     /// Stop processes; they stay listed as stopped.
     Stop(cli::stop::Args),
     /// Restart processes (stopped ones start).
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),
         Command::Import { file } => cli::import::run(&file),
+        Command::Plan(args) => cli::plan::run(args),
         Command::Stop(args) => cli::stop::run(args),
         Command::Restart(args) => cli::restart::run(args),
         Command::Delete(args) => cli::delete::run(args),

@@ -6,6 +6,7 @@
 pub mod delete;
 pub mod import;
 pub mod logs;
+pub mod plan;
 pub mod reset;
 pub mod restart;
 pub mod send_signal;

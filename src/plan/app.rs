@@ -21,6 +21,8 @@
 //! - `max_memory_restart` → `MemoryMax` (bytes): a hard cgroup limit, the kernel kills the app
 //!   and `Restart=` brings it back; not PM2's graceful reload polled every 30 s. On a cgroup v1
 //!   host systemd (252) applies it as the v1 `memory.limit_in_bytes`.
+//! - cluster mode: the instances share `port`, or else the `PORT` of the app's environment,
+//!   through one `ReusePort` socket per instance (unless `increment_var = "PORT"`).
 //! - `MemoryAccounting`/`CPUAccounting` are always on, so `monit` can read usage.
 //! - `user`/`group` → `User`/`Group`. On the system manager an app without `user` runs as the
 //!   caller (as under PM2), not as root, unless the caller is root.
@@ -145,7 +147,7 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
     )
     .map_err(|e| vec![format!("app `{}`: {e}", app.name)])?;
 
-    let listen = match (exec_mode, app.port) {
+    let listen = match (exec_mode, shared_port(app, &app_env)) {
         (ExecMode::Cluster, Some(port)) => {
             if !command.runtime.loads_node_shim() {
                 warnings.push(format!(
@@ -379,6 +381,21 @@ fn signal_number(name: &str) -> Result<i32, String> {
     nix::sys::signal::Signal::from_str(&full)
         .map(|s| s as i32)
         .map_err(|_| format!("kill_signal: `{name}` is not a signal (e.g. SIGINT, SIGTERM)"))
+}
+
+/// The port a cluster app's instances share: `port`, else the `PORT` its environment sets
+/// (that is what the app listens on, and what PM2's cluster master shares). None when
+/// `increment_var = "PORT"` gives each instance its own port.
+fn shared_port(app: &App, app_env: &BTreeMap<String, String>) -> Option<u16> {
+    if app.increment_var.as_deref() == Some("PORT") {
+        return None;
+    }
+    app.port.or_else(|| {
+        app_env
+            .get("PORT")
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .filter(|p| *p != 0)
+    })
 }
 
 /// `0.0.0.0:3000`, `[::]:3000`: what systemd's `ListenStream=` takes.

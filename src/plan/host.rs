@@ -10,8 +10,8 @@ pub const FALLBACK_SYSTEMD_VERSION: u32 = 252;
 
 impl HostFacts {
     /// The facts of this machine and caller. `systemd_version: None` reads
-    /// `systemctl --version` (252 when that fails). `self_exe` is left `None`: a caller that
-    /// runs apps through `pm2ctl exec-wrap` sets it.
+    /// `systemctl --version` (252 when that fails). `self_exe` is this binary, so apps run
+    /// through `pm2ctl exec-wrap` (stdout and stderr as separate journal streams).
     pub fn detect(scope: Scope, systemd_version: Option<u32>) -> HostFacts {
         let uid = nix::unistd::getuid();
         let passwd = nix::unistd::User::from_uid(uid).ok().flatten();
@@ -38,7 +38,7 @@ impl HostFacts {
             scope,
             node_shim: crate::installed::node_shim(),
             caller_env: std::env::vars().collect(),
-            self_exe: None,
+            self_exe: std::env::current_exe().ok(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
         }
     }

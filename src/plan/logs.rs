@@ -2,10 +2,12 @@
 //! it), plus the files `out_file`/`error_file`/`log_file` ask for.
 //!
 //! With `HostFacts::self_exe` set, `ExecStart` runs `pm2ctl exec-wrap`, which connects stdout
-//! (priority 6) and stderr (priority 3) to separate journal streams and/or appends to the
-//! files, then execs the real command (the wrapper contract). Without it, the real command
-//! runs directly: both streams reach the journal at one priority, and a requested file
-//! replaces the journal for that stream (`StandardOutputFileToAppend`).
+//! (priority 6) and stderr (priority 3) to separate journal streams, or appends a stream to
+//! its file instead, then execs the real command (the wrapper contract). Without it, the real
+//! command runs directly: both streams reach the journal at one priority, and a requested
+//! file replaces the journal for that stream (`StandardOutputFileToAppend`). Either way a
+//! stream written to a file is not in the journal, as under PM2 where files are the only log.
+//! `/dev/null` (`NULL`) as a log file means "no file": the stream stays in the journal.
 //!
 //! journald drops lines above 10,000 per 30 s per unit by default; a busy app would lose
 //! output silently, so every unit gets a higher limit: [`LOG_RATE_LIMIT_BURST`] lines per
@@ -100,7 +102,8 @@ fn with_index(path: &Path, index: u32) -> PathBuf {
 }
 
 /// The command systemd runs: the real one, or `self_exe exec-wrap … -- real…`; plus the
-/// output properties when there is no wrapper.
+/// output properties when there is no wrapper. `disable_logs` needs no wrapper: both streams
+/// go to `null`.
 pub fn exec_start(
     real: &ExecCommand,
     app: &App,
@@ -108,37 +111,43 @@ pub fn exec_start(
     self_exe: Option<&str>,
     spec_out: &mut Vec<(&'static str, Value)>,
 ) -> ExecCommand {
+    if app.disable_logs {
+        spec_out.push(("StandardOutput", Value::Str("null".into())));
+        spec_out.push(("StandardError", Value::Str("null".into())));
+        return real.clone();
+    }
     let Some(wrapper) = self_exe else {
-        if app.disable_logs {
-            spec_out.push(("StandardOutput", Value::Str("null".into())));
-            spec_out.push(("StandardError", Value::Str("null".into())));
-        } else {
-            if let Some(out) = &files.out {
-                spec_out.push((
-                    "StandardOutputFileToAppend",
-                    Value::Str(out.to_string_lossy().into_owned()),
-                ));
-            }
-            if let Some(err) = &files.err {
-                spec_out.push((
-                    "StandardErrorFileToAppend",
-                    Value::Str(err.to_string_lossy().into_owned()),
-                ));
-            }
+        if let Some(out) = &files.out {
+            spec_out.push((
+                "StandardOutputFileToAppend",
+                Value::Str(out.to_string_lossy().into_owned()),
+            ));
+        }
+        if let Some(err) = &files.err {
+            spec_out.push((
+                "StandardErrorFileToAppend",
+                Value::Str(err.to_string_lossy().into_owned()),
+            ));
         }
         return real.clone();
     };
     let mut argv = vec![wrapper.to_string(), "exec-wrap".to_string()];
-    if app.disable_logs {
-        argv.push("--no-journal".into());
-    } else {
-        if let Some(out) = &files.out {
+    match (&files.out, &files.err) {
+        // One combined file (`log_file`): stderr follows stdout.
+        (Some(out), Some(err)) if out == err => {
             argv.push("--out-file".into());
             argv.push(out.to_string_lossy().into_owned());
+            argv.push("--merge-logs".into());
         }
-        if let Some(err) = &files.err {
-            argv.push("--err-file".into());
-            argv.push(err.to_string_lossy().into_owned());
+        (out, err) => {
+            if let Some(out) = out {
+                argv.push("--out-file".into());
+                argv.push(out.to_string_lossy().into_owned());
+            }
+            if let Some(err) = err {
+                argv.push("--err-file".into());
+                argv.push(err.to_string_lossy().into_owned());
+            }
         }
     }
     argv.push("--".into());

@@ -173,14 +173,15 @@ pub fn plan(
     }
 }
 
-/// Two apps whose names escape alike (`append_env_to_name` can make them collide).
+/// Two apps with one name (`append_env_to_name` can make a name clash with another app's).
 fn check_unique_units(plan: &Plan, problems: &mut Vec<String>) {
-    let mut seen = std::collections::BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
     for app in &plan.apps {
-        if let Some(first) = seen.insert(app.slice.name.as_str(), app.name.as_str()) {
+        if !seen.insert(app.slice.name.as_str()) {
             problems.push(format!(
-                "apps `{first}` and `{}` would both be the unit `{}`; rename one",
-                app.name, app.slice.name
+                "two apps are named `{}` (once `append_env_to_name` is applied); \
+                 their units would be the same, rename one",
+                app.name
             ));
         }
     }

@@ -208,6 +208,33 @@ fn cluster_with_port_gets_a_socket_per_instance() {
 }
 
 #[test]
+fn cluster_shares_the_port_its_environment_sets() {
+    let mut app = App::with_defaults("web", "app.js");
+    app.exec_mode = Some(ExecMode::Cluster);
+    app.instances = Some(Instances::Count(2));
+    app.env.insert("PORT".into(), "8080".into());
+    app.env_by_name.insert(
+        "production".into(),
+        BTreeMap::from([("PORT".to_string(), "80".to_string())]),
+    );
+    let p = plan(
+        &eco(vec![app.clone()]),
+        Some("production"),
+        &host(),
+        &resolver(),
+    )
+    .unwrap();
+    let sock = p.apps[0].instances[1].socket.as_ref().expect("socket");
+    assert_eq!(
+        sock.get("Listen"),
+        Some(&Value::Pairs(vec![("Stream".into(), "0.0.0.0:80".into())]))
+    );
+    app.increment_var = Some("PORT".into());
+    let p = plan_one(app);
+    assert!(p.apps[0].instances.iter().all(|i| i.socket.is_none()));
+}
+
+#[test]
 fn cluster_without_port_or_fork_with_port_has_no_socket() {
     let mut app = App::with_defaults("w", "app.js");
     app.instances = Some(Instances::Count(2));
