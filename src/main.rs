@@ -23,6 +23,8 @@ enum Command {
     Import { file: std::path::PathBuf },
     /// Show the systemd units a file becomes, with every property (no systemd needed).
     Plan(cli::plan::Args),
+    /// Make systemd run what an ecosystem file says, changing only the apps that differ.
+    Apply(cli::apply::Args),
     /// Stop processes; they stay listed as stopped.
     Stop(cli::stop::Args),
     /// Restart processes (stopped ones start).
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),
         Command::Import { file } => cli::import::run(&file),
         Command::Plan(args) => cli::plan::run(args),
+        Command::Apply(args) => cli::apply::run(&args),
         Command::Stop(args) => cli::stop::run(args),
         Command::Restart(args) => cli::restart::run(args),
         Command::Delete(args) => cli::delete::run(args),

@@ -42,13 +42,14 @@ impl fmt::Display for Status {
     }
 }
 
-/// The three properties of a service unit the status depends on
-/// (`ActiveState`, `SubState` and the service's `Result`).
+/// The properties of a service unit the status depends on (`ActiveState`, `SubState`,
+/// the service's `Result` and its `Restart` policy, "" when unknown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnitState<'a> {
     pub active_state: &'a str,
     pub sub_state: &'a str,
     pub result: &'a str,
+    pub restart: &'a str,
 }
 
 /// The PM2 status of an instance whose unit is in `state`; `None` means systemd has no
@@ -67,6 +68,10 @@ pub fn status_of(state: Option<UnitState<'_>>) -> Status {
         // Only a restart loop that hit its limit, or a process that would not stop,
         // is an error PM2 shows; any other failure is a stop with an exit code.
         "failed" if matches!(s.result, "start-limit-hit" | "timeout") => Status::Errored,
+        // A unit that restarts on failure and still ended failed was refused its next
+        // restart by the start limit (`max_restarts`): systemd 252 then keeps the last
+        // run's Result (`exit-code`, `signal`), not `start-limit-hit`.
+        "failed" if matches!(s.restart, "always" | "on-failure") => Status::Errored,
         // `inactive`, `failed` with another result, and states newer systemds may add.
         _ => Status::Stopped,
     }
@@ -81,7 +86,23 @@ mod tests {
             active_state: active,
             sub_state: sub,
             result,
+            restart: "no",
         }))
+    }
+
+    #[test]
+    fn a_restart_loop_refused_by_the_start_limit_is_errored() {
+        let gave_up = |restart| {
+            status_of(Some(UnitState {
+                active_state: "failed",
+                sub_state: "failed",
+                result: "exit-code",
+                restart,
+            }))
+        };
+        assert_eq!(gave_up("always"), Status::Errored);
+        assert_eq!(gave_up("on-failure"), Status::Errored);
+        assert_eq!(gave_up("no"), Status::Stopped);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! What a verb does lives in its concept module (`lifecycle`, `apply`, …); this layer parses,
 //! connects, prints and turns the outcome into PM2's exit codes.
 
+pub mod apply;
 pub mod delete;
 pub mod import;
 pub mod logs;

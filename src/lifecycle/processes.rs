@@ -135,10 +135,16 @@ pub fn status_of(state: &UnitState) -> Status {
         .as_ref()
         .and_then(|s| s.result.as_deref())
         .unwrap_or("success");
+    let restart = state
+        .service
+        .as_ref()
+        .and_then(|s| s.restart.as_deref())
+        .unwrap_or("");
     status::status_of(Some(status::UnitState {
         active_state: state.active_state(),
         sub_state: state.sub_state(),
         result,
+        restart,
     }))
 }
 

@@ -1,0 +1,155 @@
+//! `pm2ctl apply FILE [--env NAME] [--prune] [--dry-run] [--user]`: make systemd run what
+//! the file says, changing only the apps that differ.
+//!
+//! Exit codes: 0 done (or nothing to do), 1 a unit failed to start or systemd could not be
+//! reached, 2 the file (or its plan) is invalid; in that case nothing is touched.
+
+use super::ManagerArgs;
+use crate::apply::{self, DesiredApp, Failure};
+use crate::ecosystem;
+use crate::plan::{self, HostFacts};
+use crate::state::{self, Desired, Source, Store};
+use crate::systemd::Client;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The arguments of `apply`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The ecosystem file.
+    pub file: PathBuf,
+    /// Apply the `env_<NAME>` tables of each app.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Also remove apps applied from this file before that it no longer has.
+    #[arg(long)]
+    pub prune: bool,
+    /// Print what would change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    match apply(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pm2ctl apply: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn apply(args: &Args) -> Result<ExitCode> {
+    // The file first: a broken file stops everything before systemd is even asked.
+    let eco = match ecosystem::load(&args.file) {
+        Ok(eco) => eco,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("{}: not applied, nothing was changed", args.file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let scope = args.manager.scope();
+    let client = Client::connect(scope)?;
+    let mut host = HostFacts::detect(scope, Some(client.major_version()));
+    host.self_exe = std::env::current_exe().ok();
+    let planned = match plan::plan(
+        &eco,
+        args.env.as_deref(),
+        &host,
+        &plan::host::SystemResolver,
+    ) {
+        Ok(planned) => planned,
+        Err(e) => {
+            eprintln!("{}:\n{e}", args.file.display());
+            eprintln!("{}: not applied, nothing was changed", args.file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for warning in &planned.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let dir = state::default_dir(scope)?;
+    // Dry runs only look; a real run holds the lock until it is done, so the diff and its
+    // execution see one state.
+    let mut store = if args.dry_run {
+        None
+    } else {
+        Some(Store::lock(&dir)?)
+    };
+    let current = match &store {
+        Some(store) => store.state().clone(),
+        None => state::read(&dir)?,
+    };
+    // `plan` keeps the file's order, one plan per app.
+    let desired: Vec<DesiredApp> = planned
+        .apps
+        .into_iter()
+        .zip(&eco.apps)
+        .map(|(app, model)| {
+            // The file decides what an app is; whether it runs is the verbs' (`stop`,
+            // `start`) once it is known, and `autostart` only for a new app.
+            let desired = match current.app(&app.name) {
+                Some(record) => record.desired,
+                None if model.autostart => Desired::Running,
+                None => Desired::Stopped,
+            };
+            let (plan, fingerprint) = apply::fingerprinted(app);
+            DesiredApp {
+                plan,
+                fingerprint,
+                desired,
+            }
+        })
+        .collect();
+    let source = Source {
+        file: Some(absolute(&args.file)?),
+        env: args.env.clone(),
+    };
+    let source_file = source.file.clone().unwrap_or_default();
+    let live = apply::live_units(&client)?;
+    let diff = apply::diff(&desired, &current, &live, &source_file, args.prune);
+    let Some(store) = store.as_mut() else {
+        print!("{}", apply::render(&diff));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut stderr = std::io::stderr();
+    let failures = apply::execute(&client, store, &diff, &desired, &live, &source, &mut stderr)?;
+    for orphan in &diff.orphans {
+        eprintln!("{orphan}: no longer in the file, left running (--prune removes it)");
+    }
+    if diff.is_empty() {
+        eprintln!("nothing to change");
+    }
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        print_failures(&failures);
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn print_failures(failures: &[Failure]) {
+    for f in failures {
+        eprintln!();
+        eprintln!("{}: {} did not start: {}", f.app, f.unit, f.reason);
+        for line in f.report.lines() {
+            eprintln!("  {line}");
+        }
+    }
+    eprintln!();
+    eprintln!(
+        "{} unit{} failed to start; the other apps were applied",
+        failures.len(),
+        if failures.len() == 1 { "" } else { "s" }
+    );
+}
+
+/// The file as recorded in the state: absolute, so `--prune` recognises it from any
+/// directory (not canonicalised: a symlinked config stays the path the user chose).
+fn absolute(file: &Path) -> Result<PathBuf> {
+    std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))
+}
