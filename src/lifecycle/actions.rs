@@ -170,12 +170,15 @@ fn restart(
     Ok(failed)
 }
 
-/// Stops sockets first, then services, so no connection re-activates a stopping service.
+/// Stops sockets first, then services, so no connection re-activates a stopping service, and
+/// waits until systemd has forgotten them: a stopped instance has no unit left (a failed one
+/// would keep its old `NRestarts`, already carried into the store), and `restart` creates it
+/// anew from its recorded plan.
 fn stop(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
     let sockets: Vec<String> = procs.iter().filter_map(|p| p.socket.clone()).collect();
     let services: Vec<String> = procs.iter().map(|p| p.service.clone()).collect();
-    let mut failed = by_unit(client.stop_units(&sockets)?);
-    failed.extend(by_unit(client.stop_units(&services)?));
+    let mut failed = by_unit(client.remove_units(&sockets)?);
+    failed.extend(by_unit(client.remove_units(&services)?));
     Ok(failed)
 }
 
@@ -183,8 +186,6 @@ fn stop(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
 /// its instances is left.
 fn delete(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
     let failed = stop(client, procs)?;
-    let units: Vec<String> = procs.iter().flat_map(|p| p.units_to_stop()).collect();
-    client.reset_failed(&units)?;
     // An app's slice goes once no instance unit of that app is still up.
     let still_up: BTreeSet<String> = client
         .list_owned()?
@@ -205,8 +206,7 @@ fn delete(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> 
         })
         .map(str::to_string)
         .collect();
-    client.stop_units(&emptied)?;
-    client.reset_failed(&emptied)?;
+    client.remove_units(&emptied)?;
     Ok(failed)
 }
 
