@@ -25,6 +25,8 @@ enum Command {
     Plan(cli::plan::Args),
     /// Make systemd run what an ecosystem file says, changing only the apps that differ.
     Apply(cli::apply::Args),
+    /// Start an ecosystem file, a script (`start app.js -i max -- --flag`), or known apps again.
+    Start(Box<cli::start::Args>),
     /// Stop processes; they stay listed as stopped.
     Stop(cli::stop::Args),
     /// Restart processes (stopped ones start).
@@ -32,6 +34,8 @@ enum Command {
     /// Stop processes and forget them.
     #[command(alias = "del")]
     Delete(cli::delete::Args),
+    /// Change an app's instance count: `scale api 4`, `scale api +1`.
+    Scale(cli::scale::Args),
     /// Set restart counters back to zero.
     Reset(cli::reset::Args),
     /// Send a signal to processes: `sendSignal SIGUSR2 api`.
@@ -62,10 +66,12 @@ fn main() -> ExitCode {
         Command::Import { file } => cli::import::run(&file),
         Command::Plan(args) => cli::plan::run(args),
         Command::Apply(args) => cli::apply::run(&args),
+        Command::Start(args) => cli::start::run(*args),
         Command::Stop(args) => cli::stop::run(args),
         Command::Restart(args) => cli::restart::run(args),
         Command::Delete(args) => cli::delete::run(args),
         Command::Reset(args) => cli::reset::run(args),
+        Command::Scale(args) => cli::scale::run(args),
         Command::SendSignal(args) => cli::send_signal::run(args),
         Command::Logs(args) => cli::logs::logs(args),
         Command::Flush(args) => cli::logs::flush(args),

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod plan;
 pub mod reset;
 pub mod restart;
+pub mod scale;
 pub mod send_signal;
 pub mod start;
 pub mod stop;

@@ -6,9 +6,17 @@
 //! * `start app.js --name api -i max -- --flag` builds one app from PM2's common start
 //!   flags, records it and applies it through the same engine.
 
+use super::{ActionFailed, ManagerArgs, UsageError};
+use crate::apply::{self, DesiredApp, Failure};
 use crate::ecosystem::units::{parse_duration, parse_size, split_args};
-use crate::ecosystem::{App, Instances, Interpreter, LogTarget, Watch};
+use crate::ecosystem::{self, App, Ecosystem, Instances, Interpreter, LogTarget, Watch};
+use crate::lifecycle::{self, engine, Action, Proc};
+use crate::state::{self, Desired, Source, Store};
+use crate::systemd::Client;
+use crate::target::Target;
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct Args {
@@ -114,9 +122,153 @@ pub struct Args {
     #[arg(short = 'a', long)]
     pub update_env: bool,
 
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+
     /// Arguments for the script, after `--`.
     #[arg(last = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    super::finish(start(&args))
+}
+
+fn start(args: &Args) -> Result<()> {
+    let client = args.manager.connect()?;
+    let mut store = Store::lock(&state::default_dir(args.manager.scope())?)?;
+
+    // PM2 looks for a known name, namespace or id first: `start api` starts it again.
+    let procs = lifecycle::processes::list(&client, store.state())
+        .context("cannot list pm2ctl's processes")?;
+    if let Some(selected) = Target::parse(&args.target)
+        .ok()
+        .and_then(|t| t.select(&procs).ok())
+    {
+        return restart_known(&client, &mut store, &selected);
+    }
+
+    let failures = match classify(&args.target) {
+        StartTarget::File(file) => start_file(&client, &mut store, &file, args)?,
+        StartTarget::Script(script) => start_script(&client, &mut store, &script, args)?,
+    };
+    if failures.is_empty() {
+        println!("[PM2] Done.");
+        return Ok(());
+    }
+    for f in &failures {
+        eprintln!("[PM2][ERROR] {} ({}): {}", f.app, f.unit, f.reason);
+        for line in f.report.lines() {
+            eprintln!("  {line}");
+        }
+    }
+    Err(ActionFailed("some apps did not start".into()).into())
+}
+
+fn restart_known(client: &Client, store: &mut Store, selected: &[&Proc]) -> Result<()> {
+    lifecycle::actions::announce(Action::Restart, selected);
+    let report = lifecycle::actions::run(client, store, Action::Restart, selected)?;
+    report.print();
+    if report.all_ok() {
+        Ok(())
+    } else {
+        Err(ActionFailed("restartProcessId failed for some processes".into()).into())
+    }
+}
+
+/// `start FILE`: `apply` without pruning; apps the file names are started (a stopped one
+/// too: the user asked for it), the others are left alone.
+fn start_file(
+    client: &Client,
+    store: &mut Store,
+    file: &Path,
+    args: &Args,
+) -> Result<Vec<Failure>> {
+    let file = std::path::absolute(file)
+        .with_context(|| format!("cannot resolve the path {}", file.display()))?;
+    let mut eco = ecosystem::load(&file).map_err(anyhow::Error::new)?;
+    if !args.only.is_empty() {
+        eco.apps.retain(|a| args.only.contains(&a.name));
+    }
+    println!("[PM2] Applying {}", file.display());
+    let source = Source {
+        file: Some(file),
+        env: args.env.clone(),
+    };
+    start_apps(client, store, &eco, &source)
+}
+
+/// `start SCRIPT`: one app from the flags, recorded with its definition (for `scale`).
+fn start_script(
+    client: &Client,
+    store: &mut Store,
+    script: &str,
+    args: &Args,
+) -> Result<Vec<Failure>> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let app =
+        app_from_args(script, args, &cwd).map_err(|e| UsageError(format!("[PM2][ERROR] {e}")))?;
+    if store.state().app(&app.name).is_some() && !args.force {
+        anyhow::bail!(
+            "[PM2][ERROR] Script already launched as {}, add -f option to force re-execution",
+            app.name
+        );
+    }
+    let eco = Ecosystem {
+        source: PathBuf::from(&app.script),
+        base_dir: cwd,
+        apps: vec![app.clone()],
+        deploy: Default::default(),
+    };
+    println!("[PM2] Starting {} as {}", app.script, app.name);
+    let source = Source {
+        file: None,
+        env: args.env.clone(),
+    };
+    let failures = start_apps(client, store, &eco, &source)?;
+    if let Some(record) = store.state_mut().app_mut(&app.name) {
+        record.definition = Some(app);
+    }
+    store.save()?;
+    Ok(failures)
+}
+
+/// Plans `eco` and hands its apps to the apply engine, wanted running (a new app with
+/// `autostart = false` is only recorded).
+fn start_apps(
+    client: &Client,
+    store: &mut Store,
+    eco: &Ecosystem,
+    source: &Source,
+) -> Result<Vec<Failure>> {
+    let host = engine::host_facts(client);
+    let plan = engine::plan(eco, source.env.as_deref(), &host)?;
+    for warning in &plan.warnings {
+        eprintln!("[PM2][WARN] {warning}");
+    }
+    let desired: Vec<DesiredApp> = plan
+        .apps
+        .into_iter()
+        .map(|app_plan| {
+            let known = store.state().app(&app_plan.name).is_some();
+            let autostart = eco
+                .apps
+                .iter()
+                .find(|a| a.name == app_plan.name)
+                .is_none_or(|a| a.autostart);
+            let (plan, fingerprint) = apply::fingerprinted(app_plan);
+            DesiredApp {
+                plan,
+                fingerprint,
+                desired: if known || autostart {
+                    Desired::Running
+                } else {
+                    Desired::Stopped
+                },
+            }
+        })
+        .collect();
+    engine::converge(client, store, &desired, source)
 }
 
 /// How `start` reads its target.

@@ -2,9 +2,10 @@
 //! (PM2's lines: `[PM2] Applying action stopProcessId on app [api](ids: [ 0, 1 ])`,
 //! then `[PM2] [api](0) ✓` per instance).
 
+use super::engine;
 use super::processes::{parse_instance_unit, Proc};
 use super::record;
-use crate::apply::{self, DesiredApp};
+use crate::apply::DesiredApp;
 use crate::state::{Desired, Store};
 use crate::systemd::{Client, JobOutcome, KillWhom};
 use anyhow::Result;
@@ -149,20 +150,7 @@ fn restart(
             fingerprint: record.fingerprint.clone(),
             desired: Desired::Running,
         }];
-        let live = apply::live_units(client)?;
-        let source = record.source.file.clone().unwrap_or_default();
-        let diff = apply::diff(&desired, store.state(), &live, &source, false);
-        // The engine's per-unit lines would repeat PM2's; its failures are reported below.
-        let mut progress = Vec::new();
-        let failures = apply::execute(
-            client,
-            store,
-            &diff,
-            &desired,
-            &live,
-            &record.source,
-            &mut progress,
-        )?;
+        let failures = engine::converge(client, store, &desired, &record.source)?;
         for f in failures {
             failed.insert(f.unit, format!("{}\n{}", f.reason, f.report));
         }

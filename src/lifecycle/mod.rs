@@ -5,6 +5,7 @@
 //! `pm2ctl-<esc>@<i>.socket` for a cluster app on a port.
 
 pub mod actions;
+pub mod engine;
 pub mod processes;
 pub mod record;
 pub mod scale;

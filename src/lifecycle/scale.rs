@@ -7,14 +7,15 @@
 //! fingerprint: they are the same definition, only more of it, so the next `apply` of the file
 //! sees a running app, not a changed one.
 
+use super::engine;
 use crate::apply::{self, DesiredApp};
-use crate::ecosystem::{self, App, ExecMode, Instances};
-use crate::plan::AppPlan;
+use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances};
 use crate::state::{AppRecord, Desired, InstanceRecord, Store};
 use crate::systemd::Client;
 use crate::target::TargetError;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 /// The instance count asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +72,6 @@ pub fn changes(present: &[u32], count: u32) -> (Vec<u32>, Vec<u32>) {
     }
 }
 
-/// Plans an app (the whole plan; `scale` keeps the instances it needs).
-pub type Planner<'a> = dyn Fn(&App, Option<&str>) -> Result<AppPlan> + 'a;
-
 /// What `scale` did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Scaled {
@@ -86,13 +84,7 @@ pub struct Scaled {
 }
 
 /// Scales app `name` and saves the store.
-pub fn scale(
-    client: &Client,
-    store: &mut Store,
-    name: &str,
-    to: ScaleTo,
-    planner: &Planner<'_>,
-) -> Result<Scaled> {
+pub fn scale(client: &Client, store: &mut Store, name: &str, to: ScaleTo) -> Result<Scaled> {
     let record = store
         .state()
         .app(name)
@@ -129,7 +121,7 @@ pub fn scale(
     }
 
     if !added.is_empty() {
-        let definition = definition(&record)?;
+        let (definition, base_dir) = definition(&record)?;
         let mut wider = definition.clone();
         // An app given no `instances` ran in fork mode; more of it stays in fork mode (PM2's
         // rule would switch a node app with `instances` to cluster mode).
@@ -137,7 +129,18 @@ pub fn scale(
             wider.exec_mode = Some(ExecMode::Fork);
         }
         wider.instances = Some(Instances::Count(count.max(highest(&added) + 1)));
-        let mut planned = planner(&wider, record.source.env.as_deref())?;
+        let eco = Ecosystem {
+            source: record.source.file.clone().unwrap_or_default(),
+            base_dir,
+            apps: vec![wider],
+            deploy: Default::default(),
+        };
+        let host = engine::host_facts(client);
+        let mut planned = engine::plan(&eco, record.source.env.as_deref(), &host)?
+            .apps
+            .into_iter()
+            .next()
+            .with_context(|| format!("planning {name} gave no app"))?;
         planned.instances.retain(|i| added.contains(&i.index));
         apply::stamp(&mut planned, &record.fingerprint);
 
@@ -171,19 +174,7 @@ pub fn scale(
                 fingerprint: record.fingerprint.clone(),
                 desired: Desired::Running,
             }];
-            let live = apply::live_units(client)?;
-            let source = record.source.file.clone().unwrap_or_default();
-            let diff = apply::diff(&desired, store.state(), &live, &source, false);
-            let mut progress = Vec::new();
-            let failures = apply::execute(
-                client,
-                store,
-                &diff,
-                &desired,
-                &live,
-                &record.source,
-                &mut progress,
-            )?;
+            let failures = engine::converge(client, store, &desired, &record.source)?;
             scaled.failures = failures
                 .into_iter()
                 .map(|f| format!("{}: {}\n{}", f.unit, f.reason, f.report))
@@ -197,12 +188,12 @@ fn highest(indexes: &[u32]) -> u32 {
     indexes.iter().copied().max().unwrap_or(0)
 }
 
-/// The definition new instances are planned from: the recorded one, else the app as its
-/// ecosystem file says now (refused when the file no longer matches what runs, which would
-/// mix two definitions in one app).
-fn definition(record: &AppRecord) -> Result<App> {
+/// The definition new instances are planned from, with the directory its relative paths
+/// start from: the recorded one (whose paths `start` made absolute), else the app as its
+/// ecosystem file says now.
+fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
     if let Some(app) = &record.definition {
-        return Ok(app.clone());
+        return Ok((app.clone(), PathBuf::from("/")));
     }
     let Some(file) = &record.source.file else {
         bail!(
@@ -212,10 +203,12 @@ fn definition(record: &AppRecord) -> Result<App> {
         );
     };
     let eco = ecosystem::load(file).map_err(anyhow::Error::new)?;
-    eco.apps
+    let app = eco
+        .apps
         .into_iter()
         .find(|a| a.name == record.name)
-        .with_context(|| format!("{} is no longer in {}", record.name, file.display()))
+        .with_context(|| format!("{} is no longer in {}", record.name, file.display()))?;
+    Ok((app, eco.base_dir))
 }
 
 #[cfg(test)]
