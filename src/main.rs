@@ -25,7 +25,7 @@ enum Command {
     Plan(cli::plan::Args),
     /// Make systemd run what an ecosystem file says, changing only the apps that differ.
     Apply(cli::apply::Args),
-    /// Start an ecosystem file, a script (`start app.js -i max -- --flag`), or known apps again.
+    /// Start an ecosystem file, a script, or known apps.
     Start(Box<cli::start::Args>),
     /// Stop processes; they stay listed as stopped.
     Stop(cli::stop::Args),
