@@ -93,8 +93,8 @@ pub enum LogTarget {
 /// lines beyond it are dropped and a "Suppressed N messages" notice is logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogRateLimit {
+    /// At most [`LogRateLimit::MAX_BURST`].
     pub burst: u32,
-    /// Zero turns rate limiting off (`log_rate_limit = false`).
     pub interval: Duration,
 }
 
@@ -112,10 +112,15 @@ impl LogRateLimit {
         burst: 100_000,
         interval: Duration::from_secs(30),
     };
-    /// No limit at all.
+    /// The largest burst: journald multiplies it by up to ~12 (more free disk, more lines)
+    /// in an unsigned 32-bit integer, so anything larger could wrap around to a small limit.
+    pub const MAX_BURST: u32 = 50_000_000;
+    /// `log_rate_limit = false`. systemd 252 reads a zero interval or burst as "not set"
+    /// and applies journald's default (checked in the sandbox), so "no limit" is a burst
+    /// no app reaches: 50 million lines a second.
     pub const OFF: LogRateLimit = LogRateLimit {
-        burst: 0,
-        interval: Duration::ZERO,
+        burst: LogRateLimit::MAX_BURST,
+        interval: Duration::from_secs(1),
     };
 }
 

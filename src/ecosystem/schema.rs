@@ -485,12 +485,18 @@ fn log_rate_limit(v: &Node) -> Conv<LogRateLimit> {
         match entry.key.as_str() {
             "burst" => {
                 let n = convert::integer(&entry.value).map_err(in_key)?;
-                limit.burst = u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
-                    in_key(Problem::new(format!(
-                        "must be between 1 and {} lines",
-                        u32::MAX
-                    )))
-                })?;
+                limit.burst = u32::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=LogRateLimit::MAX_BURST).contains(n))
+                    .ok_or_else(|| {
+                        in_key(
+                            Problem::new(format!(
+                                "must be between 1 and {} lines",
+                                LogRateLimit::MAX_BURST
+                            ))
+                            .with_help("`log_rate_limit = false` lifts the limit"),
+                        )
+                    })?;
             }
             "interval" => {
                 limit.interval = convert::duration(&entry.value, false).map_err(in_key)?;

@@ -590,6 +590,10 @@ fn log_rate_limit_is_a_table_or_a_boolean() {
     for (bad, says) in [
         ("log_rate_limit = { burst = 0 }", "log_rate_limit.burst"),
         (
+            "log_rate_limit = { burst = 60000000 }",
+            "between 1 and 50000000",
+        ),
+        (
             "log_rate_limit = { interval = \"soon\" }",
             "log_rate_limit.interval",
         ),

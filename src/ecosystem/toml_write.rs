@@ -250,7 +250,7 @@ fn write_app(out: &mut String, app: &App, d: &App) {
         w.kv("log_date_format", string(f));
     }
     if app.log_rate_limit != d.log_rate_limit {
-        if app.log_rate_limit.interval.is_zero() {
+        if app.log_rate_limit == LogRateLimit::OFF {
             w.kv("log_rate_limit", false);
         } else {
             w.kv(

@@ -443,10 +443,14 @@ fn log_rate_limit_and_date_format_reach_the_journal_properties() {
     };
     assert!(fields.contains(&b"PM2_LOG_DATE_FORMAT=HH:mm".to_vec()));
 
-    // `log_rate_limit = false`: journald's "no limit" is a zero interval.
+    // `log_rate_limit = false`: a burst no app reaches (zero would mean journald's default).
     app.log_rate_limit = crate::ecosystem::LogRateLimit::OFF;
     let s = plan_one(app).apps[0].instances[0].service.clone();
-    assert_eq!(s.get("LogRateLimitIntervalUSec"), Some(&Value::U64(0)));
+    assert_eq!(s.get("LogRateLimitBurst"), Some(&Value::U32(50_000_000)));
+    assert_eq!(
+        s.get("LogRateLimitIntervalUSec"),
+        Some(&Value::U64(1_000_000))
+    );
 }
 
 #[test]
