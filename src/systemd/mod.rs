@@ -416,7 +416,14 @@ impl Client {
                     service.result.as_deref().unwrap_or("unknown")
                 ));
                 match (service.exec_main_code, service.exec_main_status) {
-                    (Some(1), Some(status)) => report.push_str(&format!(", exit status {status}")),
+                    (Some(1), Some(status)) => {
+                        report.push_str(&format!(", exit status {status}"));
+                        if let Some(step) = exec_step(status) {
+                            report.push_str(&format!(
+                                " ({step}: systemd could not start the command)"
+                            ));
+                        }
+                    }
                     (Some(2 | 3), Some(signal)) => {
                         report.push_str(&format!(", killed by signal {}", signal_name(signal)))
                     }
@@ -493,6 +500,23 @@ pub fn unit_object_path(name: &str) -> String {
         }
     }
     path
+}
+
+/// systemd's own exit statuses (200-243, `systemd.exec(5)` "Process Exit Codes"): the
+/// step of setting up the process that failed, for the ones a user's file can cause.
+pub fn exec_step(status: i32) -> Option<&'static str> {
+    Some(match status {
+        200 => "CHDIR",
+        203 => "EXEC",
+        204 => "MEMORY",
+        209 => "STDOUT",
+        210 => "STDERR",
+        216 => "GROUP",
+        217 => "USER",
+        218 => "CAPABILITIES",
+        226 => "NAMESPACE",
+        _ => return None,
+    })
 }
 
 /// `SIGKILL` for 9; the number itself when unknown.
