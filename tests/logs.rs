@@ -85,6 +85,24 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Applies an ecosystem file holding `apps` (TOML `[[apps]]` tables) with `pm2ctl apply`,
+/// which runs every app through `pm2ctl exec-wrap`.
+fn apply(sb: &Sandbox, test: &str, apps: &str) {
+    let dir = scratch(test);
+    let file = dir.join("ecosystem.toml");
+    std::fs::write(&file, apps).expect("write the ecosystem file");
+    let file = file.display().to_string();
+    assert_success("pm2ctl apply", &sb.pm2ctl(&["apply", &file]));
+}
+
+/// An `[[apps]]` table running fixture `script` with `extra` options.
+fn app_table(name: &str, script: &str, extra: &str) -> String {
+    format!(
+        "[[apps]]\nname = \"{name}\"\nscript = \"{}\"\n{extra}\n",
+        fixtures_dir().join(script).display()
+    )
+}
+
 #[test]
 fn exec_wrap_keeps_stdout_and_stderr_apart_in_the_journal() {
     let sb = Sandbox::boot();
@@ -215,7 +233,15 @@ fn exec_wrap_starts_the_app_even_when_its_log_file_cannot_be_opened() {
 
 /// Starts the printer and waits until it has logged `lines` lines on each stream.
 fn printer_with_lines(sb: &Sandbox, lines: u32) {
-    start_app(sb, "printer", "printer.js", &[], &["PRINT_INTERVAL_MS=100"]);
+    apply(
+        sb,
+        "printer",
+        &app_table(
+            "printer",
+            "printer.js",
+            "env = { PRINT_INTERVAL_MS = \"100\" }",
+        ),
+    );
     let last_out = format!("out line {lines}");
     let last_err = format!("err line {lines}");
     sb.wait_for("the printer's lines", WAIT, || {
@@ -357,7 +383,7 @@ fn logs_ends_cleanly_on_a_closed_pipe_and_on_ctrl_c() {
 fn flush_hides_earlier_lines_from_logs_only() {
     let sb = Sandbox::boot();
     printer_with_lines(&sb, 2);
-    assert_success("stop", &sb.systemctl(&["stop", "pm2ctl-printer@0.service"]));
+    assert_success("pm2ctl stop", &sb.pm2ctl(&["stop", "printer"]));
 
     let flushed = sb.pm2ctl(&["flush", "printer"]);
     assert_success("flush", &flushed);
@@ -367,7 +393,7 @@ fn flush_hides_earlier_lines_from_logs_only() {
     assert!(!journal_records(&sb, "printer").is_empty());
 
     // New lines show again.
-    printer_with_lines(&sb, 1);
+    assert_success("pm2ctl restart", &sb.pm2ctl(&["restart", "printer"]));
     sb.wait_for("new lines after the flush", WAIT, || {
         let out = sb.pm2ctl(&["logs", "printer", "--nostream", "--lines", "1000"]);
         stdout(&out).contains("0|printer | out line 1")
@@ -387,25 +413,25 @@ fn chatty_lines(sb: &Sandbox, app: &str) -> usize {
 fn a_chatty_app_loses_no_line_under_a_raised_limit_and_losses_are_shown() {
     let sb = Sandbox::boot();
     const LINES: usize = 50_000;
-    let lines = format!("CHATTY_LINES={LINES}");
-    // Raised: what pm2ctl sets by default.
-    start_app_with(
-        &sb,
-        "loud",
-        "chatty.js",
-        &[],
-        &[&lines],
-        &["LogRateLimitIntervalSec=30s", "LogRateLimitBurst=1000000"],
-    );
-    // Low, so journald drops lines and says so.
-    start_app_with(
-        &sb,
-        "lossy",
-        "chatty.js",
-        &[],
-        &[&lines, "CHATTY_LATER_MS=3000"],
-        &["LogRateLimitIntervalSec=2s", "LogRateLimitBurst=100"],
-    );
+    // `loud` gets pm2ctl's default limit; `lossy` a low one, so journald drops lines and
+    // says so (with its first line after the 2 s interval).
+    let apps = [
+        app_table(
+            "loud",
+            "chatty.js",
+            &format!("env = {{ CHATTY_LINES = \"{LINES}\" }}"),
+        ),
+        app_table(
+            "lossy",
+            "chatty.js",
+            &format!(
+                "env = {{ CHATTY_LINES = \"{LINES}\", CHATTY_LATER_MS = \"3000\" }}\n\
+                 log_rate_limit = {{ burst = 100, interval = \"2s\" }}"
+            ),
+        ),
+    ]
+    .concat();
+    apply(&sb, "chatty", &apps);
 
     sb.wait_for("the loud app's last line", Duration::from_secs(120), || {
         journal_records(&sb, "loud")
@@ -433,4 +459,60 @@ fn a_chatty_app_loses_no_line_under_a_raised_limit_and_losses_are_shown() {
     // Another app's losses are not shown for this one.
     let loud = pm2ctl_lines(&sb, &["logs", "loud", "--nostream", "--lines", "100"]);
     assert!(loud.iter().all(|l| !l.contains("Suppressed")), "{loud:#?}");
+}
+
+#[test]
+fn applied_apps_honour_log_files_and_log_date_format() {
+    let sb = Sandbox::boot();
+    let dir = scratch("applied-files");
+    let out_file = dir.join("logs/deep/filed-out.log");
+    let err_file = dir.join("logs/deep/filed-error.log");
+    let apps = [
+        app_table(
+            "filed",
+            "printer.js",
+            &format!(
+                "env = {{ PRINT_INTERVAL_MS = \"100\" }}\nout_file = \"{}\"\nerror_file = \"{}\"",
+                out_file.display(),
+                err_file.display()
+            ),
+        ),
+        app_table(
+            "dated",
+            "printer.js",
+            "env = { PRINT_INTERVAL_MS = \"100\" }\nlog_date_format = \"[stamp]\"",
+        ),
+    ]
+    .concat();
+    apply(&sb, "applied", &apps);
+
+    sb.wait_for("lines in the app's files", WAIT, || {
+        let out = std::fs::read_to_string(&out_file).unwrap_or_default();
+        let err = std::fs::read_to_string(&err_file).unwrap_or_default();
+        out.contains("out line 2") && err.contains("err line 2")
+    });
+    let out = std::fs::read_to_string(&out_file).unwrap_or_default();
+    assert!(!out.contains("err line"), "stderr in the out file:\n{out}");
+
+    // log_date_format travels with the lines and is applied when they are shown.
+    sb.wait_for("the dated app's lines", WAIT, || {
+        let out = sb.pm2ctl(&["logs", "dated", "--nostream", "--lines", "1000"]);
+        // `filed` came first in the file, so it has pm_id 0 and `dated` 1.
+        stdout(&out).contains("1|dated | stamp: out line 1")
+    });
+    // --timestamp overrides it.
+    let custom = pm2ctl_lines(
+        &sb,
+        &[
+            "logs",
+            "dated",
+            "--nostream",
+            "--lines",
+            "1",
+            "--timestamp=[T]",
+        ],
+    );
+    assert_eq!(custom.len(), 1, "{custom:#?}");
+    assert!(custom[0].starts_with("1|dated | T: "), "{custom:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
