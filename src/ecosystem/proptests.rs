@@ -6,7 +6,9 @@ use super::schema::{camel_case, APP_OPTIONS};
 use super::*;
 use proptest::prelude::*;
 
-/// Cases per property; `PM2CTL_PROPTEST_CASES` raises it for a deeper run.
+/// Cases per property; `PM2CTL_PROPTEST_CASES` raises it for a deeper run, e.g.
+/// `PM2CTL_PROPTEST_CASES=100000 cargo test --release --lib proptests` (with cargo
+/// test: nextest's slow-test timeout ends runs longer than two minutes).
 fn cases() -> u32 {
     std::env::var("PM2CTL_PROPTEST_CASES")
         .ok()
