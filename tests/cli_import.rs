@@ -85,3 +85,21 @@ fn javascript_without_node_says_what_to_do() {
     assert!(stderr.contains("cannot run `node`"), "{stderr}");
     assert!(stderr.contains("help: install Node.js"), "{stderr}");
 }
+
+#[test]
+fn the_pm2_example_means_the_same_as_the_toml_example() {
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("node is not installed; skipping");
+        return;
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let load = |name: &str| {
+        let mut eco =
+            pm2ctl::ecosystem::load(&examples.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for app in &mut eco.apps {
+            app.span = Default::default();
+        }
+        (eco.apps, eco.deploy, eco.base_dir)
+    };
+    assert_eq!(load("ecosystem.config.js"), load("ecosystem.toml"));
+}
