@@ -66,14 +66,84 @@ pub fn generate(kind: Kind, cmd: clap::Command, dir: &Path) -> Result<Vec<PathBu
 }
 
 fn man_pages(cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
-    clap_mangen::generate_to(cmd, dir)
+    clap_mangen::generate_to(cmd.clone(), dir)
         .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
+    // The top page again, with what the CLI definition cannot say.
+    let top = dir.join(format!("{}.1", cmd.get_name()));
+    let page = top_page(cmd).context("cannot render the man page")?;
+    fs::write(&top, page).with_context(|| format!("cannot write {}", top.display()))?;
     let mut pages: Vec<PathBuf> = list(dir)?
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "1"))
         .collect();
     pages.sort();
     Ok(pages)
+}
+
+/// The environment variables pm2ctl reads, for ENVIRONMENT in pm2ctl(1).
+const ENVIRONMENT: [(&str, &str); 3] = [
+    (
+        crate::installed::NODE_SHIM_VAR,
+        "The Node shim that node apps are started with (--require). Default: the installed \
+         one, /usr/lib/pm2ctl/pm2ctl-shim.js.",
+    ),
+    (
+        crate::state::STATE_DIR_VAR,
+        "Where pm2ctl keeps what systemd cannot hold for it (stopped apps, ids, the units each \
+         app runs). Default: /var/lib/pm2ctl for the system manager, $XDG_STATE_HOME/pm2ctl \
+         (~/.local/state/pm2ctl) for a user's manager.",
+    ),
+    (
+        crate::logs::diagnostics::FILTER_VAR,
+        "Which of pm2ctl's own diagnostics to show, as a tracing EnvFilter (default: warn). \
+         They go to stderr on a terminal and to the journal otherwise.",
+    ),
+];
+
+/// The files pm2ctl uses, for FILES in pm2ctl(1).
+const FILES: [(&str, &str); 3] = [
+    (
+        "/var/lib/pm2ctl/",
+        "The state for the system manager, root only (created by systemd-tmpfiles from \
+         /usr/lib/tmpfiles.d/pm2ctl.conf).",
+    ),
+    ("~/.local/state/pm2ctl/", "The state for a user's manager."),
+    (
+        crate::installed::NODE_SHIM_INSTALLED,
+        "The Node shim: socket activation for cluster apps, process.send('ready') as READY=1.",
+    ),
+];
+
+/// pm2ctl(1): clap_mangen's page with ENVIRONMENT, FILES and SEE ALSO before VERSION.
+fn top_page(cmd: clap::Command) -> Result<String> {
+    use roff::{bold, roman, Roff};
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    let mut page = String::from_utf8(page).context("the man page is not UTF-8")?;
+
+    let mut extra = Roff::new();
+    for (title, entries) in [("ENVIRONMENT", &ENVIRONMENT), ("FILES", &FILES)] {
+        extra.control("SH", [title]);
+        for (name, what) in entries {
+            extra.control("TP", []);
+            extra.text([bold(*name)]);
+            extra.text([roman(*what)]);
+        }
+    }
+    extra.control("SH", ["SEE ALSO"]);
+    extra.text([roman(
+        "systemctl(1), journalctl(1), systemd.service(5), systemd.resource-control(5), \
+         systemd-tmpfiles(8)",
+    )]);
+    // Every rendering starts with the same preamble; the page has it already.
+    let preamble = Roff::new().render();
+    let extra = extra.render();
+    let extra = extra.strip_prefix(&preamble).unwrap_or(&extra);
+    match page.find("\n.SH VERSION") {
+        Some(at) => page.insert_str(at + 1, extra),
+        None => page.push_str(extra),
+    }
+    Ok(page)
 }
 
 fn completions(cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
@@ -176,6 +246,15 @@ mod tests {
         assert_eq!(names, ["pm2ctl-validate.1", "pm2ctl.1"]);
         let page = fs::read_to_string(dir.path().join("pm2ctl.1")).unwrap();
         assert!(page.contains("pm2ctl 1.2.3"), "{page}");
+        for section in ["SUBCOMMANDS", "ENVIRONMENT", "FILES", "SEE ALSO", "VERSION"] {
+            assert!(page.contains(section), "no {section}:\n{page}");
+        }
+        assert!(page.contains(crate::installed::NODE_SHIM_VAR), "{page}");
+        assert!(
+            page.find("ENVIRONMENT") < page.find("VERSION"),
+            "ENVIRONMENT after VERSION:\n{page}"
+        );
+        assert_eq!(page.matches(".ds Aq").count(), 2, "one preamble:\n{page}");
     }
 
     #[test]

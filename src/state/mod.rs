@@ -15,7 +15,7 @@
 mod dir;
 mod store;
 
-pub use dir::default_dir;
+pub use dir::{default_dir, STATE_DIR_VAR};
 pub use store::{read, Store, STATE_FILE};
 
 use crate::plan::AppPlan;
