@@ -1,5 +1,13 @@
 //! Ecosystem files: loading (TOML, PM2's JSON and JS), validation with spans, and
-//! the validated model. `load` is the only entry point the rest of pm2ctl needs.
+//! the validated model. `load` is the only entry point the rest of pm2ctl needs;
+//! `to_toml` writes a model back (`pm2ctl import`).
+//!
+//! The flow: text ─▶ a format-neutral tree with positions (`toml_format`,
+//! `js_format`) ─▶ one validator (`validate`) walking the option table (`schema`)
+//! ─▶ the model, or every problem found. `--env NAME` is not applied here: every
+//! `env_<name>` table is kept in `App::env_by_name` (and `deploy.<name>.env` in
+//! `Ecosystem::deploy`), and `plan` overlays the one selected, so one loaded file
+//! serves every environment.
 
 mod convert;
 mod js_format;
