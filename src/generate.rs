@@ -81,11 +81,16 @@ fn man_pages(cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The environment variables pm2ctl reads, for ENVIRONMENT in pm2ctl(1).
-const ENVIRONMENT: [(&str, &str); 3] = [
+const ENVIRONMENT: [(&str, &str); 4] = [
     (
         crate::installed::NODE_SHIM_VAR,
         "The Node shim that node apps are started with (--require). Default: the installed \
          one, /usr/lib/pm2ctl/pm2ctl-shim.js.",
+    ),
+    (
+        crate::ecosystem::NODE_VAR,
+        "The node binary that evaluates PM2's JavaScript ecosystem files (.js, .cjs, .mjs, and \
+         .json that is not strict JSON). Default: node, looked up in PATH.",
     ),
     (
         crate::state::STATE_DIR_VAR,
@@ -122,7 +127,7 @@ fn top_page(cmd: clap::Command) -> Result<String> {
     let mut page = String::from_utf8(page).context("the man page is not UTF-8")?;
 
     let mut extra = Roff::new();
-    for (title, entries) in [("ENVIRONMENT", &ENVIRONMENT), ("FILES", &FILES)] {
+    for (title, entries) in [("ENVIRONMENT", &ENVIRONMENT[..]), ("FILES", &FILES[..])] {
         extra.control("SH", [title]);
         for (name, what) in entries {
             extra.control("TP", []);

@@ -248,6 +248,9 @@ enum Source {
     JsonAsExpression,
 }
 
+/// Names the node binary that evaluates JavaScript ecosystem files (default: `node` in PATH).
+pub const NODE_VAR: &str = "PM2CTL_NODE";
+
 /// Prefix of the message when node cannot be started.
 const NODE_MISSING: &str = "cannot run `node`";
 
@@ -301,7 +304,7 @@ const emit = (value) => {
 "#;
 
 fn evaluate_with_node(path: &Path, source: Source) -> Result<Node, ReadError> {
-    let node_bin = std::env::var_os("PM2CTL_NODE").unwrap_or_else(|| "node".into());
+    let node_bin = std::env::var_os(NODE_VAR).unwrap_or_else(|| "node".into());
     let mode = match source {
         Source::Module => "module",
         Source::JsonAsExpression => "json",

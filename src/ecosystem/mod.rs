@@ -19,6 +19,7 @@ mod tree;
 pub mod units;
 mod validate;
 
+pub use js_format::NODE_VAR;
 pub use model::*;
 pub use toml_write::to_toml;
 
