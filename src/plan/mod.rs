@@ -81,7 +81,10 @@ pub enum FileKind {
 pub struct InstancePlan {
     pub index: u32,
     pub service: UnitSpec,
-    /// For a cluster app with a port: the socket that activates `service`.
+    /// For a cluster app with a port: the socket that activates `service`. Created as the
+    /// main unit of `StartTransientUnit` with the service as its aux unit (a transient socket
+    /// cannot name its service; it triggers the one of the same name). That call only loads
+    /// the service: `StartUnit` it too, as PM2 starts every instance at once.
     pub socket: Option<UnitSpec>,
 }
 
