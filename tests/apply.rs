@@ -402,3 +402,47 @@ fn a_user_without_root_applies_to_their_own_systemd() {
     assert_eq!(listed.trim(), "active");
     assert_ne!(sb.unit_state("pm2ctl-mine@0.service"), "active");
 }
+
+#[test]
+fn an_apply_killed_half_way_is_completed_by_the_next_one() {
+    let sb = Sandbox::boot();
+    let dir = workdir("killed");
+    // An app that ignores its stop signal keeps `apply` waiting while it replaces it.
+    let stubborn = |mark: &str| {
+        format!(
+            "[[apps]]\nname = \"stubborn\"\nscript = \"{}\"\nkill_timeout = \"5s\"\n\
+             env = {{ MARK = \"{mark}\" }}\n",
+            fixture("ignore-sigint.js")
+        )
+    };
+    let file = write_file(&dir, &stubborn("one"));
+    assert_success("apply", &apply(&sb, &file, &[]));
+    let unit = "pm2ctl-stubborn@0.service";
+
+    // Edit it and kill -9 the apply while it waits for the old process to stop.
+    write_file(&dir, &stubborn("two"));
+    let script = format!(
+        "{} apply {file} >/dev/null 2>&1 & pid=$!; \
+         i=0; until [ \"$(systemctl show -P ActiveState {unit})\" = deactivating ] || [ $i = 1200 ]; \
+         do sleep 0.05; i=$((i+1)); done; \
+         [ $i -lt 1200 ] || echo never-deactivating; kill -9 $pid; wait $pid; echo killed",
+        common::sandbox::PM2CTL
+    );
+    let killed = sb.exec(&["sh", "-c", &script]);
+    assert_eq!(stdout(&killed).trim(), "killed");
+
+    // The next apply takes the lock the dead one held and finishes the job.
+    let again = apply(&sb, &file, &[]);
+    assert_success("apply after the kill", &again);
+    sb.wait_for("the new definition to run", PATIENCE, || {
+        show(&sb, unit, "ActiveState") == "active"
+    });
+    let env = show(&sb, unit, "Environment");
+    assert!(env.contains("MARK=two"), "{env}");
+    let last = apply(&sb, &file, &[]);
+    assert!(
+        stderr(&last).contains("nothing to change"),
+        "{}",
+        stderr(&last)
+    );
+}
