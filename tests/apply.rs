@@ -80,6 +80,14 @@ fn wait_for_pid(sb: &Sandbox, port: u16) -> u32 {
     pid.unwrap_or_default()
 }
 
+/// Waits until `unit`'s journal has a line containing `text` (`n` times).
+fn wait_for_log(sb: &Sandbox, unit: &str, text: &str, n: usize) {
+    sb.wait_for(&format!("{n} × {text:?} from {unit}"), PATIENCE, || {
+        let journal = stdout(&sb.journalctl(&["-u", unit, "-o", "cat"]));
+        journal.matches(text).count() >= n
+    });
+}
+
 #[test]
 fn a_second_apply_changes_nothing_and_an_env_edit_restarts_only_that_app() {
     let sb = Sandbox::boot();
@@ -282,10 +290,7 @@ fn max_memory_restart_kills_a_leaking_app_and_systemd_restarts_it() {
     );
     // It never exits on its own: it was killed at its limit and started again (the journal
     // may lag behind systemd's counter a little).
-    sb.wait_for("the second start in the journal", PATIENCE, || {
-        let journal = stdout(&sb.journalctl(&["-u", unit, "-o", "cat"]));
-        journal.matches("leak fixture started").count() >= 2
-    });
+    wait_for_log(&sb, unit, "leak fixture started", 2);
 }
 
 #[test]
@@ -329,9 +334,8 @@ fn kill_timeout_is_how_long_a_stubborn_app_gets_before_sigkill() {
     let file = write_file(&dir, &[stubborn, other.clone()].concat());
     assert_success("apply", &apply(&sb, &file, &[]));
     let unit = "pm2ctl-stubborn@0.service";
-    sb.wait_for("the app to run", PATIENCE, || {
-        show(&sb, unit, "ActiveState") == "active"
-    });
+    // Running is not enough: node must have installed its handlers.
+    wait_for_log(&sb, unit, "ignore-sigint fixture started", 1);
     assert_eq!(show(&sb, unit, "TimeoutStopUSec"), "3s");
 
     // It ignores the stop signal, so stopping it ends with systemd's SIGKILL once the
@@ -418,6 +422,7 @@ fn an_apply_killed_half_way_is_completed_by_the_next_one() {
     let file = write_file(&dir, &stubborn("one"));
     assert_success("apply", &apply(&sb, &file, &[]));
     let unit = "pm2ctl-stubborn@0.service";
+    wait_for_log(&sb, unit, "ignore-sigint fixture started", 1);
 
     // Edit it and kill -9 the apply while it waits for the old process to stop.
     write_file(&dir, &stubborn("two"));
