@@ -1,5 +1,11 @@
-//! PM2's lifecycle verbs over systemd: which instances a target selects (`processes`), and
-//! what `stop`, `restart`, `delete` and `sendSignal` do to their units (`actions`).
+//! PM2's lifecycle verbs over systemd.
+//!
+//! * `processes`: the process list targets select from (the state store's instances joined
+//!   with systemd's view, plus owned units the store does not know);
+//! * `actions`: what `stop`, `restart`, `delete`, `reset` and `sendSignal` do to units;
+//! * `record`: what they change in the state store (pure);
+//! * `scale`: adding and removing instances of one app;
+//! * `engine`: the one way the verbs create units, through `apply`'s diff and executor.
 //!
 //! An instance ("process" in PM2's words) is one `pm2ctl-<esc>@<i>.service`, plus its
 //! `pm2ctl-<esc>@<i>.socket` for a cluster app on a port.
