@@ -94,6 +94,10 @@ run_pm2ctl() { # label app rate-limit properties...
 
 run_pm2ctl "pm2ctl, its limit (100,000 / 30 s)" raised \
   LogRateLimitIntervalSec=30s LogRateLimitBurst=100000
+# How fast `pm2ctl logs` reads them back (journalctl -o json plus parsing and rendering).
+read_start=$(now)
+read_lines=$("$BENCH_PM2CTL" logs raised --nostream --lines "$((lines + 10))" | wc -l)
+read_time=$(elapsed "$read_start" "$(now)")
 run_pm2ctl "pm2ctl, journald's default (10,000 / 30 s)" default
 run_pm2ctl "pm2ctl, log_rate_limit = false" unlimited \
   LogRateLimitIntervalSec=1s LogRateLimitBurst=50000000
@@ -115,6 +119,7 @@ if [[ -x $BENCH_PM2 ]]; then
   "$BENCH_PM2" kill >/dev/null 2>&1 || true
 fi
 echo
+echo "pm2ctl logs --nostream read back $read_lines lines in $read_time s."
 echo "\"to stored\" includes the 3 s this script waits to see the count settle."
 echo "journald's burst grows with the free space of the journal's disk (here a tmpfs), so its"
 echo "default limit lets more than 10,000 lines through."
