@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cli;
 pub mod ecosystem;
 pub mod generate;
+pub mod inspect;
 pub mod installed;
 pub mod lifecycle;
 pub mod logs;

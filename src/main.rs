@@ -46,6 +46,13 @@ enum Command {
     Logs(cli::logs::LogsArgs),
     /// Hide the logs shown so far from `logs` (journald keeps them until it rotates).
     Flush(cli::logs::FlushArgs),
+    /// List processes: PM2's table from systemd and the state store.
+    #[command(visible_aliases = ["ls", "l", "ps", "status"])]
+    List(cli::list::Args),
+    /// The process list as PM2's JSON (`pm2 jlist`'s shape), on one line.
+    Jlist(cli::jlist::Args),
+    /// The process list as `pm2 prettylist` prints it (a JavaScript literal).
+    Prettylist(cli::jlist::Args),
     /// Run COMMAND with stdout and stderr as separate journal streams (the ExecStart of app units).
     #[command(hide = true)]
     ExecWrap(cli::logs::ExecWrapArgs),
@@ -76,5 +83,8 @@ fn main() -> ExitCode {
         Command::Logs(args) => cli::logs::logs(args),
         Command::Flush(args) => cli::logs::flush(args),
         Command::ExecWrap(args) => cli::logs::exec_wrap(args),
+        Command::List(args) => cli::list::run(args),
+        Command::Jlist(args) => cli::jlist::run(args),
+        Command::Prettylist(args) => cli::jlist::run_pretty(args),
     }
 }

@@ -6,6 +6,8 @@
 pub mod apply;
 pub mod delete;
 pub mod import;
+pub mod jlist;
+pub mod list;
 pub mod logs;
 pub mod plan;
 pub mod reset;

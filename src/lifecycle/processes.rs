@@ -153,6 +153,24 @@ pub fn status_of(state: &UnitState) -> Status {
 /// (a store moved aside, a pm2ctl killed between starting units and recording them), so
 /// they can still be stopped or deleted. Those get ids after the store's, for this run only.
 pub fn list(client: &Client, state: &State) -> Result<Vec<Proc>> {
+    Ok(observe(client, state)?
+        .into_iter()
+        .map(|o| o.proc)
+        .collect())
+}
+
+/// One instance of the process list with everything systemd said about its service unit
+/// (for listings that show more than the verbs need: memory, CPU, start time…).
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub proc: Proc,
+    /// The service unit's Unit and Service properties, read in the same batch as `proc`.
+    pub live: UnitState,
+}
+
+/// `list`, keeping each service unit's properties: one `ListUnitsByPatterns` and one batch
+/// of `GetAll`s, whatever the number of instances.
+pub fn observe(client: &Client, state: &State) -> Result<Vec<Observed>> {
     let loaded: BTreeSet<String> = client
         .list_owned()?
         .into_iter()
@@ -243,7 +261,11 @@ pub fn list(client: &Client, state: &State) -> Result<Vec<Proc>> {
             }
         }
     }
-    Ok(procs)
+    Ok(procs
+        .into_iter()
+        .zip(states)
+        .map(|(proc, live)| Observed { proc, live })
+        .collect())
 }
 
 #[cfg(test)]

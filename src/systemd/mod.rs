@@ -405,6 +405,27 @@ impl Client {
         })
     }
 
+    /// The `CPUUsageNSec` of each service in `names`, all requests in flight at once (one
+    /// property per unit, for a second CPU sample after `read_states`). `None` where systemd
+    /// does not know it: CPU accounting off, or the unit gone in between.
+    pub fn read_cpu_usage(&self, names: &[String]) -> Vec<Option<u64>> {
+        self.runtime.block_on(async {
+            let reads = names.iter().map(|name| async move {
+                let proxy = proxies::UnitPropertiesProxy::builder(&self.connection)
+                    .path(unit_object_path(name))
+                    .build()
+                    .await
+                    .ok()?;
+                let value = proxy
+                    .get_u64("org.freedesktop.systemd1.Service", "CPUUsageNSec")
+                    .await
+                    .ok()?;
+                u64::try_from(value).ok().filter(|ns| *ns != u64::MAX)
+            });
+            join_all(reads).await
+        })
+    }
+
     /// Why a unit failed, for the user: systemd's `Result`, the main process' exit status
     /// or signal, and the last lines it logged.
     pub fn failure_report(&self, name: &str) -> String {

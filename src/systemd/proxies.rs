@@ -132,4 +132,8 @@ pub trait UnitProperties {
     /// `GetAll("org.freedesktop.systemd1.Service")`.
     #[zbus(name = "GetAll")]
     fn get_all_service(&self, interface: &str) -> zbus::Result<ServiceProps>;
+
+    /// `Get(interface, property)` of one property whose type the caller knows.
+    #[zbus(name = "Get")]
+    fn get_u64(&self, interface: &str, property: &str) -> zbus::Result<zbus::OwnedVariant>;
 }

@@ -1,0 +1,53 @@
+//! `pm2ctl list` (`ls`, `l`, `ps`, `status`): PM2's process table.
+
+use super::ManagerArgs;
+use crate::inspect::{self, table, Options, Snapshot};
+use crate::state;
+use anyhow::{Context, Result};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The rows as a JSON array (numbers as numbers; uptime in ms).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    super::finish(list(&args))
+}
+
+/// One snapshot of every instance: the state store (read without locking: listing never
+/// waits for another pm2ctl) and systemd.
+pub fn snapshot(manager: &ManagerArgs, options: Options) -> Result<Snapshot> {
+    let client = manager.connect()?;
+    let state = state::read(&state::default_dir(manager.scope())?)?;
+    inspect::collect(&client, &state, options).context("cannot read the state of pm2ctl's units")
+}
+
+/// Colors only on a terminal, and never with `NO_COLOR` set (no-color.org).
+pub fn colors_wanted(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn list(args: &Args) -> Result<()> {
+    let snapshot = snapshot(&args.manager, Options::LIST)?;
+    if args.json {
+        println!("{}", table::json_rows(&snapshot));
+        return Ok(());
+    }
+    let stdout = std::io::stdout();
+    let colors = colors_wanted(&stdout);
+    let width = stdout
+        .is_terminal()
+        .then(|| crossterm::terminal::size().ok().map(|(w, _)| w))
+        .flatten();
+    println!("{}", table::render(&snapshot, colors, width));
+    if snapshot.instances.is_empty() {
+        println!("No process is running: `pm2ctl start <ecosystem.toml|script>` starts some.");
+    }
+    Ok(())
+}
