@@ -31,6 +31,8 @@ enum Command {
     Stop(cli::stop::Args),
     /// Restart processes (stopped ones start).
     Restart(cli::restart::Args),
+    /// Restart processes one at a time, each ready before the next: no request is lost.
+    Reload(cli::reload::Args),
     /// Stop processes and forget them.
     #[command(alias = "del")]
     Delete(cli::delete::Args),
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Start(args) => cli::start::run(*args),
         Command::Stop(args) => cli::stop::run(args),
         Command::Restart(args) => cli::restart::run(args),
+        Command::Reload(args) => cli::reload::run(args),
         Command::Delete(args) => cli::delete::run(args),
         Command::Reset(args) => cli::reset::run(args),
         Command::Scale(args) => cli::scale::run(args),

@@ -10,6 +10,7 @@ pub mod jlist;
 pub mod list;
 pub mod logs;
 pub mod plan;
+pub mod reload;
 pub mod reset;
 pub mod restart;
 pub mod scale;

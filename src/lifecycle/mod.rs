@@ -13,7 +13,9 @@
 pub mod actions;
 pub mod engine;
 pub mod processes;
+pub mod readiness;
 pub mod record;
+pub mod reload;
 pub mod scale;
 
 pub use actions::{Action, Report};

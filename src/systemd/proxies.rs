@@ -99,6 +99,9 @@ pub struct UnitProps {
 #[derive(Debug, Default, Clone, DeserializeDict, Type)]
 #[zbus(signature = "a{sv}", rename_all = "PascalCase")]
 pub struct ServiceProps {
+    /// `simple`, `exec`, `notify`, …: with `notify` a start job completes at READY=1.
+    #[zbus(rename = "Type")]
+    pub service_type: Option<String>,
     #[zbus(rename = "MainPID")]
     pub main_pid: Option<u32>,
     pub result: Option<String>,

@@ -133,14 +133,7 @@ impl Sandbox {
     /// Runs `argv` inside the sandbox with extra environment variables (the rest of the
     /// environment is the launcher's clean one).
     pub fn exec_with_env<S: AsRef<OsStr>>(&self, env: &[(&str, &str)], argv: &[S]) -> Output {
-        let mut cmd = launcher();
-        cmd.arg("exec");
-        for (name, value) in env {
-            cmd.arg("--env").arg(name).env(name, value);
-        }
-        cmd.arg(&self.id).arg("--").args(argv).stdin(Stdio::null());
-        cmd.output()
-            .unwrap_or_else(|e| panic!("cannot run {LAUNCHER} exec: {e}"))
+        exec_in(&self.id, env, argv)
     }
 
     /// Runs the pm2ctl under test inside the sandbox.
@@ -214,6 +207,19 @@ impl Drop for Sandbox {
             panic!("sandbox {}: stop failed: {failure}", self.id);
         }
     }
+}
+
+/// `Sandbox::exec_with_env` by sandbox id, for a thread that runs a long command (a load
+/// client) while the test goes on with the `Sandbox`.
+pub fn exec_in<S: AsRef<OsStr>>(id: &str, env: &[(&str, &str)], argv: &[S]) -> Output {
+    let mut cmd = launcher();
+    cmd.arg("exec");
+    for (name, value) in env {
+        cmd.arg("--env").arg(name).env(name, value);
+    }
+    cmd.arg(id).arg("--").args(argv).stdin(Stdio::null());
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {LAUNCHER} exec: {e}"))
 }
 
 fn launcher() -> Command {

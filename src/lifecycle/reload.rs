@@ -1,0 +1,205 @@
+//! `reload`: a rolling restart that keeps an app serving.
+//!
+//! Each instance of a cluster app has its own `ReusePort` socket, held by systemd: while one
+//! instance restarts, connections hashed to its socket wait in that socket's backlog, and the
+//! other instances keep serving theirs. The Node shim's graceful stop lets the old process
+//! finish what it has in flight. So a reload restarts the selected instances a few at a time
+//! (`parallel`, 1 by default) and waits until each is **ready** before touching the next:
+//!
+//! * `Type=notify` (the app has `wait_ready`): the restart job completes when the app sent
+//!   READY=1 (`process.send('ready')` under the shim); systemd fails it after
+//!   `listen_timeout`.
+//! * a socket-activated instance otherwise: its new process accepts on the socket (see
+//!   `readiness`), or `listen_timeout` has passed since it started (as PM2, which carries on
+//!   as if ready after that time);
+//! * an instance without a socket (fork mode, or no `port`): its new process has started.
+//!   Connections to it are refused while it restarts, so such a reload is not seamless.
+//!
+//! An instance that fails to come back stops the reload there: the instances not reached yet
+//! keep their old processes and keep serving.
+
+use super::actions::{self, Action, Report};
+use super::processes::Proc;
+use super::readiness;
+use super::record;
+use crate::state::Store;
+use crate::status::Status;
+use crate::systemd::Client;
+use anyhow::Result;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// PM2's `listen_timeout` default, for apps the store has no definition of.
+pub const DEFAULT_LISTEN_TIMEOUT: Duration = Duration::from_millis(3000);
+
+/// How often a restarted instance is checked while waiting for it.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Why an instance was judged ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// `Type=notify`: it sent READY=1.
+    Notified,
+    /// It accepts connections on the socket systemd holds for it.
+    Accepting,
+    /// `listen_timeout` passed with the process up.
+    ListenTimeout,
+    /// No socket: its process started.
+    Started,
+}
+
+/// The PM2-style line for one instance, as soon as it is known.
+pub trait Progress {
+    fn instance(&mut self, proc: &Proc, result: &Result<Ready, String>);
+    fn warning(&mut self, text: &str);
+}
+
+/// Reloads `procs` in their order: instances not running are started (as `restart` does),
+/// then running ones are restarted `parallel` at a time, each batch ready before the next.
+pub fn run(
+    client: &Client,
+    store: &mut Store,
+    procs: &[&Proc],
+    parallel: usize,
+    progress: &mut dyn Progress,
+) -> Result<Report> {
+    let (running, not_running): (Vec<&Proc>, Vec<&Proc>) = procs
+        .iter()
+        .partition(|p| p.loaded && p.status == Status::Online);
+
+    let mut report = Report::default();
+    if !not_running.is_empty() {
+        let started = actions::run(client, store, Action::Restart, &not_running)?;
+        for (p, result) in &started.results {
+            progress.instance(p, &result.clone().map(|()| Ready::Started));
+        }
+        report.results.extend(started.results);
+    }
+
+    let mut warned = BTreeSet::new();
+    for p in &running {
+        if p.socket.is_none() && warned.insert(p.name.as_str()) {
+            progress.warning(&format!(
+                "[{}] has no socket held by systemd (fork mode, or no `port`): reload restarts it, \
+                 and connections to it are refused while it starts",
+                p.name
+            ));
+        }
+    }
+
+    let mut reloaded: Vec<&Proc> = Vec::new();
+    let mut stopped_at: Option<String> = None;
+    for batch in running.chunks(parallel.max(1)) {
+        if let Some(at) = &stopped_at {
+            for p in batch {
+                let result = Err(format!("not reloaded: the reload stopped at {at}"));
+                progress.instance(p, &result);
+                report.results.push(((*p).clone(), result.map(|_| ())));
+            }
+            continue;
+        }
+        let results = reload_batch(client, store, batch)?;
+        reloaded.extend(batch);
+        for (p, result) in batch.iter().zip(results) {
+            progress.instance(p, &result);
+            if result.is_err() && stopped_at.is_none() {
+                stopped_at = Some(format!("[{}]({})", p.name, p.pm_id));
+            }
+            report.results.push(((*p).clone(), result.map(|_| ())));
+        }
+    }
+
+    if !reloaded.is_empty() {
+        record::restarted(store.state_mut(), &reloaded);
+        store.save()?;
+    }
+    Ok(report)
+}
+
+/// Restarts one batch together, then waits for each instance of it to be ready.
+fn reload_batch(
+    client: &Client,
+    store: &Store,
+    batch: &[&Proc],
+) -> Result<Vec<Result<Ready, String>>> {
+    let services: Vec<String> = batch.iter().map(|p| p.service.clone()).collect();
+    let outcomes = client.restart_units(&services)?;
+    let started = Instant::now();
+    Ok(batch
+        .iter()
+        .map(|p| {
+            let outcome = outcomes.iter().find(|o| o.unit == p.service);
+            match outcome {
+                Some(o) if !o.ok() => {
+                    let why = o
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| format!("job {}", o.result));
+                    Err(with_report(client, p, why))
+                }
+                _ => wait_ready(client, p, started + listen_timeout(store, p)),
+            }
+        })
+        .collect())
+}
+
+/// The app's `listen_timeout`, when the store recorded its definition.
+fn listen_timeout(store: &Store, p: &Proc) -> Duration {
+    store
+        .state()
+        .app(&p.name)
+        .and_then(|app| app.definition.as_ref())
+        .map_or(DEFAULT_LISTEN_TIMEOUT, |d| d.listen_timeout)
+}
+
+/// Waits until the restarted instance is ready (see the module's doc), or fails if its
+/// process does not stay up.
+fn wait_ready(client: &Client, p: &Proc, deadline: Instant) -> Result<Ready, String> {
+    loop {
+        let state = client
+            .read_states(std::slice::from_ref(&p.service))
+            .map_err(|e| format!("{e:#}"))?
+            .pop()
+            .ok_or_else(|| format!("systemd reported nothing about {}", p.service))?;
+        if state.active_state() != "active" {
+            let why = format!(
+                "{} is {} ({}) after its restart",
+                p.service,
+                state.active_state(),
+                state.sub_state()
+            );
+            return Err(with_report(client, p, why));
+        }
+        let notify = state
+            .service
+            .as_ref()
+            .and_then(|s| s.service_type.as_deref())
+            == Some("notify");
+        if notify {
+            return Ok(Ready::Notified);
+        }
+        if p.socket.is_none() {
+            return Ok(Ready::Started);
+        }
+        if state
+            .main_pid()
+            .is_some_and(readiness::accepting_on_passed_socket)
+        {
+            return Ok(Ready::Accepting);
+        }
+        if Instant::now() >= deadline {
+            return Ok(Ready::ListenTimeout);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// `why`, followed by systemd's result and the instance's last log lines.
+fn with_report(client: &Client, p: &Proc, why: String) -> String {
+    let report = client.failure_report(&p.service);
+    if report.is_empty() {
+        why
+    } else {
+        format!("{why}\n{report}")
+    }
+}

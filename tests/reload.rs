@@ -1,0 +1,244 @@
+//! `pm2ctl reload` against a real systemd: a cluster app under continuous keep-alive load
+//! loses no request, and a reload that meets an instance which never becomes ready stops
+//! there while the others keep serving.
+//!
+//! The instances are made the way the plan makes them (one `ReusePort` socket per
+//! instance, the Node shim in NODE_OPTIONS, KillSignal=SIGINT), with systemd-run, so these
+//! tests depend on nothing but the reload itself.
+
+mod common;
+
+use common::sandbox::{assert_success, fixtures_dir, stdout};
+use common::Sandbox;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+const PORT: u16 = 3300;
+
+fn shim() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("shim/node/pm2ctl-shim.js")
+        .display()
+        .to_string()
+}
+
+/// Instance `index` of cluster app `name`: its socket on 127.0.0.1:PORT and its service
+/// running fixture `script` under the shim, started.
+fn run_cluster_instance(sb: &Sandbox, name: &str, index: u32, script: &str, extra: &[String]) {
+    let mut argv = vec![
+        "systemd-run".to_string(),
+        format!("--unit=pm2ctl-{name}@{index}"),
+        format!("--slice=pm2ctl-{name}.slice"),
+        format!("--socket-property=ListenStream=127.0.0.1:{PORT}"),
+        "--socket-property=ReusePort=yes".to_string(),
+        format!("--property=LogExtraFields=PM2_APP={name}"),
+        format!("--property=LogExtraFields=PM2_INSTANCE={index}"),
+        "--property=LogExtraFields=PM2_NAMESPACE=default".to_string(),
+        "--property=KillSignal=SIGINT".to_string(),
+        "--property=TimeoutStopSec=10".to_string(),
+        format!("--setenv=NODE_OPTIONS=--require {}", shim()),
+        format!("--setenv=PORT={PORT}"),
+        format!("--setenv=NODE_APP_INSTANCE={index}"),
+        "--setenv=PM2CTL_KILL_TIMEOUT_MS=10000".to_string(),
+    ];
+    argv.extend(extra.iter().cloned());
+    argv.push("/usr/bin/node".to_string());
+    argv.push(fixtures_dir().join(script).display().to_string());
+    assert_success("systemd-run", &sb.exec(&argv));
+    let service = format!("pm2ctl-{name}@{index}.service");
+    assert_success("start the service", &sb.systemctl(&["start", &service]));
+}
+
+fn main_pid(sb: &Sandbox, unit: &str) -> u32 {
+    let out = sb.systemctl(&["show", "--property=MainPID", "--value", unit]);
+    stdout(&out).trim().parse().unwrap_or(0)
+}
+
+fn services(name: &str, instances: u32) -> Vec<String> {
+    (0..instances)
+        .map(|i| format!("pm2ctl-{name}@{i}.service"))
+        .collect()
+}
+
+/// What `keepalive-client.js` reports.
+#[derive(Debug, serde::Deserialize)]
+struct LoadResult {
+    ok: u64,
+    non2xx: u64,
+    failed: u64,
+    errors: Vec<String>,
+    pids: Vec<u32>,
+}
+
+/// The load client, running inside the sandbox on a thread until `finish`.
+struct Load {
+    dir: PathBuf,
+    thread: std::thread::JoinHandle<Output>,
+}
+
+impl Load {
+    fn start(sb: &Sandbox, dir: &Path) -> Load {
+        let client = fixtures_dir().join("keepalive-client.js");
+        let argv = vec!["/usr/bin/node".to_string(), client.display().to_string()];
+        let url = format!("http://127.0.0.1:{PORT}/");
+        let stop = dir.join("stop").display().to_string();
+        let progress = dir.join("progress").display().to_string();
+        let id = sb.id().to_string();
+        let thread = std::thread::spawn(move || {
+            // A second handle on the same sandbox: `exec` only needs its id.
+            common::sandbox::exec_in(
+                &id,
+                &[
+                    ("URL", url.as_str()),
+                    ("CONNECTIONS", "8"),
+                    ("STOP_FILE", stop.as_str()),
+                    ("PROGRESS_FILE", progress.as_str()),
+                ],
+                &argv,
+            )
+        });
+        Load {
+            dir: dir.to_path_buf(),
+            thread,
+        }
+    }
+
+    fn requests(&self) -> u64 {
+        std::fs::read_to_string(self.dir.join("progress"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits until `more` requests beyond the count seen now were made.
+    fn wait_for_more(&self, sb: &Sandbox, more: u64) {
+        let target = self.requests() + more;
+        sb.wait_for("client requests", WAIT, || self.requests() >= target);
+    }
+
+    fn finish(self) -> LoadResult {
+        std::fs::write(self.dir.join("stop"), "").expect("write the stop file");
+        let out = self.thread.join().expect("the load client thread");
+        assert_success("the load client", &out);
+        serde_json::from_str(stdout(&out).trim())
+            .unwrap_or_else(|e| panic!("client output {:?}: {e}", stdout(&out)))
+    }
+}
+
+fn reload_under_load_loses_nothing(instances: u32) {
+    let sb = Sandbox::boot();
+    for i in 0..instances {
+        run_cluster_instance(&sb, "web", i, "http.js", &[]);
+    }
+    let units = services("web", instances);
+    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    assert!(before.iter().all(|p| *p != 0), "pids before: {before:?}");
+
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = Load::start(&sb, dir.path());
+    load.wait_for_more(&sb, 200);
+
+    let out = sb.pm2ctl(&["reload", "web"]);
+    assert_success("pm2ctl reload web", &out);
+    let printed = stdout(&out);
+    assert!(
+        printed.contains("[PM2] Applying action reloadProcessId on app [web]"),
+        "{printed}"
+    );
+
+    // Traffic goes on after the reload, then the client stops.
+    load.wait_for_more(&sb, 200);
+    let result = load.finish();
+
+    let after: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    for (b, a) in before.iter().zip(&after) {
+        assert!(*a != 0 && a != b, "pids before {before:?}, after {after:?}");
+    }
+    assert_eq!(
+        (result.failed, result.non2xx),
+        (0, 0),
+        "requests lost during the reload ({} answered), first errors: {:?}",
+        result.ok,
+        result.errors
+    );
+    assert!(result.ok > 0);
+    // The new processes served too.
+    assert!(
+        after.iter().all(|p| result.pids.contains(p)),
+        "new pids {after:?} not all seen by the client: {result:?}"
+    );
+}
+
+#[test]
+fn reloading_two_instances_under_keep_alive_load_loses_no_request() {
+    reload_under_load_loses_nothing(2);
+}
+
+#[test]
+fn reloading_four_instances_under_keep_alive_load_loses_no_request() {
+    reload_under_load_loses_nothing(4);
+}
+
+#[test]
+fn an_instance_that_never_becomes_ready_stops_the_reload_and_the_rest_keep_serving() {
+    let sb = Sandbox::boot();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let no_ready = dir.path().join("no-ready");
+    let wait_ready = [
+        "--property=Type=notify".to_string(),
+        "--property=NotifyAccess=all".to_string(),
+        "--property=TimeoutStartSec=3".to_string(),
+        format!("--setenv=NO_READY_FILE={}", no_ready.display()),
+    ];
+    for i in 0..2 {
+        run_cluster_instance(&sb, "slow", i, "ready-unless.js", &wait_ready);
+    }
+    let units = services("slow", 2);
+    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+
+    // From now on new processes never signal readiness.
+    std::fs::write(&no_ready, "").expect("write the marker");
+    let out = sb.pm2ctl(&["reload", "slow"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(errors.contains("[PM2][ERROR] [slow]"), "{errors}");
+    assert!(
+        errors.contains("not reloaded: the reload stopped at [slow]"),
+        "{errors}"
+    );
+
+    // The instance not reached still runs its old process, and the app still answers
+    // (on instance 0's socket systemd starts it again for the next connection).
+    assert_eq!(main_pid(&sb, &units[1]), before[1]);
+    for _ in 0..5 {
+        assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
+    }
+}
+
+#[test]
+fn an_app_without_a_socket_is_restarted_with_a_warning() {
+    let sb = Sandbox::boot();
+    let out = sb.exec(&[
+        "systemd-run".to_string(),
+        "--unit=pm2ctl-worker@0.service".to_string(),
+        "--slice=pm2ctl-worker.slice".to_string(),
+        "--property=LogExtraFields=PM2_APP=worker".to_string(),
+        "--property=KillSignal=SIGINT".to_string(),
+        "/usr/bin/node".to_string(),
+        fixtures_dir().join("signals.js").display().to_string(),
+    ]);
+    assert_success("systemd-run", &out);
+    let before = main_pid(&sb, "pm2ctl-worker@0.service");
+
+    let out = sb.pm2ctl(&["reload", "worker"]);
+    assert_success("pm2ctl reload worker", &out);
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        errors.contains("[PM2][WARN] [worker] has no socket held by systemd"),
+        "{errors}"
+    );
+    let after = main_pid(&sb, "pm2ctl-worker@0.service");
+    assert!(after != 0 && after != before, "{before} -> {after}");
+}
