@@ -164,10 +164,12 @@ fn reload_under_load_loses_nothing(instances: u32) {
         result.errors
     );
     assert!(result.ok > 0);
-    // The new processes served too.
+    // Every old process closed its connections, so the requests after the reload were
+    // answered by new processes (which ones depends on the kernel's ReusePort hashing).
     assert!(
-        after.iter().all(|p| result.pids.contains(p)),
-        "new pids {after:?} not all seen by the client: {result:?}"
+        after.iter().any(|p| result.pids.contains(p)),
+        "no new pid among those seen by the client: {:?}, new: {after:?}",
+        result.pids
     );
 }
 
