@@ -198,21 +198,39 @@ fn generate(kind: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
-/// The verbs `pm2ctl --help` lists (without clap's own `help`).
-fn verbs() -> Vec<String> {
+/// The "Commands:" block of `pm2ctl --help`.
+fn commands_help() -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_pm2ctl"))
         .arg("--help")
         .output()
         .unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    help.split("Commands:\n")
-        .nth(1)
-        .unwrap()
+    let block = help.split("Commands:\n").nth(1).unwrap();
+    block.split("\n\n").next().unwrap().to_owned()
+}
+
+/// The verbs `pm2ctl --help` lists (without clap's own `help`): the first word of each entry
+/// (a wrapped description continues on a line indented further).
+fn verbs() -> Vec<String> {
+    commands_help()
         .lines()
-        .take_while(|l| l.starts_with("  "))
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|v| *v != "help")
         .map(str::to_owned)
+        .collect()
+}
+
+/// The aliases `pm2ctl --help` shows, as `[aliases: ls, l]` (possibly wrapped).
+fn aliases() -> BTreeSet<String> {
+    let block = commands_help()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let pattern = regex::Regex::new(r"\[aliases?: ([^\]]+)\]").unwrap();
+    pattern
+        .captures_iter(&block)
+        .flat_map(|c| c[1].split(", ").map(str::to_owned).collect::<Vec<_>>())
         .collect()
 }
 
@@ -273,10 +291,12 @@ fn bash_completes_every_verb() {
         .lines()
         .map(str::to_owned)
         .collect();
-    // Exactly the verbs `--help` lists (and clap's `help`): no hidden one like exec-wrap.
+    // Exactly the verbs `--help` lists, their aliases and clap's `help`: no hidden verb
+    // such as exec-wrap.
+    let aliases = aliases();
     let offered_verbs: BTreeSet<String> = offered
         .into_iter()
-        .filter(|w| !w.starts_with('-') && w != "help")
+        .filter(|w| !w.starts_with('-') && w != "help" && !aliases.contains(w))
         .collect();
     let listed: BTreeSet<String> = verbs().into_iter().collect();
     assert_eq!(
