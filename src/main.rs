@@ -55,6 +55,12 @@ enum Command {
     Jlist(cli::jlist::Args),
     /// The process list as `pm2 prettylist` prints it (a JavaScript literal).
     Prettylist(cli::jlist::Args),
+    /// Everything about one app: definition, units, instances, limits, paths, last log lines.
+    #[command(visible_aliases = ["describe", "desc", "info"])]
+    Show(cli::show::Args),
+    /// A live dashboard: CPU and memory per process with history, status, restarts, logs.
+    #[command(visible_aliases = ["dashboard", "dash"])]
+    Monit(cli::monit::Args),
     /// Run COMMAND with stdout and stderr as separate journal streams (the ExecStart of app units).
     #[command(hide = true)]
     ExecWrap(cli::logs::ExecWrapArgs),
@@ -89,5 +95,7 @@ fn main() -> ExitCode {
         Command::List(args) => cli::list::run(args),
         Command::Jlist(args) => cli::jlist::run(args),
         Command::Prettylist(args) => cli::jlist::run_pretty(args),
+        Command::Show(args) => cli::show::run(args),
+        Command::Monit(args) => cli::monit::run(args),
     }
 }

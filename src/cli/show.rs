@@ -1,0 +1,433 @@
+//! `pm2ctl show NAME|ID` (`describe`, `desc`, `info`): everything about one app — its
+//! definition, its units and each instance's state, limits, paths, the last log lines — and
+//! the `systemctl`/`journalctl` commands that show the same from systemd's side.
+
+use super::list::{colors_wanted, snapshot};
+use super::ManagerArgs;
+use crate::inspect::{format, Instance, Options, Snapshot};
+use crate::plan::Scope;
+use crate::state::{self, AppRecord};
+use anyhow::Result;
+use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
+use std::fmt::Write;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The app's name, or the pm_id of one of its instances.
+    #[arg(value_name = "name|id")]
+    pub target: String,
+    /// Log lines to show at the end.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub lines: u32,
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+}
+
+/// No app by that name or id: PM2's words, exit 1.
+#[derive(Debug, thiserror::Error)]
+#[error("[PM2][WARN] {0} doesn't exist")]
+pub struct NoSuchApp(pub String);
+
+pub fn run(args: Args) -> ExitCode {
+    super::finish(show(&args))
+}
+
+fn show(args: &Args) -> Result<()> {
+    let scope = args.manager.scope();
+    let snapshot = snapshot(&args.manager, Options::LIST)?;
+    let Some(name) = resolve(&snapshot, &args.target) else {
+        return Err(NoSuchApp(args.target.clone()).into());
+    };
+    let state = state::read(&state::default_dir(scope)?)?;
+    let record = state.app(&name);
+    let instances = snapshot.app(&name);
+    let colors = colors_wanted(&std::io::stdout());
+    let mut out = describe(
+        &name,
+        &instances,
+        record,
+        snapshot.taken_at_ms,
+        scope,
+        colors,
+    );
+    out.push_str(&log_section(&name, scope, args.lines));
+    print!("{out}");
+    Ok(())
+}
+
+/// The app `target` names: an app name first, then the pm_id of one of its instances (as
+/// PM2 resolves `describe`'s argument).
+pub fn resolve(snapshot: &Snapshot, target: &str) -> Option<String> {
+    if let Some(i) = snapshot.instances.iter().find(|i| i.name == target) {
+        return Some(i.name.clone());
+    }
+    let id: u32 = target.parse().ok()?;
+    snapshot
+        .instances
+        .iter()
+        .find(|i| i.pm_id == id)
+        .map(|i| i.name.clone())
+}
+
+fn key_value_table(rows: &[(&str, String)], colors: bool) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if colors {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    for (key, value) in rows {
+        let key = Cell::new(key);
+        let key = if colors {
+            key.fg(Color::Cyan).add_attribute(Attribute::Bold)
+        } else {
+            key
+        };
+        table.add_row(vec![key, Cell::new(value)]);
+    }
+    table.to_string()
+}
+
+fn or_dash(value: Option<String>) -> String {
+    value
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn millis_date(ms: u64) -> String {
+    // journalctl-like local time needs a time zone database; UTC is unambiguous.
+    let secs = (ms / 1000) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The whole description except the log lines (pure, for tests).
+pub fn describe(
+    name: &str,
+    instances: &[&Instance],
+    record: Option<&AppRecord>,
+    now_ms: u64,
+    scope: Scope,
+    colors: bool,
+) -> String {
+    let mut out = String::new();
+    let Some(first) = instances.first() else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "Describing app {name} ({} instance{}, {} mode)",
+        instances.len(),
+        if instances.len() == 1 { "" } else { "s" },
+        first.mode.short()
+    );
+
+    let definition = record.and_then(|r| r.definition.as_ref());
+    let rows = vec![
+        ("name", name.to_string()),
+        ("namespace", first.namespace.clone()),
+        ("exec mode", first.mode.pm2_name().to_string()),
+        ("instances", instances.len().to_string()),
+        (
+            "script path",
+            or_dash(Some(first.command.exec_path.clone())),
+        ),
+        ("script args", first.command.args.join(" ")),
+        (
+            "interpreter",
+            or_dash(Some(first.command.interpreter.clone())),
+        ),
+        ("interpreter args", first.command.interpreter_args.join(" ")),
+        ("exec cwd", or_dash(Some(first.cwd.clone()))),
+        ("command", first.command.argv.join(" ")),
+        ("user", first.user.clone()),
+        (
+            "out log",
+            first
+                .out_log
+                .clone()
+                .unwrap_or_else(|| "journal (stdout)".into()),
+        ),
+        (
+            "error log",
+            first
+                .err_log
+                .clone()
+                .unwrap_or_else(|| "journal (stderr)".into()),
+        ),
+        (
+            "restart policy",
+            format!(
+                "Restart={}{}",
+                first.restart_policy.as_deref().unwrap_or("-"),
+                first
+                    .restart_delay_us
+                    .map(|us| format!(", RestartSec={}", format::micros(us)))
+                    .unwrap_or_default()
+            ),
+        ),
+        (
+            "max memory (MemoryMax)",
+            first.memory_max.map_or("-".to_string(), |b| {
+                format!("{} ({b} bytes)", format::memory(b))
+            }),
+        ),
+        (
+            "watch & reload",
+            if first.watching {
+                "enabled"
+            } else {
+                "disabled"
+            }
+            .to_string(),
+        ),
+        (
+            "created at",
+            first.created_at_ms.map_or("-".into(), millis_date),
+        ),
+        (
+            "ecosystem file",
+            or_dash(
+                record
+                    .and_then(|r| r.source.file.as_ref())
+                    .map(|f| f.display().to_string()),
+            ),
+        ),
+        ("--env", or_dash(record.and_then(|r| r.source.env.clone()))),
+        (
+            "wanted",
+            record.map_or("- (not in the state store)".into(), |r| {
+                format!("{:?}", r.desired).to_lowercase()
+            }),
+        ),
+        (
+            "definition recorded",
+            if definition.is_some() { "yes" } else { "no" }.to_string(),
+        ),
+    ];
+    out.push_str(&key_value_table(&rows, colors));
+    out.push('\n');
+
+    out.push_str("\nInstances\n");
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if colors {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table.set_header(vec![
+        "id",
+        "#",
+        "unit",
+        "status",
+        "systemd",
+        "pid",
+        "uptime",
+        "↺",
+        "cpu",
+        "mem",
+        "cgroup mem",
+        "last exit",
+    ]);
+    for i in instances {
+        let running = i.pid.is_some();
+        let status = Cell::new(i.status.as_str());
+        let status = if colors {
+            status.fg(crate::inspect::table::status_color(i.status))
+        } else {
+            status
+        };
+        table.add_row(vec![
+            Cell::new(i.pm_id),
+            Cell::new(i.index),
+            Cell::new(match &i.socket {
+                Some(socket) => format!("{}\n{socket}", i.service),
+                None => i.service.clone(),
+            }),
+            status,
+            Cell::new(format!("{}/{} ({})", i.active_state, i.sub_state, i.result)),
+            Cell::new(i.pid.map_or("0".into(), |p| p.to_string())),
+            Cell::new(match i.started_at_ms {
+                Some(since) if running => format::uptime(since, now_ms),
+                _ => "0".into(),
+            }),
+            Cell::new(i.restarts),
+            Cell::new(format::cpu(i.cpu.unwrap_or(0.0))),
+            Cell::new(format::memory(i.memory.unwrap_or(0))),
+            Cell::new(i.cgroup_memory.map_or("-".into(), format::memory)),
+            Cell::new(match i.exit {
+                Some(crate::inspect::Exit::Code(c)) => format!("exit code {c}"),
+                Some(crate::inspect::Exit::Signal(s)) => {
+                    format!("signal {}", crate::systemd::signal_name(s))
+                }
+                None => "-".into(),
+            }),
+        ]);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "cpu from {}; mem is the main process' RSS (as PM2), cgroup mem systemd's MemoryCurrent",
+        first.cpu_source.as_str()
+    );
+
+    if !first.env.is_empty() {
+        out.push_str("\nEnvironment\n");
+        for (k, v) in &first.env {
+            let _ = writeln!(out, "  {k}={v}");
+        }
+    }
+
+    out.push_str("\nUnits\n");
+    let _ = writeln!(out, "  {}", first.slice);
+    for i in instances {
+        if let Some(socket) = &i.socket {
+            let _ = writeln!(out, "  {socket}");
+        }
+        let _ = writeln!(out, "  {}", i.service);
+    }
+
+    let user = if scope == Scope::User { " --user" } else { "" };
+    let services: Vec<&str> = instances.iter().map(|i| i.service.as_str()).collect();
+    out.push_str("\nThe same from systemd\n");
+    let _ = writeln!(out, "  systemctl{user} status {}", services.join(" "));
+    let _ = writeln!(out, "  systemctl{user} status {}", first.slice);
+    let _ = writeln!(out, "  systemctl{user} show {}", first.service);
+    let _ = writeln!(out, "  journalctl{user} PM2_APP={name} -f");
+    let _ = writeln!(
+        out,
+        "  journalctl{user} PM2_APP={name} PRIORITY=3   (stderr only)"
+    );
+    out
+}
+
+/// The app's last log lines, read by `journalctl` (which also knows where the journal is).
+fn log_section(name: &str, scope: Scope, lines: u32) -> String {
+    if lines == 0 {
+        return String::new();
+    }
+    let mut cmd = std::process::Command::new("journalctl");
+    if scope == Scope::User {
+        cmd.arg("--user");
+    }
+    cmd.args([
+        "--no-pager",
+        "-o",
+        "short-iso",
+        "-n",
+        &lines.to_string(),
+        &format!("PM2_APP={name}"),
+    ]);
+    let mut out = format!("\nLast {lines} log lines\n");
+    match cmd.output() {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            if text.trim().is_empty() || text.trim() == "-- No entries --" {
+                out.push_str("  (none in the journal)\n");
+            }
+            for line in text.lines().filter(|l| *l != "-- No entries --") {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        Ok(o) => {
+            let _ = writeln!(
+                out,
+                "  (journalctl failed: {})",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  (cannot run journalctl: {e})");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::jlist::tests::instance;
+
+    #[test]
+    fn names_win_over_ids() {
+        let snapshot = Snapshot {
+            instances: vec![instance(0, "api", 0), instance(1, "0", 0)],
+            taken_at_ms: 0,
+        };
+        assert_eq!(resolve(&snapshot, "api").as_deref(), Some("api"));
+        assert_eq!(resolve(&snapshot, "0").as_deref(), Some("0"));
+        assert_eq!(resolve(&snapshot, "1").as_deref(), Some("0"));
+        assert_eq!(resolve(&snapshot, "nope"), None);
+        assert_eq!(resolve(&snapshot, "7"), None);
+    }
+
+    #[test]
+    fn a_description_names_units_limits_and_commands() {
+        let a = instance(0, "web", 0);
+        let b = instance(1, "web", 1);
+        let text = describe(
+            "web",
+            &[&a, &b],
+            None,
+            1_795_355_900_000,
+            Scope::System,
+            false,
+        );
+        for needle in [
+            "Describing app web (2 instances, cluster mode)",
+            "pm2ctl-web@0.service",
+            "pm2ctl-web@1.service",
+            "pm2ctl-web.slice",
+            "150.0mb",
+            "Restart=always",
+            "/srv/child.js",
+            "systemctl status pm2ctl-web@0.service pm2ctl-web@1.service",
+            "journalctl PM2_APP=web -f",
+            "PATH=/usr/bin",
+            "2026-11-22",
+        ] {
+            assert!(text.contains(needle), "{needle} missing:\n{text}");
+        }
+        assert!(!text.contains('\u{1b}'));
+        let user = describe("web", &[&a], None, 0, Scope::User, false);
+        assert!(user.contains("systemctl --user status"), "{user}");
+        assert!(user.contains("journalctl --user PM2_APP=web"), "{user}");
+    }
+
+    #[test]
+    fn dates_are_utc_calendar_dates() {
+        assert_eq!(millis_date(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(millis_date(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(millis_date(1_795_355_776_780), "2026-11-22 13:56:16 UTC");
+    }
+}
