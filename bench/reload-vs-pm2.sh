@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# bench/reload-vs-pm2.sh: one reload of a 2-instance cluster app under `wrk -t2 -c50` keep-alive
+# load, with pm2ctl and with PM2 7 cluster mode, and print side by side the socket errors, non-2xx
+# responses, requests/s and p99 latency wrk saw during it (median of RUNS runs).
+#
+#   sudo bench/reload-vs-pm2.sh                 # RUNS = 5, DURATION = 6 s per run
+#   RUNS=3 sudo bench/reload-vs-pm2.sh
+#   PM2CTL=target/debug/pm2ctl sudo bench/reload-vs-pm2.sh   # an already built binary
+#
+# The app is tests/fixtures/http.js, unmodified. pm2ctl runs inside a sandbox
+# (tests/sandbox/pm2ctl-sandbox: a real systemd as PID 1) with its Node shim, and so does wrk
+# (the sandbox has its own network). PM2 is installed from npm under the build tree (never
+# globally), runs with PM2_HOME under the build tree, and is killed at the end. In each run wrk
+# starts, the reload starts one second later, and wrk runs DURATION seconds in all.
+# Needs root (the sandbox), node, npm and wrk (Debian: apt-get install wrk).
+set -euo pipefail
+
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+REPO=$(cd "$(dirname "$SELF")/.." && pwd)
+BUILD=${CARGO_TARGET_DIR:-$REPO/target}
+BENCH=$BUILD/bench
+RUNS=${RUNS:-5}
+DURATION=${DURATION:-6}
+PM2_VERSION=${PM2_VERSION:-7}
+SANDBOX=$REPO/tests/sandbox/pm2ctl-sandbox
+APP=$REPO/tests/fixtures/http.js
+SHIM=$REPO/shim/node/pm2ctl-shim.js
+PORT=${PORT:-43300}
+
+die() { echo "reload-vs-pm2: $*" >&2; exit 1; }
+log() { echo "reload-vs-pm2: $*" >&2; }
+
+[[ $(id -u) == 0 ]] || die "needs root (the sandbox boots systemd in namespaces): sudo $0"
+command -v node >/dev/null || die "node is not installed"
+command -v npm >/dev/null || die "npm is not installed"
+command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] && ((DURATION >= 3)) || die "DURATION must be at least 3 (seconds)"
+
+mkdir -p "$BENCH/reload"
+DIR=$BENCH/reload
+
+if [[ -z ${PM2CTL:-} ]]; then
+  log "building pm2ctl (release)"
+  (cd "$REPO" && cargo build --release --quiet)
+  PM2CTL=$BUILD/release/pm2ctl
+fi
+[[ -x $PM2CTL ]] || die "no pm2ctl at $PM2CTL"
+# A private copy: another build in the same target directory cannot swap it mid-run.
+cp "$PM2CTL" "$DIR/pm2ctl"
+PM2CTL=$DIR/pm2ctl
+
+PM2=$BENCH/node_modules/.bin/pm2
+if [[ ! -x $PM2 ]]; then
+  log "installing pm2@$PM2_VERSION under $BENCH"
+  npm install --silent --no-audit --no-fund --prefix "$BENCH" "pm2@$PM2_VERSION" >&2
+fi
+export PM2_HOME=$BENCH/pm2-home
+mkdir -p "$PM2_HOME"
+
+SB=
+cleanup() {
+  "$PM2" kill >/dev/null 2>&1 || true
+  [[ -z $SB ]] || PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" stop "$SB" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# The same app for both tools.
+cat >"$DIR/ecosystem.toml" <<EOF
+[[apps]]
+name = "web"
+script = "$APP"
+exec_mode = "cluster"
+instances = 2
+port = $PORT
+EOF
+cat >"$DIR/ecosystem.config.js" <<EOF
+module.exports = { apps: [
+  { name: "web", script: "$APP", exec_mode: "cluster", instances: 2, env: { PORT: "$PORT" } },
+] };
+EOF
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+sb_exec() { PM2CTL_SANDBOX_ROOT=$BUILD/sandbox PM2CTL_NODE_SHIM=$SHIM "$SANDBOX" exec --env PM2CTL_NODE_SHIM "$SB" -- "$@"; }
+
+# "errors non2xx requests_per_s p99_ms" from wrk's output on stdin.
+parse_wrk() {
+  awk '
+    function ms(v) {
+      if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0
+      if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v + 0
+    }
+    /Socket errors:/ { gsub(",", ""); errors = $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx responses:/ { non2xx = $NF }
+    /^ +99%/ { p99 = ms($2) }
+    /^Requests\/sec:/ { rps = $2 }
+    END { printf "%d %d %d %.2f\n", errors, non2xx, rps, p99 }'
+}
+
+# One run: wrk for DURATION s, `reload` after 1 s. $1 runs a command where wrk runs,
+# $2... is the reload command.
+load_and_reload() {
+  local where=$1; shift
+  local out=$DIR/wrk.out
+  $where wrk -t2 -c50 -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/" >"$out" 2>&1 &
+  local wrk_pid=$!
+  sleep 1
+  "$@" >"$DIR/reload.out" 2>&1 || { cat "$DIR/reload.out" >&2; die "reload failed: $*"; }
+  wait "$wrk_pid" || die "wrk failed: $(cat "$out")"
+  parse_wrk <"$out"
+}
+
+wait_serving() {
+  local where=$1 i
+  for ((i = 0; i < 100; i++)); do
+    $where curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+    sleep 0.1
+  done
+  die "the app does not answer on port $PORT"
+}
+
+host() { "$@"; }
+
+log "booting a sandbox"
+SB=$(PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" boot --owner $$)
+"$PM2" kill >/dev/null 2>&1 || true
+
+ours=() theirs=()
+for ((r = 1; r <= RUNS; r++)); do
+  log "run $r/$RUNS: pm2ctl"
+  sb_exec "$PM2CTL" start "$DIR/ecosystem.toml" >/dev/null 2>&1 || die "pm2ctl start failed (run it by hand in a sandbox to see why)"
+  wait_serving sb_exec
+  ours+=("$(load_and_reload sb_exec sb_exec "$PM2CTL" reload web)")
+  sb_exec "$PM2CTL" delete all >/dev/null 2>&1 || die "pm2ctl delete all failed"
+
+  log "run $r/$RUNS: PM2"
+  "$PM2" start "$DIR/ecosystem.config.js" >/dev/null 2>&1 || die "pm2 start failed"
+  wait_serving host
+  theirs+=("$(load_and_reload host "$PM2" reload web)")
+  "$PM2" delete all >/dev/null 2>&1 || true
+done
+
+# Column $1 (1-based) of every run's figures, median.
+column() { local i=$1; shift; printf '%s\n' "$@" | awk -v i="$i" '{ print $i }' | median; }
+
+echo
+echo "One reload of a 2-instance cluster app (tests/fixtures/http.js) under wrk -t2 -c50 keep-alive load, ${DURATION} s runs,"
+echo "median of $RUNS runs, $(nproc) CPUs. pm2ctl: systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}') in a sandbox, Node shim; PM2 $("$PM2" --version 2>/dev/null | tail -1) cluster mode."
+echo
+echo "| tool   | socket errors | non-2xx | requests/s | p99 latency (ms) | errors per run    |"
+echo "|--------|--------------:|--------:|-----------:|-----------------:|-------------------|"
+for tool in pm2ctl pm2; do
+  if [[ $tool == pm2ctl ]]; then runs=("${ours[@]}"); else runs=("${theirs[@]}"); fi
+  per_run=$(printf '%s\n' "${runs[@]}" | awk '{ print $1 }' | paste -sd, -)
+  printf '| %-6s | %13s | %7s | %10s | %16s | %-17s |\n' "$tool" \
+    "$(column 1 "${runs[@]}")" "$(column 2 "${runs[@]}")" "$(column 3 "${runs[@]}")" \
+    "$(column 4 "${runs[@]}")" "$per_run"
+done
+echo
+echo "socket errors: wrk's connect + read + write + timeout errors; requests/s and p99 cover the whole run, reload included."
