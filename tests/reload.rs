@@ -2,9 +2,9 @@
 //! loses no request, and a reload that meets an instance which never becomes ready stops
 //! there while the others keep serving.
 //!
-//! The instances are made the way the plan makes them (one `ReusePort` socket per
-//! instance, the Node shim in NODE_OPTIONS, KillSignal=SIGINT), with systemd-run, so these
-//! tests depend on nothing but the reload itself.
+//! Most instances are made the way the plan makes them (one `ReusePort` socket per
+//! instance, the Node shim in NODE_OPTIONS, KillSignal=SIGINT) with systemd-run, so those
+//! tests depend on nothing but the reload itself; one goes through `pm2ctl start` end to end.
 
 mod common;
 
@@ -132,13 +132,19 @@ fn reload_under_load_loses_nothing(instances: u32) {
     for i in 0..instances {
         run_cluster_instance(&sb, "web", i, "http.js", &[]);
     }
+    assert_reload_under_load_loses_nothing(&sb, instances);
+}
+
+/// `pm2ctl reload web` (`instances` instances on PORT) while the load client runs: every
+/// instance gets a new process and the client sees no failed or non-2xx request.
+fn assert_reload_under_load_loses_nothing(sb: &Sandbox, instances: u32) {
     let units = services("web", instances);
-    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let before: Vec<u32> = units.iter().map(|u| main_pid(sb, u)).collect();
     assert!(before.iter().all(|p| *p != 0), "pids before: {before:?}");
 
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-    let load = Load::start(&sb, dir.path());
-    load.wait_for_more(&sb, 200);
+    let load = Load::start(sb, dir.path());
+    load.wait_for_more(sb, 200);
 
     let out = sb.pm2ctl(&["reload", "web"]);
     assert_success("pm2ctl reload web", &out);
@@ -149,10 +155,10 @@ fn reload_under_load_loses_nothing(instances: u32) {
     );
 
     // Traffic goes on after the reload, then the client stops.
-    load.wait_for_more(&sb, 200);
+    load.wait_for_more(sb, 200);
     let result = load.finish();
 
-    let after: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let after: Vec<u32> = units.iter().map(|u| main_pid(sb, u)).collect();
     for (b, a) in before.iter().zip(&after) {
         assert!(*a != 0 && a != b, "pids before {before:?}, after {after:?}");
     }
@@ -181,6 +187,25 @@ fn reloading_two_instances_under_keep_alive_load_loses_no_request() {
 #[test]
 fn reloading_four_instances_under_keep_alive_load_loses_no_request() {
     reload_under_load_loses_nothing(4);
+}
+
+#[test]
+fn an_app_started_by_pm2ctl_reloads_without_loss_and_reload_starts_it_when_stopped() {
+    let sb = Sandbox::boot();
+    let http = fixtures_dir().join("http.js").display().to_string();
+    let port = PORT.to_string();
+    let out = sb.pm2ctl(&["start", &http, "--name", "web", "-i", "2", "--port", &port]);
+    assert_success("pm2ctl start", &out);
+    assert_reload_under_load_loses_nothing(&sb, 2);
+
+    assert_success("pm2ctl stop web", &sb.pm2ctl(&["stop", "web"]));
+    assert_success("pm2ctl reload web", &sb.pm2ctl(&["reload", "web"]));
+    for unit in services("web", 2) {
+        sb.wait_for(&format!("{unit} running again"), WAIT, || {
+            main_pid(&sb, &unit) != 0
+        });
+    }
+    assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
 }
 
 #[test]
