@@ -516,3 +516,37 @@ fn applied_apps_honour_log_files_and_log_date_format() {
     assert!(custom[0].starts_with("1|dated | T: "), "{custom:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn following_every_app_includes_apps_started_later() {
+    let sb = Sandbox::boot();
+    printer_with_lines(&sb, 1);
+    let dir = scratch("late");
+    let late = dir.join("late.toml");
+    std::fs::write(
+        &late,
+        app_table(
+            "late",
+            "printer.js",
+            "env = { PRINT_INTERVAL_MS = \"100\" }",
+        ),
+    )
+    .expect("write late.toml");
+    // `pm2ctl logs` (every app, following) runs while `late` is applied; a signal ends it.
+    let script = format!(
+        "{pm2ctl} logs > {out} & logs=$!; sleep 2; {pm2ctl} apply {late} >/dev/null; \
+         for _ in $(seq 1 100); do grep -q '|late ' {out} && break; sleep 0.2; done; \
+         kill -INT $logs; wait $logs",
+        pm2ctl = PM2CTL,
+        out = dir.join("out.txt").display(),
+        late = late.display(),
+    );
+    assert_success(
+        "logs while an app starts",
+        &sb.exec(&["bash", "-c", &script]),
+    );
+    let out = std::fs::read_to_string(dir.join("out.txt")).unwrap_or_default();
+    assert!(out.contains("|printer | out line"), "{out}");
+    assert!(out.contains("|late    | out line 1"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -152,6 +152,7 @@ fn run_logs(args: LogsArgs) -> Result<()> {
         since: args.since,
         user: scope == Scope::User,
         marks,
+        every_app: resolved.every_app,
     };
     let stdout = std::io::stdout();
     let colors = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -66,6 +66,9 @@ pub struct Query {
     pub user: bool,
     /// `flush` marks: older lines are hidden.
     pub marks: Marks,
+    /// The target was every app (`all` or none): when following, apps started later are
+    /// followed too.
+    pub every_app: bool,
 }
 
 impl Query {

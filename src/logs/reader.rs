@@ -35,22 +35,104 @@ pub fn run(query: &Query, sink: &mut dyn Sink) -> Result<()> {
     runtime.block_on(read(query, sink))
 }
 
+/// How one journalctl run ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// journalctl printed everything and exited.
+    Done,
+    /// Ctrl-C, SIGTERM, or nobody reads our output any more: stop quietly.
+    Stop,
+}
+
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
 async fn read(query: &Query, sink: &mut dyn Sink) -> Result<()> {
+    let mut signals = Signals {
+        interrupt: signal(SignalKind::interrupt()).context("SIGINT handler")?,
+        terminate: signal(SignalKind::terminate()).context("SIGTERM handler")?,
+    };
+    if !(query.follow && query.every_app && !query.selection.matchers.is_empty()) {
+        pump(spawn(query)?, query, sink, &mut signals, 0).await?;
+        return Ok(());
+    }
+    // Every app, following: the history comes from the apps known now (so --lines counts
+    // only their lines), the new lines from every app, including apps started later. The
+    // follower starts first so nothing falls between the two; what both see is shown once.
+    let follow_query = Query {
+        selection: Default::default(),
+        lines: 0,
+        ..query.clone()
+    };
+    let follower = spawn(&follow_query)?;
+    let history_query = Query {
+        follow: false,
+        ..query.clone()
+    };
+    let mut last_shown = 0;
+    let mut history = Recorder {
+        inner: sink,
+        latest_usec: &mut last_shown,
+    };
+    if pump(
+        spawn(&history_query)?,
+        &history_query,
+        &mut history,
+        &mut signals,
+        0,
+    )
+    .await?
+        == Ended::Stop
+    {
+        return Ok(());
+    }
+    pump(follower, &follow_query, sink, &mut signals, last_shown).await?;
+    Ok(())
+}
+
+/// Passes records on and remembers the time of the latest.
+struct Recorder<'a> {
+    inner: &'a mut dyn Sink,
+    latest_usec: &'a mut u64,
+}
+
+impl Sink for Recorder<'_> {
+    fn record(&mut self, record: &Record) -> std::io::Result<()> {
+        *self.latest_usec = (*self.latest_usec).max(record.realtime_usec);
+        self.inner.record(record)
+    }
+
+    fn idle(&mut self) -> std::io::Result<()> {
+        self.inner.idle()
+    }
+}
+
+fn spawn(query: &Query) -> Result<tokio::process::Child> {
     let args = query.journalctl_args();
     tracing::debug!(?args, "running journalctl");
-    let mut child = tokio::process::Command::new("journalctl")
+    tokio::process::Command::new("journalctl")
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .context("cannot run journalctl (is systemd's journal installed?)")?;
+        .context("cannot run journalctl (is systemd's journal installed?)")
+}
+
+/// Reads `child`'s records into `sink`, skipping those at or before `after_usec`.
+async fn pump(
+    mut child: tokio::process::Child,
+    query: &Query,
+    sink: &mut dyn Sink,
+    signals: &mut Signals,
+    after_usec: u64,
+) -> Result<Ended> {
     let Some(stdout) = child.stdout.take() else {
         bail!("journalctl's output is not a pipe");
     };
     let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, stdout);
-    let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut line = Vec::with_capacity(1024);
     loop {
         line.clear();
@@ -60,12 +142,14 @@ async fn read(query: &Query, sink: &mut dyn Sink) -> Result<()> {
                     break;
                 }
             }
-            _ = interrupt.recv() => return Ok(()),
-            _ = terminate.recv() => return Ok(()),
+            _ = signals.interrupt.recv() => return Ok(Ended::Stop),
+            _ = signals.terminate.recv() => return Ok(Ended::Stop),
         }
         let text = String::from_utf8_lossy(&line);
         let written = match record::parse(&text) {
-            Some(record) if query.accepts(&record) => sink.record(&record),
+            Some(record) if record.realtime_usec > after_usec && query.accepts(&record) => {
+                sink.record(&record)
+            }
             _ => Ok(()),
         };
         let written = written.and_then(|()| {
@@ -77,15 +161,14 @@ async fn read(query: &Query, sink: &mut dyn Sink) -> Result<()> {
         });
         match written {
             Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => return Ok(Ended::Stop),
             Err(e) => return Err(e).context("cannot write the logs"),
         }
     }
     match sink.idle() {
-        Err(e) if e.kind() != ErrorKind::BrokenPipe => {
-            return Err(e).context("cannot write the logs")
-        }
-        _ => {}
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => return Ok(Ended::Stop),
+        Err(e) => return Err(e).context("cannot write the logs"),
     }
     let status = child.wait().await.context("waiting for journalctl")?;
     // Ctrl-C on a terminal reaches journalctl too (same process group): not a failure.
@@ -93,8 +176,11 @@ async fn read(query: &Query, sink: &mut dyn Sink) -> Result<()> {
         status.signal(),
         Some(nix::libc::SIGINT | nix::libc::SIGTERM | nix::libc::SIGPIPE)
     );
-    if !status.success() && !interrupted {
+    if interrupted {
+        return Ok(Ended::Stop);
+    }
+    if !status.success() {
         bail!("journalctl failed ({status})");
     }
-    Ok(())
+    Ok(Ended::Done)
 }

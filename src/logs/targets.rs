@@ -46,6 +46,8 @@ pub struct Resolved {
     pub pm_ids: HashMap<(String, u32), u32>,
     /// The longest selected app name, for aligned prefixes.
     pub name_width: usize,
+    /// The target was `all` (or none).
+    pub every_app: bool,
 }
 
 impl Known {
@@ -115,6 +117,7 @@ impl Known {
                         .collect(),
                 },
                 pm_ids,
+                every_app: true,
             });
         };
         let selected = match target::select(&[target], &self.candidates) {
@@ -132,6 +135,7 @@ impl Known {
                         .max()
                         .unwrap_or(0),
                     pm_ids,
+                    every_app: false,
                 });
             }
             Err(e) => return Err(e),
@@ -164,6 +168,7 @@ impl Known {
                     .collect(),
             },
             pm_ids,
+            every_app: false,
         })
     }
 }
@@ -267,6 +272,7 @@ mod tests {
                 [app("api", None), app("old-job", None), app("worker", None)]
             );
             assert_eq!(r.name_width, 7);
+            assert!(r.every_app);
             assert_eq!(r.pm_ids.get(&("api".into(), 1)), Some(&1));
         }
         let nothing = Known::default().resolve(None).unwrap();
