@@ -20,8 +20,12 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct Args {
-    /// An ecosystem file, a script or command, or a known app name, namespace or id.
-    #[arg(value_name = "file|script|name|namespace|id")]
+    /// An ecosystem file, a script or command, or a known app name, namespace or id
+    /// (PM2's default: `ecosystem.config.js`).
+    #[arg(
+        value_name = "file|script|name|namespace|id",
+        default_value = "ecosystem.config.js"
+    )]
     pub target: String,
 
     /// The app's name (default: the script's file name without extension).
@@ -507,6 +511,15 @@ mod tests {
         assert_eq!(app.instances, None);
         assert!(app.autorestart && app.autostart && app.treekill);
         assert_eq!(app.script, "/srv/workers/mailer.js");
+    }
+
+    #[test]
+    fn no_target_means_pm2s_default_file() {
+        let args = parse(&[]);
+        assert_eq!(
+            classify(&args.target),
+            StartTarget::File("ecosystem.config.js".into())
+        );
     }
 
     #[test]
