@@ -12,6 +12,9 @@ pub struct Args {
     /// The rows as a JSON array (numbers as numbers; uptime in ms).
     #[arg(long)]
     pub json: bool,
+    /// Order rows by name, id, pid, memory, cpu, status or uptime, optionally `:asc`/`:desc`.
+    #[arg(long, value_name = "FIELD[:asc|desc]")]
+    pub sort: Option<String>,
     #[command(flatten)]
     pub manager: ManagerArgs,
 }
@@ -34,7 +37,14 @@ pub fn colors_wanted(stream: &impl IsTerminal) -> bool {
 }
 
 fn list(args: &Args) -> Result<()> {
-    let snapshot = snapshot(&args.manager, Options::LIST)?;
+    if let Some(spec) = &args.sort {
+        // Checked before touching systemd, so a typo is a usage error and nothing else.
+        table::sort(&mut Snapshot::default(), spec).map_err(super::UsageError)?;
+    }
+    let mut snapshot = snapshot(&args.manager, Options::LIST)?;
+    if let Some(spec) = &args.sort {
+        table::sort(&mut snapshot, spec).map_err(super::UsageError)?;
+    }
     if args.json {
         println!("{}", table::json_rows(&snapshot));
         return Ok(());

@@ -73,7 +73,7 @@ pub fn resolve(snapshot: &Snapshot, target: &str) -> Option<String> {
 fn key_value_table(rows: &[(&str, String)], colors: bool) -> String {
     let mut table = Table::new();
     table
-        .load_style(presets::UTF8_FULL)
+        .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
     if colors {
         table.enforce_styling();
@@ -148,7 +148,6 @@ pub fn describe(
         first.mode.short()
     );
 
-    let definition = record.and_then(|r| r.definition.as_ref());
     let rows = vec![
         ("name", name.to_string()),
         ("namespace", first.namespace.clone()),
@@ -221,14 +220,10 @@ pub fn describe(
         ),
         ("--env", or_dash(record.and_then(|r| r.source.env.clone()))),
         (
-            "wanted",
+            "desired state",
             record.map_or("- (not in the state store)".into(), |r| {
                 format!("{:?}", r.desired).to_lowercase()
             }),
-        ),
-        (
-            "definition recorded",
-            if definition.is_some() { "yes" } else { "no" }.to_string(),
         ),
     ];
     out.push_str(&key_value_table(&rows, colors));
@@ -237,7 +232,7 @@ pub fn describe(
     out.push_str("\nInstances\n");
     let mut table = Table::new();
     table
-        .load_style(presets::UTF8_FULL)
+        .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
     if colors {
         table.enforce_styling();

@@ -52,6 +52,37 @@ pub fn rows(snapshot: &Snapshot) -> Vec<[String; 12]> {
         .collect()
 }
 
+/// PM2's `list --sort FIELD[:asc|desc]`: name, id, pid, memory, cpu, status, uptime.
+/// Ascending by default; ties keep `pm_id` order.
+pub fn sort(snapshot: &mut Snapshot, spec: &str) -> Result<(), String> {
+    let (field, order) = spec.split_once(':').unwrap_or((spec, "asc"));
+    let descending = match order {
+        "asc" => false,
+        "desc" => true,
+        other => return Err(format!("--sort: unknown order `{other}` (asc or desc)")),
+    };
+    let now = snapshot.taken_at_ms;
+    let instances = &mut snapshot.instances;
+    match field {
+        "name" => instances.sort_by(|a, b| a.name.cmp(&b.name)),
+        "id" => instances.sort_by_key(|i| i.pm_id),
+        "pid" => instances.sort_by_key(|i| i.pid.unwrap_or(0)),
+        "memory" => instances.sort_by_key(|i| i.memory.unwrap_or(0)),
+        "cpu" => instances.sort_by(|a, b| a.cpu.unwrap_or(0.0).total_cmp(&b.cpu.unwrap_or(0.0))),
+        "status" => instances.sort_by(|a, b| a.status.as_str().cmp(b.status.as_str())),
+        "uptime" => instances.sort_by_key(|i| i.started_at_ms.map_or(0, |s| now.saturating_sub(s))),
+        other => {
+            return Err(format!(
+                "--sort: unknown field `{other}` (name, id, pid, memory, cpu, status or uptime)"
+            ))
+        }
+    }
+    if descending {
+        instances.reverse();
+    }
+    Ok(())
+}
+
 /// The color PM2 gives a status word.
 pub fn status_color(status: Status) -> Color {
     match status {
@@ -66,7 +97,7 @@ pub fn status_color(status: Status) -> Color {
 pub fn render(snapshot: &Snapshot, colors: bool, width: Option<u16>) -> String {
     let mut table = Table::new();
     table
-        .load_style(presets::UTF8_FULL)
+        .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
     match width {
         Some(w) => {
@@ -210,6 +241,27 @@ mod tests {
             }
         }
         width
+    }
+
+    #[test]
+    fn sorting_follows_pm2s_fields() {
+        let ids = |s: &Snapshot| s.instances.iter().map(|i| i.pm_id).collect::<Vec<_>>();
+        let mut s = snapshot();
+        s.instances[0].memory = Some(10);
+        s.instances[1].memory = Some(30);
+        s.instances[2].memory = Some(20);
+        sort(&mut s, "memory").unwrap();
+        assert_eq!(ids(&s), [0, 2, 1]);
+        sort(&mut s, "memory:desc").unwrap();
+        assert_eq!(ids(&s), [1, 2, 0]);
+        sort(&mut s, "name:desc").unwrap();
+        assert_eq!(s.instances[0].name, "worker");
+        sort(&mut s, "id").unwrap();
+        assert_eq!(ids(&s), [0, 1, 2]);
+        assert!(sort(&mut s, "size")
+            .unwrap_err()
+            .contains("unknown field `size`"));
+        assert!(sort(&mut s, "id:up").unwrap_err().contains("unknown order"));
     }
 
     #[test]
