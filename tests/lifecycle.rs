@@ -67,6 +67,28 @@ fn listed(sb: &Sandbox) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `pm2ctl jlist` as (name, status, restart_time) per process, in pm_id order.
+fn jlist(sb: &Sandbox) -> Vec<(String, String, i64)> {
+    let out = pm2ctl(sb, &["jlist"]);
+    let list: serde_json::Value = serde_json::from_str(stdout(&out).trim())
+        .unwrap_or_else(|e| panic!("jlist is not JSON ({e}): {}", stdout(&out)));
+    list.as_array()
+        .map(|procs| {
+            procs
+                .iter()
+                .map(|p| {
+                    let env = &p["pm2_env"];
+                    (
+                        p["name"].as_str().unwrap_or("").to_string(),
+                        env["status"].as_str().unwrap_or("").to_string(),
+                        env["restart_time"].as_i64().unwrap_or(-1),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The PIDs answering on `port`: curls until `expected` distinct ones answered (the kernel
 /// spreads connections over the instances' sockets), then a few more times to see that no
 /// other answers.
@@ -187,6 +209,18 @@ fn stop_leaves_the_app_listed_as_stopped_and_restart_brings_it_back() {
         ["inactive", "inactive", "active", "active"]
     );
     assert!(listed(&sb).contains(&("api".into(), "stopped".into())));
+    let statuses: Vec<(String, String)> = jlist(&sb).into_iter().map(|(n, s, _)| (n, s)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("api", "stopped"),
+            ("api", "stopped"),
+            ("admin", "online"),
+            ("worker", "online")
+        ]
+        .map(|(n, s)| (n.to_string(), s.to_string())),
+        "PM2's list shows stopped apps"
+    );
     assert_eq!(pids(&sb)[2..], before[2..], "other apps untouched");
 
     // Still known by name: restart starts it again, as PM2 does for a stopped process.
@@ -278,9 +312,11 @@ fn reset_zeroes_the_restart_count() {
         n_restarts(sb, unit) + offset
     };
     assert_eq!(shown(&sb), 3, "2 crashes and 1 restart");
+    assert_eq!(jlist(&sb)[0].2, 3, "jlist's restart_time");
 
     pm2ctl(&sb, &["reset", "flaky"]);
     assert_eq!(shown(&sb), 0);
+    assert_eq!(jlist(&sb)[0].2, 0, "jlist's restart_time after reset");
     assert_eq!(sb.unit_state(unit), "active", "reset touches no process");
 }
 
