@@ -216,6 +216,7 @@ fn a_unit_that_cannot_start_fails_the_apply_and_others_still_run() {
     let err = stderr(&out);
     assert!(err.contains("pm2ctl-doomed@0.service"), "{err}");
     assert!(err.contains("result:"), "no systemd Result in:\n{err}");
+    assert!(err.contains("state:"), "no unit state in:\n{err}");
     assert!(wait_for_pid(&sb, 4131) > 0);
 }
 

@@ -431,6 +431,21 @@ impl Client {
     pub fn failure_report(&self, name: &str) -> String {
         let mut report = String::new();
         if let Ok(states) = self.read_states(&[name.to_string()]) {
+            if let Some(state) = states.first() {
+                // A unit with Restart= may already be trying again: say so, or a fresh
+                // attempt's `result: success` would read as if nothing went wrong.
+                report.push_str(&format!(
+                    "state: {} ({})",
+                    state.active_state(),
+                    state.sub_state()
+                ));
+                if let Some(n) = state.service.as_ref().and_then(|s| s.n_restarts) {
+                    if n > 0 {
+                        report.push_str(&format!(", restarted {n} times"));
+                    }
+                }
+                report.push('\n');
+            }
             if let Some(service) = states.first().and_then(|s| s.service.as_ref()) {
                 report.push_str(&format!(
                     "result: {}",
