@@ -309,6 +309,7 @@ impl HostSnapshot {
             .expect("read /tmp")
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| !is_compiler_temp(name))
             .collect();
         HostSnapshot {
             cgroups: our_cgroup_trees(&mountinfo),
@@ -491,4 +492,17 @@ fn sandboxes_leave_nothing_on_the_host() {
         "two sandboxes changed the host:\n{}",
         changes.join("\n")
     );
+}
+
+/// Whether a /tmp name is a compiler's short-lived file: gcc's `ccXXXXXX.o`/`.res`/`.c` and
+/// rustc's `rustcXXXXXX` directories. Builds running beside the tests (another checkout, the
+/// linker rustc invokes) come and go there, and no sandbox ever names a file that way.
+fn is_compiler_temp(name: &str) -> bool {
+    let random = |s: &str| s.len() == 6 && s.chars().all(|c| c.is_ascii_alphanumeric());
+    if let Some(rest) = name.strip_prefix("rustc") {
+        return random(rest);
+    }
+    name.strip_prefix("cc")
+        .map(|rest| rest.split_once('.').map_or(rest, |(stem, _)| stem))
+        .is_some_and(random)
 }
