@@ -93,28 +93,9 @@ pub fn restart_count(offset: i64, n_restarts: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{AppPlan, InstancePlan};
+    use crate::state::tests::plan;
     use crate::state::Source;
     use crate::status::Status;
-    use crate::unit::{UnitKind, UnitSpec};
-
-    fn plan(name: &str, instances: u32) -> AppPlan {
-        AppPlan {
-            name: name.into(),
-            namespace: "default".into(),
-            slice: UnitSpec::new(format!("pm2ctl-{name}.slice"), UnitKind::Slice),
-            instances: (0..instances)
-                .map(|index| InstancePlan {
-                    index,
-                    service: UnitSpec::new(
-                        format!("pm2ctl-{name}@{index}.service"),
-                        UnitKind::Service,
-                    ),
-                    socket: None,
-                })
-                .collect(),
-        }
-    }
 
     /// `api` with 2 instances (ids 0, 1) and `worker` (id 2).
     fn state() -> State {

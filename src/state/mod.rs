@@ -214,7 +214,7 @@ pub fn now_ms() -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::plan::InstancePlan;
     use crate::unit::{UnitKind, UnitSpec};
