@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/reload-vs-pm2.sh: one reload of a 2-instance cluster app under `wrk -t2 -c50` keep-alive
 # load, with pm2ctl and with PM2 7 cluster mode, and print side by side the socket errors, non-2xx
-# responses, requests/s and p99 latency wrk saw during it (median of RUNS runs).
+# responses, requests/s and p99 latency wrk saw during it, and the crash-to-serving time after a
+# `kill -9` of one instance (median of RUNS runs).
 #
 #   sudo bench/reload-vs-pm2.sh                 # RUNS = 5, DURATION = 6 s per run
 #   RUNS=3 sudo bench/reload-vs-pm2.sh
@@ -82,7 +83,7 @@ EOF
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-sb_exec() { PM2CTL_SANDBOX_ROOT=$BUILD/sandbox PM2CTL_NODE_SHIM=$SHIM "$SANDBOX" exec --env PM2CTL_NODE_SHIM "$SB" -- "$@"; }
+sb_exec() { PM2CTL_SANDBOX_ROOT=$BUILD/sandbox PM2CTL_SHIM=$SHIM "$SANDBOX" exec --env PM2CTL_SHIM "$SB" -- "$@"; }
 
 # "errors non2xx requests_per_s p99_ms" from wrk's output on stdin.
 parse_wrk() {
@@ -122,6 +123,32 @@ wait_serving() {
 
 host() { "$@"; }
 
+# Milliseconds from `kill -9 $2` until the port answers from a process that is not $2 nor $3
+# (the other instance): the killed instance's replacement is serving. $1 runs commands where
+# the app runs.
+crash_to_serving() {
+  local where=$1 victim=$2 other=$3 start pid
+  start=$(date +%s%N)
+  $where kill -9 "$victim"
+  while :; do
+    pid=$($where curl -s --max-time 1 "http://127.0.0.1:$PORT/" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+    if [[ -n $pid && $pid != "$victim" && $pid != "$other" ]]; then break; fi
+    (( ($(date +%s%N) - start) < 30000000000 )) || die "no new instance served within 30 s of the kill"
+  done
+  echo $(( ($(date +%s%N) - start) / 1000000 ))
+}
+
+# The two instances' PIDs as answered on the port (the kernel spreads connections over both).
+serving_pids() {
+  local where=$1 pids=() pid i
+  for ((i = 0; i < 200 && ${#pids[@]} < 2; i++)); do
+    pid=$($where curl -s --max-time 1 "http://127.0.0.1:$PORT/" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+    [[ -z $pid || " ${pids[*]} " == *" $pid "* ]] || pids+=("$pid")
+  done
+  ((${#pids[@]} == 2)) || die "did not see two instances answering on port $PORT"
+  echo "${pids[@]}"
+}
+
 log "booting a sandbox"
 SB=$(PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" boot --owner $$)
 "$PM2" kill >/dev/null 2>&1 || true
@@ -132,12 +159,16 @@ for ((r = 1; r <= RUNS; r++)); do
   sb_exec "$PM2CTL" start "$DIR/ecosystem.toml" >/dev/null 2>&1 || die "pm2ctl start failed (run it by hand in a sandbox to see why)"
   wait_serving sb_exec
   ours+=("$(load_and_reload sb_exec sb_exec "$PM2CTL" reload web)")
+  read -r a b <<<"$(serving_pids sb_exec)"
+  ours[-1]+=" $(crash_to_serving sb_exec "$a" "$b")"
   sb_exec "$PM2CTL" delete all >/dev/null 2>&1 || die "pm2ctl delete all failed"
 
   log "run $r/$RUNS: PM2"
   "$PM2" start "$DIR/ecosystem.config.js" >/dev/null 2>&1 || die "pm2 start failed"
   wait_serving host
   theirs+=("$(load_and_reload host "$PM2" reload web)")
+  read -r a b <<<"$(serving_pids host)"
+  theirs[-1]+=" $(crash_to_serving host "$a" "$b")"
   "$PM2" delete all >/dev/null 2>&1 || true
 done
 
@@ -148,14 +179,15 @@ echo
 echo "One reload of a 2-instance cluster app (tests/fixtures/http.js) under wrk -t2 -c50 keep-alive load, ${DURATION} s runs,"
 echo "median of $RUNS runs, $(nproc) CPUs. pm2ctl: systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}') in a sandbox, Node shim; PM2 $("$PM2" --version 2>/dev/null | tail -1) cluster mode."
 echo
-echo "| tool   | socket errors | non-2xx | requests/s | p99 latency (ms) | errors per run    |"
-echo "|--------|--------------:|--------:|-----------:|-----------------:|-------------------|"
+echo "| tool   | socket errors | non-2xx | requests/s | p99 latency (ms) | crash-to-serving (ms) | errors per run    |"
+echo "|--------|--------------:|--------:|-----------:|-----------------:|----------------------:|-------------------|"
 for tool in pm2ctl pm2; do
   if [[ $tool == pm2ctl ]]; then runs=("${ours[@]}"); else runs=("${theirs[@]}"); fi
   per_run=$(printf '%s\n' "${runs[@]}" | awk '{ print $1 }' | paste -sd, -)
-  printf '| %-6s | %13s | %7s | %10s | %16s | %-17s |\n' "$tool" \
+  printf '| %-6s | %13s | %7s | %10s | %16s | %21s | %-17s |\n' "$tool" \
     "$(column 1 "${runs[@]}")" "$(column 2 "${runs[@]}")" "$(column 3 "${runs[@]}")" \
-    "$(column 4 "${runs[@]}")" "$per_run"
+    "$(column 4 "${runs[@]}")" "$(column 5 "${runs[@]}")" "$per_run"
 done
 echo
 echo "socket errors: wrk's connect + read + write + timeout errors; requests/s and p99 cover the whole run, reload included."
+echo "crash-to-serving: from kill -9 of one instance until its replacement answers on the port (curl polling)."
