@@ -25,6 +25,11 @@ enum Command {
     Plan(cli::plan::Args),
     /// Make systemd run what an ecosystem file says, changing only the apps that differ.
     Apply(cli::apply::Args),
+    /// Save what runs now, so `resurrect` and every boot bring it back.
+    #[command(alias = "dump")]
+    Save(cli::save::Args),
+    /// Apply what `save` saved, now.
+    Resurrect(cli::resurrect::Args),
     /// Start an ecosystem file, a script, or known apps.
     Start(Box<cli::start::Args>),
     /// Stop processes; they stay listed as stopped.
@@ -81,6 +86,8 @@ fn main() -> ExitCode {
         Command::Import { file } => cli::import::run(&file),
         Command::Plan(args) => cli::plan::run(args),
         Command::Apply(args) => cli::apply::run(&args),
+        Command::Save(args) => cli::save::run(&args),
+        Command::Resurrect(args) => cli::resurrect::run(&args),
         Command::Start(args) => cli::start::run(*args),
         Command::Stop(args) => cli::stop::run(args),
         Command::Restart(args) => cli::restart::run(args),

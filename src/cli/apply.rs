@@ -1,4 +1,4 @@
-//! `pm2ctl apply FILE [--env NAME] [--prune] [--dry-run] [--user]`: make systemd run what
+//! `pm2ctl apply FILE [--env NAME] [--prune] [--dry-run] [--save] [--user]`: make systemd run what
 //! the file says, changing only the apps that differ.
 //!
 //! Exit codes: 0 done (or nothing to do), 1 a unit failed to start or systemd could not be
@@ -28,12 +28,27 @@ pub struct Args {
     /// Print what would change and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Then save what runs (as `pm2ctl save`), so it comes back at boot.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub save: bool,
     #[command(flatten)]
     pub manager: ManagerArgs,
 }
 
 pub fn run(args: &Args) -> ExitCode {
     match apply(args) {
+        Ok(code) if args.save && code == ExitCode::SUCCESS => {
+            match super::save::save(&args.manager) {
+                Ok(file) => {
+                    eprintln!("saved in {}", file.display());
+                    code
+                }
+                Err(e) => {
+                    eprintln!("pm2ctl apply: applied, but not saved: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Ok(code) => code,
         Err(e) => {
             eprintln!("pm2ctl apply: {e:#}");

@@ -14,6 +14,8 @@ pub mod plan;
 pub mod reload;
 pub mod reset;
 pub mod restart;
+pub mod resurrect;
+pub mod save;
 pub mod scale;
 pub mod send_signal;
 pub mod show;

@@ -21,7 +21,7 @@ mod validate;
 
 pub use js_format::NODE_VAR;
 pub use model::*;
-pub use toml_write::to_toml;
+pub use toml_write::{apps_toml, to_toml};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -23,6 +23,14 @@ pub fn to_toml(eco: &Ecosystem, origin: &Path) -> String {
         "# Relative paths are resolved against this file's directory (PM2 used the directory\n\
          # it was started from).\n",
     );
+    out.push_str(&apps_toml(eco));
+    out
+}
+
+/// The `[[apps]]` and `[deploy]` tables of `eco`, without a header (`pm2ctl save` writes
+/// its own).
+pub fn apps_toml(eco: &Ecosystem) -> String {
+    let mut out = String::new();
     let defaults = App::with_defaults("", "");
     for app in &eco.apps {
         out.push('\n');

@@ -10,6 +10,7 @@
 //! instance restarts).
 
 mod app;
+pub use app::instance_count;
 pub mod env;
 pub mod exec;
 pub mod gate;

@@ -1,0 +1,48 @@
+//! `pm2ctl save [--user]`: write what runs now to the saved state (`<config>/dump.toml`),
+//! which `resurrect` applies and `pm2ctl-generator` brings up at every boot.
+//!
+//! Exit codes: 0 written, 1 it could not be (nothing is changed then).
+
+use super::ManagerArgs;
+use crate::plan::HostFacts;
+use crate::saved;
+use crate::state;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The arguments of `save`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    match save(&args.manager) {
+        Ok(file) => {
+            println!("[PM2] Saving current process list...");
+            println!("[PM2] Successfully saved in {}", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pm2ctl save: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Writes the saved state of `manager`'s scope; returns the file written.
+pub fn save(manager: &ManagerArgs) -> Result<PathBuf> {
+    let scope = manager.scope();
+    let state = state::read(&state::default_dir(scope)?)?;
+    let file = saved::saved_file(scope)?;
+    let home = HostFacts::detect(scope, Some(0)).home;
+    let (eco, warnings) = saved::ecosystem_of(&state, &file, &home);
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    saved::write_atomic(&file, &saved::to_toml(&eco))
+        .with_context(|| format!("the saved state was not written to {}", file.display()))?;
+    Ok(file)
+}

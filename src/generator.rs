@@ -1,0 +1,362 @@
+//! `pm2ctl-generator`: the saved state (`pm2ctl save`) as unit files, at every boot and
+//! every `daemon-reload` (systemd.generator(7)).
+//!
+//! A generator runs before D-Bus and most of the system exist, so this one talks to no
+//! process: it reads the saved file, plans it with host facts found offline, renders every
+//! unit with `unit::render` (the same specs `apply` sends over D-Bus, the same names and
+//! fingerprints, so `list`, `restart` and `delete` see one app), and wires the services and
+//! sockets of apps saved running to start at boot with `.wants/` symlinks. It never fails a
+//! boot: a broken file or app is skipped with a message (kernel log when writable, else
+//! stderr) and the exit status is always 0.
+//!
+//! systemd's version: a generator may not run `systemctl`, so it is read from the name of
+//! the `libsystemd-shared-NNN.so` systemd ships, `$PM2CTL_SYSTEMD_VERSION` overriding it;
+//! when neither says, 252 (the oldest supported), which only ever leaves newer properties out.
+
+use crate::apply;
+use crate::ecosystem::{self, Ecosystem};
+use crate::plan::{self, host::SystemResolver, HostFacts, Scope};
+use crate::saved;
+use crate::unit::{render, UnitSpec};
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Overrides the systemd version the plan is made for.
+pub const SYSTEMD_VERSION_VAR: &str = "PM2CTL_SYSTEMD_VERSION";
+
+/// Overrides the pm2ctl binary app units run their output through (`exec-wrap`).
+pub const PM2CTL_BIN_VAR: &str = "PM2CTL_BIN";
+
+/// The oldest systemd pm2ctl supports; assumed when the version cannot be found.
+pub const LOWEST_SYSTEMD: u32 = 252;
+
+/// Where the installed pm2ctl is, when `$PM2CTL_BIN` and the generator's own directory do
+/// not say.
+const INSTALLED_PM2CTL: &str = "/usr/bin/pm2ctl";
+
+/// Directories systemd's shared library lives in on the distributions pm2ctl supports.
+const SYSTEMD_LIB_DIRS: &[&str] = &[
+    "/usr/lib/systemd",
+    "/lib/systemd",
+    "/usr/lib64/systemd",
+    "/usr/lib/x86_64-linux-gnu/systemd",
+    "/usr/lib/aarch64-linux-gnu/systemd",
+    "/usr/lib/arm-linux-gnueabihf/systemd",
+    "/usr/lib/i386-linux-gnu/systemd",
+];
+
+/// What one generator run produced.
+#[derive(Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// Unit files written, by name.
+    pub units: Vec<String>,
+    /// `.wants/` links written, as `<target>.wants/<unit>`.
+    pub wants: Vec<String>,
+    /// Apps left out, each with why.
+    pub skipped: Vec<String>,
+}
+
+/// The generator's `main`: `argv` as systemd passes it (`normal early late`). Always 0.
+pub fn main(argv: &[OsString]) -> i32 {
+    let program = argv
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // As Quadlet: one binary, installed under a name with "user" for user managers.
+    let scope = if program.contains("user") {
+        Scope::User
+    } else {
+        Scope::System
+    };
+    let Some(normal) = argv.get(1).map(PathBuf::from) else {
+        log("usage: pm2ctl-generator NORMAL-DIR [EARLY-DIR LATE-DIR]");
+        return 0;
+    };
+    let file = match saved::saved_file(scope) {
+        Ok(file) => file,
+        Err(e) => {
+            log(&format!("{e:#}"));
+            return 0;
+        }
+    };
+    if !file.exists() {
+        return 0;
+    }
+    let host = host_facts(scope);
+    let outcome = generate(&file, &host, &normal);
+    for skipped in &outcome.skipped {
+        log(skipped);
+    }
+    0
+}
+
+/// Renders the saved ecosystem `file` into `dir` (the generator's normal directory).
+pub fn generate(file: &Path, host: &HostFacts, dir: &Path) -> Outcome {
+    let mut outcome = Outcome::default();
+    let eco = match ecosystem::load(file) {
+        Ok(eco) => eco,
+        Err(e) => {
+            outcome.skipped.push(format!(
+                "{}: not loaded, no app started:\n{e}",
+                file.display()
+            ));
+            return outcome;
+        }
+    };
+    for app in &eco.apps {
+        // One app at a time, so a broken one leaves the others alone.
+        let single = Ecosystem {
+            apps: vec![app.clone()],
+            deploy: Default::default(),
+            ..eco.clone()
+        };
+        let planned = match plan::plan(&single, None, host, &SystemResolver) {
+            Ok(planned) => planned,
+            Err(e) => {
+                outcome
+                    .skipped
+                    .push(format!("app `{}` skipped:\n{e}", app.name));
+                continue;
+            }
+        };
+        for app_plan in planned.apps {
+            let name = app_plan.name.clone();
+            let (app_plan, _) = apply::fingerprinted(app_plan);
+            if let Err(e) = write_app(&app_plan, app.autostart, host.scope, dir, &mut outcome) {
+                outcome.skipped.push(format!("app `{name}` skipped: {e}"));
+            }
+        }
+    }
+    outcome
+}
+
+/// The unit files of one app, rendered; with, for an app saved running, the `.wants/`
+/// links that start it at boot.
+pub fn unit_files(plan: &plan::AppPlan) -> Result<Vec<(String, String)>, String> {
+    let units = std::iter::once(&plan.slice).chain(
+        plan.instances
+            .iter()
+            .flat_map(|i| i.socket.iter().chain(std::iter::once(&i.service))),
+    );
+    units
+        .map(|u: &UnitSpec| {
+            render(u)
+                .map(|text| (u.name.clone(), with_header(&text)))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+fn with_header(text: &str) -> String {
+    format!("# Automatically generated by pm2ctl-generator from pm2ctl's saved state.\n{text}")
+}
+
+fn write_app(
+    plan: &plan::AppPlan,
+    autostart: bool,
+    scope: Scope,
+    dir: &Path,
+    outcome: &mut Outcome,
+) -> Result<(), String> {
+    // Everything is rendered before anything is written: an app is whole or absent.
+    let files = unit_files(plan)?;
+    for (name, text) in &files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        outcome.units.push(name.clone());
+    }
+    if !autostart {
+        return Ok(());
+    }
+    let boot_target = match scope {
+        Scope::System => "multi-user.target",
+        Scope::User => "default.target",
+    };
+    for instance in &plan.instances {
+        let mut links = vec![(boot_target, &instance.service.name)];
+        if let Some(socket) = &instance.socket {
+            links.push(("sockets.target", &socket.name));
+        }
+        for (target, unit) in links {
+            let wants = dir.join(format!("{target}.wants"));
+            std::fs::create_dir_all(&wants)
+                .map_err(|e| format!("cannot create {}: {e}", wants.display()))?;
+            let link = wants.join(unit);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(dir.join(unit), &link)
+                .map_err(|e| format!("cannot link {}: {e}", link.display()))?;
+            outcome.wants.push(format!("{target}.wants/{unit}"));
+        }
+    }
+    Ok(())
+}
+
+/// Host facts without asking any process: systemd's version from its files, the pm2ctl
+/// binary next to this one (or the installed one), systemd's default PATH when none is set.
+pub fn host_facts(scope: Scope) -> HostFacts {
+    let mut host = HostFacts::detect(scope, Some(systemd_version()));
+    if std::env::var_os("PATH").is_none() {
+        host.path = plan::env::SYSTEM_PATH.to_string();
+    }
+    host.self_exe = pm2ctl_binary();
+    host.cwd = PathBuf::from("/");
+    host
+}
+
+/// systemd's major version, found offline (see the module notes).
+pub fn systemd_version() -> u32 {
+    if let Some(v) = std::env::var(SYSTEMD_VERSION_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return v;
+    }
+    SYSTEMD_LIB_DIRS
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .flatten()
+        .find_map(|entry| version_of_library(&entry.file_name().to_string_lossy()))
+        .unwrap_or(LOWEST_SYSTEMD)
+}
+
+/// `libsystemd-shared-252.so` → 252 (Debian also ships `-252.38-1.so`-style names: the
+/// digits up to the first non-digit count).
+fn version_of_library(file: &str) -> Option<u32> {
+    let rest = file.strip_prefix("libsystemd-shared-")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The pm2ctl binary app units run through `exec-wrap`, as `apply` does with itself.
+fn pm2ctl_binary() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os(PM2CTL_BIN_VAR).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(bin));
+    }
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|exe| std::fs::canonicalize(exe).ok())
+        .and_then(|exe| Some(exe.parent()?.join("pm2ctl")));
+    sibling
+        .filter(|p| p.is_file())
+        .or_else(|| Some(PathBuf::from(INSTALLED_PM2CTL)).filter(|p| p.is_file()))
+}
+
+/// A message out of a generator: the kernel log is the one place it is seen at boot.
+fn log(message: &str) {
+    let text = format!("pm2ctl-generator: {message}");
+    if let Ok(mut kmsg) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
+        // One record per line; <4> is the warning level.
+        let ok = text
+            .lines()
+            .all(|line| kmsg.write_all(format!("<4>{line}\n").as_bytes()).is_ok());
+        if ok {
+            return;
+        }
+    }
+    eprintln!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_library_names() {
+        assert_eq!(version_of_library("libsystemd-shared-252.so"), Some(252));
+        assert_eq!(
+            version_of_library("libsystemd-shared-255.4-1.so"),
+            Some(255)
+        );
+        assert_eq!(version_of_library("libsystemd-core-252.so"), None);
+        assert_eq!(version_of_library("libsystemd-shared-.so"), None);
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn output_is_the_rendered_plan_and_wires_what_was_saved_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dump.toml");
+        std::fs::write(
+            &file,
+            "[[apps]]\nname = \"web app\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\n\
+             interpreter = \"none\"\ninstances = 2\nexec_mode = \"cluster\"\nport = 3000\n\n\
+             [[apps]]\nname = \"idle\"\nscript = \"/bin/sleep\"\nargs = \"1\"\n\
+             interpreter = \"none\"\nautostart = false\n\n\
+             [[apps]]\nname = \"broken\"\nscript = \"/no/such/file\"\n",
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let mut host = HostFacts::detect(Scope::System, Some(252));
+        host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
+
+        let outcome = generate(&file, &host, &out);
+
+        // What apply would start: the same plan, fingerprinted, rendered.
+        let eco = ecosystem::load(&file).unwrap();
+        let good = Ecosystem {
+            apps: eco.apps[..2].to_vec(),
+            ..eco
+        };
+        let planned = plan::plan(&good, None, &host, &SystemResolver).unwrap();
+        let mut expected = BTreeMap::new();
+        for app in planned.apps {
+            let (app, _) = apply::fingerprinted(app);
+            for unit in std::iter::once(&app.slice).chain(
+                app.instances
+                    .iter()
+                    .flat_map(|i| i.socket.iter().chain(std::iter::once(&i.service))),
+            ) {
+                expected.insert(unit.name.clone(), with_header(&render(unit).unwrap()));
+            }
+        }
+        let mut written = BTreeMap::new();
+        for entry in std::fs::read_dir(&out).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                written.insert(name, std::fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+        assert_eq!(written, expected);
+        assert!(written.contains_key("pm2ctl-web\\x20app@1.service"));
+
+        let mut wants = outcome.wants.clone();
+        wants.sort();
+        assert_eq!(
+            wants,
+            vec![
+                "multi-user.target.wants/pm2ctl-web\\x20app@0.service",
+                "multi-user.target.wants/pm2ctl-web\\x20app@1.service",
+                "sockets.target.wants/pm2ctl-web\\x20app@0.socket",
+                "sockets.target.wants/pm2ctl-web\\x20app@1.socket",
+            ]
+        );
+        let link = out.join("multi-user.target.wants/pm2ctl-web\\x20app@0.service");
+        assert_eq!(
+            std::fs::read_link(link).unwrap(),
+            out.join("pm2ctl-web\\x20app@0.service")
+        );
+        assert_eq!(outcome.skipped.len(), 1, "{:?}", outcome.skipped);
+        assert!(outcome.skipped[0].contains("broken"));
+    }
+
+    #[test]
+    fn a_corrupt_file_writes_nothing_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dump.toml");
+        std::fs::write(&file, "[[apps]\nname = ").unwrap();
+        let host = HostFacts::detect(Scope::System, Some(252));
+        let outcome = generate(&file, &host, dir.path());
+        assert!(outcome.units.is_empty());
+        assert_eq!(outcome.skipped.len(), 1);
+        assert!(outcome.skipped[0].contains("dump.toml"));
+    }
+}

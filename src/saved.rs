@@ -1,0 +1,278 @@
+//! The saved state: what runs now, written as an `ecosystem.toml` that survives reboots.
+//!
+//! `pm2ctl save` writes it, `pm2ctl resurrect` applies it, and `pm2ctl-generator` turns it
+//! into unit files at every boot. It is an ordinary ecosystem file (the loader reads it
+//! back, a person can read and edit it), never a dump of process state: each app is its
+//! definition with the `--env` it was applied with folded into `env`, its relative paths
+//! made absolute (the file lives elsewhere than the one it came from) and its instance
+//! count as it runs now.
+
+use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances, LogTarget};
+use crate::plan::{self, Scope};
+use crate::state::{AppRecord, Desired, State};
+use anyhow::{bail, Context, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+/// Overrides the config directory for either scope (tests, sandboxes, packaging).
+pub const CONFIG_DIR_VAR: &str = "PM2CTL_CONFIG_DIR";
+
+/// The saved state's file name in the config directory.
+pub const SAVED_FILE: &str = "dump.toml";
+
+/// The config directory for `scope`: `$PM2CTL_CONFIG_DIR` if set, else `/etc/pm2ctl` for
+/// the system manager and `$XDG_CONFIG_HOME/pm2ctl` (default `~/.config/pm2ctl`) for a
+/// user's manager.
+pub fn config_dir(scope: Scope) -> Result<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var(CONFIG_DIR_VAR) {
+        return Ok(PathBuf::from(dir));
+    }
+    match scope {
+        Scope::System => Ok(PathBuf::from("/etc/pm2ctl")),
+        Scope::User => {
+            // The XDG spec says relative values are invalid and must be ignored.
+            if let Some(xdg) = var("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+            {
+                return Ok(xdg.join("pm2ctl"));
+            }
+            match var("HOME") {
+                Some(home) => Ok(PathBuf::from(home).join(".config/pm2ctl")),
+                None => bail!(
+                    "cannot find pm2ctl's config directory: neither {CONFIG_DIR_VAR}, \
+                     XDG_CONFIG_HOME nor HOME is set"
+                ),
+            }
+        }
+    }
+}
+
+/// The saved file for `scope`.
+pub fn saved_file(scope: Scope) -> Result<PathBuf> {
+    Ok(config_dir(scope)?.join(SAVED_FILE))
+}
+
+/// The ecosystem that recreates the apps of `state` as they run now. An app whose
+/// definition cannot be found any more (its file gone or changed) is left out and named in
+/// the returned warnings.
+pub fn ecosystem_of(state: &State, saved: &Path, home: &Path) -> (Ecosystem, Vec<String>) {
+    let mut apps = Vec::new();
+    let mut warnings = Vec::new();
+    for record in state.apps.values() {
+        match saved_app(record, home) {
+            Ok(app) => apps.push(app),
+            Err(e) => warnings.push(format!("{}: not saved: {e:#}", record.name)),
+        }
+    }
+    let eco = Ecosystem {
+        source: saved.to_path_buf(),
+        base_dir: saved.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        apps,
+        deploy: Default::default(),
+    };
+    (eco, warnings)
+}
+
+/// The TOML text of a saved ecosystem.
+pub fn to_toml(eco: &Ecosystem) -> String {
+    let header =
+        "# What pm2ctl ran when `pm2ctl save` wrote this file: `pm2ctl resurrect` applies it,\n\
+                  # and pm2ctl-generator turns it into unit files at every boot.\n";
+    format!("{header}{}", ecosystem::apps_toml(eco))
+}
+
+/// Writes `text` to `path` atomically (temp file, fsync, rename, fsync of the directory),
+/// creating the directory if needed.
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        anyhow::Error::new(e).context(format!("cannot write {}", path.display()))
+    })
+}
+
+/// One app as it should be saved.
+fn saved_app(record: &AppRecord, home: &Path) -> Result<App> {
+    let (mut app, base_dir) = definition(record)?;
+    let env_name = record.source.env.as_deref();
+    // The selected `env_<NAME>` overlays `env`, as the plan does; the saved file has no
+    // `--env` of its own.
+    if let Some(overlay) = env_name.and_then(|name| app.env_by_name.get(name)) {
+        let overlay = overlay.clone();
+        app.env.extend(overlay);
+    }
+    app.env_by_name.clear();
+    app.name = record.name.clone();
+    app.append_env_to_name = false;
+    // Relative paths meant the original file's directory.
+    let cwd = plan::exec::working_directory(&app, &base_dir, home);
+    app.cwd = Some(cwd);
+    for target in [&mut app.out_file, &mut app.error_file, &mut app.log_file] {
+        if let LogTarget::File(p) = target {
+            *p = absolute(p, &base_dir);
+        }
+    }
+    if let Some(p) = &app.pid_file {
+        app.pid_file = Some(absolute(p, &base_dir));
+    }
+    let running = u32::try_from(record.instances.len()).unwrap_or(u32::MAX);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+        .unwrap_or(1);
+    if plan::instance_count(app.instances, cpus) != running {
+        // An app given no `instances` ran in fork mode; saved with a count it must stay
+        // in fork mode (PM2's rule would switch a node app with `instances` to cluster).
+        if app.instances.is_none() && app.exec_mode.is_none() {
+            app.exec_mode = Some(ExecMode::Fork);
+        }
+        app.instances = Some(Instances::Count(running));
+    }
+    app.autostart = record.desired == Desired::Running;
+    Ok(app)
+}
+
+/// `~/` paths keep their meaning at boot; relative ones are joined to `base`.
+fn absolute(p: &Path, base: &Path) -> PathBuf {
+    if p.is_absolute() || p.starts_with("~") {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// The definition an app runs, with the directory its relative paths start from: the
+/// recorded one (`start` makes its paths absolute), else the app in its ecosystem file.
+fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
+    if let Some(app) = &record.definition {
+        return Ok((app.clone(), PathBuf::from("/")));
+    }
+    let Some(file) = &record.source.file else {
+        bail!("it was started without a file and its definition was not recorded");
+    };
+    let eco = ecosystem::load(file).map_err(anyhow::Error::new)?;
+    let env = record.source.env.as_deref();
+    let app = eco
+        .apps
+        .into_iter()
+        .find(|a| {
+            a.name == record.name
+                || (a.append_env_to_name
+                    && env.is_some_and(|e| format!("{}-{e}", a.name) == record.name))
+        })
+        .with_context(|| format!("it is no longer in {}", file.display()))?;
+    Ok((app, eco.base_dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{AppPlan, InstancePlan};
+    use crate::state::Source;
+    use crate::unit::{UnitKind, UnitSpec};
+
+    fn running(name: &str, instances: u32) -> AppPlan {
+        AppPlan {
+            name: name.into(),
+            namespace: "default".into(),
+            slice: UnitSpec::new(format!("pm2ctl-{name}.slice"), UnitKind::Slice),
+            instances: (0..instances)
+                .map(|index| InstancePlan {
+                    index,
+                    service: UnitSpec::new(
+                        format!("pm2ctl-{name}@{index}.service"),
+                        UnitKind::Service,
+                    ),
+                    socket: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_saved_file_loads_back_as_the_apps_run_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("eco.toml");
+        std::fs::write(
+            &source,
+            "[[apps]]\nname = \"api\"\nscript = \"server.js\"\nout_file = \"logs/out.log\"\n\
+             append_env_to_name = true\nenv = { A = \"1\", B = \"base\" }\n\
+             env_production = { B = \"prod\" }\n\n\
+             [[apps]]\nname = \"worker\"\nscript = \"w.js\"\ncwd = \"jobs\"\n",
+        )
+        .unwrap();
+        let mut state = State::default();
+        let src = Source {
+            file: Some(source.clone()),
+            env: Some("production".into()),
+        };
+        state.upsert_app(
+            running("api-production", 3),
+            "f".into(),
+            src.clone(),
+            Desired::Running,
+            0,
+        );
+        state.upsert_app(running("worker", 1), "g".into(), src, Desired::Stopped, 0);
+        state.upsert_app(
+            running("gone", 1),
+            "h".into(),
+            Source {
+                file: Some(dir.path().join("missing.toml")),
+                env: None,
+            },
+            Desired::Running,
+            0,
+        );
+
+        let saved = dir.path().join("config").join(SAVED_FILE);
+        let (eco, warnings) = ecosystem_of(&state, &saved, Path::new("/home/u"));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("gone: not saved"), "{warnings:?}");
+        write_atomic(&saved, &to_toml(&eco)).unwrap();
+
+        let back = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+        let api = &back.apps[0];
+        assert_eq!(api.name, "api-production");
+        assert!(!api.append_env_to_name);
+        assert_eq!(api.env.get("B").map(String::as_str), Some("prod"));
+        assert_eq!(api.env.get("A").map(String::as_str), Some("1"));
+        assert_eq!(api.cwd.as_deref(), Some(dir.path()));
+        assert_eq!(
+            api.out_file,
+            LogTarget::File(dir.path().join("logs/out.log"))
+        );
+        assert_eq!(api.instances, Some(Instances::Count(3)));
+        assert_eq!(api.exec_mode, Some(ExecMode::Fork));
+        assert!(api.autostart);
+
+        let worker = &back.apps[1];
+        assert_eq!(
+            worker.cwd.as_deref(),
+            Some(dir.path().join("jobs").as_path())
+        );
+        assert_eq!(worker.instances, None);
+        assert!(!worker.autostart, "a stopped app is saved stopped");
+    }
+}
