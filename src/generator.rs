@@ -1,6 +1,9 @@
 //! `pm2ctl-generator`: the saved state (`pm2ctl save`) as unit files, at every boot and
 //! every `daemon-reload` (systemd.generator(7)).
 //!
+//! The manager's scope comes from `$SYSTEMD_SCOPE` (or the directory it runs from), the
+//! saved file from `saved::saved_file` of that scope.
+//!
 //! A generator runs before D-Bus and most of the system exist, so this one talks to no
 //! process: it reads the saved file, plans it with host facts found offline, renders every
 //! unit with `unit::render` (the same specs `apply` sends over D-Bus, the same names and
@@ -63,12 +66,7 @@ pub fn main(argv: &[OsString]) -> i32 {
         .first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // As Quadlet: one binary, installed under a name with "user" for user managers.
-    let scope = if program.contains("user") {
-        Scope::User
-    } else {
-        Scope::System
-    };
+    let scope = scope_of(std::env::var("SYSTEMD_SCOPE").ok().as_deref(), &program);
     let Some(normal) = argv.get(1).map(PathBuf::from) else {
         log("usage: pm2ctl-generator NORMAL-DIR [EARLY-DIR LATE-DIR]");
         return 0;
@@ -89,6 +87,17 @@ pub fn main(argv: &[OsString]) -> i32 {
         log(skipped);
     }
     0
+}
+
+/// Which manager runs the generator: systemd says so in `$SYSTEMD_SCOPE` (since v251);
+/// else the path it was run from (`.../user-generators/...`, or a name with "user").
+fn scope_of(systemd_scope: Option<&str>, program: &str) -> Scope {
+    match systemd_scope {
+        Some("user") => Scope::User,
+        Some("system") => Scope::System,
+        _ if program.contains("user") => Scope::User,
+        _ => Scope::System,
+    }
 }
 
 /// Renders the saved ecosystem `file` into `dir` (the generator's normal directory).
@@ -261,6 +270,16 @@ fn log(message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scope_comes_from_systemd_else_from_the_path() {
+        let user_path = "/usr/lib/systemd/user-generators/pm2ctl-generator";
+        let system_path = "/usr/lib/systemd/system-generators/pm2ctl-generator";
+        assert_eq!(scope_of(Some("user"), system_path), Scope::User);
+        assert_eq!(scope_of(Some("system"), user_path), Scope::System);
+        assert_eq!(scope_of(None, user_path), Scope::User);
+        assert_eq!(scope_of(None, system_path), Scope::System);
+    }
 
     #[test]
     fn versions_from_library_names() {

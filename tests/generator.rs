@@ -1,0 +1,208 @@
+//! Surviving a reboot: `save` in one sandbox, then a fresh sandbox (a "reboot") with the
+//! same state directory and the saved file on disk, where systemd itself runs
+//! pm2ctl-generator on `daemon-reload` and starts what it wired to the boot targets. The
+//! apps serve again under the units `apply` named, and pm2ctl sees them as its own.
+//! A broken saved file or app never makes the generator (or the reload) fail.
+
+mod common;
+
+use common::sandbox::{assert_success, fixtures_dir, stdout};
+use common::Sandbox;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const PATIENCE: Duration = Duration::from_secs(60);
+const GENERATOR: &str = env!("CARGO_BIN_EXE_pm2ctl-generator");
+
+fn workdir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("generator")
+        .join(format!("{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test's directory");
+    dir
+}
+
+fn http_app(name: &str, port: u16, extra: &str) -> String {
+    format!(
+        "[[apps]]\nname = \"{name}\"\nscript = \"{}\"\nport = {port}\n\
+         listen_address = \"127.0.0.1\"\n{extra}\n",
+        fixtures_dir().join("http.js").display()
+    )
+}
+
+fn answers(sb: &Sandbox, port: u16) -> bool {
+    sb.curl(&format!("http://127.0.0.1:{port}/"))
+        .status
+        .success()
+}
+
+/// Installs the generator as systemd looks for it in /run/systemd/system-generators. systemd
+/// gives generators none of the manager's DefaultEnvironment, so a wrapper names the
+/// sandbox's config directory and the pm2ctl under test (the packaged layout needs neither).
+fn install_generator(sb: &Sandbox) {
+    let dir = PathBuf::from(format!(
+        "/proc/{}/root/run/systemd/system-generators",
+        sb.pid()
+    ));
+    std::fs::create_dir_all(&dir).expect("create the generator directory");
+    let wrapper = dir.join("pm2ctl-generator");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexport PM2CTL_CONFIG_DIR='{}' PM2CTL_BIN='{}'\nexec '{GENERATOR}' \"$@\"\n",
+            sb.config_dir().display(),
+            common::sandbox::PM2CTL,
+        ),
+    )
+    .expect("write the generator wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+        .expect("make the wrapper executable");
+}
+
+/// The units the generator wired to `target`.
+fn wanted(sb: &Sandbox, target: &str) -> Vec<String> {
+    let dir = PathBuf::from(format!(
+        "/proc/{}/root/run/systemd/generator/{target}.wants",
+        sb.pid()
+    ));
+    let mut units: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    units.sort();
+    units
+}
+
+#[test]
+fn saved_apps_come_back_after_a_reboot_under_the_same_units() {
+    let dir = workdir("reboot");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let file = dir.join("ecosystem.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}",
+            http_app("web", 4160, "exec_mode = \"cluster\"\ninstances = 2"),
+            http_app("api", 4161, "")
+        ),
+    )
+    .unwrap();
+
+    let saved = {
+        let sb = Sandbox::boot_with_state(&state);
+        assert_success(
+            "apply --save",
+            &sb.pm2ctl(&["apply", "--save", file.to_str().unwrap()]),
+        );
+        assert!(answers(&sb, 4160) && answers(&sb, 4161));
+        std::fs::read_to_string(sb.config_dir().join("dump.toml")).expect("save wrote dump.toml")
+    };
+
+    // The "reboot": a fresh systemd, the state and the saved file as they were on disk.
+    let sb = Sandbox::boot_with_state(&state);
+    std::fs::write(sb.config_dir().join("dump.toml"), &saved).unwrap();
+    assert!(
+        !answers(&sb, 4160),
+        "nothing should run before the generator"
+    );
+    install_generator(&sb);
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+
+    let services = wanted(&sb, "multi-user.target");
+    let sockets = wanted(&sb, "sockets.target");
+    assert_eq!(
+        services,
+        [
+            "pm2ctl-api@0.service",
+            "pm2ctl-web@0.service",
+            "pm2ctl-web@1.service"
+        ]
+    );
+    assert_eq!(sockets, ["pm2ctl-web@0.socket", "pm2ctl-web@1.socket"]);
+    // What boot would start (starting the whole multi-user.target here would start the
+    // host's own services too).
+    let mut start = vec!["start".to_string()];
+    start.extend(sockets.into_iter().chain(services));
+    assert_success("start the wanted units", &sb.systemctl(&start));
+    sb.wait_for("both apps to answer", PATIENCE, || {
+        answers(&sb, 4160) && answers(&sb, 4161)
+    });
+    assert_eq!(
+        sb.unit_state("pm2ctl-web@1.service"),
+        "active",
+        "the generated unit has apply's name"
+    );
+
+    // One view: pm2ctl lists the generated units as its apps, online, no duplicates...
+    let list = sb.pm2ctl(&["jlist"]);
+    assert_success("jlist", &list);
+    let procs: serde_json::Value = serde_json::from_slice(&list.stdout).expect("jlist is JSON");
+    let online: Vec<(String, String)> = procs
+        .as_array()
+        .expect("jlist is an array")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_string(),
+                p["pm2_env"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(online.len(), 3, "{online:?}");
+    assert!(online.iter().all(|(_, s)| s == "online"), "{online:?}");
+    // ...and resurrect finds them already running as saved: same plans, same fingerprints.
+    let again = sb.pm2ctl(&["resurrect"]);
+    assert_success("resurrect", &again);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !said.contains(": create") && !said.contains(": replace") && !said.contains("started"),
+        "resurrect changed something:\n{said}"
+    );
+}
+
+#[test]
+fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
+    let sb = Sandbox::boot();
+    install_generator(&sb);
+    let dump = sb.config_dir().join("dump.toml");
+
+    // One app whose script is gone: skipped, the other generated.
+    std::fs::write(
+        &dump,
+        format!(
+            "{}\n[[apps]]\nname = \"gone\"\nscript = \"/no/such/app.js\"\n",
+            http_app("ok", 4162, "")
+        ),
+    )
+    .unwrap();
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-ok@0.service"]);
+    assert_success("start", &sb.systemctl(&["start", "pm2ctl-ok@0.service"]));
+    sb.wait_for("the good app to answer", PATIENCE, || answers(&sb, 4162));
+
+    assert_success("stop", &sb.systemctl(&["stop", "pm2ctl-ok@0.service"]));
+    // A corrupt file: nothing generated, the generator exits 0 and says why, the reload works.
+    std::fs::write(&dump, "[[apps]\nname = ").unwrap();
+    let out = sb.exec_with_env(
+        &[("PM2CTL_CONFIG_DIR", &sb.config_dir().display().to_string())],
+        &[GENERATOR, "/run/pm2ctl-generator-test", "/tmp", "/tmp"],
+    );
+    assert!(out.status.success(), "the generator failed: {out:?}");
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    assert!(wanted(&sb, "multi-user.target").is_empty());
+    let units = stdout(&sb.systemctl(&["list-unit-files", "pm2ctl-ok*", "--no-legend"]));
+    assert!(
+        units.trim().is_empty(),
+        "units from a corrupt file:\n{units}"
+    );
+}
