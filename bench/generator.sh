@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# How long pm2ctl-generator takes at boot: it plans and renders a saved file of N apps (each a
+# cluster app with 2 instances and a socket, the biggest common case) into an empty directory,
+# RUNS times per size; prints the median and the worst wall time. No systemd is needed: the
+# generator talks to no process. A boot waits for every generator, so this is boot time.
+#   bench/generator.sh                      # builds this checkout in release mode first
+#   RUNS=50 GENERATOR=path bench/generator.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+runs=${RUNS:-20}
+target=${CARGO_TARGET_DIR:-$repo/target}
+gen=${GENERATOR:-}
+if [[ -z $gen ]]; then
+  cargo build --release --quiet --bin pm2ctl-generator
+  gen=$target/release/pm2ctl-generator
+fi
+work=$(mktemp -d "$target/bench-generator.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+printf '%-6s %-10s %-12s %-12s\n' apps units "median ms" "max ms"
+for apps in 1 10 50 200; do
+  config=$work/config-$apps
+  mkdir -p "$config"
+  : > "$config/dump.toml"
+  for ((i = 0; i < apps; i++)); do
+    printf '[[apps]]\nname = "app%d"\nscript = "/bin/sleep"\nargs = "1000"\ninterpreter = "none"\nexec_mode = "cluster"\ninstances = 2\nport = %d\n\n' \
+      "$i" $((20000 + i)) >> "$config/dump.toml"
+  done
+  times=()
+  for ((r = 0; r < runs; r++)); do
+    out=$work/out
+    rm -rf "$out"; mkdir -p "$out"
+    start=$(date +%s%N)
+    PM2CTL_CONFIG_DIR=$config PM2CTL_BIN=/usr/bin/pm2ctl SYSTEMD_SCOPE=system "$gen" "$out" "$out" "$out"
+    end=$(date +%s%N)
+    times+=($(((end - start) / 1000)))
+  done
+  units=$(find "$out" -maxdepth 1 -type f | wc -l)
+  sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+  median=${sorted[$((runs / 2))]}
+  max=${sorted[$((runs - 1))]}
+  printf '%-6s %-10s %-12s %-12s\n' "$apps" "$units" \
+    "$(awk "BEGIN{printf \"%.1f\", $median/1000}")" "$(awk "BEGIN{printf \"%.1f\", $max/1000}")"
+done
