@@ -128,12 +128,16 @@ fn every_binary_target_is_packaged() {
 #[test]
 fn every_source_file_of_an_asset_exists() {
     let manifest = manifest();
+    let links = deb_links(&manifest);
     for (source, _) in deb_assets(&manifest)
         .into_iter()
         .chain(rpm_assets(&manifest))
     {
         if source.starts_with("target/") {
             continue; // built by packaging/build
+        }
+        if links.iter().any(|(_, target)| *target == source) {
+            continue; // a symlink in the package, checked below
         }
         let path = Path::new(REPO).join(&source);
         let found = match source.strip_suffix("/*") {
@@ -143,6 +147,45 @@ fn every_source_file_of_an_asset_exists() {
             None => path.is_file(),
         };
         assert!(found, "asset source {source} does not exist");
+    }
+}
+
+/// The .deb's symlink assets: (dest, link_name).
+fn deb_links(manifest: &toml::Table) -> Vec<(String, String)> {
+    metadata(manifest, "deb")["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| {
+            let link = a.get("link_name")?.as_str()?.to_owned();
+            Some((format!("/{}", a["dest"].as_str()?), link))
+        })
+        .collect()
+}
+
+#[test]
+fn every_symlink_asset_points_at_a_packaged_file() {
+    let manifest = manifest();
+    let dests: Vec<String> = deb_assets(&manifest).into_iter().map(|(_, d)| d).collect();
+    for (dest, link) in deb_links(&manifest) {
+        let dir = Path::new(&dest).parent().unwrap();
+        let mut target = dir.to_path_buf();
+        for part in Path::new(&link).components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    target.pop();
+                }
+                other => target.push(other),
+            }
+        }
+        let target = target.display().to_string();
+        let packaged = dests.iter().any(|d| {
+            *d == target
+                || (d.ends_with('/')
+                    && Path::new(d).join(Path::new(&target).file_name().unwrap())
+                        == Path::new(&target))
+        });
+        assert!(packaged, "{dest} links to {target}, which is not packaged");
     }
 }
 
