@@ -115,10 +115,12 @@ pub fn generate(file: &Path, host: &HostFacts, dir: &Path) -> Outcome {
     };
     for app in &eco.apps {
         // One app at a time, so a broken one leaves the others alone.
+        // Field by field: cloning the whole file for each app would be quadratic.
         let single = Ecosystem {
+            source: eco.source.clone(),
+            base_dir: eco.base_dir.clone(),
             apps: vec![app.clone()],
             deploy: Default::default(),
-            ..eco.clone()
         };
         let planned = match plan::plan(&single, None, host, &SystemResolver) {
             Ok(planned) => planned,
