@@ -188,27 +188,8 @@ fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{AppPlan, InstancePlan};
+    use crate::state::tests::plan as running;
     use crate::state::Source;
-    use crate::unit::{UnitKind, UnitSpec};
-
-    fn running(name: &str, instances: u32) -> AppPlan {
-        AppPlan {
-            name: name.into(),
-            namespace: "default".into(),
-            slice: UnitSpec::new(format!("pm2ctl-{name}.slice"), UnitKind::Slice),
-            instances: (0..instances)
-                .map(|index| InstancePlan {
-                    index,
-                    service: UnitSpec::new(
-                        format!("pm2ctl-{name}@{index}.service"),
-                        UnitKind::Service,
-                    ),
-                    socket: None,
-                })
-                .collect(),
-        }
-    }
 
     #[test]
     fn the_saved_file_loads_back_as_the_apps_run_now() {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::sandbox::{assert_success, fixtures_dir, stdout};
+use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,19 +14,8 @@ use std::time::Duration;
 /// A bound against hanging, not a claim about speed.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A directory for one test's ecosystem files, in the build tree (the sandbox has its own
-/// /tmp but shares the rest of the filesystem).
 fn workdir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("apply")
-        .join(format!("{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test's directory");
-    dir
-}
-
-fn fixture(name: &str) -> String {
-    fixtures_dir().join(name).display().to_string()
+    common::sandbox::workdir("apply", test)
 }
 
 /// Writes `ecosystem.toml` in `dir` and returns its path.

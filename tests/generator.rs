@@ -9,19 +9,14 @@ mod common;
 use common::sandbox::{assert_success, fixtures_dir, stdout};
 use common::Sandbox;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(60);
 const GENERATOR: &str = env!("CARGO_BIN_EXE_pm2ctl-generator");
 
 fn workdir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("generator")
-        .join(format!("{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test's directory");
-    dir
+    common::sandbox::workdir("generator", test)
 }
 
 fn http_app(name: &str, port: u16, extra: &str) -> String {

@@ -3,17 +3,13 @@
 
 mod common;
 
-use common::sandbox::{assert_success, fixtures_dir, stdout};
+use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;
 use std::collections::BTreeSet;
 use std::process::Output;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn fixture(name: &str) -> String {
-    fixtures_dir().join(name).display().to_string()
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

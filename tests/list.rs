@@ -3,28 +3,18 @@
 
 mod common;
 
-use common::sandbox::{assert_success, fixtures_dir, stdout};
+use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A bound against hanging, not a claim about speed.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A directory for one test's files in the build tree (the sandbox shares it, not /tmp).
 fn workdir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("list")
-        .join(format!("{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test's directory");
-    dir
-}
-
-fn fixture(name: &str) -> String {
-    fixtures_dir().join(name).display().to_string()
+    common::sandbox::workdir("list", test)
 }
 
 /// `web`: http.js in cluster mode, 2 instances on a shared port; `worker`: signals.js in

@@ -24,6 +24,22 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// A fixture app's path, as ecosystem files and command lines spell it.
+pub fn fixture(name: &str) -> String {
+    fixtures_dir().join(name).display().to_string()
+}
+
+/// A fresh directory for one test's files, `<cargo's test tmpdir>/<area>/<test>-<pid>`: in the
+/// build tree, which the sandbox shares (its /tmp is its own).
+pub fn workdir(area: &str, test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(area)
+        .join(format!("{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test's directory");
+    dir
+}
+
 /// Where the launcher keeps per-sandbox directories: the build tree, next to the binary under
 /// test, never the host's /tmp.
 pub fn sandbox_root() -> PathBuf {
