@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, Parser};
 use pm2ctl::cli;
+use pm2ctl::lifecycle::Action;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -33,18 +34,18 @@ enum Command {
     /// Start an ecosystem file, a script, or known apps.
     Start(Box<cli::start::Args>),
     /// Stop processes; they stay listed as stopped.
-    Stop(cli::stop::Args),
+    Stop(cli::TargetArgs),
     /// Restart processes (stopped ones start).
-    Restart(cli::restart::Args),
+    Restart(cli::TargetArgs),
     /// Restart processes one at a time, each ready before the next: no request is lost.
     Reload(cli::reload::Args),
     /// Stop processes and forget them.
     #[command(alias = "del")]
-    Delete(cli::delete::Args),
+    Delete(cli::TargetArgs),
     /// Change an app's instance count: `scale api 4`, `scale api +1`.
     Scale(cli::scale::Args),
     /// Set restart counters back to zero.
-    Reset(cli::reset::Args),
+    Reset(cli::TargetArgs),
     /// Send a signal to processes: `sendSignal SIGUSR2 api`.
     #[command(name = "sendSignal", alias = "send-signal")]
     SendSignal(cli::send_signal::Args),
@@ -89,11 +90,11 @@ fn main() -> ExitCode {
         Command::Save(args) => cli::save::run(&args),
         Command::Resurrect(args) => cli::resurrect::run(&args),
         Command::Start(args) => cli::start::run(*args),
-        Command::Stop(args) => cli::stop::run(args),
-        Command::Restart(args) => cli::restart::run(args),
+        Command::Stop(args) => args.run(Action::Stop),
+        Command::Restart(args) => args.run(Action::Restart),
         Command::Reload(args) => cli::reload::run(args),
-        Command::Delete(args) => cli::delete::run(args),
-        Command::Reset(args) => cli::reset::run(args),
+        Command::Delete(args) => args.run(Action::Delete),
+        Command::Reset(args) => args.run(Action::Reset),
         Command::Scale(args) => cli::scale::run(args),
         Command::SendSignal(args) => cli::send_signal::run(args),
         Command::Logs(args) => cli::logs::logs(args),

@@ -4,7 +4,6 @@
 //! connects, prints and turns the outcome into PM2's exit codes.
 
 pub mod apply;
-pub mod delete;
 pub mod import;
 pub mod jlist;
 pub mod list;
@@ -12,15 +11,12 @@ pub mod logs;
 pub mod monit;
 pub mod plan;
 pub mod reload;
-pub mod reset;
-pub mod restart;
 pub mod resurrect;
 pub mod save;
 pub mod scale;
 pub mod send_signal;
 pub mod show;
 pub mod start;
-pub mod stop;
 pub mod validate;
 
 use crate::lifecycle::{self, Action, Proc};
@@ -30,6 +26,23 @@ use crate::systemd::Client;
 use crate::target::{self, TargetError};
 use anyhow::{Context, Result};
 use std::process::ExitCode;
+
+/// The arguments of the verbs that only act on PM2 targets: stop, restart, delete, reset.
+#[derive(clap::Args, Debug)]
+pub struct TargetArgs {
+    /// `all`, an app name, a namespace, a pm_id or a `/regex/` on names.
+    #[arg(required = true, value_name = "id|name|namespace|all|/regex/")]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+}
+
+impl TargetArgs {
+    /// Carries out `action` on every selected process, with PM2's messages and exit codes.
+    pub fn run(self, action: Action) -> ExitCode {
+        finish(act_on_targets(&self.manager, &self.targets, action))
+    }
+}
 
 /// Which systemd manager to talk to.
 #[derive(clap::Args, Debug, Clone, Default)]
