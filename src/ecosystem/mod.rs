@@ -10,6 +10,7 @@
 //! serves every environment.
 
 mod convert;
+pub mod cron;
 mod js_format;
 pub mod model;
 mod schema;

@@ -367,59 +367,21 @@ fn signal(v: &Node) -> Conv<String> {
     }
 }
 
-/// Shorthands croner (PM2's cron library) accepts, apart from `@reboot`.
-const CRON_SHORTHANDS: &[&str] = &[
-    "@yearly",
-    "@annually",
-    "@monthly",
-    "@weekly",
-    "@daily",
-    "@midnight",
-    "@hourly",
-];
-
 /// A cron pattern (5 or 6 fields, or an `@` shorthand); `0`/`"0"` means none, as in PM2.
-/// Fields are checked for cron's characters only; a later stage translates them.
+/// Checked here by translating it, so a pattern `OnCalendar` cannot express fails at load.
 fn cron(v: &Node) -> Conv<Option<String>> {
-    const EXAMPLE: &str = "e.g. \"0 3 * * *\" restarts every day at 03:00";
     match &v.value {
         Value::Integer(0) => Ok(None),
         Value::String(s) if s.trim() == "0" => Ok(None),
         Value::String(_) => {
             let s = convert::non_empty_string(v)?;
-            let t = s.trim();
-            if t == "@reboot" {
-                return Err(Problem::new("`@reboot` is not supported").with_help(
-                    "apps start at boot when they are applied with `autostart` (the default)",
-                ));
-            }
-            if t.starts_with('@') {
-                return if CRON_SHORTHANDS.contains(&t.to_ascii_lowercase().as_str()) {
-                    Ok(Some(s))
-                } else {
-                    Err(Problem::new(format!(
-                        "unknown cron shorthand {}",
-                        super::tree::quote_short(t)
-                    ))
-                    .with_help(format!("one of {}", CRON_SHORTHANDS.join(", "))))
-                };
-            }
-            let fields: Vec<&str> = t.split_whitespace().collect();
-            if fields.len() != 5 && fields.len() != 6 {
-                return Err(Problem::new(format!(
-                    "a cron pattern has 5 or 6 fields, found {}",
-                    fields.len()
-                ))
-                .with_help(EXAMPLE));
-            }
-            let cron_char = |c: char| c.is_ascii_alphanumeric() || "*,/-?#".contains(c);
-            if let Some(bad) = fields.iter().find(|f| !f.chars().all(cron_char)) {
-                return Err(Problem::new(format!(
-                    "{} is not a cron field",
-                    super::tree::quote_short(bad)
-                ))
-                .with_help(EXAMPLE));
-            }
+            super::cron::parse(&s).map_err(|e| {
+                let problem = Problem::new(e.message);
+                match e.help {
+                    Some(help) => problem.with_help(help),
+                    None => problem,
+                }
+            })?;
             Ok(Some(s))
         }
         _ => Err(expected("a cron pattern string", v)),
