@@ -5,6 +5,7 @@
 //! ─▶ `systemd` (transient units over D-Bus) or `unit` rendering (unit files, generator).
 
 pub mod apply;
+pub mod checkpoint;
 pub mod cli;
 pub mod ecosystem;
 pub mod generate;
