@@ -8,14 +8,21 @@
 //!    the next `apply` compares with what systemd reports (fingerprints on the units), not
 //!    with the state, so a half-done app is seen as changed or down and done again;
 //! 3. pruned apps are forgotten only after their units are gone, so a prune cut short is
-//!    retried by the next `apply --prune`.
+//!    retried by the next `apply --prune`;
+//! 4. what an app's change updates in the state (restart counts, a pruned record) is saved
+//!    once its units are back: a state write that fails (a full disk) never leaves an app
+//!    removed and not re-created; it is reported after every change was made.
+//!
+//! An error talking to systemd (the bus went away) stops the apply with an [`Interrupted`]:
+//! the apps applied, the one under way and how far it got, the apps not applied.
 
 use super::diff::{Action, Change, DesiredApp, Diff, LiveUnit};
+use crate::checkpoint;
 use crate::plan::AppPlan;
 use crate::state::{self, Source, Store};
-use crate::systemd::{Client, JobOutcome, StartRequest};
+use crate::systemd::{self, Client, JobOutcome, StartRequest};
 use crate::unit::UnitSpec;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::io::Write;
 
 /// A unit that did not start, and why.
@@ -32,7 +39,9 @@ pub struct Failure {
 /// Applies `diff`. `desired` holds the file's apps (the diff names them) and `live` the
 /// units the diff was computed from; `progress` gets
 /// one line per app and per unit. Units that fail to start are returned, not errors: the
-/// other apps are still applied. An `Err` is a failure to talk to systemd or to save state.
+/// other apps are still applied. An `Err` is a failure to talk to systemd or to save state:
+/// once systemd has been touched it is an [`Interrupted`], which says what was applied and
+/// what was not.
 pub fn execute(
     client: &Client,
     store: &mut Store,
@@ -42,66 +51,137 @@ pub fn execute(
     source: &Source,
     progress: &mut dyn Write,
 ) -> Result<Vec<Failure>> {
-    record_desired(store, desired, source)?;
+    record_desired(store, desired, source)
+        .context("cannot record the file's apps in the state store; nothing was changed")?;
+    checkpoint::reached("apply:recorded");
 
     let mut failures = Vec::new();
-    for change in &diff.changes {
+    let mut applied: Vec<String> = Vec::new();
+    // A state write that failed after systemd was changed: the changes go on (an app left
+    // half-replaced would be worse than a restart count not recorded), and it is reported.
+    let mut unsaved: Option<anyhow::Error> = None;
+    let changes: Vec<&Change> = diff
+        .changes
+        .iter()
+        .filter(|c| !matches!(c.action, Action::Unchanged | Action::LeftStopped))
+        .collect();
+    for (done, change) in changes.iter().enumerate() {
+        checkpoint::reached("apply:app");
         let app = desired.iter().find(|d| d.plan.name == change.app);
         let mut run = Run {
             client,
             change,
             progress: &mut *progress,
             failures: &mut failures,
+            reached: Reached::Untouched,
         };
-        match (&change.action, app) {
-            (Action::Unchanged | Action::LeftStopped, _) => {}
-            (Action::Create, Some(app)) => {
-                run.say(&format!("{}: create", change.app))?;
-                run.create(&app.plan, None, true)?;
+        let result = run.apply(app, store, live);
+        let reached = run.reached;
+        match result {
+            Ok(saved) => {
+                if let Err(e) = saved {
+                    unsaved.get_or_insert(e);
+                }
+                applied.push(describe_change(change));
             }
-            (Action::Replace { reason }, Some(app)) => {
-                run.say(&format!("{}: replace ({reason})", change.app))?;
-                run.remove(&change.live)?;
-                // Replacing is a restart of every instance that ran: it counts, as PM2's.
-                carry_restarts(store, &change.app, &change.live, live, 1)?;
-                run.create(&app.plan, None, true)?;
+            Err(cause) => {
+                return Err(Interrupted {
+                    app: describe_change(change),
+                    reached: reached.describe(&change.action),
+                    applied,
+                    not_applied: changes[done + 1..]
+                        .iter()
+                        .map(|c| describe_change(c))
+                        .collect(),
+                    cause: match systemd::connection_lost(&cause) {
+                        Some(why) => format!("{why} ({cause:#})"),
+                        None => format!("{cause:#}"),
+                    },
+                }
+                .into())
             }
-            (Action::Repair { instances }, Some(app)) => {
-                let list: Vec<String> = instances.iter().map(u32::to_string).collect();
-                run.say(&format!(
-                    "{}: restart instance{} {} (not running)",
-                    change.app,
-                    if instances.len() == 1 { "" } else { "s" },
-                    list.join(", ")
-                ))?;
-                let units: Vec<String> = app
-                    .plan
-                    .instances
-                    .iter()
-                    .filter(|i| instances.contains(&i.index))
-                    .flat_map(|i| std::iter::once(&i.service).chain(i.socket.as_ref()))
-                    .map(|u| u.name.clone())
-                    .collect();
-                run.remove(&units)?;
-                carry_restarts(store, &change.app, &units, live, 0)?;
-                let slice_missing = !change.live.contains(&app.plan.slice.name);
-                run.create(&app.plan, Some(instances), slice_missing)?;
-            }
-            (Action::Stop, _) => {
-                run.say(&format!("{}: stop (recorded as stopped)", change.app))?;
-                run.remove(&change.live)?;
-                carry_restarts(store, &change.app, &change.live, live, 0)?;
-            }
-            (Action::Prune, _) => {
-                run.say(&format!("{}: prune (no longer in the file)", change.app))?;
-                run.remove(&change.live)?;
-                store.state_mut().remove_app(&change.app);
-                store.save()?;
-            }
-            (_, None) => anyhow::bail!("internal error: no plan for app {}", change.app),
         }
     }
+    if let Some(e) = unsaved {
+        return Err(e.context(
+            "every change was applied and runs, but the state store could not be written \
+             afterwards: the restart counts of replaced instances were not carried over, and \
+             a pruned app is still recorded (the next `apply --prune` forgets it)",
+        ));
+    }
     Ok(failures)
+}
+
+/// An apply stopped by an error after it had begun changing systemd (the bus went away, a
+/// call failed): what was done, what was under way and how far it got, and what was not.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "stopped while applying {app}: {cause}\n  {app}: {reached}\n  applied: {}\n  \
+     not applied: {}\n  apps not listed were unchanged and not touched\n\
+     Run the same `pm2ctl apply` again once systemd answers: it completes what is missing.",
+    list_or_none(applied),
+    list_or_none(not_applied)
+)]
+pub struct Interrupted {
+    /// The app under way, with its action: `web (replace)`.
+    pub app: String,
+    /// How far it got, in words.
+    pub reached: String,
+    pub applied: Vec<String>,
+    pub not_applied: Vec<String>,
+    pub cause: String,
+}
+
+fn list_or_none(apps: &[String]) -> String {
+    if apps.is_empty() {
+        "none".into()
+    } else {
+        apps.join(", ")
+    }
+}
+
+fn describe_change(change: &Change) -> String {
+    let action = match change.action {
+        Action::Create => "create",
+        Action::Replace { .. } => "replace",
+        Action::Repair { .. } => "restart instances",
+        Action::Stop => "stop",
+        Action::Prune => "prune",
+        Action::Unchanged | Action::LeftStopped => "unchanged",
+    };
+    format!("{} ({action})", change.app)
+}
+
+/// How far one app's change got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reached {
+    /// Nothing of it changed yet.
+    Untouched,
+    /// Its old units are stopped and unloaded.
+    Removed,
+    /// Its new units are (being) created.
+    Creating,
+}
+
+impl Reached {
+    fn describe(self, action: &Action) -> String {
+        match (self, action) {
+            (Reached::Untouched, _) => {
+                "nothing of it was changed (it runs as before, if it ran)".into()
+            }
+            (Reached::Removed, Action::Stop | Action::Prune) => {
+                "its units are stopped and removed".into()
+            }
+            (Reached::Removed, _) => {
+                "its old units are stopped and removed, the new ones not created: it is not running"
+                    .into()
+            }
+            (Reached::Creating, _) => {
+                "its units were being created: some of it may not run (`pm2ctl list` shows which)"
+                    .into()
+            }
+        }
+    }
 }
 
 /// Step 1: record every desired app; saves only when a record changes, so an apply that
@@ -135,16 +215,18 @@ fn record_desired(store: &mut Store, desired: &[DesiredApp], source: &Source) ->
 
 /// systemd starts `NRestarts` again from 0 for a re-created unit: add what the `removed`
 /// services of `app` had counted (plus `extra` each, for a restart pm2ctl made) to their
-/// instances' restart offsets, so the count PM2 shows keeps growing.
+/// instances' restart offsets, so the count PM2 shows keeps growing. In memory only: the
+/// caller saves once the app's units are back (a full disk must not stop a replace half-way).
+/// Returns whether a record changed.
 fn carry_restarts(
     store: &mut Store,
     app: &str,
     removed: &[String],
     live: &[LiveUnit],
     extra: i64,
-) -> Result<()> {
+) -> bool {
     let Some(app) = store.state_mut().app_mut(app) else {
-        return Ok(());
+        return false;
     };
     let mut changed = false;
     for unit in live.iter().filter(|u| removed.contains(&u.name)) {
@@ -159,10 +241,7 @@ fn carry_restarts(
             changed = true;
         }
     }
-    if changed {
-        store.save()?;
-    }
-    Ok(())
+    changed
 }
 
 /// One app's changes in progress.
@@ -171,9 +250,71 @@ struct Run<'a> {
     change: &'a Change,
     progress: &'a mut dyn Write,
     failures: &'a mut Vec<Failure>,
+    reached: Reached,
 }
 
 impl Run<'_> {
+    /// Carries out this app's change. The outer `Err` stops the apply (systemd could not
+    /// be talked to); the inner one is a state write that failed once systemd was changed.
+    fn apply(
+        &mut self,
+        app: Option<&DesiredApp>,
+        store: &mut Store,
+        live: &[LiveUnit],
+    ) -> Result<Result<()>> {
+        let change = self.change;
+        let mut record_changed = false;
+        match (&change.action, app) {
+            (Action::Unchanged | Action::LeftStopped, _) => {}
+            (Action::Create, Some(app)) => {
+                self.say(&format!("{}: create", change.app))?;
+                self.create(&app.plan, None, true)?;
+            }
+            (Action::Replace { reason }, Some(app)) => {
+                self.say(&format!("{}: replace ({reason})", change.app))?;
+                self.remove(&change.live)?;
+                // Replacing is a restart of every instance that ran: it counts, as PM2's.
+                record_changed = carry_restarts(store, &change.app, &change.live, live, 1);
+                self.create(&app.plan, None, true)?;
+            }
+            (Action::Repair { instances }, Some(app)) => {
+                let list: Vec<String> = instances.iter().map(u32::to_string).collect();
+                self.say(&format!(
+                    "{}: restart instance{} {} (not running)",
+                    change.app,
+                    if instances.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                ))?;
+                let units: Vec<String> = app
+                    .plan
+                    .instances
+                    .iter()
+                    .filter(|i| instances.contains(&i.index))
+                    .flat_map(|i| std::iter::once(&i.service).chain(i.socket.as_ref()))
+                    .map(|u| u.name.clone())
+                    .collect();
+                self.remove(&units)?;
+                record_changed = carry_restarts(store, &change.app, &units, live, 0);
+                let slice_missing = !change.live.contains(&app.plan.slice.name);
+                self.create(&app.plan, Some(instances), slice_missing)?;
+            }
+            (Action::Stop, _) => {
+                self.say(&format!("{}: stop (recorded as stopped)", change.app))?;
+                self.remove(&change.live)?;
+                record_changed = carry_restarts(store, &change.app, &change.live, live, 0);
+            }
+            (Action::Prune, _) => {
+                self.say(&format!("{}: prune (no longer in the file)", change.app))?;
+                self.remove(&change.live)?;
+                // Forgotten only once its units are gone, so a prune cut short is retried.
+                store.state_mut().remove_app(&change.app);
+                record_changed = true;
+            }
+            (_, None) => anyhow::bail!("internal error: no plan for app {}", change.app),
+        }
+        Ok(if record_changed { store.save() } else { Ok(()) })
+    }
+
     fn say(&mut self, line: &str) -> Result<()> {
         writeln!(self.progress, "{line}")?;
         Ok(())
@@ -197,6 +338,8 @@ impl Run<'_> {
                 ))?;
             }
         }
+        self.reached = Reached::Removed;
+        checkpoint::reached("apply:removed");
         Ok(())
     }
 
@@ -229,6 +372,7 @@ impl Run<'_> {
             })
             .collect();
         let started = self.start_transient(&requests)?;
+        checkpoint::reached("apply:created");
 
         // A socket's service is only loaded by the call above; start it like PM2 would.
         let activated: Vec<String> = instances
@@ -248,6 +392,7 @@ impl Run<'_> {
     /// removed and created once more. Returns the main units that started.
     fn start_transient(&mut self, requests: &[StartRequest<'_>]) -> Result<Vec<String>> {
         let outcomes = self.client.start_transient(requests)?;
+        self.reached = Reached::Creating;
         let exists = |o: &JobOutcome| {
             o.error
                 .as_deref()

@@ -9,7 +9,7 @@ pub mod execute;
 mod fingerprint;
 
 pub use diff::{diff, Action, Change, DesiredApp, Diff, LiveUnit};
-pub use execute::{execute, Failure};
+pub use execute::{execute, Failure, Interrupted};
 pub use fingerprint::{fingerprint, fingerprinted, stamp};
 
 use crate::systemd::{Client, FINGERPRINT_VAR};

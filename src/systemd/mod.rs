@@ -504,6 +504,22 @@ impl Client {
     }
 }
 
+/// Says what a failed call means for the user when the bus connection itself is gone
+/// (dbus-daemon restarted or stopped): the error then is only an I/O error on a socket.
+/// `None` for any other error.
+pub fn connection_lost(e: &anyhow::Error) -> Option<&'static str> {
+    let lost = e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<zbus::Error>(),
+            Some(zbus::Error::InputOutput(_))
+        ) || cause.to_string().contains("bus connection closed")
+    });
+    lost.then_some(
+        "the connection to systemd's bus was lost (dbus-daemon restarted or stopped); \
+         systemd itself goes on running what it was given",
+    )
+}
+
 /// How long `remove_units` waits for stopped units to be unloaded.
 pub const UNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
