@@ -22,10 +22,11 @@ use super::actions::{self, Action, Report};
 use super::processes::Proc;
 use super::readiness;
 use super::record;
+use crate::checkpoint;
 use crate::state::Store;
 use crate::status::Status;
-use crate::systemd::Client;
-use anyhow::Result;
+use crate::systemd::{self, Client};
+use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -89,7 +90,8 @@ pub fn run(
 
     let mut reloaded: Vec<&Proc> = Vec::new();
     let mut stopped_at: Option<String> = None;
-    for batch in running.chunks(parallel.max(1)) {
+    let batches: Vec<&[&Proc]> = running.chunks(parallel.max(1)).collect();
+    for (n, batch) in batches.iter().copied().enumerate() {
         if let Some(at) = &stopped_at {
             for p in batch {
                 let result = Err(format!("not reloaded: the reload stopped at {at}"));
@@ -98,7 +100,16 @@ pub fn run(
             }
             continue;
         }
-        let results = reload_batch(client, store, batch)?;
+        let results = match reload_batch(client, store, batch) {
+            Ok(results) => results,
+            Err(e) => {
+                let rest: Vec<&Proc> = batches[n + 1..]
+                    .iter()
+                    .flat_map(|b| b.iter().copied())
+                    .collect();
+                return Err(interrupted(e, &reloaded, batch, &rest));
+            }
+        };
         reloaded.extend(batch);
         for (p, result) in batch.iter().zip(results) {
             progress.instance(p, &result);
@@ -109,11 +120,47 @@ pub fn run(
         }
     }
 
+    checkpoint::reached("reload:done");
     if !reloaded.is_empty() {
         record::restarted(store.state_mut(), &reloaded);
-        store.save()?;
+        store.save().context(
+            "every instance was reloaded, but their restart counts could not be recorded",
+        )?;
     }
     Ok(report)
+}
+
+/// The error of a reload stopped by a failure to talk to systemd: what was reloaded, what
+/// was under way, and what keeps its old processes.
+fn interrupted(
+    cause: anyhow::Error,
+    reloaded: &[&Proc],
+    batch: &[&Proc],
+    rest: &[&Proc],
+) -> anyhow::Error {
+    let names = |procs: &[&Proc]| -> String {
+        if procs.is_empty() {
+            return "none".into();
+        }
+        let names: Vec<String> = procs
+            .iter()
+            .map(|p| format!("[{}]({})", p.name, p.pm_id))
+            .collect();
+        names.join(", ")
+    };
+    let why = match systemd::connection_lost(&cause) {
+        Some(why) => format!("{why} ({cause:#})"),
+        None => format!("{cause:#}"),
+    };
+    anyhow::anyhow!(
+        "reload stopped at {}: {why}\n  reloaded: {}\n  under way: {} (its restart was asked \
+         for; `pm2ctl list` shows whether it runs)\n  not reloaded, still running their old \
+         processes: {}",
+        names(batch),
+        names(reloaded),
+        names(batch),
+        names(rest),
+    )
 }
 
 /// Restarts one batch together, then waits for each instance of it to be ready.
@@ -124,6 +171,7 @@ fn reload_batch(
 ) -> Result<Vec<Result<Ready, String>>> {
     let services: Vec<String> = batch.iter().map(|p| p.service.clone()).collect();
     let outcomes = client.restart_units(&services)?;
+    checkpoint::reached("reload:restarted");
     let started = Instant::now();
     Ok(batch
         .iter()
@@ -158,7 +206,10 @@ fn wait_ready(client: &Client, p: &Proc, deadline: Instant) -> Result<Ready, Str
     loop {
         let state = client
             .read_states(std::slice::from_ref(&p.service))
-            .map_err(|e| format!("{e:#}"))?
+            .map_err(|e| match systemd::connection_lost(&e) {
+                Some(why) => format!("{why} ({e:#})"),
+                None => format!("{e:#}"),
+            })?
             .pop()
             .ok_or_else(|| format!("systemd reported nothing about {}", p.service))?;
         if state.active_state() != "active" {
