@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod checkpoint;
 pub mod cli;
+pub mod deploy;
 pub mod ecosystem;
 pub mod generate;
 pub mod generator;
@@ -16,6 +17,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod plan;
 pub mod saved;
+pub mod ssh;
 pub mod state;
 pub mod status;
 pub mod systemd;

@@ -67,6 +67,8 @@ enum Command {
     /// A live dashboard: CPU and memory per process with history, status, restarts, logs.
     #[command(visible_aliases = ["dashboard", "dash"])]
     Monit(cli::monit::Args),
+    /// Deploy with git over ssh from `[deploy.ENV]`: setup, update, revert [N], curr, prev, list, exec.
+    Deploy(cli::deploy::Args),
     /// Run COMMAND with stdout and stderr as separate journal streams (the ExecStart of app units).
     #[command(hide = true)]
     ExecWrap(cli::logs::ExecWrapArgs),
@@ -105,5 +107,6 @@ fn main() -> ExitCode {
         Command::Prettylist(args) => cli::jlist::run_pretty(args),
         Command::Show(args) => cli::show::run(args),
         Command::Monit(args) => cli::monit::run(args),
+        Command::Deploy(args) => cli::deploy::run(args),
     }
 }

@@ -4,6 +4,7 @@
 //! connects, prints and turns the outcome into PM2's exit codes.
 
 pub mod apply;
+pub mod deploy;
 pub mod import;
 pub mod jlist;
 pub mod list;
