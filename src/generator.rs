@@ -89,6 +89,17 @@ pub fn main(argv: &[OsString]) -> i32 {
     0
 }
 
+/// Where systemd has a generator of `scope` write its units (the normal directory):
+/// `/run/systemd/generator`, or `$XDG_RUNTIME_DIR/systemd/generator` for a user's manager.
+pub fn output_dir(scope: Scope) -> Option<PathBuf> {
+    match scope {
+        Scope::System => Some(PathBuf::from("/run/systemd/generator")),
+        Scope::User => std::env::var_os("XDG_RUNTIME_DIR")
+            .filter(|d| !d.is_empty())
+            .map(|d| PathBuf::from(d).join("systemd/generator")),
+    }
+}
+
 /// Which manager runs the generator: systemd says so in `$SYSTEMD_SCOPE` (since v251);
 /// else the path it was run from (`.../user-generators/...`, or a name with "user").
 fn scope_of(systemd_scope: Option<&str>, program: &str) -> Scope {

@@ -113,6 +113,28 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     })
 }
 
+/// Removes the apps named `names` from the saved file `file` (`delete` after `save`: a
+/// deleted app must not come back at the next boot). The other apps are written back as
+/// they were; the file is only rewritten when it holds one of them. Returns the names
+/// removed, in the file's order; none when there is no saved file.
+pub fn forget(file: &Path, names: &[String]) -> Result<Vec<String>> {
+    if names.is_empty() || !file.exists() {
+        return Ok(Vec::new());
+    }
+    let mut eco = ecosystem::load(file)
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("cannot read the saved state {}", file.display()))?;
+    let (gone, kept): (Vec<App>, Vec<App>) = std::mem::take(&mut eco.apps)
+        .into_iter()
+        .partition(|app| names.contains(&app.name));
+    if gone.is_empty() {
+        return Ok(Vec::new());
+    }
+    eco.apps = kept;
+    write_atomic(file, &to_toml(&eco))?;
+    Ok(gone.into_iter().map(|app| app.name).collect())
+}
+
 /// One app as it should be saved.
 fn saved_app(record: &AppRecord, home: &Path) -> Result<App> {
     let (mut app, base_dir) = definition(record)?;
@@ -255,5 +277,36 @@ mod tests {
         );
         assert_eq!(worker.instances, None);
         assert!(!worker.autostart, "a stopped app is saved stopped");
+    }
+
+    #[test]
+    fn forgetting_an_app_leaves_the_others_as_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = dir.path().join(SAVED_FILE);
+        assert!(forget(&saved, &["api".into()]).unwrap().is_empty(), "no file");
+        std::fs::write(
+            &saved,
+            "[[apps]]\nname = \"api\"\nscript = \"/srv/a.js\"\ninstances = 2\n\n\
+             [[apps]]\nname = \"worker\"\nscript = \"/srv/w.js\"\nenv = { A = \"1\" }\n",
+        )
+        .unwrap();
+        let before = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+
+        assert!(forget(&saved, &["other".into()]).unwrap().is_empty());
+        assert_eq!(
+            forget(&saved, &["api".into(), "other".into()]).unwrap(),
+            ["api"]
+        );
+        let after = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+        // The same definition (only its line in the file moved).
+        let mut worker = before.apps[1].clone();
+        worker.span = after.apps[0].span;
+        assert_eq!(after.apps, [worker]);
+        // No temporary file is left next to it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        std::fs::write(&saved, "[[apps]\n").unwrap();
+        let err = format!("{:#}", forget(&saved, &["worker".into()]).unwrap_err());
+        assert!(err.contains(&saved.display().to_string()), "{err}");
     }
 }

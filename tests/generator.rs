@@ -201,3 +201,59 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
         "units from a corrupt file:\n{units}"
     );
 }
+
+/// `delete` after `save` takes the app out of the saved file (and so out of the next boot);
+/// `stop` leaves the saved file alone, as `pm2 stop` leaves PM2's dump: a stopped app comes
+/// back at boot as it was saved, until the next `save`.
+#[test]
+fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
+    let dir = workdir("delete");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let file = dir.join("ecosystem.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}",
+            http_app("kept", 4163, ""),
+            http_app("gone", 4164, "")
+        ),
+    )
+    .unwrap();
+
+    let saved = {
+        let sb = Sandbox::boot_with_state(&state);
+        assert_success(
+            "apply --save",
+            &sb.pm2ctl(&["apply", "--save", file.to_str().unwrap()]),
+        );
+        let dump = sb.config_dir().join("dump.toml");
+        let read = || std::fs::read_to_string(&dump).expect("save wrote dump.toml");
+        let with_both = read();
+
+        let stop = sb.pm2ctl(&["stop", "kept"]);
+        assert_success("stop", &stop);
+        assert_eq!(read(), with_both, "stop changed the saved file");
+
+        let delete = sb.pm2ctl(&["delete", "gone"]);
+        assert_success("delete", &delete);
+        let said = stdout(&delete);
+        assert!(
+            said.contains("Removed gone from the saved state"),
+            "delete did not say it updated the saved file:\n{said}"
+        );
+        let after = read();
+        assert!(!after.contains("\"gone\""), "gone is still saved:\n{after}");
+        assert!(after.contains("\"kept\""), "kept was lost:\n{after}");
+
+        after
+    };
+
+    let sb = Sandbox::boot_with_state(&state);
+    std::fs::write(sb.config_dir().join("dump.toml"), &saved).unwrap();
+    install_generator(&sb);
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-kept@0.service"]);
+    let units = stdout(&sb.systemctl(&["list-unit-files", "pm2ctl-gone*", "--no-legend"]));
+    assert!(units.trim().is_empty(), "units of a deleted app:\n{units}");
+}

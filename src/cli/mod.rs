@@ -4,6 +4,7 @@
 //! connects, prints and turns the outcome into PM2's exit codes.
 
 pub mod apply;
+pub mod delete;
 pub mod deploy;
 pub mod import;
 pub mod jlist;
@@ -108,8 +109,22 @@ pub fn act_on_targets(manager: &ManagerArgs, targets: &[String], action: Action)
         .context("cannot list pm2ctl's processes")?;
     let selected: Vec<&Proc> = target::select(targets, &procs)?;
     lifecycle::actions::announce(action, &selected);
+    let known: Vec<String> = store.state().apps.keys().cloned().collect();
     let report = lifecycle::actions::run(&client, &mut store, action, &selected)?;
     report.print();
+    if action == Action::Delete {
+        // Apps the store forgot: every one of their instances was deleted.
+        let deleted: Vec<String> = known
+            .into_iter()
+            .filter(|name| store.state().app(name).is_none())
+            .collect();
+        let units: Vec<String> = selected
+            .iter()
+            .flat_map(|p| p.socket.iter().chain([&p.service, &p.slice]))
+            .cloned()
+            .collect();
+        delete::unsave(&client, &deleted, &units)?;
+    }
     if report.all_ok() {
         Ok(())
     } else {

@@ -35,10 +35,12 @@ pub fn run(args: &Args) -> ExitCode {
 /// Writes the saved state of `manager`'s scope; returns the file written.
 pub fn save(manager: &ManagerArgs) -> Result<PathBuf> {
     let scope = manager.scope();
-    let state = state::read(&state::default_dir(scope)?)?;
+    // Under the store's lock: a `delete` running meanwhile edits the saved file too.
+    let store = state::Store::lock(&state::default_dir(scope)?)?;
+    let state = store.state();
     let file = saved::saved_file(scope)?;
     let home = HostFacts::detect(scope, Some(0)).home;
-    let (eco, warnings) = saved::ecosystem_of(&state, &file, &home);
+    let (eco, warnings) = saved::ecosystem_of(state, &file, &home);
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }

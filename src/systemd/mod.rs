@@ -324,6 +324,11 @@ impl Client {
         Ok(outcomes)
     }
 
+    /// `systemctl daemon-reload`: unit files are read again and generators run again.
+    pub fn daemon_reload(&self) -> Result<()> {
+        self.with_manager(async |manager| manager.reload().await.context("Reload (daemon-reload)"))
+    }
+
     /// Sends `signal` to a unit's main process or all its processes (`KillUnit`).
     pub fn kill(&self, name: &str, whom: KillWhom, signal: i32) -> Result<()> {
         self.with_manager(async |manager| {

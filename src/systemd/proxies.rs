@@ -60,6 +60,9 @@ pub trait Manager {
 
     fn subscribe(&self) -> zbus::Result<()>;
 
+    /// `daemon-reload`: generators run again; returns once the reload is done.
+    fn reload(&self) -> zbus::Result<()>;
+
     fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
 
     /// Sent when a unit is unloaded (garbage-collected), to subscribed clients.
