@@ -256,4 +256,17 @@ fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
     assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-kept@0.service"]);
     let units = stdout(&sb.systemctl(&["list-unit-files", "pm2ctl-gone*", "--no-legend"]));
     assert!(units.trim().is_empty(), "units of a deleted app:\n{units}");
+
+    // The app the generator brought up is pm2ctl's to delete, generated units and all.
+    assert_success(
+        "start kept",
+        &sb.systemctl(&["start", "pm2ctl-kept@0.service"]),
+    );
+    sb.wait_for("kept to answer", PATIENCE, || answers(&sb, 4163));
+    let delete = sb.pm2ctl(&["delete", "kept"]);
+    assert_success("delete kept", &delete);
+    assert!(!answers(&sb, 4163), "kept still answers after delete");
+    assert!(stdout(&delete).contains("Removed kept from the saved state"));
+    let units = stdout(&sb.systemctl(&["list-unit-files", "pm2ctl-kept*", "--no-legend"]));
+    assert!(units.trim().is_empty(), "generated units left:\n{units}");
 }

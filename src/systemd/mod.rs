@@ -288,6 +288,9 @@ impl Client {
             let mut loaded = std::collections::HashSet::new();
             for (name, lookup) in names.iter().zip(lookups) {
                 match lookup {
+                    // A unit from a file (the generator's, at boot) stays loaded once
+                    // stopped, and is no name `start_transient` will need.
+                    Ok(path) if !self.is_transient(&path).await => {}
                     Ok(_) => {
                         loaded.insert(name.clone());
                     }
@@ -327,6 +330,22 @@ impl Client {
     /// `systemctl daemon-reload`: unit files are read again and generators run again.
     pub fn daemon_reload(&self) -> Result<()> {
         self.with_manager(async |manager| manager.reload().await.context("Reload (daemon-reload)"))
+    }
+
+    /// The unit's `Transient` property; true when it cannot be read (the unit is then
+    /// waited for, as before it was known).
+    async fn is_transient(&self, path: &zbus::OwnedObjectPath) -> bool {
+        let read = async {
+            let proxy = proxies::UnitPropertiesProxy::builder(&self.connection)
+                .path(path.clone())
+                .build()
+                .await?;
+            let value = proxy
+                .get_u64("org.freedesktop.systemd1.Unit", "Transient")
+                .await?;
+            zbus::Result::Ok(bool::try_from(value).ok())
+        };
+        read.await.ok().flatten().unwrap_or(true)
     }
 
     /// Sends `signal` to a unit's main process or all its processes (`KillUnit`).
