@@ -283,7 +283,10 @@ mod tests {
     fn forgetting_an_app_leaves_the_others_as_saved() {
         let dir = tempfile::tempdir().unwrap();
         let saved = dir.path().join(SAVED_FILE);
-        assert!(forget(&saved, &["api".into()]).unwrap().is_empty(), "no file");
+        assert!(
+            forget(&saved, &["api".into()]).unwrap().is_empty(),
+            "no file"
+        );
         std::fs::write(
             &saved,
             "[[apps]]\nname = \"api\"\nscript = \"/srv/a.js\"\ninstances = 2\n\n\

@@ -45,4 +45,3 @@ pub fn unsave(client: &Client, deleted: &[String], units: &[String]) -> Result<(
 fn generated(scope: Scope, units: &[String]) -> bool {
     generator::output_dir(scope).is_some_and(|dir| units.iter().any(|u| dir.join(u).exists()))
 }
-
