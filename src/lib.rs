@@ -16,6 +16,7 @@ pub mod installed;
 pub mod lifecycle;
 pub mod logs;
 pub mod plan;
+pub mod remote;
 pub mod saved;
 pub mod ssh;
 pub mod state;

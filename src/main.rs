@@ -12,6 +12,10 @@ use std::process::ExitCode;
     about = "PM2's process management with systemd as the supervisor"
 )]
 struct Cli {
+    /// Manage another machine's systemd over ssh (`systemd-stdio-bridge`, as `systemctl -H`):
+    /// list, jlist, prettylist and logs.
+    #[arg(short = 'H', long = "host", global = true, value_name = "[USER@]HOST")]
+    host: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,6 +88,16 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     pm2ctl::logs::diagnostics::init();
+    if let Some(host) = &cli.host {
+        let supported = matches!(
+            cli.command,
+            Command::List(_) | Command::Jlist(_) | Command::Prettylist(_) | Command::Logs(_)
+        );
+        if let Err(e) = cli::remote::select(host, supported) {
+            eprintln!("pm2ctl: {e:#}");
+            return ExitCode::from(2);
+        }
+    }
     match cli.command {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),
         Command::Import { file } => cli::import::run(&file),

@@ -27,7 +27,7 @@ pub fn run(args: Args) -> ExitCode {
 /// waits for another pm2ctl) and systemd.
 pub fn snapshot(manager: &ManagerArgs, options: Options) -> Result<Snapshot> {
     let client = manager.connect()?;
-    let state = state::read(&state::default_dir(manager.scope())?)?;
+    let state = state::read_current(manager.scope())?;
     inspect::collect(&client, &state, options).context("cannot read the state of pm2ctl's units")
 }
 

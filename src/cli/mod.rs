@@ -13,6 +13,7 @@ pub mod logs;
 pub mod monit;
 pub mod plan;
 pub mod reload;
+pub mod remote;
 pub mod resurrect;
 pub mod save;
 pub mod scale;

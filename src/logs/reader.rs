@@ -112,8 +112,9 @@ impl Sink for Recorder<'_> {
 fn spawn(query: &Query) -> Result<tokio::process::Child> {
     let args = query.journalctl_args();
     tracing::debug!(?args, "running journalctl");
-    tokio::process::Command::new("journalctl")
-        .args(&args)
+    let mut cmd = std::process::Command::new("journalctl");
+    cmd.args(&args);
+    tokio::process::Command::from(crate::remote::localize(cmd)?)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .kill_on_drop(true)

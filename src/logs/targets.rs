@@ -176,7 +176,7 @@ impl Known {
 /// Gathers what the store, systemd and the journal know. Each source is optional: without
 /// a reachable systemd or a state file, the journal alone still finds the logs.
 pub fn discover(scope: Scope) -> Known {
-    let state = match crate::state::default_dir(scope).and_then(|dir| crate::state::read(&dir)) {
+    let state = match crate::state::read_current(scope) {
         Ok(state) => state,
         Err(e) => {
             tracing::debug!("no state store for logs: {e:#}");
@@ -220,7 +220,9 @@ fn journal_values(scope: Scope, field: &str) -> Vec<String> {
     if scope == Scope::User {
         cmd.arg("--user");
     }
-    match cmd.args(["--no-pager", "-F", field]).output() {
+    cmd.args(["--no-pager", "-F", field]);
+    let output = crate::remote::localize(cmd).and_then(|mut cmd| Ok(cmd.output()?));
+    match output {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| !l.is_empty())

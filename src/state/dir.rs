@@ -10,7 +10,16 @@ pub const STATE_DIR_VAR: &str = "PM2CTL_STATE_DIR";
 /// The state directory for `scope`: `$PM2CTL_STATE_DIR` if set, else `/var/lib/pm2ctl` for
 /// the system manager and `$XDG_STATE_HOME/pm2ctl` (default `~/.local/state/pm2ctl`) for a
 /// user's manager.
+/// With `-H`, there is no local directory to use: the remote host's store is reached over
+/// ssh (`crate::remote`), and this is an error rather than a silent mix of two machines.
 pub fn default_dir(scope: Scope) -> Result<PathBuf> {
+    if let Some(dest) = crate::remote::selected() {
+        bail!(
+            "this command does not work on a remote host yet (-H {}): pm2ctl's state there is \
+             only read by list, jlist, prettylist and logs",
+            dest.target
+        );
+    }
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     resolve(
         scope,

@@ -16,12 +16,21 @@ mod dir;
 mod store;
 
 pub use dir::{default_dir, STATE_DIR_VAR};
-pub use store::{read, Store, STATE_FILE};
+pub use store::{parse, read, Store, STATE_FILE};
 
-use crate::plan::AppPlan;
+use crate::plan::{AppPlan, Scope};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// The state of the manager `scope` names, read without locking: the local store, or with
+/// `-H` the remote host's (`crate::remote`).
+pub fn read_current(scope: Scope) -> anyhow::Result<State> {
+    match crate::remote::selected() {
+        Some(dest) => crate::remote::read_state(dest),
+        None => read(&default_dir(scope)?),
+    }
+}
 
 /// The version of the state file's layout this pm2ctl writes. Fields added later carry
 /// `#[serde(default)]`, so older files still read; a newer layout is refused.

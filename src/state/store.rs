@@ -124,7 +124,8 @@ pub fn read(dir: &Path) -> Result<State> {
     parse(&text, &path)
 }
 
-fn parse(text: &str, path: &Path) -> Result<State> {
+/// Parses a state file's text; `path` names it in errors.
+pub fn parse(text: &str, path: &Path) -> Result<State> {
     // The version is checked first, so a newer layout is reported as such and not as
     // whatever field this pm2ctl does not understand.
     #[derive(serde::Deserialize)]

@@ -111,23 +111,47 @@ pub struct Client {
     connection: zbus::Connection,
     scope: Scope,
     version: String,
+    /// With `-H`: the ssh session carrying the connection (ends with the client).
+    _bridge: Option<crate::remote::Bridge>,
 }
 
 impl Client {
     /// Connects to the system manager (`Scope::System`, honouring `DBUS_SYSTEM_BUS_ADDRESS`) or
     /// to the caller's user manager over the user bus (`DBUS_SESSION_BUS_ADDRESS`, else
-    /// `$XDG_RUNTIME_DIR/bus`), and reads the manager's version.
+    /// `$XDG_RUNTIME_DIR/bus`), and reads the manager's version. With `-H` (see
+    /// `crate::remote`), the remote host's system manager through `systemd-stdio-bridge`.
     pub fn connect(scope: Scope) -> Result<Client> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
+        let mut bridge = None;
         let (connection, version) = runtime.block_on(async {
-            let connection = match scope {
-                Scope::System => zbus::Connection::system().await.context(
+            let connection = match (crate::remote::selected(), scope) {
+                (Some(dest), Scope::User) => anyhow::bail!(
+                    "-H {} reaches the remote system manager; --user is not supported with -H",
+                    dest.target
+                ),
+                (Some(dest), Scope::System) => {
+                    let (stream, ssh) = crate::remote::bridge(dest)?;
+                    bridge = Some(ssh);
+                    // The bridge speaks for the remote bus as the ssh user: no credentials
+                    // cross ssh, so authenticate anonymously, as sd-bus does over ssh.
+                    zbus::connection::Builder::unix_stream(stream)
+                        .auth_mechanism(zbus::connection::AuthMechanism::Anonymous)
+                        .build()
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "cannot reach systemd on {} over ssh (ssh {} systemd-stdio-bridge)",
+                                dest.target, dest.target
+                            )
+                        })?
+                }
+                (None, Scope::System) => zbus::Connection::system().await.context(
                     "cannot connect to the system bus (is systemd running? set DBUS_SYSTEM_BUS_ADDRESS?)",
                 )?,
-                Scope::User => zbus::Connection::session().await.context(
+                (None, Scope::User) => zbus::Connection::session().await.context(
                     "cannot connect to the user bus (is `systemd --user` running? try `loginctl enable-linger`)",
                 )?,
             };
@@ -146,6 +170,7 @@ impl Client {
             connection,
             scope,
             version,
+            _bridge: bridge,
         })
     }
 
@@ -521,6 +546,9 @@ impl Client {
             "-u",
             unit,
         ]);
+        let Ok(mut cmd) = crate::remote::localize(cmd) else {
+            return String::new();
+        };
         match cmd.output() {
             Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
             _ => String::new(),

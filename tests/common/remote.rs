@@ -26,8 +26,8 @@ pub struct RemoteHost {
 
 impl RemoteHost {
     /// Starts sshd in `sb` (state and keys under `dir`) and connects a client namespace to it;
-    /// returns once `ssh root@ADDRESS true` works. Sessions get `PM2CTL_STATE_DIR` set to
-    /// [`RemoteHost::state_dir`], so a pm2ctl state written there stays under the build tree.
+    /// returns once `ssh root@ADDRESS true` works. Sessions get `PM2CTL_STATE_DIR` set to the
+    /// sandbox's own state directory, as `Sandbox::pm2ctl` does: the same store either way.
     pub fn start(sb: &Sandbox, dir: &Path) -> RemoteHost {
         std::fs::create_dir_all(dir).expect("remote host dir");
         for key in ["client_key", "host_key"] {
@@ -46,6 +46,8 @@ impl RemoteHost {
             &format!("{ADDRESS} {}", read("host_key.pub")),
         );
         let d = dir.display();
+        let state = sb.state_dir();
+        let state = state.display();
         write(
             dir,
             "sshd_config",
@@ -53,7 +55,7 @@ impl RemoteHost {
                 "ListenAddress {ADDRESS}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n\
-                 SetEnv PM2CTL_STATE_DIR={d}/remote-state\n"
+                 SetEnv PM2CTL_STATE_DIR={state}\n"
             ),
         );
         write(
@@ -145,11 +147,6 @@ impl RemoteHost {
 
     pub fn known_hosts(&self) -> PathBuf {
         self.dir.join("known_hosts")
-    }
-
-    /// pm2ctl's state directory on the remote host (set for ssh sessions by sshd).
-    pub fn state_dir(&self) -> PathBuf {
-        self.dir.join("remote-state")
     }
 
     /// `argv` run in the client's network namespace (the rest of the machine is the host's).
