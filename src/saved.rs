@@ -148,17 +148,7 @@ fn saved_app(record: &AppRecord, home: &Path) -> Result<App> {
     app.env_by_name.clear();
     app.name = record.name.clone();
     app.append_env_to_name = false;
-    // Relative paths meant the original file's directory.
-    let cwd = plan::exec::working_directory(&app, &base_dir, home);
-    app.cwd = Some(cwd);
-    for target in [&mut app.out_file, &mut app.error_file, &mut app.log_file] {
-        if let LogTarget::File(p) = target {
-            *p = absolute(p, &base_dir);
-        }
-    }
-    if let Some(p) = &app.pid_file {
-        app.pid_file = Some(absolute(p, &base_dir));
-    }
+    let mut app = anchored(app, &base_dir, home);
     let running = u32::try_from(record.instances.len()).unwrap_or(u32::MAX);
     let cpus = std::thread::available_parallelism()
         .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
@@ -173,6 +163,23 @@ fn saved_app(record: &AppRecord, home: &Path) -> Result<App> {
     }
     app.autostart = record.desired == Desired::Running;
     Ok(app)
+}
+
+/// `app` with the paths that were relative to its file's directory `base_dir` made
+/// absolute (its working directory, log and pid files), so it means the same wherever it
+/// is recorded.
+pub fn anchored(mut app: App, base_dir: &Path, home: &Path) -> App {
+    let cwd = plan::exec::working_directory(&app, base_dir, home);
+    app.cwd = Some(cwd);
+    for target in [&mut app.out_file, &mut app.error_file, &mut app.log_file] {
+        if let LogTarget::File(p) = target {
+            *p = absolute(p, base_dir);
+        }
+    }
+    if let Some(p) = &app.pid_file {
+        app.pid_file = Some(absolute(p, base_dir));
+    }
+    app
 }
 
 /// `~/` paths keep their meaning at boot; relative ones are joined to `base`.

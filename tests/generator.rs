@@ -270,3 +270,52 @@ fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
     let units = stdout(&sb.systemctl(&["list-unit-files", "pm2ctl-kept*", "--no-legend"]));
     assert!(units.trim().is_empty(), "generated units left:\n{units}");
 }
+
+/// After `scale`, the instances kept, those added, the saved file and what the generator
+/// makes of it are one definition: `save` then `resurrect` changes nothing, and neither does
+/// `resurrect` after a reboot.
+#[test]
+fn after_scale_save_resurrect_and_the_generator_change_nothing() {
+    let dir = workdir("scale");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let file = dir.join("ecosystem.toml");
+    std::fs::write(
+        &file,
+        http_app("grown", 4165, "exec_mode = \"cluster\"\ninstances = 2"),
+    )
+    .unwrap();
+    let unchanged = |sb: &Sandbox, when: &str| {
+        let out = sb.pm2ctl(&["resurrect"]);
+        assert_success("resurrect", &out);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("nothing to change") && !said.contains("started"),
+            "resurrect {when} changed something:\n{said}"
+        );
+    };
+
+    let saved = {
+        let sb = Sandbox::boot_with_state(&state);
+        assert_success(
+            "apply --save",
+            &sb.pm2ctl(&["apply", "--save", file.to_str().unwrap()]),
+        );
+        assert_success("scale", &sb.pm2ctl(&["scale", "grown", "+1"]));
+        assert_success("save", &sb.pm2ctl(&["save"]));
+        unchanged(&sb, "after scale and save");
+        std::fs::read_to_string(sb.config_dir().join("dump.toml")).expect("save wrote dump.toml")
+    };
+
+    let sb = Sandbox::boot_with_state(&state);
+    std::fs::write(sb.config_dir().join("dump.toml"), &saved).unwrap();
+    install_generator(&sb);
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    let mut start = vec!["start".to_string()];
+    start.extend(wanted(&sb, "sockets.target"));
+    start.extend(wanted(&sb, "multi-user.target"));
+    assert_eq!(start.len(), 7, "3 sockets and 3 services: {start:?}");
+    assert_success("start the wanted units", &sb.systemctl(&start));
+    sb.wait_for("grown to answer", PATIENCE, || answers(&sb, 4165));
+    unchanged(&sb, "after the reboot");
+}

@@ -10,14 +10,34 @@ use crate::unit::Value;
 use sha2::{Digest, Sha256};
 
 /// The fingerprint of `plan` (as planned, before `stamp`): 16 hex digits of the SHA-256 of
-/// its JSON form, which lists every unit and property in order.
+/// the JSON form of its definition: the app's name, namespace and slice, and the units of
+/// its first instance without the `instances=N` variable PM2 exports. So it does not change
+/// with the instance count: after `scale`, the instances kept, those added and a plan of
+/// the saved file (which records the new count) all carry one fingerprint, and `save`,
+/// `resurrect` and the generator find the app unchanged. A change of the count alone shows
+/// in the diff as units missing (created) or beyond the plan (replaced).
 pub fn fingerprint(plan: &AppPlan) -> String {
+    let first = plan.instances.iter().min_by_key(|i| i.index).map(|i| {
+        let mut first = i.clone();
+        for property in &mut first.service.properties {
+            if let (true, Value::StrList(env)) =
+                (property.name == "Environment", &mut property.value)
+            {
+                env.retain(|kv| !kv.starts_with(COUNT_VAR));
+            }
+        }
+        first
+    });
+    let definition = (&plan.name, &plan.namespace, &plan.slice, first);
     // Serialising plain data to a string cannot fail; an empty hash input would still give
     // a stable (if useless) value rather than a panic.
-    let json = serde_json::to_string(plan).unwrap_or_default();
+    let json = serde_json::to_string(&definition).unwrap_or_default();
     let digest = Sha256::digest(json.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The instance count PM2 exports to every instance (`plan::env`), left out of fingerprints.
+const COUNT_VAR: &str = "instances=";
 
 /// Adds `PM2CTL_FINGERPRINT=<fingerprint>` to the `Environment` of every service of `plan`.
 pub fn stamp(plan: &mut AppPlan, fingerprint: &str) {
@@ -77,6 +97,42 @@ mod tests {
         assert_eq!(fingerprint(&plan("A=1")), fingerprint(&plan("A=1")));
         assert_ne!(fingerprint(&plan("A=1")), fingerprint(&plan("A=2")));
         assert_eq!(fingerprint(&plan("A=1")).len(), 16);
+    }
+
+    /// `api` with `n` instances, each told the count as PM2 does.
+    fn counted(n: u32) -> AppPlan {
+        let mut app = plan("A=1");
+        let template = app.instances[0].clone();
+        app.instances = (0..n)
+            .map(|index| {
+                let mut i = template.clone();
+                i.index = index;
+                i.service.name = format!("pm2ctl-api@{index}.service");
+                i.service.properties.clear();
+                i.service.set(
+                    "Environment",
+                    Value::StrList(vec![
+                        "A=1".into(),
+                        format!("NODE_APP_INSTANCE={index}"),
+                        format!("instances={n}"),
+                    ]),
+                );
+                i
+            })
+            .collect();
+        app
+    }
+
+    #[test]
+    fn the_instance_count_is_not_part_of_the_definition() {
+        assert_eq!(fingerprint(&counted(2)), fingerprint(&counted(3)));
+        let mut other = counted(3);
+        other.instances[0].service.properties.clear();
+        other.instances[0].service.set(
+            "Environment",
+            Value::StrList(vec!["A=2".into(), "instances=3".into()]),
+        );
+        assert_ne!(fingerprint(&other), fingerprint(&counted(3)));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use super::engine;
 use crate::apply::{self, DesiredApp};
 use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances};
+use crate::saved;
 use crate::state::{AppRecord, Desired, InstanceRecord, Store};
 use crate::systemd::Client;
 use crate::target::TargetError;
@@ -129,6 +130,7 @@ pub fn scale(client: &Client, store: &mut Store, name: &str, to: ScaleTo) -> Res
             wider.exec_mode = Some(ExecMode::Fork);
         }
         wider.instances = Some(Instances::Count(count.max(highest(&added) + 1)));
+        let base = base_dir.clone();
         let eco = Ecosystem {
             source: record.source.file.clone().unwrap_or_default(),
             base_dir,
@@ -159,7 +161,8 @@ pub fn scale(client: &Client, store: &mut Store, name: &str, to: ScaleTo) -> Res
             app.instances.sort_by_key(|i| i.index);
             app.plan.instances.sort_by_key(|i| i.index);
             if app.definition.is_none() {
-                app.definition = Some(definition);
+                // Recorded apart from its file: its relative paths made absolute.
+                app.definition = Some(saved::anchored(definition, &base, &host.home));
             }
         }
         state.next_pm_id = next_pm_id;
