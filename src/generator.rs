@@ -156,12 +156,7 @@ pub fn generate(file: &Path, host: &HostFacts, dir: &Path) -> Outcome {
 /// The unit files of one app, rendered; with, for an app saved running, the `.wants/`
 /// links that start it at boot.
 pub fn unit_files(plan: &plan::AppPlan) -> Result<Vec<(String, String)>, String> {
-    let units = std::iter::once(&plan.slice).chain(
-        plan.instances
-            .iter()
-            .flat_map(|i| i.socket.iter().chain(std::iter::once(&i.service))),
-    );
-    units
+    plan.units()
         .map(|u: &UnitSpec| {
             render(u)
                 .map(|text| (u.name.clone(), with_header(&text)))
@@ -188,28 +183,37 @@ fn write_app(
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         outcome.units.push(name.clone());
     }
-    if !autostart {
-        return Ok(());
-    }
     let boot_target = match scope {
         Scope::System => "multi-user.target",
         Scope::User => "default.target",
     };
-    for instance in &plan.instances {
-        let mut links = vec![(boot_target, &instance.service.name)];
-        if let Some(socket) = &instance.socket {
-            links.push(("sockets.target", &socket.name));
+    let mut links = Vec::new();
+    // A cron timer is armed even for an app saved stopped: PM2 starts stopped apps at
+    // cron time, and pm2ctl does so after a reboot too.
+    for companion in &plan.companions {
+        match &companion.timer {
+            Some(timer) => links.push(("timers.target", &timer.name)),
+            None if autostart => links.push((boot_target, &companion.service.name)),
+            None => {}
         }
-        for (target, unit) in links {
-            let wants = dir.join(format!("{target}.wants"));
-            std::fs::create_dir_all(&wants)
-                .map_err(|e| format!("cannot create {}: {e}", wants.display()))?;
-            let link = wants.join(unit);
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(dir.join(unit), &link)
-                .map_err(|e| format!("cannot link {}: {e}", link.display()))?;
-            outcome.wants.push(format!("{target}.wants/{unit}"));
+    }
+    if autostart {
+        for instance in &plan.instances {
+            links.push((boot_target, &instance.service.name));
+            if let Some(socket) = &instance.socket {
+                links.push(("sockets.target", &socket.name));
+            }
         }
+    }
+    for (target, unit) in links {
+        let wants = dir.join(format!("{target}.wants"));
+        std::fs::create_dir_all(&wants)
+            .map_err(|e| format!("cannot create {}: {e}", wants.display()))?;
+        let link = wants.join(unit);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(dir.join(unit), &link)
+            .map_err(|e| format!("cannot link {}: {e}", link.display()))?;
+        outcome.wants.push(format!("{target}.wants/{unit}"));
     }
     Ok(())
 }

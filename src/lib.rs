@@ -24,3 +24,4 @@ pub mod status;
 pub mod systemd;
 pub mod target;
 pub mod unit;
+pub mod watch;

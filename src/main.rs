@@ -76,6 +76,9 @@ enum Command {
     /// Run COMMAND with stdout and stderr as separate journal streams (the ExecStart of app units).
     #[command(hide = true)]
     ExecWrap(cli::logs::ExecWrapArgs),
+    /// Restart APP when its watched files change (the process of its watch unit).
+    #[command(hide = true)]
+    WatchAgent(cli::watch::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => cli::logs::logs(args),
         Command::Flush(args) => cli::logs::flush(args),
         Command::ExecWrap(args) => cli::logs::exec_wrap(args),
+        Command::WatchAgent(args) => cli::watch::run_agent(args),
         Command::List(args) => cli::list::run(args),
         Command::Jlist(args) => cli::jlist::run(args),
         Command::Prettylist(args) => cli::jlist::run_pretty(args),

@@ -47,6 +47,7 @@ fn app(name: &str, instances: u32, marker: &str) -> DesiredApp {
                 }
             })
             .collect(),
+        companions: Vec::new(),
     };
     plan.slice
         .set("Description", Value::Str(format!("pm2ctl app {name}")));
@@ -155,7 +156,13 @@ fn creates_leaves_alone_replaces_one_app_and_prunes() {
     sb.systemctl(&["stop", "pm2ctl-a@1.service"]);
     let a0 = main_pid(&sb, "pm2ctl-a@0.service");
     let (actions, _) = engine.apply(&[app("a", 2, "2"), app("b", 1, "1")], false);
-    assert_eq!(actions[0].1, Action::Repair { instances: vec![1] });
+    assert_eq!(
+        actions[0].1,
+        Action::Repair {
+            instances: vec![1],
+            companions: false
+        }
+    );
     assert_eq!(sb.unit_state("pm2ctl-a@1.service"), "active");
     assert_eq!(main_pid(&sb, "pm2ctl-a@0.service"), a0);
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 const VIRTUAL_DIR: &str = "/srv/app";
 const COMMANDS: &[&str] = &[
     "node", "python3", "python", "bash", "sh", "ruby", "php", "perl", "bun", "ts-node", "coffee",
-    "deno",
+    "deno", "pm2ctl",
 ];
 
 struct CaseResolver {

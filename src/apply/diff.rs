@@ -55,9 +55,13 @@ pub enum Action {
     /// It runs with another definition (or has units the plan no longer has): stop and
     /// remove what runs, then create it anew.
     Replace { reason: String },
-    /// It runs with this definition but some instances are down (failed, stopped by hand):
-    /// re-create those instances only.
-    Repair { instances: Vec<u32> },
+    /// It runs with this definition but some instances or companions are down (failed,
+    /// stopped by hand): re-create those only.
+    Repair {
+        instances: Vec<u32>,
+        /// Some companion (cron timer, watch agent) is down: re-create them all.
+        companions: bool,
+    },
     /// Its units run with this definition.
     Unchanged,
     /// Recorded as stopped and nothing of it runs: its definition is recorded, that is all.
@@ -94,9 +98,13 @@ impl Diff {
     }
 }
 
-/// The app part of an owned unit's name: `api` for `pm2ctl-api@0.service` and
-/// `pm2ctl-api.slice` (still escaped; `@` cannot occur in an escaped name).
+/// The app part of an owned unit's name: `api` for `pm2ctl-api@0.service`,
+/// `pm2ctl-api.slice` and its companions `pm2ctl-api-cron.timer`… (still escaped; `@`
+/// cannot occur in an escaped name).
 pub fn owner_of(unit: &str) -> Option<&str> {
+    if let Some(owner) = crate::plan::naming::companion_owner(unit) {
+        return Some(owner);
+    }
     let rest = unit.strip_prefix(UNIT_PREFIX)?;
     let owner = match rest.split_once('@') {
         Some((owner, _)) => owner,
@@ -173,12 +181,7 @@ fn running_action(app: &DesiredApp, units: &[&LiveUnit]) -> Action {
     }
     let find = |name: &str| units.iter().copied().find(|u| u.name == name);
 
-    let wanted: Vec<&str> = std::iter::once(app.plan.slice.name.as_str())
-        .chain(app.plan.instances.iter().flat_map(|i| {
-            std::iter::once(i.service.name.as_str())
-                .chain(i.socket.as_ref().map(|s| s.name.as_str()))
-        }))
-        .collect();
+    let wanted: Vec<&str> = app.plan.units().map(|u| u.name.as_str()).collect();
     if let Some(extra) = units.iter().find(|u| !wanted.contains(&u.name.as_str())) {
         return Action::Replace {
             reason: format!("{} is no longer planned", extra.name),
@@ -207,10 +210,19 @@ fn running_action(app: &DesiredApp, units: &[&LiveUnit]) -> Action {
         })
         .map(|i| i.index)
         .collect();
-    if down.is_empty() {
+    // A timer's service only runs when the timer fires: the timer is what must be up.
+    let companions = app
+        .plan
+        .companions
+        .iter()
+        .any(|c| !find(&c.main().name).is_some_and(LiveUnit::is_up));
+    if down.is_empty() && !companions {
         Action::Unchanged
     } else {
-        Action::Repair { instances: down }
+        Action::Repair {
+            instances: down,
+            companions,
+        }
     }
 }
 
@@ -241,6 +253,7 @@ mod tests {
                         }),
                     })
                     .collect(),
+                companions: Vec::new(),
             },
             fingerprint: fp.into(),
             desired: Desired::Running,
@@ -369,7 +382,8 @@ mod tests {
         assert_eq!(
             d.changes[0].action,
             Action::Repair {
-                instances: vec![2, 3]
+                instances: vec![2, 3],
+                companions: false
             }
         );
 
@@ -381,9 +395,70 @@ mod tests {
         assert_eq!(
             d.changes[0].action,
             Action::Repair {
-                instances: vec![0, 2]
+                instances: vec![0, 2],
+                companions: false
             }
         );
+    }
+
+    /// An app with a cron timer (and its service) and a watch agent.
+    fn with_companions(mut app: DesiredApp) -> DesiredApp {
+        let name = app.plan.name.clone();
+        app.plan.companions = vec![
+            crate::plan::Companion {
+                timer: Some(UnitSpec::new(
+                    format!("pm2ctl-{name}-cron.timer"),
+                    UnitKind::Timer,
+                )),
+                service: UnitSpec::new(format!("pm2ctl-{name}-cron.service"), UnitKind::Service),
+            },
+            crate::plan::Companion {
+                timer: None,
+                service: UnitSpec::new(format!("pm2ctl-{name}-watch.service"), UnitKind::Service),
+            },
+        ];
+        app
+    }
+
+    #[test]
+    fn companions_belong_to_their_app_and_are_repaired_alone() {
+        assert_eq!(owner_of("pm2ctl-api-cron.timer"), Some("api"));
+        assert_eq!(owner_of("pm2ctl-api-watch.service"), Some("api"));
+        let api = with_companions(app("api", 1, false, "f"));
+        let mut live = running(&api, "f");
+        live.push(unit("pm2ctl-api-cron.timer", "active", None));
+        // The timer's service is idle until the timer fires.
+        live.push(unit("pm2ctl-api-cron.service", "inactive", Some("x")));
+        live.push(unit("pm2ctl-api-watch.service", "active", Some("x")));
+        let d = diff(
+            std::slice::from_ref(&api),
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            false,
+        );
+        assert_eq!(d.changes[0].action, Action::Unchanged);
+
+        live[4].active_state = "failed".into(); // the watch agent
+        let d = diff(
+            std::slice::from_ref(&api),
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            false,
+        );
+        assert_eq!(
+            d.changes[0].action,
+            Action::Repair {
+                instances: vec![],
+                companions: true
+            }
+        );
+
+        // Without companions in the plan, a live timer is a unit no longer planned.
+        let plain = app("api", 1, false, "f");
+        let d = diff(&[plain], &State::default(), &live, FILE.as_ref(), false);
+        assert!(matches!(d.changes[0].action, Action::Replace { .. }));
     }
 
     #[test]

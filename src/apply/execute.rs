@@ -268,24 +268,32 @@ impl Run<'_> {
             (Action::Unchanged | Action::LeftStopped, _) => {}
             (Action::Create, Some(app)) => {
                 self.say(&format!("{}: create", change.app))?;
-                self.create(&app.plan, None, true)?;
+                self.create(&app.plan, None, true, true)?;
             }
             (Action::Replace { reason }, Some(app)) => {
                 self.say(&format!("{}: replace ({reason})", change.app))?;
                 self.remove(&change.live)?;
                 // Replacing is a restart of every instance that ran: it counts, as PM2's.
                 record_changed = carry_restarts(store, &change.app, &change.live, live, 1);
-                self.create(&app.plan, None, true)?;
+                self.create(&app.plan, None, true, true)?;
             }
-            (Action::Repair { instances }, Some(app)) => {
+            (
+                Action::Repair {
+                    instances,
+                    companions,
+                },
+                Some(app),
+            ) => {
                 let list: Vec<String> = instances.iter().map(u32::to_string).collect();
-                self.say(&format!(
-                    "{}: restart instance{} {} (not running)",
-                    change.app,
-                    if instances.len() == 1 { "" } else { "s" },
-                    list.join(", ")
-                ))?;
-                let units: Vec<String> = app
+                if !instances.is_empty() {
+                    self.say(&format!(
+                        "{}: restart instance{} {} (not running)",
+                        change.app,
+                        if instances.len() == 1 { "" } else { "s" },
+                        list.join(", ")
+                    ))?;
+                }
+                let mut units: Vec<String> = app
                     .plan
                     .instances
                     .iter()
@@ -293,10 +301,24 @@ impl Run<'_> {
                     .flat_map(|i| std::iter::once(&i.service).chain(i.socket.as_ref()))
                     .map(|u| u.name.clone())
                     .collect();
+                if *companions {
+                    self.say(&format!(
+                        "{}: re-create its cron timer or watch agent (not running)",
+                        change.app
+                    ))?;
+                    units.extend(
+                        app.plan
+                            .companions
+                            .iter()
+                            .flat_map(|c| c.units())
+                            .filter(|u| change.live.contains(&u.name))
+                            .map(|u| u.name.clone()),
+                    );
+                }
                 self.remove(&units)?;
                 record_changed = carry_restarts(store, &change.app, &units, live, 0);
                 let slice_missing = !change.live.contains(&app.plan.slice.name);
-                self.create(&app.plan, Some(instances), slice_missing)?;
+                self.create(&app.plan, Some(instances), slice_missing, *companions)?;
             }
             (Action::Stop, _) => {
                 self.say(&format!("{}: stop (recorded as stopped)", change.app))?;
@@ -344,8 +366,15 @@ impl Run<'_> {
     }
 
     /// Creates the slice (when `with_slice`) and the instances listed in `only` (all when
-    /// `None`), then starts the socket-activated services so every instance runs now.
-    fn create(&mut self, plan: &AppPlan, only: Option<&[u32]>, with_slice: bool) -> Result<()> {
+    /// `None`), then starts the socket-activated services so every instance runs now; then
+    /// the companions (when `with_companions`), once the app runs.
+    fn create(
+        &mut self,
+        plan: &AppPlan,
+        only: Option<&[u32]>,
+        with_slice: bool,
+        with_companions: bool,
+    ) -> Result<()> {
         if with_slice {
             let slice = [StartRequest {
                 main: &plan.slice,
@@ -383,6 +412,18 @@ impl Run<'_> {
         if !activated.is_empty() {
             let outcomes = self.client.start_units(&activated)?;
             self.report(&outcomes, &[])?;
+        }
+        if with_companions && !plan.companions.is_empty() {
+            // A timer loads its service (aux) and starts only itself.
+            let requests: Vec<StartRequest<'_>> = plan
+                .companions
+                .iter()
+                .map(|c| StartRequest {
+                    main: c.main(),
+                    aux: c.timer.as_ref().map(|_| &c.service).into_iter().collect(),
+                })
+                .collect();
+            self.start_transient(&requests)?;
         }
         Ok(())
     }

@@ -89,6 +89,7 @@ mod tests {
                 service,
                 socket: None,
             }],
+            companions: Vec::new(),
         }
     }
 

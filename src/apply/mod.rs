@@ -55,12 +55,19 @@ pub fn render(diff: &Diff) -> String {
         let (mark, what) = match &change.action {
             Action::Create => ('+', "create".to_string()),
             Action::Replace { reason } => ('~', format!("replace ({reason})")),
-            Action::Repair { instances } => {
+            Action::Repair {
+                instances,
+                companions,
+            } => {
                 let list: Vec<String> = instances.iter().map(u32::to_string).collect();
-                (
-                    '~',
-                    format!("restart instances {} (not running)", list.join(", ")),
-                )
+                let mut parts = Vec::new();
+                if !list.is_empty() {
+                    parts.push(format!("restart instances {}", list.join(", ")));
+                }
+                if *companions {
+                    parts.push("re-create its cron timer or watch agent".to_string());
+                }
+                ('~', format!("{} (not running)", parts.join(", ")))
             }
             Action::Unchanged => ('=', "unchanged".to_string()),
             Action::LeftStopped => ('=', "stopped (`pm2ctl start` runs it)".to_string()),

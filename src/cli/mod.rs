@@ -21,6 +21,7 @@ pub mod send_signal;
 pub mod show;
 pub mod start;
 pub mod validate;
+pub mod watch;
 
 use crate::lifecycle::{self, Action, Proc};
 use crate::plan::Scope;

@@ -202,7 +202,8 @@ fn instance(o: &Observed, state: &State, default_user: &str) -> Instance {
         .and_then(|s| str_prop(s, "Restart"))
         .or_else(|| service.and_then(|s| s.restart.clone()));
     let definition = record.and_then(|a| a.definition.as_ref());
-    let watching = definition.is_some_and(|d| d.watch != crate::ecosystem::Watch::Off);
+    // Watched when its recorded plan has a watch agent, whatever it was started from.
+    let watching = record.is_some_and(|a| a.plan.is_watched());
     let autorestart = definition
         .map_or(restart_policy.as_deref().is_some_and(|r| r != "no"), |d| {
             d.autorestart

@@ -170,13 +170,13 @@ fn stop(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
     Ok(failed)
 }
 
-/// Stops the instances, lets systemd forget them, and removes an app's slice once none of
-/// its instances is left.
+/// Stops the instances, lets systemd forget them, and removes an app's slice, with its
+/// companions (cron timer, watch agent), once none of its instances is left.
 fn delete(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
     let failed = stop(client, procs)?;
     // An app's slice goes once no instance unit of that app is still up.
-    let still_up: BTreeSet<String> = client
-        .list_owned()?
+    let owned = client.list_owned()?;
+    let still_up: BTreeSet<String> = owned
         .iter()
         .filter(|u| !matches!(u.active_state.as_str(), "inactive" | "failed"))
         .filter_map(|u| parse_instance_unit(&u.name).map(|i| i.escaped.to_string()))
@@ -194,6 +194,15 @@ fn delete(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> 
         })
         .map(str::to_string)
         .collect();
+    let companions: Vec<String> = owned
+        .iter()
+        .filter(|u| {
+            crate::plan::naming::companion_owner(&u.name)
+                .is_some_and(|owner| emptied.contains(&format!("pm2ctl-{owner}.slice")))
+        })
+        .map(|u| u.name.clone())
+        .collect();
+    client.remove_units(&companions)?;
     client.remove_units(&emptied)?;
     Ok(failed)
 }

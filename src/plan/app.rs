@@ -30,8 +30,8 @@
 use super::env::{self, EnvInputs};
 use super::exec::{self, Runtime};
 use super::naming::AppUnitNames;
-use super::{gate, logs, AppPlan, HostFacts, InstancePlan, Resolver, Scope};
-use crate::ecosystem::{App, ExecMode, Instances, Watch};
+use super::{companion, gate, logs, AppPlan, HostFacts, InstancePlan, Resolver, Scope};
+use crate::ecosystem::{App, ExecMode, Instances};
 use crate::unit::{UnitKind, UnitSpec, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -288,12 +288,34 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
     warnings.extend(gate::apply(&mut units, host.systemd_version, &app.name));
     warnings.extend(unsupported(app, command.runtime));
 
+    // Companions run pm2ctl: this binary when apps are wrapped by it, else the one on PATH.
+    let pm2ctl = self_exe.clone().or_else(|| {
+        ctx.resolver
+            .which("pm2ctl", &host.path)
+            .map(|p| p.to_string_lossy().into_owned())
+    });
+    let companions = companion::plan(&companion::Inputs {
+        app,
+        names: &names,
+        host,
+        cwd: &command.cwd,
+        pm2ctl: pm2ctl.as_deref(),
+        readable_name: &readable(&app.name),
+    })
+    .map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|p| format!("app `{}`: {p}", app.name))
+            .collect::<Vec<_>>()
+    })?;
+
     Ok((
         AppPlan {
             name: app.name.clone(),
             namespace: app.namespace.clone(),
             slice,
             instances,
+            companions,
         },
         warnings,
     ))
@@ -427,12 +449,6 @@ fn readable(name: &str) -> String {
 fn unsupported(app: &App, runtime: Runtime) -> Vec<String> {
     let mut out = Vec::new();
     let mut note = |what: &str| out.push(format!("app `{}`: {what}", app.name));
-    if app.watch != Watch::Off {
-        note("watch is not supported yet: the app is not restarted when files change");
-    }
-    if app.cron_restart.is_some() {
-        note("cron_restart is not supported yet: no scheduled restart is set up");
-    }
     if app.shutdown_with_message && !runtime.loads_node_shim() {
         note("shutdown_with_message: only Node apps get the 'shutdown' message (from pm2ctl's shim); this app gets its kill signal instead");
     }

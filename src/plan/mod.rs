@@ -11,6 +11,7 @@
 
 mod app;
 pub use app::instance_count;
+pub mod companion;
 pub mod env;
 pub mod exec;
 pub mod gate;
@@ -89,6 +90,30 @@ pub struct InstancePlan {
     pub socket: Option<UnitSpec>,
 }
 
+/// A unit that serves a whole app beside its instances: `cron_restart`'s timer with the
+/// service it triggers, or the watch agent's service. Planned, applied, pruned, deleted and
+/// rendered with its app; see `companion`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Companion {
+    /// A timer that triggers `service` (the service of its own name), created as the main
+    /// unit of `StartTransientUnit` with the service as its aux unit, which only loads the
+    /// service. `None`: `service` runs on its own, started with the app.
+    pub timer: Option<UnitSpec>,
+    pub service: UnitSpec,
+}
+
+impl Companion {
+    /// The unit that must be up while the app is applied: the timer, or the service.
+    pub fn main(&self) -> &UnitSpec {
+        self.timer.as_ref().unwrap_or(&self.service)
+    }
+
+    /// Its units, the main one first.
+    pub fn units(&self) -> impl Iterator<Item = &UnitSpec> {
+        self.timer.iter().chain(std::iter::once(&self.service))
+    }
+}
+
 /// The units for one app (serialisable: the state store keeps the plan each app runs).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AppPlan {
@@ -97,6 +122,32 @@ pub struct AppPlan {
     pub namespace: String,
     pub slice: UnitSpec,
     pub instances: Vec<InstancePlan>,
+    /// Units beside the instances (cron timer, watch agent); absent in states saved before
+    /// they existed.
+    #[serde(default)]
+    pub companions: Vec<Companion>,
+}
+
+impl AppPlan {
+    /// Every unit of the app: its slice, per instance the socket (if any) and the service,
+    /// then its companions.
+    pub fn units(&self) -> impl Iterator<Item = &UnitSpec> {
+        std::iter::once(&self.slice)
+            .chain(
+                self.instances
+                    .iter()
+                    .flat_map(|i| i.socket.iter().chain(std::iter::once(&i.service))),
+            )
+            .chain(self.companions.iter().flat_map(Companion::units))
+    }
+
+    /// Whether the app has a watch agent (PM2's "watching" column).
+    pub fn is_watched(&self) -> bool {
+        let agent = format!("{}.service", naming::WATCH_SUFFIX);
+        self.companions
+            .iter()
+            .any(|c| c.timer.is_none() && c.service.name.ends_with(&agent))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -128,15 +179,9 @@ impl std::error::Error for PlanError {}
 
 impl Plan {
     /// Every unit of the plan, in order: per app its slice, then per instance the
-    /// socket (if any) and the service.
+    /// socket (if any) and the service, then its companions.
     pub fn units(&self) -> impl Iterator<Item = &UnitSpec> {
-        self.apps.iter().flat_map(|a| {
-            std::iter::once(&a.slice).chain(
-                a.instances
-                    .iter()
-                    .flat_map(|i| i.socket.iter().chain(std::iter::once(&i.service))),
-            )
-        })
+        self.apps.iter().flat_map(AppPlan::units)
     }
 }
 

@@ -7,6 +7,30 @@ pub const UNIT_NAME_MAX: usize = 255;
 /// The prefix that marks a unit as owned by pm2ctl.
 pub const PREFIX: &str = "pm2ctl-";
 
+/// What follows the escaped app name in its companion units' names.
+pub const CRON_SUFFIX: &str = "-cron";
+pub const WATCH_SUFFIX: &str = "-watch";
+
+/// The escaped app name of a companion unit (`pm2ctl-<esc>-cron.timer`,
+/// `pm2ctl-<esc>-cron.service`, `pm2ctl-<esc>-watch.service`); `None` for any other unit.
+/// An escaped name may hold `-` (from `/`), but an app's own units all end in `@<i>.…` or
+/// `.slice`, so these suffixes are unambiguous.
+pub fn companion_owner(unit: &str) -> Option<&str> {
+    let rest = unit.strip_prefix(PREFIX)?;
+    if rest.contains('@') {
+        return None;
+    }
+    let owner = rest
+        .strip_suffix(".timer")
+        .and_then(|s| s.strip_suffix(CRON_SUFFIX))
+        .or_else(|| {
+            let stem = rest.strip_suffix(".service")?;
+            stem.strip_suffix(CRON_SUFFIX)
+                .or_else(|| stem.strip_suffix(WATCH_SUFFIX))
+        })?;
+    (!owner.is_empty()).then_some(owner)
+}
+
 /// Escapes a string the way `systemd-escape` (and `unit_name_escape()`) does:
 /// `/` becomes `-`; ASCII letters, digits, `:`, `_` and `.` (except a leading
 /// `.`) stay; every other byte, `-` and `\` included, becomes `\xNN`.
@@ -32,7 +56,7 @@ pub struct AppUnitNames {
 }
 
 impl AppUnitNames {
-    /// Fails when the longest name (a service with the highest instance index)
+    /// Fails when the longest name (a service with the highest instance index, or a companion)
     /// would exceed systemd's limit, or the app name is empty.
     pub fn new(app_name: &str, max_index: u32) -> Result<AppUnitNames, String> {
         if app_name.is_empty() {
@@ -41,7 +65,10 @@ impl AppUnitNames {
         let names = AppUnitNames {
             escaped: escape(app_name),
         };
-        let longest = names.service(max_index);
+        let longest = [names.service(max_index), names.watch_agent()]
+            .into_iter()
+            .max_by_key(String::len)
+            .unwrap_or_default();
         if longest.len() > UNIT_NAME_MAX {
             return Err(format!(
                 "the unit name `{longest}` is {} characters long, systemd allows {UNIT_NAME_MAX}; \
@@ -62,6 +89,21 @@ impl AppUnitNames {
 
     pub fn socket(&self, index: u32) -> String {
         format!("{PREFIX}{}@{index}.socket", self.escaped)
+    }
+
+    /// `cron_restart`'s timer, and the service it triggers (a timer triggers the service
+    /// of its own name). Companion names carry no `@`, so no instance name can match one.
+    pub fn cron_timer(&self) -> String {
+        format!("{PREFIX}{}{CRON_SUFFIX}.timer", self.escaped)
+    }
+
+    pub fn cron_service(&self) -> String {
+        format!("{PREFIX}{}{CRON_SUFFIX}.service", self.escaped)
+    }
+
+    /// The watch agent's service (`watch`).
+    pub fn watch_agent(&self) -> String {
+        format!("{PREFIX}{}{WATCH_SUFFIX}.service", self.escaped)
     }
 }
 
@@ -85,6 +127,20 @@ mod tests {
         assert_eq!(n.slice(), "pm2ctl-api\\x20v2-beta.slice");
         assert_eq!(n.service(3), "pm2ctl-api\\x20v2-beta@3.service");
         assert_eq!(n.socket(0), "pm2ctl-api\\x20v2-beta@0.socket");
+    }
+
+    #[test]
+    fn companions_name_their_app() {
+        let n = AppUnitNames::new("api/cron", 0).unwrap();
+        assert_eq!(n.cron_timer(), "pm2ctl-api-cron-cron.timer");
+        assert_eq!(companion_owner(&n.cron_timer()), Some("api-cron"));
+        assert_eq!(companion_owner(&n.cron_service()), Some("api-cron"));
+        assert_eq!(companion_owner(&n.watch_agent()), Some("api-cron"));
+        // The app `api/cron`'s own units are not companions of `api`.
+        assert_eq!(companion_owner(&n.service(0)), None);
+        assert_eq!(companion_owner(&n.slice()), None);
+        assert_eq!(companion_owner("pm2ctl--cron.timer"), None);
+        assert_eq!(companion_owner("pm2ctl-api-watch.timer"), None);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub fn text(plan: &Plan) -> String {
             app.namespace,
             app.instances.len(),
         );
-        for unit in units_of(app) {
+        for unit in app.units() {
             let _ = writeln!(out, "  {}", unit.name);
             for p in &unit.properties {
                 property_text(&mut out, p);
@@ -33,15 +33,6 @@ pub fn text(plan: &Plan) -> String {
         }
     }
     out
-}
-
-fn units_of(app: &super::AppPlan) -> Vec<&UnitSpec> {
-    let mut units = vec![&app.slice];
-    for i in &app.instances {
-        units.extend(i.socket.iter());
-        units.push(&i.service);
-    }
-    units
 }
 
 fn property_text(out: &mut String, p: &Property) {
@@ -106,7 +97,7 @@ pub fn json(plan: &Plan) -> serde_json::Value {
         .apps
         .iter()
         .map(|app| {
-            let units: Vec<_> = units_of(app).into_iter().map(unit_json).collect();
+            let units: Vec<_> = app.units().map(unit_json).collect();
             json!({
                 "name": app.name,
                 "namespace": app.namespace,

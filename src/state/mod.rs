@@ -243,6 +243,7 @@ pub(crate) mod tests {
                     socket: None,
                 })
                 .collect(),
+            companions: Vec::new(),
         }
     }
 

@@ -1,0 +1,9 @@
+//! `watch`: restart an app when its files change.
+//!
+//! The plan gives a watched app a companion unit, `pm2ctl-<esc>-watch.service`, running
+//! `pm2ctl watch-agent` (see `plan::companion`); systemd supervises it beside the app, so
+//! there is no daemon of pm2ctl's own. `ignore` decides which paths do not count, `agent`
+//! watches and debounces.
+
+pub mod agent;
+pub mod ignore;
