@@ -31,7 +31,15 @@ pub fn fingerprint(plan: &AppPlan) -> String {
     let definition = (&plan.name, &plan.namespace, &plan.slice, first);
     // Serialising plain data to a string cannot fail; an empty hash input would still give
     // a stable (if useless) value rather than a panic.
-    let json = serde_json::to_string(&definition).unwrap_or_default();
+    let json = if plan.companions.is_empty() {
+        serde_json::to_string(&definition)
+    } else {
+        // Companions (cron timer, watch agent) are part of the definition: a new pattern or
+        // ignore list must reach systemd. Left out when absent, so the fingerprints of apps
+        // without them stay what they were.
+        serde_json::to_string(&(definition, &plan.companions))
+    }
+    .unwrap_or_default();
     let digest = Sha256::digest(json.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -134,6 +142,36 @@ mod tests {
             Value::StrList(vec!["A=2".into(), "instances=3".into()]),
         );
         assert_ne!(fingerprint(&other), fingerprint(&counted(3)));
+    }
+
+    /// A new cron pattern or watch setting must reach systemd: companions count.
+    #[test]
+    fn companions_are_part_of_the_definition() {
+        let with = |calendar: &str| {
+            let mut app = plan("A=1");
+            let mut timer = UnitSpec::new("pm2ctl-api-cron.timer", UnitKind::Timer);
+            timer.set(
+                "TimersCalendar",
+                Value::Pairs(vec![("OnCalendar".into(), calendar.into())]),
+            );
+            app.companions.push(crate::plan::Companion {
+                timer: Some(timer),
+                service: UnitSpec::new("pm2ctl-api-cron.service", UnitKind::Service),
+            });
+            app
+        };
+        assert_eq!(
+            fingerprint(&with("*-*-* 03:00:00")),
+            fingerprint(&with("*-*-* 03:00:00"))
+        );
+        assert_ne!(
+            fingerprint(&with("*-*-* 03:00:00")),
+            fingerprint(&with("*-*-* 04:00:00"))
+        );
+        assert_ne!(
+            fingerprint(&with("*-*-* 03:00:00")),
+            fingerprint(&plan("A=1"))
+        );
     }
 
     #[test]
