@@ -117,6 +117,12 @@ pub struct Args {
     /// Restart on file changes (in the working directory, or these paths).
     #[arg(long, num_args = 0.., value_delimiter = ',')]
     pub watch: Option<Vec<String>>,
+    /// Paths not to watch, space-separated (`ignore_watch`).
+    #[arg(long, value_name = "PATHS")]
+    pub ignore_watch: Option<String>,
+    /// Seconds without changes before a watched app restarts (`watch_delay`).
+    #[arg(long, value_name = "SECONDS")]
+    pub watch_delay: Option<f64>,
     #[arg(long)]
     pub disable_source_map_support: bool,
     /// Start the same script again under another name.
@@ -417,7 +423,10 @@ pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, Strin
     }
     app.wait_ready = args.wait_ready;
     app.shutdown_with_message = args.shutdown_with_message;
-    app.cron_restart = args.cron_restart.clone().filter(|c| c != "0");
+    app.cron_restart = args.cron_restart.clone().filter(|c| c.trim() != "0");
+    if let Some(pattern) = &app.cron_restart {
+        crate::ecosystem::cron::parse(pattern).map_err(|e| format!("--cron-restart: {e}"))?;
+    }
     app.autorestart = !args.no_autorestart;
     app.autostart = !args.no_autostart;
     app.treekill = !args.no_treekill;
@@ -447,6 +456,13 @@ pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, Strin
         Some(paths) if paths.is_empty() => Watch::Cwd,
         Some(paths) => Watch::Paths(paths.clone()),
     };
+    if let Some(paths) = &args.ignore_watch {
+        app.ignore_watch = paths.split_whitespace().map(String::from).collect();
+    }
+    if let Some(seconds) = args.watch_delay {
+        app.watch_delay = std::time::Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("--watch-delay: {seconds} is not a number of seconds"))?;
+    }
     app.source_map_support = !args.disable_source_map_support;
     app.force = args.force;
     Ok(app)
@@ -534,6 +550,34 @@ mod tests {
             parse(&["a.js", "-i", "-1"]).instances.as_deref(),
             Some("-1")
         );
+    }
+
+    #[test]
+    fn watch_and_cron_flags_as_pm2s() {
+        let args = parse(&[
+            "a.js",
+            "--watch",
+            "--ignore-watch",
+            "node_modules logs",
+            "--watch-delay",
+            "1.5",
+            "--cron-restart",
+            "0 3 * * *",
+        ]);
+        let app = app_from_args("a.js", &args, Path::new("/srv")).unwrap();
+        assert_eq!(app.watch, Watch::Cwd);
+        assert_eq!(app.ignore_watch, ["node_modules", "logs"]);
+        assert_eq!(app.watch_delay, std::time::Duration::from_millis(1500));
+        assert_eq!(app.cron_restart.as_deref(), Some("0 3 * * *"));
+
+        let args = parse(&["a.js", "--watch", "src,lib", "--cron", "0"]);
+        let app = app_from_args("a.js", &args, Path::new("/srv")).unwrap();
+        assert_eq!(app.watch, Watch::Paths(vec!["src".into(), "lib".into()]));
+        assert_eq!(app.cron_restart, None);
+
+        let args = parse(&["a.js", "--cron-restart", "0 0 * * 5L"]);
+        let err = app_from_args("a.js", &args, Path::new("/")).unwrap_err();
+        assert!(err.contains("--cron-restart: `5L`"), "{err}");
     }
 
     #[test]
