@@ -138,11 +138,25 @@ pub fn diff(
 
     let mut result = Diff::default();
     for app in desired {
-        let units = live_of(&app.plan.slice.name);
+        let mut units = live_of(&app.plan.slice.name);
         let action = match app.desired {
-            Desired::Stopped if units.is_empty() => Action::LeftStopped,
-            Desired::Stopped => Action::Stop,
             Desired::Running => running_action(app, &units),
+            Desired::Stopped => {
+                // A stopped app keeps its cron timer (PM2 starts stopped apps at cron time)
+                // and its watch agent (which leaves a stopped app alone): only its own units
+                // are stopped.
+                let is_companion =
+                    |u: &&LiveUnit| crate::plan::naming::companion_owner(&u.name).is_some();
+                if units.iter().any(is_companion) {
+                    // Stopping the slice would stop everything in it, companions included.
+                    units.retain(|u| !is_companion(u) && u.name != app.plan.slice.name);
+                }
+                if units.is_empty() {
+                    Action::LeftStopped
+                } else {
+                    Action::Stop
+                }
+            }
         };
         result.changes.push(Change {
             app: app.plan.name.clone(),
@@ -454,6 +468,19 @@ mod tests {
                 companions: true
             }
         );
+
+        // Recorded as stopped: the app's services stop; its companions and their slice stay.
+        let mut stopped = api.clone();
+        stopped.desired = Desired::Stopped;
+        let d = diff(
+            std::slice::from_ref(&stopped),
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            false,
+        );
+        assert_eq!(d.changes[0].action, Action::Stop);
+        assert_eq!(d.changes[0].live, ["pm2ctl-api@0.service"]);
 
         // Without companions in the plan, a live timer is a unit no longer planned.
         let plain = app("api", 1, false, "f");
