@@ -39,8 +39,8 @@ enum Command {
     Start(Box<cli::start::Args>),
     /// Stop processes; they stay listed as stopped.
     Stop(cli::TargetArgs),
-    /// Restart processes (stopped ones start).
-    Restart(cli::TargetArgs),
+    /// Restart processes (stopped ones start); `--watch` toggles watching.
+    Restart(cli::watch::RestartArgs),
     /// Restart processes one at a time, each ready before the next: no request is lost.
     Reload(cli::reload::Args),
     /// Stop processes and forget them.
@@ -110,7 +110,7 @@ fn main() -> ExitCode {
         Command::Resurrect(args) => cli::resurrect::run(&args),
         Command::Start(args) => cli::start::run(*args),
         Command::Stop(args) => args.run(Action::Stop),
-        Command::Restart(args) => args.run(Action::Restart),
+        Command::Restart(args) => cli::watch::restart(args),
         Command::Reload(args) => cli::reload::run(args),
         Command::Delete(args) => args.run(Action::Delete),
         Command::Reset(args) => args.run(Action::Reset),

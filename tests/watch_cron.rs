@@ -133,6 +133,16 @@ fn a_burst_of_changes_restarts_a_watched_app_once_and_ignored_paths_never() {
     );
     assert!(log.contains("src/app.js"), "{log}");
 
+    // `restart --watch` toggles, as PM2's: the app restarts unwatched, then watched again.
+    let before = main_pid(&sb, service);
+    pm2ctl(&sb, &["restart", "web", "--watch"]);
+    assert_ne!(sb.unit_state(agent), "active", "the agent still runs");
+    assert!(pm2ctl(&sb, &["jlist"]).contains("\"watch\":false"));
+    assert_ne!(main_pid(&sb, service), before, "the app restarted");
+    pm2ctl(&sb, &["restart", "web", "--watch"]);
+    assert_eq!(sb.unit_state(agent), "active");
+    assert!(pm2ctl(&sb, &["jlist"]).contains("\"watch\":true"));
+
     pm2ctl(&sb, &["delete", "web"]);
     sb.wait_for("the watch agent to be removed", WAIT, || {
         sb.unit_state(agent) != "active"

@@ -432,7 +432,7 @@ fn listen_address(address: Option<&str>, port: u16) -> String {
 
 /// The app name inside a Description: control characters and backslashes escaped, ends
 /// trimmed (systemd trims them anyway), so any name reads as one line.
-fn readable(name: &str) -> String {
+pub(crate) fn readable(name: &str) -> String {
     name.trim()
         .chars()
         .map(|c| {

@@ -57,7 +57,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Vec<Companion>, Vec<String>> {
         }
     }
     if wants_watch {
-        companions.push(watch_companion(inputs, pm2ctl));
+        companions.push(watch_agent(inputs, pm2ctl));
     }
     if problems.is_empty() {
         Ok(companions)
@@ -116,7 +116,8 @@ fn cron_companion(
     }
 }
 
-fn watch_companion(inputs: &Inputs<'_>, pm2ctl: &str) -> Companion {
+/// The watch agent of `inputs.app` (whose `watch` is on).
+pub fn watch_agent(inputs: &Inputs<'_>, pm2ctl: &str) -> Companion {
     let app = inputs.app;
     let paths: Vec<String> = match &app.watch {
         Watch::Paths(paths) => paths

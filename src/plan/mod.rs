@@ -11,6 +11,7 @@
 
 mod app;
 pub use app::instance_count;
+pub(crate) use app::readable;
 pub mod companion;
 pub mod env;
 pub mod exec;
