@@ -125,7 +125,10 @@ fn apply(args: &Args) -> Result<ExitCode> {
         env: args.env.clone(),
     };
     let source_file = source.file.clone().unwrap_or_default();
-    let live = apply::live_units(&client)?;
+    let live = apply::live_units(&client).map_err(|e| {
+        let why = crate::systemd::connection_lost(&e).unwrap_or("cannot read what systemd runs");
+        e.context(format!("{why}; nothing was changed"))
+    })?;
     let diff = apply::diff(&desired, &current, &live, &source_file, args.prune);
     let Some(store) = store.as_mut() else {
         print!("{}", apply::render(&diff));

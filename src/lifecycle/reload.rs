@@ -70,7 +70,8 @@ pub fn run(
 
     let mut report = Report::default();
     if !not_running.is_empty() {
-        let started = actions::run(client, store, Action::Restart, &not_running)?;
+        let started = actions::run(client, store, Action::Restart, &not_running)
+            .map_err(|e| interrupted(e, &[], &not_running, &running))?;
         for (p, result) in &started.results {
             progress.instance(p, &result.clone().map(|()| Ready::Started));
         }
