@@ -94,9 +94,11 @@ killer() {
   while running; do
     i=$((RANDOM % INSTANCES))
     pid=$(systemctl show -P MainPID "pm2ctl-web@$i.service")
+    # The time is taken before the kill: the killed process's requests fail at once.
+    at=$(date +%s%3N)
     if [ "${pid:-0}" -gt 0 ] && kill "-$KILL_SIGNAL" "$pid" 2>/dev/null; then
       n=$((n + 1))
-      date +%s%3N >>kill-times
+      echo "$at" >>kill-times
     fi
     sleep "$KILL_EVERY"
   done
