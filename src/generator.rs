@@ -315,6 +315,44 @@ mod output_tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    /// Companions are written with their app; a cron timer is armed even for an app saved
+    /// stopped, a watch agent only starts with a running app.
+    #[test]
+    fn companions_are_written_and_cron_timers_always_armed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dump.toml");
+        std::fs::write(
+            &file,
+            "[[apps]]\nname = \"nightly\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\n\
+             interpreter = \"none\"\nautostart = false\ncron_restart = \"0 3 * * *\"\n\
+             watch = true\n",
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let mut host = HostFacts::detect(Scope::System, Some(252));
+        host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
+
+        let outcome = generate(&file, &host, &out);
+
+        assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
+        let timer = std::fs::read_to_string(out.join("pm2ctl-nightly-cron.timer")).unwrap();
+        assert!(
+            timer.contains("\n[Timer]\nOnCalendar=*-*-* 03:00:00\nAccuracySec=1s\n"),
+            "{timer}"
+        );
+        let service = std::fs::read_to_string(out.join("pm2ctl-nightly-cron.service")).unwrap();
+        assert!(
+            service.contains("ExecStart=\"/usr/bin/pm2ctl\" \"restart\""),
+            "{service}"
+        );
+        assert!(out.join("pm2ctl-nightly-watch.service").exists());
+        assert_eq!(
+            outcome.wants,
+            ["timers.target.wants/pm2ctl-nightly-cron.timer"]
+        );
+    }
+
     #[test]
     fn output_is_the_rendered_plan_and_wires_what_was_saved_running() {
         let dir = tempfile::tempdir().unwrap();

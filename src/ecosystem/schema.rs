@@ -186,7 +186,7 @@ pub static APP_OPTIONS: &[OptionSpec<AppDraft>] = &[
     // --- watch ---
     opt!("watch", [], |d, v| d.app.watch = watch(v)?),
     opt!("ignore_watch", [], |d, v| d.app.ignore_watch =
-        convert::string_or_list(v)?),
+        ignore_patterns(v)?),
     opt!("watch_delay", [], |d, v| d.app.watch_delay =
         convert::duration(v, true)?),
     // --- logs ---
@@ -386,6 +386,23 @@ fn cron(v: &Node) -> Conv<Option<String>> {
         }
         _ => Err(expected("a cron pattern string", v)),
     }
+}
+
+/// `ignore_watch`: checked as globs now, so a bad one fails at load rather than in the
+/// watch agent.
+fn ignore_patterns(v: &Node) -> Conv<Vec<String>> {
+    let patterns = convert::string_or_list(v)?;
+    if let Some(bad) = patterns
+        .iter()
+        .find(|p| globset::Glob::new(p.trim_end_matches('/')).is_err())
+    {
+        return Err(Problem::new(format!(
+            "{} is not a valid pattern",
+            super::tree::quote_short(bad)
+        ))
+        .with_help("a name (`node_modules`), a glob (`*.log`, `data/**/*.json`) or a path"));
+    }
+    Ok(patterns)
 }
 
 fn watch(v: &Node) -> Conv<Watch> {
