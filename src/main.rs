@@ -13,7 +13,7 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// Manage another machine's systemd over ssh (`systemd-stdio-bridge`, as `systemctl -H`):
-    /// list, jlist, prettylist and logs.
+    /// list, jlist, prettylist, logs and apply.
     #[arg(short = 'H', long = "host", global = true, value_name = "[USER@]HOST")]
     host: Option<String>,
     #[command(subcommand)]
@@ -94,7 +94,11 @@ fn main() -> ExitCode {
     if let Some(host) = &cli.host {
         let supported = matches!(
             cli.command,
-            Command::List(_) | Command::Jlist(_) | Command::Prettylist(_) | Command::Logs(_)
+            Command::List(_)
+                | Command::Jlist(_)
+                | Command::Prettylist(_)
+                | Command::Logs(_)
+                | Command::Apply(_)
         );
         if let Err(e) = cli::remote::select(host, supported) {
             eprintln!("pm2ctl: {e:#}");

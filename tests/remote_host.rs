@@ -9,7 +9,7 @@ use common::Sandbox;
 use std::time::Duration;
 
 #[test]
-fn list_and_logs_reach_the_other_hosts_systemd_and_state() {
+fn apply_list_and_logs_reach_the_other_hosts_systemd_and_state() {
     let sb = Sandbox::boot();
     let dir = common::sandbox::workdir("remote_host", "list");
     let remote = RemoteHost::start(&sb, &dir.join("ssh"));
@@ -32,13 +32,38 @@ fn list_and_logs_reach_the_other_hosts_systemd_and_state() {
     });
 
     let host = format!("root@{ADDRESS}");
+    // Applied from here with -H: the units and the store entry are the remote host's.
+    let near = dir.join("near.toml");
+    std::fs::write(
+        &near,
+        format!(
+            "[[apps]]\nname = \"nearby\"\nscript = \"{}\"\n",
+            fixture("printer.js")
+        ),
+    )
+    .unwrap();
+    let out = remote.pm2ctl(&["-H", &host, "apply", near.to_str().unwrap()]);
+    assert_success("pm2ctl -H apply", &out);
+    sb.wait_for("nearby runs", Duration::from_secs(60), || {
+        sb.unit_state("pm2ctl-nearby@0.service") == "active"
+    });
+    let there = stdout(&sb.pm2ctl(&["jlist"]));
+    assert!(
+        there.contains("\"name\":\"nearby\""),
+        "the remote store records it: {there}"
+    );
+    let out = remote.pm2ctl(&["-H", &host, "apply", near.to_str().unwrap()]);
+    assert_success("pm2ctl -H apply, again", &out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to change"));
+
     let out = remote.pm2ctl(&["-H", &host, "jlist"]);
     assert_success("pm2ctl -H jlist", &out);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("jlist is JSON");
     let rows = list.as_array().expect("an array");
-    assert_eq!(rows.len(), 1, "{list}");
+    assert_eq!(rows.len(), 2, "{list}");
     assert_eq!(rows[0]["name"], "faraway");
     assert_eq!(rows[0]["pm2_env"]["status"], "online");
+    assert_eq!(rows[1]["name"], "nearby");
     let remote_pid = stdout(&sb.systemctl(&["show", "-P", "MainPID", "pm2ctl-faraway@0.service"]));
     assert_eq!(
         rows[0]["pid"].to_string(),

@@ -36,6 +36,10 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
+    if args.save && crate::remote::selected().is_some() {
+        eprintln!("pm2ctl apply: --save does not work with -H yet; run `pm2ctl save` on that host");
+        return ExitCode::from(2);
+    }
     match apply(args) {
         Ok(code) if args.save && code == ExitCode::SUCCESS => {
             match super::save::save(&args.manager) {
@@ -69,14 +73,30 @@ fn apply(args: &Args) -> Result<ExitCode> {
     };
     let scope = args.manager.scope();
     let client = Client::connect(scope)?;
-    let mut host = HostFacts::detect(scope, Some(client.major_version()));
-    host.self_exe = std::env::current_exe().ok();
-    let planned = match plan::plan(
-        &eco,
-        args.env.as_deref(),
-        &host,
-        &plan::host::SystemResolver,
-    ) {
+    let remote = crate::remote::selected();
+    let planned = match remote {
+        Some(dest) => {
+            // With -H the paths in the file are the remote host's (see remote::host).
+            let host = crate::remote::host::facts(dest, client.major_version())?;
+            let resolver = crate::remote::host::RemoteResolver::new(dest);
+            let planned = plan::plan(&eco, args.env.as_deref(), &host, &resolver);
+            if let Some(e) = resolver.take_error() {
+                return Err(e.context(format!("cannot look at files on {}", dest.target)));
+            }
+            planned
+        }
+        None => {
+            let mut host = HostFacts::detect(scope, Some(client.major_version()));
+            host.self_exe = std::env::current_exe().ok();
+            plan::plan(
+                &eco,
+                args.env.as_deref(),
+                &host,
+                &plan::host::SystemResolver,
+            )
+        }
+    };
+    let planned = match planned {
         Ok(planned) => planned,
         Err(e) => {
             eprintln!("{}:\n{e}", args.file.display());
@@ -87,17 +107,19 @@ fn apply(args: &Args) -> Result<ExitCode> {
     for warning in &planned.warnings {
         eprintln!("warning: {warning}");
     }
-    let dir = state::default_dir(scope)?;
     // Dry runs only look; a real run holds the lock until it is done, so the diff and its
-    // execution see one state.
-    let mut store = if args.dry_run {
-        None
-    } else {
-        Some(Store::lock(&dir)?)
+    // execution see one state. With -H, the lock and the state are the remote host's.
+    let (mut store, remote_store) = match (args.dry_run, remote) {
+        (true, _) => (None, None),
+        (false, Some(dest)) => {
+            let (store, remote_store) = crate::remote::RemoteStore::lock(dest)?;
+            (Some(store), Some(remote_store))
+        }
+        (false, None) => (Some(Store::lock(&state::default_dir(scope)?)?), None),
     };
     let current = match &store {
         Some(store) => store.state().clone(),
-        None => state::read(&dir)?,
+        None => state::read_current(scope)?,
     };
     // `plan` keeps the file's order, one plan per app.
     let desired: Vec<DesiredApp> = planned
@@ -135,7 +157,12 @@ fn apply(args: &Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let mut stderr = std::io::stderr();
-    let failures = apply::execute(&client, store, &diff, &desired, &live, &source, &mut stderr)?;
+    let failures = apply::execute(&client, store, &diff, &desired, &live, &source, &mut stderr);
+    // Whatever was done is recorded on the remote host, even when a step failed.
+    if let Some(remote_store) = remote_store {
+        remote_store.write_back(store)?;
+    }
+    let failures = failures?;
     for orphan in &diff.orphans {
         eprintln!("{orphan}: no longer in the file, left running (--prune removes it)");
     }

@@ -16,7 +16,7 @@ pub fn default_dir(scope: Scope) -> Result<PathBuf> {
     if let Some(dest) = crate::remote::selected() {
         bail!(
             "this command does not work on a remote host yet (-H {}): pm2ctl's state there is \
-             only read by list, jlist, prettylist and logs",
+             only read and written by list, jlist, prettylist, logs and apply",
             dest.target
         );
     }

@@ -48,6 +48,7 @@ impl RemoteHost {
         let d = dir.display();
         let state = sb.state_dir();
         let state = state.display();
+        let shim = concat!(env!("CARGO_MANIFEST_DIR"), "/shim/node/pm2ctl-shim.js");
         write(
             dir,
             "sshd_config",
@@ -55,7 +56,7 @@ impl RemoteHost {
                 "ListenAddress {ADDRESS}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n\
-                 SetEnv PM2CTL_STATE_DIR={state}\n"
+                 SetEnv PM2CTL_STATE_DIR={state} PM2CTL_SHIM={shim}\n"
             ),
         );
         write(

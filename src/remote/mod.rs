@@ -17,8 +17,10 @@
 //! The host is chosen once per process ([`select`], from `main`) because it cuts across every
 //! layer that reaches the machine: the bus, the journal and the state directory.
 
+pub mod host;
+
 use crate::ssh::{self, Destination};
-use crate::state::State;
+use crate::state::{State, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -215,6 +217,38 @@ impl LockedState {
             bail!("cannot write pm2ctl's state on {}: {status}", self.target);
         }
         Ok(())
+    }
+}
+
+/// The remote store as a local [`Store`] (over a private temporary directory, seeded with
+/// the remote state), so the apply engine runs unchanged; the remote lock is held until
+/// [`RemoteStore::write_back`] (or drop, which leaves the remote state untouched).
+pub struct RemoteStore {
+    locked: LockedState,
+    _scratch: tempfile::TempDir,
+}
+
+impl RemoteStore {
+    pub fn lock(dest: &Destination) -> Result<(Store, RemoteStore)> {
+        let locked = LockedState::lock(dest)?;
+        let scratch = tempfile::Builder::new()
+            .prefix("pm2ctl-remote-state-")
+            .tempdir()
+            .context("cannot create a temporary directory")?;
+        let mut store = Store::lock(scratch.path())?;
+        *store.state_mut() = locked.state().clone();
+        Ok((
+            store,
+            RemoteStore {
+                locked,
+                _scratch: scratch,
+            },
+        ))
+    }
+
+    /// Sends `store`'s state to the remote host and releases its lock.
+    pub fn write_back(self, store: &Store) -> Result<()> {
+        self.locked.write_back(store.state())
     }
 }
 
