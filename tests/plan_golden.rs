@@ -68,6 +68,7 @@ fn host() -> HostFacts {
         ],
         self_exe: None,
         cwd: "/".into(),
+        memory_unenforced: None,
     }
 }
 

@@ -241,7 +241,7 @@ proptest! {
             cpus: 2, uid: 0, user: "root".into(), home: "/root".into(),
             path: "/usr/bin".into(), systemd_version: 252, scope: Scope::System,
             node_shim: "/usr/lib/pm2ctl/pm2ctl-shim.js".into(), caller_env: vec![],
-            self_exe: Some("/usr/bin/pm2ctl".into()), cwd: "/".into(),
+            self_exe: Some("/usr/bin/pm2ctl".into()), cwd: "/".into(), memory_unenforced: None,
         };
         let Ok(p) = plan::plan(&eco, None, &host, &AllThere) else { return Ok(()) };
         for unit in p.units() {

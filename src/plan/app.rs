@@ -287,6 +287,12 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
     }
     warnings.extend(gate::apply(&mut units, host.systemd_version, &app.name));
     warnings.extend(unsupported(app, command.runtime));
+    if let (Some(_), Some(why)) = (app.max_memory_restart, &host.memory_unenforced) {
+        warnings.push(format!(
+            "app `{}`: max_memory_restart is not enforced: {why}",
+            app.name
+        ));
+    }
 
     // Companions run pm2ctl: this binary when apps are wrapped by it, else the one on PATH.
     let pm2ctl = self_exe.clone().or_else(|| {

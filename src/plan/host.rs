@@ -40,7 +40,45 @@ impl HostFacts {
             caller_env: std::env::vars().collect(),
             self_exe: std::env::current_exe().ok(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            memory_unenforced: memory_unenforced(scope, uid.as_raw(), Path::new(CGROUP_ROOT)),
         }
+    }
+}
+
+/// Where the cgroup hierarchies are mounted.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Why a manager of `scope` would accept `MemoryMax=` without enforcing it, or `None` when
+/// it enforces it. The system manager always has the memory controller (v1 or v2). A user's
+/// manager has it only on the unified hierarchy (cgroup v2) and when `user@UID.service`
+/// delegates it (`Delegate=` with `memory`, the default of systemd's own unit): on a v1 or
+/// hybrid host its units share the memory cgroup of the whole `user@UID.service`.
+pub fn memory_unenforced(scope: Scope, uid: u32, cgroup_root: &Path) -> Option<String> {
+    if scope == Scope::System {
+        return None;
+    }
+    if !cgroup_root.join("cgroup.controllers").exists() {
+        return Some(
+            "this host runs cgroup v1 (or hybrid), where systemd delegates no memory controller \
+             to a user's manager: MemoryMax= is accepted but not enforced; use the system \
+             manager (as root, without --user) or a cgroup v2 host to have the limit kept"
+                .to_string(),
+        );
+    }
+    let manager = cgroup_root.join(format!(
+        "user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers"
+    ));
+    let controllers = std::fs::read_to_string(&manager).ok()?;
+    if controllers.split_whitespace().any(|c| c == "memory") {
+        None
+    } else {
+        Some(format!(
+            "the memory controller is not delegated to user@{uid}.service ({} lists only \
+             \"{}\"): MemoryMax= is accepted but not enforced; add `Delegate=memory` to \
+             user@.service (a drop-in) or use the system manager",
+            manager.display(),
+            controllers.trim()
+        ))
     }
 }
 
@@ -89,6 +127,25 @@ impl Resolver for SystemResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_limits_in_a_users_manager_need_v2_and_delegation() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(memory_unenforced(Scope::System, 0, root.path()), None);
+        let v1 = memory_unenforced(Scope::User, 1000, root.path()).unwrap();
+        assert!(v1.contains("cgroup v1"), "{v1}");
+
+        std::fs::write(root.path().join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        let manager = root
+            .path()
+            .join("user.slice/user-1000.slice/user@1000.service");
+        std::fs::create_dir_all(&manager).unwrap();
+        std::fs::write(manager.join("cgroup.controllers"), "cpu pids\n").unwrap();
+        let undelegated = memory_unenforced(Scope::User, 1000, root.path()).unwrap();
+        assert!(undelegated.contains("not delegated"), "{undelegated}");
+        std::fs::write(manager.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        assert_eq!(memory_unenforced(Scope::User, 1000, root.path()), None);
+    }
 
     #[test]
     fn reads_systemctl_version() {

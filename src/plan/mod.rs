@@ -58,6 +58,10 @@ pub struct HostFacts {
     pub self_exe: Option<PathBuf>,
     /// The caller's working directory: a relative `Ecosystem::base_dir` is resolved against it.
     pub cwd: PathBuf,
+    /// Why this manager would not enforce `MemoryMax=` (a user's manager without the memory
+    /// controller delegated), or `None` when it does; apps with `max_memory_restart` are
+    /// warned about it.
+    pub memory_unenforced: Option<String>,
 }
 
 /// Filesystem lookups the plan needs, behind a trait so golden tests can fake them.

@@ -49,6 +49,7 @@ fn host() -> HostFacts {
         caller_env: vec![("SECRET".into(), "x".into()), ("LC_ALL".into(), "C".into())],
         self_exe: None,
         cwd: "/home/dev".into(),
+        memory_unenforced: None,
     }
 }
 
