@@ -78,7 +78,8 @@ pub fn main(argv: &[OsString]) -> i32 {
             return 0;
         }
     };
-    if !file.exists() {
+    // `pm2ctl unstartup` keeps the saved file but turns boot start off.
+    if !file.exists() || saved::boot_disabled(scope) {
         return 0;
     }
     let host = host_facts(scope);

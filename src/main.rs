@@ -35,6 +35,10 @@ enum Command {
     Save(cli::save::Args),
     /// Apply what `save` saved, now.
     Resurrect(cli::resurrect::Args),
+    /// Make the saved apps start at every boot (the generator; lingering for --user).
+    Startup(cli::startup::Args),
+    /// Stop starting the saved apps at boot (the saved file is kept unless --delete-saved).
+    Unstartup(cli::startup::UnstartupArgs),
     /// Start an ecosystem file, a script, or known apps.
     Start(Box<cli::start::Args>),
     /// Stop processes; they stay listed as stopped.
@@ -112,6 +116,8 @@ fn main() -> ExitCode {
         Command::Apply(args) => cli::apply::run(&args),
         Command::Save(args) => cli::save::run(&args),
         Command::Resurrect(args) => cli::resurrect::run(&args),
+        Command::Startup(args) => cli::startup::run(&args),
+        Command::Unstartup(args) => cli::startup::run_unstartup(&args),
         Command::Start(args) => cli::start::run(*args),
         Command::Stop(args) => args.run(Action::Stop),
         Command::Restart(args) => cli::watch::restart(args),

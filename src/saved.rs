@@ -51,6 +51,15 @@ pub fn config_dir(scope: Scope) -> Result<PathBuf> {
     }
 }
 
+/// The file in the config directory that `pm2ctl unstartup` writes (and `startup`
+/// removes): while it exists the generator brings nothing up at boot, the saved file kept.
+pub const BOOT_OFF_FILE: &str = "startup-disabled";
+
+/// True when `unstartup` turned boot start off for `scope`.
+pub fn boot_disabled(scope: Scope) -> bool {
+    config_dir(scope).is_ok_and(|dir| dir.join(BOOT_OFF_FILE).exists())
+}
+
 /// The saved file for `scope`.
 pub fn saved_file(scope: Scope) -> Result<PathBuf> {
     Ok(config_dir(scope)?.join(SAVED_FILE))

@@ -319,3 +319,42 @@ fn after_scale_save_resurrect_and_the_generator_change_nothing() {
     sb.wait_for("grown to answer", PATIENCE, || answers(&sb, 4165));
     unchanged(&sb, "after the reboot");
 }
+
+/// `startup` says what is missing when the generator is not installed; installed, it runs
+/// it (daemon-reload) and says what comes back at boot. `unstartup` turns boot start off and
+/// keeps the saved file.
+#[test]
+fn startup_checks_the_generator_and_unstartup_keeps_the_saved_file() {
+    let dir = workdir("startup");
+    let file = dir.join("ecosystem.toml");
+    std::fs::write(&file, http_app("booted", 4166, "")).unwrap();
+    let sb = Sandbox::boot();
+    assert_success(
+        "apply --save",
+        &sb.pm2ctl(&["apply", "--save", file.to_str().unwrap()]),
+    );
+
+    let missing = sb.pm2ctl(&["startup"]);
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        said.contains("pm2ctl-generator is not installed where systemd runs generators")
+            && said.contains("/usr/lib/systemd/system-generators"),
+        "{said}"
+    );
+
+    install_generator(&sb);
+    let startup = sb.pm2ctl(&["startup"]);
+    assert_success("startup", &startup);
+    let said = stdout(&startup);
+    assert!(said.contains("booted: started, 1 instance"), "{said}");
+    assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-booted@0.service"]);
+
+    assert_success("unstartup", &sb.pm2ctl(&["unstartup"]));
+    assert!(wanted(&sb, "multi-user.target").is_empty());
+    assert!(sb.config_dir().join("dump.toml").exists(), "dump deleted");
+    assert!(answers(&sb, 4166), "unstartup stopped the running app");
+
+    assert_success("startup again", &sb.pm2ctl(&["startup"]));
+    assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-booted@0.service"]);
+}

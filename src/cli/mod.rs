@@ -20,6 +20,7 @@ pub mod scale;
 pub mod send_signal;
 pub mod show;
 pub mod start;
+pub mod startup;
 pub mod validate;
 pub mod watch;
 

@@ -105,6 +105,39 @@ impl KillWhom {
     }
 }
 
+/// Turns lingering on or off for `uid` through systemd-logind (`loginctl enable-linger`):
+/// with it, the user's manager starts at boot and stays without a login.
+pub fn set_user_linger(uid: u32, enable: bool) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let verb = if enable { "enable" } else { "disable" };
+    runtime.block_on(async {
+        let connection = zbus::Connection::system()
+            .await
+            .context("cannot connect to the system bus to reach systemd-logind")?;
+        let login = proxies::LoginProxy::new(&connection).await?;
+        login
+            .set_user_linger(uid, enable, false)
+            .await
+            .map_err(|e| match jobs::error_name(&e) {
+                Some(
+                    "org.freedesktop.DBus.Error.AccessDenied"
+                    | "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired",
+                ) => anyhow::anyhow!(
+                    "systemd-logind does not allow this user to {verb} lingering ({}); \
+                     ask an administrator to run `loginctl {verb}-linger {uid}`",
+                    jobs::describe_error(&e)
+                ),
+                _ => anyhow::Error::new(e).context(format!(
+                    "systemd-logind could not {verb} lingering for uid {uid} \
+                     (is systemd-logind running?)"
+                )),
+            })
+    })
+}
+
 /// A connection to one systemd manager (system or the caller's user manager).
 pub struct Client {
     runtime: tokio::runtime::Runtime,

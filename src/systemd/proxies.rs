@@ -82,6 +82,16 @@ pub trait Manager {
     fn version(&self) -> zbus::Result<String>;
 }
 
+/// systemd-logind's manager: lingering (a user's manager started at boot, without a login).
+#[zbus::proxy(
+    interface = "org.freedesktop.login1.Manager",
+    default_service = "org.freedesktop.login1",
+    default_path = "/org/freedesktop/login1"
+)]
+pub trait Login {
+    fn set_user_linger(&self, uid: u32, enable: bool, interactive: bool) -> zbus::Result<()>;
+}
+
 /// `org.freedesktop.systemd1.Unit` properties pm2ctl reads (a subset; others are ignored).
 #[derive(Debug, Default, Clone, DeserializeDict, Type)]
 #[zbus(signature = "a{sv}", rename_all = "PascalCase")]
