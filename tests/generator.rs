@@ -348,7 +348,10 @@ fn startup_checks_the_generator_and_unstartup_keeps_the_saved_file() {
     assert_success("startup", &startup);
     let said = stdout(&startup);
     assert!(said.contains("booted: started, 1 instance"), "{said}");
-    assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-booted@0.service"]);
+    assert_eq!(
+        wanted(&sb, "multi-user.target"),
+        ["pm2ctl-booted@0.service"]
+    );
 
     assert_success("unstartup", &sb.pm2ctl(&["unstartup"]));
     assert!(wanted(&sb, "multi-user.target").is_empty());
@@ -356,5 +359,8 @@ fn startup_checks_the_generator_and_unstartup_keeps_the_saved_file() {
     assert!(answers(&sb, 4166), "unstartup stopped the running app");
 
     assert_success("startup again", &sb.pm2ctl(&["startup"]));
-    assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-booted@0.service"]);
+    assert_eq!(
+        wanted(&sb, "multi-user.target"),
+        ["pm2ctl-booted@0.service"]
+    );
 }

@@ -48,7 +48,10 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 pub fn run_unstartup(args: &UnstartupArgs) -> ExitCode {
-    report("unstartup", unstartup(args.manager.scope(), args.delete_saved))
+    report(
+        "unstartup",
+        unstartup(args.manager.scope(), args.delete_saved),
+    )
 }
 
 fn report(verb: &str, result: Result<()>) -> ExitCode {
@@ -87,7 +90,8 @@ fn installed_generator(scope: Scope) -> Option<PathBuf> {
         .into_iter()
         .map(|dir| dir.join(GENERATOR))
         .find(|path| {
-            std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            std::fs::metadata(path)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
 }
 
@@ -120,7 +124,10 @@ fn startup(scope: Scope) -> Result<()> {
         .with_context(|| format!("cannot create the config directory {}", dir.display()))?;
     let off = dir.join(saved::BOOT_OFF_FILE);
     match std::fs::remove_file(&off) {
-        Ok(()) => println!("[PM2] Boot start turned back on (removed {})", off.display()),
+        Ok(()) => println!(
+            "[PM2] Boot start turned back on (removed {})",
+            off.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot remove {}", off.display())),
     }
@@ -162,6 +169,8 @@ fn unstartup(scope: Scope, delete_saved: bool) -> Result<()> {
             file.display()
         );
     }
+    // Before lingering goes: without it logind may stop the user's manager at once.
+    reload(scope)?;
     if scope == Scope::User {
         let uid = nix::unistd::getuid().as_raw();
         systemd::set_user_linger(uid, false)?;
@@ -169,7 +178,7 @@ fn unstartup(scope: Scope, delete_saved: bool) -> Result<()> {
             "[PM2] Lingering disabled for uid {uid}: your systemd manager starts at your login"
         );
     }
-    reload(scope)
+    Ok(())
 }
 
 /// `daemon-reload`, so the generator runs now with what changed. A user's manager that is

@@ -1,0 +1,197 @@
+//! User mode end to end: inside the sandbox, the manager of an unprivileged user
+//! (`user@65534.service`, `nobody`, whose account every Linux has, so the host's
+//! /etc/passwd is never touched) runs that user's apps through `pm2ctl --user`: apply,
+//! list, restart, save, startup with lingering and the user generator, unstartup.
+//! Memory limits: where the user manager has no memory controller (cgroup v1 or hybrid, as
+//! on this kind of host), `apply` says max_memory_restart is not enforced.
+
+mod common;
+
+use common::sandbox::{assert_success, fixture, stdout, PM2CTL};
+use common::Sandbox;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+const PATIENCE: Duration = Duration::from_secs(60);
+const UID: u32 = 65534;
+const GENERATOR: &str = env!("CARGO_BIN_EXE_pm2ctl-generator");
+
+/// The user's own directories, under the build tree (the sandbox shares it).
+struct UserDirs {
+    home: PathBuf,
+    state: PathBuf,
+    config: PathBuf,
+}
+
+impl UserDirs {
+    fn new(root: &Path) -> UserDirs {
+        let dirs = UserDirs {
+            home: root.join("home"),
+            state: root.join("state"),
+            config: root.join("config"),
+        };
+        for dir in [root, &dirs.home, &dirs.state, &dirs.config] {
+            std::fs::create_dir_all(dir).unwrap();
+            nix::unistd::chown(dir, Some(UID.into()), Some(UID.into())).unwrap();
+        }
+        dirs
+    }
+}
+
+/// Runs the pm2ctl under test as `nobody`.
+fn pm2ctl_as_user(sb: &Sandbox, dirs: &UserDirs, args: &[&str]) -> Output {
+    let env = [
+        format!("HOME={}", dirs.home.display()),
+        format!("XDG_RUNTIME_DIR=/run/user/{UID}"),
+        format!("PM2CTL_STATE_DIR={}", dirs.state.display()),
+        format!("PM2CTL_CONFIG_DIR={}", dirs.config.display()),
+    ];
+    let mut argv: Vec<&str> = vec![
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "env",
+    ];
+    argv.extend(env.iter().map(String::as_str));
+    argv.push(PM2CTL);
+    argv.extend(args);
+    sb.exec(&argv)
+}
+
+/// The sandbox's view of a path.
+fn inside(sb: &Sandbox, path: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{}/root{path}", sb.pid()))
+}
+
+#[test]
+fn a_users_manager_runs_that_users_apps() {
+    let root = common::sandbox::workdir("user_mode", "end_to_end");
+    let dirs = UserDirs::new(&root);
+    let file = root.join("ecosystem.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[apps]]\nname = \"uapp\"\nscript = \"{}\"\nport = 4170\n\
+             listen_address = \"127.0.0.1\"\nmax_memory_restart = \"50M\"\n",
+            fixture("http.js")
+        ),
+    )
+    .unwrap();
+
+    let sb = Sandbox::boot();
+    assert_success(
+        "start user@65534",
+        &sb.systemctl(&["start", "user@65534.service"]),
+    );
+
+    let apply = pm2ctl_as_user(&sb, &dirs, &["apply", "--user", file.to_str().unwrap()]);
+    assert_success("apply --user", &apply);
+    let warned = String::from_utf8_lossy(&apply.stderr)
+        .contains("app `uapp`: max_memory_restart is not enforced");
+    let unenforced = pm2ctl::plan::host::memory_unenforced(
+        pm2ctl::plan::Scope::User,
+        UID,
+        &inside(&sb, "/sys/fs/cgroup"),
+    );
+    assert_eq!(
+        warned,
+        unenforced.is_some(),
+        "the memory warning does not match the host ({unenforced:?}):\n{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    let answers = || sb.curl("http://127.0.0.1:4170/").status.success();
+    sb.wait_for("the user's app to answer", PATIENCE, answers);
+    // The unit is the user's manager's, not the system's.
+    assert_eq!(sb.unit_state("pm2ctl-uapp@0.service"), "inactive");
+
+    let list = pm2ctl_as_user(&sb, &dirs, &["jlist", "--user"]);
+    assert_success("jlist --user", &list);
+    let procs: serde_json::Value = serde_json::from_slice(&list.stdout).expect("jlist is JSON");
+    assert_eq!(procs[0]["name"], "uapp", "{procs}");
+    assert_eq!(procs[0]["pm2_env"]["status"], "online", "{procs}");
+    let pid = procs[0]["pid"].as_u64().unwrap_or_default();
+
+    assert_success(
+        "restart --user",
+        &pm2ctl_as_user(&sb, &dirs, &["restart", "--user", "uapp"]),
+    );
+    sb.wait_for("the restarted app to answer", PATIENCE, answers);
+    let list = pm2ctl_as_user(&sb, &dirs, &["jlist", "--user"]);
+    let procs: serde_json::Value = serde_json::from_slice(&list.stdout).expect("jlist is JSON");
+    assert_ne!(
+        procs[0]["pid"].as_u64().unwrap_or_default(),
+        pid,
+        "not restarted"
+    );
+
+    // The app's lines reach the journal under its identifier, from the user's manager.
+    // (`pm2ctl logs` finds lines by the PM2_APP field, which systemd 252 does not add to a
+    // user manager's units: LogExtraFields= is applied to system units only.)
+    let journal = sb.journalctl(&[
+        "-t",
+        "uapp",
+        "_SYSTEMD_USER_UNIT=pm2ctl-uapp@0.service",
+        "-o",
+        "cat",
+    ]);
+    assert!(
+        stdout(&journal).contains("listening on 4170"),
+        "{}",
+        stdout(&journal)
+    );
+
+    assert_success(
+        "save --user",
+        &pm2ctl_as_user(&sb, &dirs, &["save", "--user"]),
+    );
+    assert!(dirs.config.join("dump.toml").exists());
+
+    // The user generator, as the packages install it.
+    let generators = inside(&sb, "/run/systemd/user-generators");
+    std::fs::create_dir_all(&generators).unwrap();
+    let wrapper = generators.join("pm2ctl-generator");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexport PM2CTL_CONFIG_DIR='{}' PM2CTL_BIN='{PM2CTL}'\nexec '{GENERATOR}' \"$@\"\n",
+            dirs.config.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let startup = pm2ctl_as_user(&sb, &dirs, &["startup", "--user"]);
+    assert_success("startup --user", &startup);
+    assert!(
+        stdout(&startup).contains("uapp: started, 1 instance"),
+        "{}",
+        stdout(&startup)
+    );
+    let linger = inside(&sb, "/var/lib/systemd/linger/nobody");
+    assert!(linger.exists(), "lingering not enabled");
+    let wired = inside(
+        &sb,
+        "/run/user/65534/systemd/generator/default.target.wants/pm2ctl-uapp@0.service",
+    );
+    // The link points into the sandbox's /run: look at the link, not through it.
+    let is_wired = || wired.symlink_metadata().is_ok();
+    assert!(
+        is_wired(),
+        "the user generator did not wire uapp to default.target:\n{}",
+        stdout(&sb.exec(&["ls", "-lR", "/run/user/65534/systemd/generator"]))
+    );
+
+    assert_success(
+        "unstartup --user",
+        &pm2ctl_as_user(&sb, &dirs, &["unstartup", "--user"]),
+    );
+    assert!(!linger.exists(), "lingering still enabled");
+    assert!(!is_wired(), "uapp still wired to default.target");
+    assert!(
+        dirs.config.join("dump.toml").exists(),
+        "unstartup deleted the saved file"
+    );
+}
