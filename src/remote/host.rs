@@ -59,6 +59,8 @@ fn parse_facts(out: &str, systemd_version: u32) -> Result<HostFacts> {
         self_exe: (!pm2ctl.is_empty()).then(|| PathBuf::from(pm2ctl)),
         // Relative paths in the file resolve as they would here (see the module comment).
         cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        // The system manager keeps memory limits (only a user's manager may not).
+        memory_unenforced: None,
     })
 }
 
