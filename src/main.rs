@@ -83,6 +83,9 @@ enum Command {
     /// Restart APP when its watched files change (the process of its watch unit).
     #[command(hide = true)]
     WatchAgent(cli::watch::AgentArgs),
+    /// Reload the instances of an app above its memory mark (run by its memory-check timer).
+    #[command(hide = true)]
+    MemoryCheck(cli::memory_check::Args),
 }
 
 fn main() -> ExitCode {
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
         Command::Flush(args) => cli::logs::flush(args),
         Command::ExecWrap(args) => cli::logs::exec_wrap(args),
         Command::WatchAgent(args) => cli::watch::run_agent(args),
+        Command::MemoryCheck(args) => cli::memory_check::run(args),
         Command::List(args) => cli::list::run(args),
         Command::Jlist(args) => cli::jlist::run(args),
         Command::Prettylist(args) => cli::jlist::run_pretty(args),

@@ -8,10 +8,10 @@
 
 mod common;
 
+use common::load::Load;
 use common::sandbox::{assert_success, fixtures_dir, stdout};
 use common::Sandbox;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -62,71 +62,6 @@ fn services(name: &str, instances: u32) -> Vec<String> {
         .collect()
 }
 
-/// What `keepalive-client.js` reports.
-#[derive(Debug, serde::Deserialize)]
-struct LoadResult {
-    ok: u64,
-    non2xx: u64,
-    failed: u64,
-    errors: Vec<String>,
-    pids: Vec<u32>,
-}
-
-/// The load client, running inside the sandbox on a thread until `finish`.
-struct Load {
-    dir: PathBuf,
-    thread: std::thread::JoinHandle<Output>,
-}
-
-impl Load {
-    fn start(sb: &Sandbox, dir: &Path) -> Load {
-        let client = fixtures_dir().join("keepalive-client.js");
-        let argv = vec!["/usr/bin/node".to_string(), client.display().to_string()];
-        let url = format!("http://127.0.0.1:{PORT}/");
-        let stop = dir.join("stop").display().to_string();
-        let progress = dir.join("progress").display().to_string();
-        let id = sb.id().to_string();
-        let thread = std::thread::spawn(move || {
-            // A second handle on the same sandbox: `exec` only needs its id.
-            common::sandbox::exec_in(
-                &id,
-                &[
-                    ("URL", url.as_str()),
-                    ("CONNECTIONS", "8"),
-                    ("STOP_FILE", stop.as_str()),
-                    ("PROGRESS_FILE", progress.as_str()),
-                ],
-                &argv,
-            )
-        });
-        Load {
-            dir: dir.to_path_buf(),
-            thread,
-        }
-    }
-
-    fn requests(&self) -> u64 {
-        std::fs::read_to_string(self.dir.join("progress"))
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// Waits until `more` requests beyond the count seen now were made.
-    fn wait_for_more(&self, sb: &Sandbox, more: u64) {
-        let target = self.requests() + more;
-        sb.wait_for("client requests", WAIT, || self.requests() >= target);
-    }
-
-    fn finish(self) -> LoadResult {
-        std::fs::write(self.dir.join("stop"), "").expect("write the stop file");
-        let out = self.thread.join().expect("the load client thread");
-        assert_success("the load client", &out);
-        serde_json::from_str(stdout(&out).trim())
-            .unwrap_or_else(|e| panic!("client output {:?}: {e}", stdout(&out)))
-    }
-}
-
 fn reload_under_load_loses_nothing(instances: u32) {
     let sb = Sandbox::boot();
     for i in 0..instances {
@@ -143,7 +78,7 @@ fn assert_reload_under_load_loses_nothing(sb: &Sandbox, instances: u32) {
     assert!(before.iter().all(|p| *p != 0), "pids before: {before:?}");
 
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-    let load = Load::start(sb, dir.path());
+    let load = Load::start(sb, dir.path(), PORT);
     load.wait_for_more(sb, 200);
 
     let out = sb.pm2ctl(&["reload", "web"]);

@@ -10,6 +10,7 @@ pub mod import;
 pub mod jlist;
 pub mod list;
 pub mod logs;
+pub mod memory_check;
 pub mod monit;
 pub mod plan;
 pub mod reload;

@@ -5,8 +5,9 @@
 use super::list::{colors_wanted, snapshot};
 use super::ManagerArgs;
 use crate::inspect::{format, Instance, Options, Snapshot};
-use crate::plan::Scope;
+use crate::plan::{memory, Scope};
 use crate::state::{self, AppRecord};
+use crate::systemd::UnitState;
 use anyhow::Result;
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use std::fmt::Write;
@@ -51,9 +52,73 @@ fn show(args: &Args) -> Result<()> {
         scope,
         colors,
     );
+    if let Some(plan) = record.map(|r| &r.plan) {
+        // The hard limit as planned: the mark is derived from it.
+        let limit = plan
+            .instances
+            .first()
+            .and_then(|i| match i.service.get("MemoryMax") {
+                Some(crate::unit::Value::U64(bytes)) => Some(*bytes),
+                _ => None,
+            });
+        let memory_timer = format!("{}.timer", crate::plan::naming::MEMORY_SUFFIX);
+        let checks = plan.companions.iter().filter_map(|c| {
+            let timer = c.timer.as_ref()?;
+            timer
+                .name
+                .ends_with(&memory_timer)
+                .then(|| [timer.name.clone(), c.service.name.clone()])
+        });
+        for names in checks {
+            let states = args.manager.connect()?.read_states(&names)?;
+            if let ([timer, service], Some(limit)) = (states.as_slice(), limit) {
+                out.push_str(&memory_section(limit, timer, service));
+            }
+        }
+    }
     out.push_str(&log_section(&name, scope, args.lines));
     print!("{out}");
     Ok(())
+}
+
+/// The graceful memory path of an app: its mark, its timer, and how the last check went.
+pub fn memory_section(limit: u64, timer: &UnitState, service: &UnitState) -> String {
+    let mut out = String::from("\nGraceful memory restart\n");
+    let mark = memory::mark(limit);
+    let _ = writeln!(
+        out,
+        "  mark       {} resident ({} % of max_memory_restart {}), checked every {} s",
+        format::memory(mark),
+        memory::MARK_PERCENT,
+        format::memory(limit),
+        memory::CHECK_SECONDS
+    );
+    let _ = writeln!(
+        out,
+        "  timer      {} {}/{}",
+        timer.name,
+        timer.active_state(),
+        timer.sub_state()
+    );
+    let props = service.service.as_ref();
+    let last = props
+        .and_then(|s| s.exec_main_start_timestamp)
+        .filter(|t| *t > 0);
+    let result = props.and_then(|s| s.result.as_deref()).unwrap_or("-");
+    let _ = writeln!(
+        out,
+        "  last check {}",
+        match last {
+            Some(us) => format!(
+                "{} ({}, {})",
+                millis_date(us / 1000),
+                service.active_state(),
+                result
+            ),
+            None => "none yet".to_string(),
+        }
+    );
+    out
 }
 
 /// The app `target` names: an app name first, then the pm_id of one of its instances (as
@@ -417,6 +482,52 @@ mod tests {
         let user = describe("web", &[&a], None, 0, Scope::User, false);
         assert!(user.contains("systemctl --user status"), "{user}");
         assert!(user.contains("journalctl --user PM2_APP=web"), "{user}");
+    }
+
+    #[test]
+    fn the_memory_section_shows_mark_timer_and_last_check() {
+        use crate::systemd::proxies::{ServiceProps, UnitProps};
+        let timer = UnitState {
+            name: "pm2ctl-web-memory.timer".into(),
+            unit: UnitProps {
+                active_state: Some("active".into()),
+                sub_state: Some("waiting".into()),
+                ..Default::default()
+            },
+            service: None,
+        };
+        let mut service = UnitState {
+            name: "pm2ctl-web-memory.service".into(),
+            unit: UnitProps {
+                active_state: Some("inactive".into()),
+                sub_state: Some("dead".into()),
+                ..Default::default()
+            },
+            service: Some(ServiceProps::default()),
+        };
+        let text = memory_section(200 * 1024 * 1024, &timer, &service);
+        assert!(
+            text.contains(
+                "180.0mb resident (90 % of max_memory_restart 200.0mb), checked every 30 s"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("pm2ctl-web-memory.timer active/waiting"),
+            "{text}"
+        );
+        assert!(text.contains("last check none yet"), "{text}");
+
+        service.service = Some(ServiceProps {
+            result: Some("success".into()),
+            exec_main_start_timestamp: Some(86_400_000_000),
+            ..Default::default()
+        });
+        let text = memory_section(200 * 1024 * 1024, &timer, &service);
+        assert!(
+            text.contains("last check 1970-01-02 00:00:00 UTC (inactive, success)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod engine;
+pub mod memory;
 pub mod processes;
 pub mod readiness;
 pub mod record;

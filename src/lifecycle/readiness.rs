@@ -28,7 +28,7 @@ pub fn accepting_on_passed_socket(main_pid: u32) -> bool {
 }
 
 /// `main_pid` and its descendants, from the parent pids in `/proc/*/stat`.
-fn process_tree(main_pid: u32) -> Vec<u32> {
+pub(crate) fn process_tree(main_pid: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(entries) = fs::read_dir("/proc") {
         for entry in entries.flatten() {

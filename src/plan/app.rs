@@ -19,8 +19,9 @@
 //!   `process.send('ready')` into READY=1), `TimeoutStartUSec = listen_timeout`. Stricter than
 //!   PM2, which carries on as if ready after the timeout: systemd fails the start.
 //! - `max_memory_restart` → `MemoryMax` (bytes): a hard cgroup limit, the kernel kills the app
-//!   and `Restart=` brings it back; not PM2's graceful reload polled every 30 s. On a cgroup v1
-//!   host systemd (252) applies it as the v1 `memory.limit_in_bytes`.
+//!   and `Restart=` brings it back. On a cgroup v1 host systemd (252) applies it as the v1
+//!   `memory.limit_in_bytes`. Below it, a companion timer checks every 30 s (as PM2 polls)
+//!   and reloads gracefully the instances over a mark at 90 % of it (see `memory`).
 //! - cluster mode: the instances share `port`, or else the `PORT` of the app's environment,
 //!   through one `ReusePort` socket per instance (unless `increment_var = "PORT"`).
 //! - `MemoryAccounting`/`CPUAccounting` are always on, so `monit` can read usage.
@@ -30,7 +31,7 @@
 use super::env::{self, EnvInputs};
 use super::exec::{self, Runtime};
 use super::naming::AppUnitNames;
-use super::{companion, gate, logs, AppPlan, HostFacts, InstancePlan, Resolver, Scope};
+use super::{companion, gate, logs, memory, AppPlan, HostFacts, InstancePlan, Resolver, Scope};
 use crate::ecosystem::{App, ExecMode, Instances};
 use crate::unit::{UnitKind, UnitSpec, Value};
 use std::collections::BTreeMap;
@@ -300,20 +301,29 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
             .which("pm2ctl", &host.path)
             .map(|p| p.to_string_lossy().into_owned())
     });
-    let companions = companion::plan(&companion::Inputs {
+    let inputs = companion::Inputs {
         app,
         names: &names,
         host,
         cwd: &command.cwd,
         pm2ctl: pm2ctl.as_deref(),
         readable_name: &readable(&app.name),
-    })
-    .map_err(|problems| {
+    };
+    let mut companions = companion::plan(&inputs).map_err(|problems| {
         problems
             .into_iter()
             .map(|p| format!("app `{}`: {p}", app.name))
             .collect::<Vec<_>>()
     })?;
+    match memory::companion(&inputs, count) {
+        Some(check) => companions.push(check),
+        None if app.max_memory_restart.is_some() => warnings.push(format!(
+            "app `{}`: max_memory_restart: pm2ctl is not on PATH to run the graceful check; \
+             only the hard limit (MemoryMax) applies",
+            app.name
+        )),
+        None => {}
+    }
 
     Ok((
         AppPlan {

@@ -5,6 +5,8 @@
 //!   the oneshot `pm2ctl-<esc>-cron.service` it triggers, which runs `pm2ctl restart <app>`:
 //!   the app's instances restart, and a stopped app starts, as under PM2. A transient timer
 //!   cannot name another unit (`Unit=` is not transient), hence the service of its own name.
+//! - `max_memory_restart` → `pm2ctl-<esc>-memory.timer` and `.service`: the graceful check
+//!   below the hard limit (see `memory`).
 //! - `watch` → `pm2ctl-<esc>-watch.service` running `pm2ctl watch-agent`, which watches the
 //!   paths recursively (inotify), skips the ignored ones and restarts the app over D-Bus
 //!   once changes settle for `watch_delay`. systemd's `.path` units are not recursive and
@@ -169,7 +171,7 @@ pub fn watch_agent(inputs: &Inputs<'_>, pm2ctl: &str) -> Companion {
 }
 
 /// What every companion service has first: description and the app's slice.
-fn base_service(inputs: &Inputs<'_>, name: String, description: String) -> UnitSpec {
+pub(super) fn base_service(inputs: &Inputs<'_>, name: String, description: String) -> UnitSpec {
     let mut s = UnitSpec::new(name, UnitKind::Service);
     s.set("Description", Value::Str(description));
     s.set("Slice", Value::Str(inputs.names.slice()));
@@ -177,7 +179,7 @@ fn base_service(inputs: &Inputs<'_>, name: String, description: String) -> UnitS
 }
 
 /// What every companion service has last: the caller's state location, and its journal tag.
-fn finish(inputs: &Inputs<'_>, s: &mut UnitSpec) {
+pub(super) fn finish(inputs: &Inputs<'_>, s: &mut UnitSpec) {
     let env: Vec<String> = FORWARDED_VARS
         .iter()
         .filter_map(|var| {
@@ -193,7 +195,7 @@ fn finish(inputs: &Inputs<'_>, s: &mut UnitSpec) {
 
 /// `pm2ctl <verb…> --system|--user -- <app>`: the app's name after `--`, so no name can
 /// read as an option.
-fn pm2ctl_command(pm2ctl: &str, scope: Scope, verb: &[&str], app: &str) -> ExecCommand {
+pub(super) fn pm2ctl_command(pm2ctl: &str, scope: Scope, verb: &[&str], app: &str) -> ExecCommand {
     let scope_flag = match scope {
         Scope::System => "--system",
         Scope::User => "--user",

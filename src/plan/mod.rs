@@ -18,6 +18,7 @@ pub mod exec;
 pub mod gate;
 pub mod host;
 pub mod logs;
+pub mod memory;
 pub mod naming;
 mod paths;
 pub mod show;

@@ -10,9 +10,11 @@ pub const PREFIX: &str = "pm2ctl-";
 /// What follows the escaped app name in its companion units' names.
 pub const CRON_SUFFIX: &str = "-cron";
 pub const WATCH_SUFFIX: &str = "-watch";
+pub const MEMORY_SUFFIX: &str = "-memory";
 
 /// The escaped app name of a companion unit (`pm2ctl-<esc>-cron.timer`,
-/// `pm2ctl-<esc>-cron.service`, `pm2ctl-<esc>-watch.service`); `None` for any other unit.
+/// `pm2ctl-<esc>-cron.service`, `pm2ctl-<esc>-watch.service`, `pm2ctl-<esc>-memory.timer`,
+/// `pm2ctl-<esc>-memory.service`); `None` for any other unit.
 /// An escaped name may hold `-` (from `/`), but an app's own units all end in `@<i>.…` or
 /// `.slice`, so these suffixes are unambiguous.
 pub fn companion_owner(unit: &str) -> Option<&str> {
@@ -22,11 +24,15 @@ pub fn companion_owner(unit: &str) -> Option<&str> {
     }
     let owner = rest
         .strip_suffix(".timer")
-        .and_then(|s| s.strip_suffix(CRON_SUFFIX))
+        .and_then(|s| {
+            s.strip_suffix(CRON_SUFFIX)
+                .or_else(|| s.strip_suffix(MEMORY_SUFFIX))
+        })
         .or_else(|| {
             let stem = rest.strip_suffix(".service")?;
             stem.strip_suffix(CRON_SUFFIX)
                 .or_else(|| stem.strip_suffix(WATCH_SUFFIX))
+                .or_else(|| stem.strip_suffix(MEMORY_SUFFIX))
         })?;
     (!owner.is_empty()).then_some(owner)
 }
@@ -65,7 +71,7 @@ impl AppUnitNames {
         let names = AppUnitNames {
             escaped: escape(app_name),
         };
-        let longest = [names.service(max_index), names.watch_agent()]
+        let longest = [names.service(max_index), names.memory_service()]
             .into_iter()
             .max_by_key(String::len)
             .unwrap_or_default();
@@ -105,6 +111,16 @@ impl AppUnitNames {
     pub fn watch_agent(&self) -> String {
         format!("{PREFIX}{}{WATCH_SUFFIX}.service", self.escaped)
     }
+
+    /// The graceful memory check's timer (`max_memory_restart`).
+    pub fn memory_timer(&self) -> String {
+        format!("{PREFIX}{}{MEMORY_SUFFIX}.timer", self.escaped)
+    }
+
+    /// The service the memory timer starts.
+    pub fn memory_service(&self) -> String {
+        format!("{PREFIX}{}{MEMORY_SUFFIX}.service", self.escaped)
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +152,9 @@ mod tests {
         assert_eq!(companion_owner(&n.cron_timer()), Some("api-cron"));
         assert_eq!(companion_owner(&n.cron_service()), Some("api-cron"));
         assert_eq!(companion_owner(&n.watch_agent()), Some("api-cron"));
+        assert_eq!(n.memory_timer(), "pm2ctl-api-cron-memory.timer");
+        assert_eq!(companion_owner(&n.memory_timer()), Some("api-cron"));
+        assert_eq!(companion_owner(&n.memory_service()), Some("api-cron"));
         // The app `api/cron`'s own units are not companions of `api`.
         assert_eq!(companion_owner(&n.service(0)), None);
         assert_eq!(companion_owner(&n.slice()), None);
