@@ -639,3 +639,59 @@ fn run_in_background(envs: &[(&str, String)], code: &str) -> App {
         .expect("spawn node");
     App::new(child)
 }
+
+/// An http app whose dependency loaded `signal-exit` (vendored, version `{major}`) and
+/// registered an exit hook, as write-file-atomic or execa do; no SIGINT handler of its own.
+fn signal_exit_app(major: u32) -> String {
+    let module = repo_file(&format!("tests/fixtures/vendor/signal-exit-{major}"));
+    let on_exit = if major >= 4 {
+        format!("require({module:?}).onExit")
+    } else {
+        format!("require({module:?})")
+    };
+    format!(
+        r#"
+const onExit = {on_exit};
+onExit((code, signal) => console.log(`exit hook ${{signal}}`));
+const http = require('http');
+const server = http.createServer((req, res) => res.end('ok\n'));
+server.listen(Number(process.env.PORT), () => console.log('listening'));
+"#
+    )
+}
+
+#[test]
+fn apps_using_signal_exit_drain_and_exit_by_the_signal_before_kill_timeout() {
+    for major in [3, 4] {
+        let socket = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = socket.local_addr().expect("addr").port();
+        let mut app = spawn_activated(
+            &socket,
+            true,
+            &[
+                ("PORT", free_port().to_string()),
+                ("PM2CTL_KILL_TIMEOUT_MS", "600000".into()),
+                ("PM2CTL_DRAIN_GRACE_MS", "200".into()),
+            ],
+            &["-e", &signal_exit_app(major)],
+        );
+        assert_eq!(app.line().trim(), "listening", "signal-exit {major}");
+        let mut idle = KeepAliveClient::connect(port);
+        assert_eq!(idle.get("/").status, 200);
+
+        app.signal(Signal::SIGINT);
+        let said = app.err_line();
+        assert!(
+            said.contains("draining 1 connection(s), exiting within"),
+            "signal-exit {major}: signal-exit's listener was taken for the app's: {said}"
+        );
+        assert!(idle.closed_cleanly());
+        // signal-exit's hook ran, then the signal ended the process: long before the
+        // 600 s kill timeout, with no SIGKILL.
+        assert_eq!(app.line().trim(), "exit hook SIGINT", "signal-exit {major}");
+        assert!(
+            died_by(app.wait_exit(PATIENCE), Signal::SIGINT),
+            "signal-exit {major}"
+        );
+    }
+}

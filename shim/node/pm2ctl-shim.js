@@ -19,7 +19,7 @@
 //   Closing idle keep-alive connections at once would race with clients sending
 //   their next request on them (the cause of the errors seen with a plain restart).
 //   An app with its own handler for that signal decides itself when to exit, as
-//   under PM2; the shim still stops accepting and drains, and the app's own
+//   under PM2 (the `signal-exit` package's listeners are not such a handler); the shim still stops accepting and drains, and the app's own
 //   `server.close(cb)` then calls back once the drain is done (without an error).
 //
 // Environment read by the shim (set by pm2ctl's plan; all optional):
@@ -217,6 +217,21 @@ function finishIfDrained() {
   exitBy(drain.signal);
 }
 
+// The listeners the `signal-exit` package (loaded by many dependencies: write-file-atomic,
+// execa, proper-lockfile…) put on each stop signal: one per loaded copy, counted on its shared
+// emitter (3.x: process.__signal_exit_emitter__, 4.x: a global symbol). They are no app
+// handler: signal-exit re-raises the signal only when its own listeners are the only ones,
+// so counting them as the app's would leave both waiting for the other until SIGKILL. Once
+// the shim's drain removes its own listener and re-raises, signal-exit runs its exit hooks
+// and lets the signal end the process.
+function signalExitListeners() {
+  let count = 0;
+  for (const emitter of [globalThis[Symbol.for('signal-exit emitter')], process.__signal_exit_emitter__]) {
+    if (emitter && typeof emitter.count === 'number') count += emitter.count;
+  }
+  return count;
+}
+
 function onStopSignal(signal) {
   if (drain) {
     // A second signal: someone insists; do what Node does by default.
@@ -224,8 +239,8 @@ function onStopSignal(signal) {
     return;
   }
   if (stopConfig.withMessage) process.emit('message', 'shutdown', undefined);
-  const appDecides =
-    process.listenerCount(signal) > 1 || (stopConfig.withMessage && process.listenerCount('message') > 0);
+  const appHandlers = process.listenerCount(signal) - 1 - signalExitListeners();
+  const appDecides = appHandlers > 0 || (stopConfig.withMessage && process.listenerCount('message') > 0);
   drain = { signal, appDecides, graceMs: stopConfig.graceMs };
   for (const server of servers) stopAccepting(server);
   for (const response of responsesInFlight) closeAfter(response);
