@@ -196,6 +196,15 @@ fn jlist_has_pm2s_shape_and_counts_restarts() {
     let worker = entry(&list, "worker", 0);
     assert_eq!(worker["pm2_env"]["exec_mode"], "fork_mode");
     assert_eq!(worker["pm2_env"]["instances"], 1);
+    // No package.json above the fixtures: PM2 says N/A.
+    assert_eq!(worker["pm2_env"]["version"], "N/A", "{worker:#}");
+    assert_eq!(worker["pm2_env"]["unit"], "pm2ctl-worker@0.service");
+    assert_eq!(worker["pm2_env"]["autorestart"], true);
+    assert_eq!(worker["pm2_env"]["username"], "root");
+    assert_eq!(worker["pm2_env"]["exec_interpreter"], "node");
+    assert!(worker["pm2_env"]["axm_actions"]
+        .as_array()
+        .is_some_and(|a| a.is_empty()));
 
     // A crash: systemd restarts the process, and PM2's restart_time counts it.
     let before = main_pid(&sb, "pm2ctl-worker@0.service");
@@ -212,6 +221,37 @@ fn jlist_has_pm2s_shape_and_counts_restarts() {
         Some(main_pid(&sb, "pm2ctl-worker@0.service"))
     );
     assert_eq!(entry(&list, "web", 0)["pm2_env"]["restart_time"], 0);
+
+    // An app with a package.json next to its script reports that version, as PM2 does.
+    let app_dir = dir.join("versioned");
+    std::fs::create_dir_all(&app_dir).expect("create the app's directory");
+    std::fs::copy(fixture("signals.js"), app_dir.join("main.js")).expect("copy the app");
+    std::fs::write(
+        app_dir.join("package.json"),
+        r#"{ "name": "versioned", "version": "3.1.4" }"#,
+    )
+    .expect("write package.json");
+    let file = dir.join("versioned.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[apps]]\nname = \"versioned\"\nscript = \"{}\"\n",
+            app_dir.join("main.js").display()
+        ),
+    )
+    .expect("write the ecosystem file");
+    assert_success(
+        "pm2ctl apply",
+        &sb.pm2ctl(&["apply", &file.display().to_string()]),
+    );
+    sb.wait_for("versioned online", PATIENCE, || {
+        sb.unit_state("pm2ctl-versioned@0.service") == "active"
+    });
+    let list = json_of(&sb, &["jlist"]);
+    let versioned = entry(&list, "versioned", 0);
+    assert_eq!(versioned["pm2_env"]["version"], "3.1.4", "{versioned:#}");
+    assert_eq!(versioned["pm2_env"]["status"], "online");
+    assert_eq!(versioned["pm_id"], 3, "the next pm_id");
 
     // prettylist: the same list as a JavaScript literal.
     let out = sb.pm2ctl(&["prettylist"]);

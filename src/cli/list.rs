@@ -8,6 +8,12 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "cpu: the share of one CPU the process used on average since it started \
+(its CPU time over its age, as `ps` shows it), read once without waiting; PM2 shows the use since \
+its daemon's last sample, `pm2ctl monit` the use between refreshes.\n\
+mem: the main process' resident memory (VmRSS), as PM2 counts it."
+)]
 pub struct Args {
     /// The rows as a JSON array (numbers as numbers; uptime in ms).
     #[arg(long)]
@@ -26,9 +32,15 @@ pub fn run(args: Args) -> ExitCode {
 /// One snapshot of every instance: the state store (read without locking: listing never
 /// waits for another pm2ctl) and systemd.
 pub fn snapshot(manager: &ManagerArgs, options: Options) -> Result<Snapshot> {
+    let started = std::time::Instant::now();
     let client = manager.connect()?;
+    tracing::debug!(elapsed = ?started.elapsed(), "connected");
     let state = state::read_current(manager.scope())?;
-    inspect::collect(&client, &state, options).context("cannot read the state of pm2ctl's units")
+    tracing::debug!(elapsed = ?started.elapsed(), "state store read");
+    let snapshot = inspect::collect(&client, &state, options)
+        .context("cannot read the state of pm2ctl's units");
+    tracing::debug!(elapsed = ?started.elapsed(), "snapshot taken");
+    snapshot
 }
 
 /// Colors only on a terminal, and never with `NO_COLOR` set (no-color.org).

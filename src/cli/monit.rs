@@ -117,7 +117,7 @@ fn monit(args: &Args) -> Result<()> {
     let state_dir = state::default_dir(scope)?;
     // The first snapshot before the screen switches, so errors print normally.
     let mut sampler = Sampler::default();
-    let first = sampler.take(&client, &state_dir, Options::LIST)?;
+    let first = sampler.take(&client, &state_dir)?;
     let mut dashboard = Dashboard::default();
     dashboard.update(first);
 
@@ -155,7 +155,7 @@ fn monit(args: &Args) -> Result<()> {
             continue;
         }
         next_refresh = Instant::now() + REFRESH;
-        match sampler.take(&client, &state_dir, Options { cpu_window: None }) {
+        match sampler.take(&client, &state_dir) {
             Ok(snapshot) => {
                 dashboard.update(snapshot);
                 dashboard.error = None;
@@ -178,25 +178,19 @@ struct Sampler {
 }
 
 impl Sampler {
-    fn take(
-        &mut self,
-        client: &Client,
-        state_dir: &std::path::Path,
-        options: Options,
-    ) -> Result<Snapshot> {
+    fn take(&mut self, client: &Client, state_dir: &std::path::Path) -> Result<Snapshot> {
         let state = state::read(state_dir)?;
-        let mut snapshot = inspect::collect(client, &state, options)?;
+        let mut snapshot = inspect::collect(client, &state, Options::LIST)?;
         let now = Instant::now();
         let mut seen = BTreeMap::new();
         for i in &mut snapshot.instances {
             let (Some(pid), Some(ns)) = (i.pid, i.cpu_time_ns) else {
                 continue;
             };
-            if i.cpu.is_none() {
-                if let Some((old_pid, old_ns, at)) = self.previous.get(&i.service) {
-                    if *old_pid == pid {
-                        i.cpu = Some(cpu_percent(*old_ns, ns, now.duration_since(*at)));
-                    }
+            // From the second snapshot on, the CPU used since the previous one.
+            if let Some((old_pid, old_ns, at)) = self.previous.get(&i.service) {
+                if *old_pid == pid {
+                    i.cpu = Some(cpu_percent(*old_ns, ns, now.duration_since(*at)));
                 }
             }
             seen.insert(i.service.clone(), (pid, ns, now));

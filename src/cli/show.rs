@@ -216,6 +216,7 @@ pub fn describe(
     let rows = vec![
         ("name", name.to_string()),
         ("namespace", first.namespace.clone()),
+        ("version", first.version.as_pm2().unwrap_or("-").to_string()),
         ("exec mode", first.mode.pm2_name().to_string()),
         ("instances", instances.len().to_string()),
         (
@@ -357,7 +358,8 @@ pub fn describe(
     out.push('\n');
     let _ = writeln!(
         out,
-        "cpu from {}; mem is the main process' RSS (as PM2), cgroup mem systemd's MemoryCurrent",
+        "cpu: average since the process started, from {}; mem is the main process' RSS (as PM2), \
+         cgroup mem systemd's MemoryCurrent",
         first.cpu_source.as_str()
     );
 

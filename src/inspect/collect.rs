@@ -1,6 +1,6 @@
 //! Gathering a snapshot: the state store, systemd, and `/proc` when systemd's accounting is off.
 
-use super::{Command, Exit, Instance, MetricSource, Mode, Snapshot};
+use super::{package, Command, Exit, Instance, MetricSource, Mode, Snapshot};
 use crate::lifecycle::processes::{self, Observed};
 use crate::plan::Scope;
 use crate::state::{self, State};
@@ -12,78 +12,58 @@ use std::time::{Duration, Instant};
 /// How a snapshot is taken.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// The CPU percentage is the CPU time used between two samples this far apart; `None`
-    /// leaves `cpu` unknown (callers sampling across snapshots use `cpu_time_ns`).
-    pub cpu_window: Option<Duration>,
+    /// What `cpu` holds.
+    pub cpu: CpuFigure,
+}
+
+/// The CPU percentage a snapshot reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuFigure {
+    /// The average since the process started: its CPU time over its age, as `ps` shows it and
+    /// as PM2's sampler reports a process it has not sampled before. One reading, no waiting.
+    SinceStart,
+    /// Left unknown, for callers that sample across snapshots (`cpu_time_ns`).
+    Unknown,
 }
 
 impl Options {
-    /// For one-shot listings: a short window, so `list` stays fast. systemd counts CPU time
-    /// in nanoseconds, so a short window is exact, only more variable than PM2's (whose
-    /// daemon samples continuously).
+    /// For one-shot listings.
     pub const LIST: Options = Options {
-        cpu_window: Some(Duration::from_millis(20)),
+        cpu: CpuFigure::SinceStart,
     };
 }
 
 /// One snapshot of every instance pm2ctl knows of or owns, in `pm_id` order.
 pub fn collect(client: &Client, state: &State, options: Options) -> Result<Snapshot> {
-    let first_started = Instant::now();
+    let started = Instant::now();
     let observed = processes::observe(client, state)?;
-    let first_at = midpoint(first_started, Instant::now());
+    let taken_at_ms = state::now_ms();
 
     let default_user = default_user(client.scope());
+    let mut versions = package::Finder::default();
     let mut instances: Vec<Instance> = observed
         .iter()
-        .map(|o| instance(o, state, &default_user))
+        .map(|o| instance(o, state, &default_user, &mut versions))
         .collect();
-    let first: Vec<Option<CpuSample>> = observed.iter().map(first_sample).collect();
-    for (inst, sample) in instances.iter_mut().zip(&first) {
-        inst.cpu_time_ns = sample.map(|s| s.ns);
-    }
-
-    if let Some(window) = options.cpu_window {
-        let running: Vec<usize> = (0..instances.len())
-            .filter(|&i| first[i].is_some())
-            .collect();
-        if !running.is_empty() {
-            std::thread::sleep(window);
-            let second_started = Instant::now();
-            let from_cgroup = |i: usize| first[i].is_some_and(|s| s.cgroup);
-            let cgroup_units: Vec<String> = running
-                .iter()
-                .filter(|&&i| from_cgroup(i))
-                .map(|&i| instances[i].service.clone())
-                .collect();
-            let mut from_systemd = client.read_cpu_usage(&cgroup_units).into_iter();
-            let mut second: Vec<(usize, Option<u64>)> = Vec::new();
-            for &i in &running {
-                let ns = if from_cgroup(i) {
-                    from_systemd.next().flatten()
-                } else {
-                    instances[i].pid.and_then(proc_cpu_ns)
-                };
-                second.push((i, ns));
-            }
-            let second_at = midpoint(second_started, Instant::now());
-            let wall = second_at.saturating_duration_since(first_at);
-            for (i, ns) in second {
-                if let (Some(before), Some(after)) = (first[i], ns) {
-                    instances[i].cpu = Some(cpu_percent(before.ns, after, wall));
-                    instances[i].cpu_time_ns = Some(after);
-                }
-            }
+    for (inst, o) in instances.iter_mut().zip(&observed) {
+        inst.cpu_time_ns = cpu_time_ns(o);
+        if options.cpu == CpuFigure::SinceStart {
+            inst.cpu = match (inst.cpu_time_ns, inst.started_at_ms) {
+                (Some(ns), Some(since)) => Some(cpu_percent(
+                    0,
+                    ns,
+                    Duration::from_millis(taken_at_ms.saturating_sub(since)),
+                )),
+                _ => None,
+            };
         }
     }
+    tracing::debug!(elapsed = ?started.elapsed(), "instances built");
 
     Ok(Snapshot {
         instances,
-        taken_at_ms: state::now_ms(),
+        taken_at_ms,
     })
-}
-
-fn midpoint(start: Instant, end: Instant) -> Instant {
-    start + end.saturating_duration_since(start) / 2
 }
 
 /// Percent of one CPU used between two readings of cumulative CPU time, rounded to 0.1 as
@@ -97,21 +77,12 @@ pub fn cpu_percent(before_ns: u64, after_ns: u64, wall: Duration) -> f64 {
     (used * 1000.0 / wall_ns as f64).round() / 10.0
 }
 
-#[derive(Debug, Clone, Copy)]
-struct CpuSample {
-    ns: u64,
-    /// From systemd's `CPUUsageNSec` (else from `/proc`).
-    cgroup: bool,
-}
-
-/// The first CPU reading of a running instance, from the batch `observe` read.
-fn first_sample(o: &Observed) -> Option<CpuSample> {
+/// The cumulative CPU time of a running instance: systemd's `CPUUsageNSec` (the whole unit),
+/// else its main process' from `/proc`.
+fn cpu_time_ns(o: &Observed) -> Option<u64> {
     let pid = o.live.main_pid()?;
     let service = o.live.service.as_ref()?;
-    match known(service.cpu_usage_nsec) {
-        Some(ns) => Some(CpuSample { ns, cgroup: true }),
-        None => proc_cpu_ns(pid).map(|ns| CpuSample { ns, cgroup: false }),
-    }
+    known(service.cpu_usage_nsec).or_else(|| proc_cpu_ns(pid))
 }
 
 /// systemd reports `u64::MAX` for a figure it does not track.
@@ -136,7 +107,12 @@ fn default_user(scope: Scope) -> String {
 }
 
 /// One instance from what the store and systemd say (no CPU percentage yet).
-fn instance(o: &Observed, state: &State, default_user: &str) -> Instance {
+fn instance(
+    o: &Observed,
+    state: &State,
+    default_user: &str,
+    versions: &mut package::Finder,
+) -> Instance {
     let p = &o.proc;
     let live = &o.live;
     let service = live.service.as_ref();
@@ -209,6 +185,10 @@ fn instance(o: &Observed, state: &State, default_user: &str) -> Instance {
             d.autorestart
         });
     let (command, out_log, err_log) = planned.map(command_of).unwrap_or_default();
+    let cwd = planned
+        .and_then(|s| str_prop(s, "WorkingDirectory"))
+        .unwrap_or_default();
+    let version = versions.version(&command.exec_path, &cwd);
 
     Instance {
         pm_id: p.pm_id,
@@ -241,9 +221,7 @@ fn instance(o: &Observed, state: &State, default_user: &str) -> Instance {
             .unwrap_or_else(|| "success".to_string()),
         exit,
         command,
-        cwd: planned
-            .and_then(|s| str_prop(s, "WorkingDirectory"))
-            .unwrap_or_default(),
+        cwd,
         env,
         out_log,
         err_log,
@@ -256,6 +234,7 @@ fn instance(o: &Observed, state: &State, default_user: &str) -> Instance {
             Some(Value::U64(us)) => Some(*us),
             _ => None,
         }),
+        version,
     }
 }
 

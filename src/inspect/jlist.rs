@@ -2,8 +2,14 @@
 //! `{pid, name, pm2_env, pm_id, monit}` in that key order, sorted by `pm_id`.
 //!
 //! What differs from PM2, on purpose: `env` holds the app's environment as its unit gets it
-//! (PM2 captures the whole shell of `pm2 start`; pm2ctl passes only what the file says), and
-//! the pmx fields (`axm_*`) are empty since there is no in-app agent.
+//! (PM2 captures the whole shell of `pm2 start`; pm2ctl passes only what the file says); the
+//! pmx fields (`axm_*`) are empty since there is no in-app agent; and `unstable_restarts` is
+//! always 0. PM2 counts restarts of a process that lived less than `min_uptime`; pm2ctl hands
+//! `min_uptime` × `max_restarts` to systemd's start limit (`StartLimitIntervalUSec`,
+//! `StartLimitBurst`), which counts every start in the window and does not publish its count.
+//! What the counter was for still shows: an app over the limit is `errored`
+//! (`Result=start-limit-hit`), and `restart_time` counts every restart. `unit` is added: the
+//! instance's systemd service.
 
 use super::js::Js;
 use super::{Exit, Instance, Snapshot};
@@ -86,6 +92,7 @@ fn pm2_env(i: &Instance) -> Js {
         .with("axm_monitor", Js::object().build())
         .with("axm_options", Js::object().build())
         .with("axm_dynamic", Js::object().build())
+        .with_some("version", i.version.as_pm2())
         .with("unit", i.service.as_str());
     // As PM2: the environment is also flattened into pm2_env; its own fields win.
     for (k, v) in &i.env {
@@ -151,6 +158,7 @@ pub(crate) mod tests {
             memory_max: Some(150 * 1024 * 1024),
             restart_policy: Some("always".into()),
             restart_delay_us: Some(0),
+            version: crate::inspect::package::Version::Found("1.2.3".into()),
         }
     }
 
@@ -189,6 +197,15 @@ pub(crate) mod tests {
         assert_eq!(env["PATH"], "/usr/bin");
         assert_eq!(env["NODE_APP_INSTANCE"], 0);
         assert!(env.get("exit_code").is_none());
+        assert_eq!(env["version"], "1.2.3");
+
+        let mut unversioned = instance(1, "web", 0);
+        unversioned.version = crate::inspect::package::Version::Unversioned;
+        let json: serde_json::Value = serde_json::from_str(&entry(&unversioned).to_json()).unwrap();
+        assert!(
+            json["pm2_env"].get("version").is_none(),
+            "PM2 leaves it out"
+        );
 
         let text = jlist(&snapshot).to_json();
         let order: Vec<usize> = [

@@ -10,6 +10,7 @@ pub mod collect;
 pub mod format;
 pub mod jlist;
 pub mod js;
+pub mod package;
 pub mod table;
 
 pub use collect::{collect, Options};
@@ -139,6 +140,8 @@ pub struct Instance {
     pub restart_policy: Option<String>,
     /// `RestartUSec`, µs.
     pub restart_delay_us: Option<u64>,
+    /// The app's package.json version, found as PM2 finds it.
+    pub version: package::Version,
 }
 
 /// Every instance, ordered by `pm_id` (PM2's list order).

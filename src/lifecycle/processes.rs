@@ -164,19 +164,21 @@ pub fn list(client: &Client, state: &State) -> Result<Vec<Proc>> {
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub proc: Proc,
-    /// The service unit's Unit and Service properties, read in the same batch as `proc`.
+    /// The service unit's states and Service properties, read in the same batch as `proc`.
     pub live: UnitState,
 }
 
 /// `list`, keeping each service unit's properties: one `ListUnitsByPatterns` and one batch
-/// of `GetAll`s, whatever the number of instances.
+/// of `GetAll`s (one per loaded service), whatever the number of instances.
 pub fn observe(client: &Client, state: &State) -> Result<Vec<Observed>> {
-    let loaded: BTreeSet<String> = client
-        .list_owned()?
-        .into_iter()
+    let started = std::time::Instant::now();
+    let listed = client.list_owned()?;
+    let loaded: BTreeSet<String> = listed
+        .iter()
         .filter(|u| u.load_state == "loaded")
-        .map(|u| u.name)
+        .map(|u| u.name.clone())
         .collect();
+    tracing::debug!(elapsed = ?started.elapsed(), units = loaded.len(), "units listed");
 
     let mut procs: Vec<Proc> = state
         .processes()
@@ -241,7 +243,8 @@ pub fn observe(client: &Client, state: &State) -> Result<Vec<Observed>> {
     procs.extend(orphans);
 
     let services: Vec<String> = procs.iter().map(|p| p.service.clone()).collect();
-    let states = client.read_states(&services)?;
+    let states = client.read_listed_services(&services, &listed)?;
+    tracing::debug!(elapsed = ?started.elapsed(), units = services.len(), "unit properties read");
     for (p, live) in procs.iter_mut().zip(&states) {
         p.loaded = p.units_to_stop().iter().any(|u| loaded.contains(u));
         p.status = status_of(live);

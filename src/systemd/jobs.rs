@@ -1,8 +1,8 @@
 //! Waiting for systemd jobs: listen for `JobRemoved` before making the calls, then match
 //! each returned job path with its signal. No polling, no sleeps.
 //!
-//! The client is `Subscribe`d once at connect time; the signal stream is opened here,
-//! before the calls are sent, so a job that finishes before its call returns is not missed.
+//! The client is `Subscribe`d before its first job (`Client::ensure_subscribed`); the signal
+//! stream is opened here, before the calls are sent, so a job that finishes before its call returns is not missed.
 
 use super::proxies::ManagerProxy;
 use anyhow::{Context, Result};

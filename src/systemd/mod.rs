@@ -146,6 +146,9 @@ pub struct Client {
     version: String,
     /// With `-H`: the ssh session carrying the connection (ends with the client).
     _bridge: Option<crate::remote::Bridge>,
+    /// `Subscribe` was called: systemd sends job and unit signals only to subscribed clients,
+    /// and only the verbs that wait for jobs need them, so it is sent before the first wait.
+    subscribed: tokio::sync::OnceCell<()>,
 }
 
 impl Client {
@@ -188,14 +191,15 @@ impl Client {
                     "cannot connect to the user bus (is `systemd --user` running? try `loginctl enable-linger`)",
                 )?,
             };
-            let manager = ManagerProxy::new(&connection).await?;
+            // Not cached: a cached proxy would fetch every Manager property and watch them.
+            let manager = ManagerProxy::builder(&connection)
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .await?;
             let version = manager
                 .version()
                 .await
                 .context("cannot read systemd's version (is this bus served by systemd?)")?;
-            // Once per connection, before any job is queued: systemd only sends JobRemoved
-            // to subscribed clients.
-            manager.subscribe().await.context("Subscribe")?;
             anyhow::Ok((connection, version))
         })?;
         Ok(Client {
@@ -204,7 +208,16 @@ impl Client {
             scope,
             version,
             _bridge: bridge,
+            subscribed: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// `Subscribe`s this connection once, before the first job or unit signal is waited for.
+    async fn ensure_subscribed(&self, manager: &ManagerProxy<'_>) -> Result<()> {
+        self.subscribed
+            .get_or_try_init(|| async { manager.subscribe().await.context("Subscribe") })
+            .await?;
+        Ok(())
     }
 
     /// The scope chosen by default: the system manager for root, the user's manager otherwise.
@@ -246,6 +259,7 @@ impl Client {
     /// other units of the batch still start.
     pub fn start_transient(&self, requests: &[StartRequest<'_>]) -> Result<Vec<JobOutcome>> {
         self.with_manager(async |manager| {
+            self.ensure_subscribed(manager).await?;
             jobs::run(
                 manager,
                 requests.iter().map(|r| {
@@ -271,6 +285,7 @@ impl Client {
     /// `StartUnit` on loaded units (e.g. a socket-activated service, to run it now).
     pub fn start_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
         self.with_manager(async |manager| {
+            self.ensure_subscribed(manager).await?;
             jobs::run(
                 manager,
                 names
@@ -284,6 +299,7 @@ impl Client {
     /// Stops units and waits until they are down. Units that are not loaded count as stopped.
     pub fn stop_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
         self.with_manager(async |manager| {
+            self.ensure_subscribed(manager).await?;
             jobs::run(
                 manager,
                 names
@@ -297,6 +313,7 @@ impl Client {
     /// `RestartUnit` (same definition, new process) and waits for the jobs.
     pub fn restart_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
         self.with_manager(async |manager| {
+            self.ensure_subscribed(manager).await?;
             jobs::run(
                 manager,
                 names
@@ -329,6 +346,7 @@ impl Client {
     pub fn remove_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
         let outcomes = self.stop_units(names)?;
         self.with_manager(async |manager| {
+            self.ensure_subscribed(manager).await?;
             let mut removed = manager
                 .receive_unit_removed()
                 .await
@@ -454,24 +472,35 @@ impl Client {
 
     /// Reads the Unit (and, for services, Service) properties of `names`, all requests in
     /// flight at once. A unit that is not loaded comes back with `load_state() == "not-found"`.
+    ///
+    /// One `GetAll("")` per unit: systemd answers the empty interface name with the properties
+    /// of every interface the unit has, so a service costs one round trip, not two. A manager
+    /// that answers it with nothing is asked per interface.
     pub fn read_states(&self, names: &[String]) -> Result<Vec<UnitState>> {
         self.runtime.block_on(async {
             let reads = names.iter().map(|name| async move {
-                let proxy = proxies::UnitPropertiesProxy::builder(&self.connection)
-                    .path(unit_object_path(name))
-                    .build()
-                    .await?;
-                let unit = proxy
-                    .get_all_unit("org.freedesktop.systemd1.Unit")
+                let path = unit_object_path(name);
+                let reply = self
+                    .connection
+                    .call_method(
+                        Some("org.freedesktop.systemd1"),
+                        path.as_str(),
+                        Some("org.freedesktop.DBus.Properties"),
+                        "GetAll",
+                        &("",),
+                    )
                     .await
                     .with_context(|| format!("reading the properties of {name}"))?;
-                let service = if name.ends_with(".service")
-                    && unit.load_state.as_deref() == Some("loaded")
-                {
+                let body = reply.body();
+                let unit: UnitProps = body
+                    .deserialize()
+                    .with_context(|| format!("reading the properties of {name}"))?;
+                if unit.load_state.is_none() {
+                    return self.read_state_per_interface(name).await;
+                }
+                let service = if is_loaded_service(name, &unit) {
                     Some(
-                        proxy
-                            .get_all_service("org.freedesktop.systemd1.Service")
-                            .await
+                        body.deserialize::<ServiceProps>()
                             .with_context(|| format!("reading the service properties of {name}"))?,
                     )
                 } else {
@@ -487,24 +516,86 @@ impl Client {
         })
     }
 
-    /// The `CPUUsageNSec` of each service in `names`, all requests in flight at once (one
-    /// property per unit, for a second CPU sample after `read_states`). `None` where systemd
-    /// does not know it: CPU accounting off, or the unit gone in between.
-    pub fn read_cpu_usage(&self, names: &[String]) -> Vec<Option<u64>> {
+    /// The state of service units as `read_states` gives it, for a caller that has just
+    /// listed the units: load, active and sub state come from the `ListUnitsByPatterns` rows,
+    /// so each loaded service costs one `GetAll` of the Service interface alone (the Unit
+    /// interface's other hundred properties are not needed), and a unit not listed is not
+    /// loaded and costs no call.
+    pub fn read_listed_services(
+        &self,
+        names: &[String],
+        listed: &[ListedUnit],
+    ) -> Result<Vec<UnitState>> {
+        let rows: std::collections::HashMap<&str, &ListedUnit> =
+            listed.iter().map(|u| (u.name.as_str(), u)).collect();
         self.runtime.block_on(async {
-            let reads = names.iter().map(|name| async move {
-                let proxy = proxies::UnitPropertiesProxy::builder(&self.connection)
-                    .path(unit_object_path(name))
-                    .build()
+            let reads =
+                names.iter().map(|name| {
+                    let row = rows.get(name.as_str()).copied();
+                    async move {
+                        let unit = UnitProps {
+                            id: Some(name.clone()),
+                            load_state: row.map(|r| r.load_state.clone()),
+                            active_state: row.map(|r| r.active_state.clone()),
+                            sub_state: row.map(|r| r.sub_state.clone()),
+                            ..Default::default()
+                        };
+                        let service =
+                            if is_loaded_service(name, &unit) {
+                                let reply = self
+                                    .connection
+                                    .call_method(
+                                        Some("org.freedesktop.systemd1"),
+                                        unit_object_path(name).as_str(),
+                                        Some("org.freedesktop.DBus.Properties"),
+                                        "GetAll",
+                                        &("org.freedesktop.systemd1.Service",),
+                                    )
+                                    .await
+                                    .with_context(|| {
+                                        format!("reading the service properties of {name}")
+                                    })?;
+                                Some(reply.body().deserialize::<ServiceProps>().with_context(
+                                    || format!("reading the service properties of {name}"),
+                                )?)
+                            } else {
+                                None
+                            };
+                        anyhow::Ok(UnitState {
+                            name: name.clone(),
+                            unit,
+                            service,
+                        })
+                    }
+                });
+            join_all(reads).await.into_iter().collect()
+        })
+    }
+
+    /// `read_states` for one unit, one `GetAll` per interface.
+    async fn read_state_per_interface(&self, name: &str) -> Result<UnitState> {
+        let proxy = proxies::UnitPropertiesProxy::builder(&self.connection)
+            .path(unit_object_path(name))
+            .build()
+            .await?;
+        let unit = proxy
+            .get_all_unit("org.freedesktop.systemd1.Unit")
+            .await
+            .with_context(|| format!("reading the properties of {name}"))?;
+        let service = if is_loaded_service(name, &unit) {
+            Some(
+                proxy
+                    .get_all_service("org.freedesktop.systemd1.Service")
                     .await
-                    .ok()?;
-                let value = proxy
-                    .get_u64("org.freedesktop.systemd1.Service", "CPUUsageNSec")
-                    .await
-                    .ok()?;
-                u64::try_from(value).ok().filter(|ns| *ns != u64::MAX)
-            });
-            join_all(reads).await
+                    .with_context(|| format!("reading the service properties of {name}"))?,
+            )
+        } else {
+            None
+        };
+        Ok(UnitState {
+            name: name.to_string(),
+            unit,
+            service,
         })
     }
 
@@ -603,6 +694,10 @@ pub fn connection_lost(e: &anyhow::Error) -> Option<&'static str> {
         "the connection to systemd's bus was lost (dbus-daemon restarted or stopped); \
          systemd itself goes on running what it was given",
     )
+}
+
+fn is_loaded_service(name: &str, unit: &UnitProps) -> bool {
+    name.ends_with(".service") && unit.load_state.as_deref() == Some("loaded")
 }
 
 /// How long `remove_units` waits for stopped units to be unloaded.

@@ -2,8 +2,8 @@
 //!
 //! Signatures follow systemd's introspection data (`org.freedesktop.systemd1(5)`) and are
 //! limited to what systemd 249+ has, so one proxy works on every supported distro. Property
-//! batches are read with `Properties.GetAll` into typed dictionaries: one round trip per
-//! interface and unit, pipelined over the one connection.
+//! batches are read with `Properties.GetAll` into typed dictionaries, pipelined over the one
+//! connection.
 
 use zbus::{DeserializeDict, OwnedObjectPath, Type, Variant};
 
