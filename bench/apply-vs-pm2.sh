@@ -18,50 +18,17 @@
 # Needs root (the sandbox), node and npm.
 set -euo pipefail
 
-SELF=$(readlink -f "${BASH_SOURCE[0]}")
-REPO=$(cd "$(dirname "$SELF")/.." && pwd)
-BUILD=${CARGO_TARGET_DIR:-$REPO/target}
-BENCH=$BUILD/bench
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh" apply-vs-pm2
 RUNS=${RUNS:-5}
 COUNTS=${COUNTS:-"1 10 50"}
-PM2_VERSION=${PM2_VERSION:-7}
-SANDBOX=$REPO/tests/sandbox/pm2ctl-sandbox
 APP=$REPO/tests/fixtures/http.js
 BASE_PORT=42000
 
-die() { echo "apply-vs-pm2: $*" >&2; exit 1; }
-log() { echo "apply-vs-pm2: $*" >&2; }
-
-[[ $(id -u) == 0 ]] || die "needs root (the sandbox boots systemd in namespaces): sudo $0"
-command -v node >/dev/null || die "node is not installed"
-command -v npm >/dev/null || die "npm is not installed"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
-
-mkdir -p "$BENCH"
-
-# PM2CTL=path/to/pm2ctl measures that binary instead of building a release one.
-if [[ -z ${PM2CTL:-} ]]; then
-  log "building pm2ctl (release)"
-  (cd "$REPO" && cargo build --release --quiet)
-  PM2CTL=$BUILD/release/pm2ctl
-fi
-[[ -x $PM2CTL ]] || die "no pm2ctl at $PM2CTL"
-PM2CTL=$(readlink -f "$PM2CTL")
-
-PM2=$BENCH/node_modules/.bin/pm2
-if [[ ! -x $PM2 ]]; then
-  log "installing pm2@$PM2_VERSION under $BENCH"
-  npm install --silent --no-audit --no-fund --prefix "$BENCH" "pm2@$PM2_VERSION" >&2
-fi
-export PM2_HOME=$BENCH/pm2-home
-mkdir -p "$PM2_HOME"
-
-SB=
-cleanup() {
-  "$PM2" kill >/dev/null 2>&1 || true
-  [[ -z $SB ]] || PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" stop "$SB" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+need_root
+need_commands node npm
+positive RUNS
+build_pm2ctl
+install_pm2 || die "cannot install pm2@$PM2_VERSION"
 
 # The same N apps in both formats.
 write_files() {
@@ -80,12 +47,6 @@ write_files() {
   } >"$dir/ecosystem.config.js"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-sb_exec() { PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" exec "$SB" -- "$@"; }
-
 # Milliseconds `pm2ctl apply FILE` takes inside the sandbox.
 time_pm2ctl() {
   sb_exec bash -c 's=$(date +%s%N); "$1" apply "$2" >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(((e - s) / 1000000))' \
@@ -102,8 +63,7 @@ time_pm2() {
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-log "booting a sandbox"
-SB=$(PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" boot --owner $$)
+boot_sandbox
 
 "$PM2" kill >/dev/null 2>&1 || true
 s=$(now_ms)
@@ -141,12 +101,12 @@ for n in $COUNTS; do
   ours_ms=$(printf '%s\n' "${ours[@]}" | median)
   theirs_ms=$(printf '%s\n' "${theirs[@]}" | median)
   if ((ours_left == 0)); then ours_mem="0 (no process)"; else ours_mem="$ours_left pm2ctl left!"; fi
-  rows+=("$(printf '| %4d | %17d | %14d | %16s | %18s |' "$n" "$ours_ms" "$theirs_ms" \
+  rows+=("$(printf '| %4d | %17s | %14s | %16s | %18s |' "$n" "$ours_ms" "$theirs_ms" \
     "$ours_mem" "$((theirs_rss / 1024)) MiB (daemon)")")
 done
 
 echo
-echo "$(basename "$(dirname "$PM2CTL")") pm2ctl apply (sandboxed systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}')) vs pm2 start ($("$PM2" --version 2>/dev/null | tail -1), warm daemon); median of $RUNS runs, $(nproc) CPUs"
+echo "$(basename "$(dirname "$PM2CTL_FROM")") pm2ctl apply (sandboxed systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}')) vs pm2 start ($("$PM2" --version 2>/dev/null | tail -1), warm daemon); median of $RUNS runs, $(nproc) CPUs"
 echo
 echo "| apps | pm2ctl apply (ms) | pm2 start (ms) | pm2ctl RSS left  | PM2 RSS left       |"
 echo "|-----:|------------------:|---------------:|-----------------:|-------------------:|"

@@ -6,20 +6,16 @@
 #   bench/generator.sh                      # builds this checkout in release mode first
 #   RUNS=50 GENERATOR=path bench/generator.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$(pwd)
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh" bench/generator.sh
 runs=${RUNS:-20}
-target=${CARGO_TARGET_DIR:-$repo/target}
-gen=${GENERATOR:-}
-if [[ -z $gen ]]; then
-  cargo build --release --quiet --bin pm2ctl-generator
-  gen=$target/release/pm2ctl-generator
-fi
-work=$(mktemp -d "$target/bench-generator.XXXXXX")
+PM2CTL=${GENERATOR:-}
+build_pm2ctl pm2ctl-generator
+gen=$PM2CTL
+work=$(mktemp -d "$BENCH/generator.XXXXXX")
 # The output goes to a tmpfs, as systemd's /run/systemd/generator is one (on a disk
 # filesystem the .wants/ symlinks alone can take a second for 200 apps).
 shm=$(mktemp -d /dev/shm/pm2ctl-bench-generator.XXXXXX)
-trap 'rm -rf "$work" "$shm"' EXIT
+at_exit 'rm -rf "$work" "$shm"'
 
 printf '%-6s %-10s %-12s %-12s\n' apps units "median ms" "max ms"
 for apps in 1 10 50 200; do

@@ -4,17 +4,12 @@
 #   bench/load.sh            # builds this checkout in release mode first
 #   PM2CTL=path RUNS=30 bench/load.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh" bench/load.sh
 runs=${RUNS:-15}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-bin=${PM2CTL:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet
-  # A private copy: a shared CARGO_TARGET_DIR may be rebuilt from another checkout meanwhile.
-  cp "${CARGO_TARGET_DIR:-target}/release/pm2ctl" "$work/pm2ctl"
-  bin=$work/pm2ctl
-fi
+at_exit 'rm -rf "$work"'
+build_pm2ctl
+bin=$PM2CTL
 
 gen_toml() { # N apps, each with the common options and an env table
   for i in $(seq 1 "$1"); do

@@ -5,7 +5,7 @@
 #   * pm2ctl: `pm2ctl exec-wrap` (then nothing: the app writes straight to journald), with the
 #     rate limit pm2ctl sets, with journald's default one, and with none; the CPU outside the
 #     app is journald's;
-#   * PM2 7.0.3 (installed with npm into the build tree on first use): its daemon reads the
+#   * PM2 7 (installed with npm into the build tree on first use, bench/lib.sh): its daemon reads the
 #     app's pipe and appends to its log file; the CPU outside the app is the daemon's.
 # Everything runs in a sandbox (a real systemd 252 as PID 1, tests/sandbox/pm2ctl-sandbox),
 # one after the other. Needs root.
@@ -15,31 +15,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 lines=${LINES:-200000}
-target=${CARGO_TARGET_DIR:-$repo/target}
 
 if [[ ${1:-} != --inside ]]; then
-  [[ $(id -u) == 0 ]] || { echo "bench/logs.sh: run as root (it boots a sandboxed systemd)" >&2; exit 1; }
-  work=$target/bench-logs.$$
-  mkdir -p "$work"
-  trap 'rm -rf "$work"' EXIT
-  bin=${PM2CTL:-}
-  if [[ -z $bin ]]; then
-    cargo build --release --quiet
-    # A private copy: a shared CARGO_TARGET_DIR may be rebuilt from another checkout meanwhile.
-    cp "$target/release/pm2ctl" "$work/pm2ctl"
-    bin=$work/pm2ctl
-  fi
-  pm2_dir=$target/bench-pm2
-  if [[ ! -x $pm2_dir/node_modules/.bin/pm2 ]]; then
-    mkdir -p "$pm2_dir"
-    npm install --silent --no-audit --no-fund --prefix "$pm2_dir" pm2@7.0.3 >&2 ||
-      echo "bench/logs.sh: could not install PM2; its row is skipped" >&2
-  fi
-  export PM2CTL_SANDBOX_ROOT=$target/sandbox
-  id=$(tests/sandbox/pm2ctl-sandbox boot)
-  trap 'tests/sandbox/pm2ctl-sandbox stop "$id" >/dev/null; rm -rf "$work"' EXIT
-  tests/sandbox/pm2ctl-sandbox exec --env LINES --env BENCH_PM2CTL --env BENCH_PM2 "$id" -- \
-    env LINES="$lines" BENCH_PM2CTL="$bin" BENCH_PM2="$pm2_dir/node_modules/.bin/pm2" \
+  source "$repo/bench/lib.sh" bench/logs.sh
+  need_root
+  build_pm2ctl
+  install_pm2 || log "could not install PM2; its row is skipped"
+  boot_sandbox
+  "$SANDBOX" exec --env LINES --env BENCH_PM2CTL --env BENCH_PM2 "$SB" -- \
+    env LINES="$lines" BENCH_PM2CTL="$PM2CTL" BENCH_PM2="$PM2" \
     bash "$repo/bench/logs.sh" --inside
   exit
 fi
@@ -113,7 +97,7 @@ if [[ -x $BENCH_PM2 ]]; then
     --no-autorestart -o "$logs/out.log" -e "$logs/err.log" >/dev/null
   stored=$(settle file_count "$logs/out.log"); end=$(now)
   app_pid=$("$BENCH_PM2" pid chatty | tail -1)
-  printf '| %-44s | %9d | %9d | %7d | %17s | %9s | %11s |\n' "PM2 7.0.3, daemon appending to its file" \
+  printf '| %-44s | %9d | %9d | %7d | %17s | %9s | %11s |\n' "PM2 $("$BENCH_PM2" --version | tail -1), daemon appending to its file" \
     "$lines" "$stored" $((lines - stored)) "$(seconds $(($(ticks "$god") - before)))" \
     "$(seconds "$(ticks "$app_pid")")" "$(elapsed "$start" "$end")"
   "$BENCH_PM2" kill >/dev/null 2>&1 || true

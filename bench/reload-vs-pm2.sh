@@ -16,55 +16,24 @@
 # Needs root (the sandbox), node, npm and wrk (Debian: apt-get install wrk).
 set -euo pipefail
 
-SELF=$(readlink -f "${BASH_SOURCE[0]}")
-REPO=$(cd "$(dirname "$SELF")/.." && pwd)
-BUILD=${CARGO_TARGET_DIR:-$REPO/target}
-BENCH=$BUILD/bench
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh" reload-vs-pm2
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-6}
-PM2_VERSION=${PM2_VERSION:-7}
-SANDBOX=$REPO/tests/sandbox/pm2ctl-sandbox
 APP=$REPO/tests/fixtures/http.js
 SHIM=$REPO/shim/node/pm2ctl-shim.js
 PORT=${PORT:-43300}
 
-die() { echo "reload-vs-pm2: $*" >&2; exit 1; }
-log() { echo "reload-vs-pm2: $*" >&2; }
-
-[[ $(id -u) == 0 ]] || die "needs root (the sandbox boots systemd in namespaces): sudo $0"
-command -v node >/dev/null || die "node is not installed"
-command -v npm >/dev/null || die "npm is not installed"
+need_root
+need_commands node npm
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
-[[ $DURATION =~ ^[1-9][0-9]*$ ]] && ((DURATION >= 3)) || die "DURATION must be at least 3 (seconds)"
+positive RUNS
+positive DURATION
+((DURATION >= 3)) || die "DURATION must be at least 3 (seconds)"
 
 mkdir -p "$BENCH/reload"
 DIR=$BENCH/reload
-
-if [[ -z ${PM2CTL:-} ]]; then
-  log "building pm2ctl (release)"
-  (cd "$REPO" && cargo build --release --quiet)
-  PM2CTL=$BUILD/release/pm2ctl
-fi
-[[ -x $PM2CTL ]] || die "no pm2ctl at $PM2CTL"
-# A private copy: another build in the same target directory cannot swap it mid-run.
-cp "$PM2CTL" "$DIR/pm2ctl"
-PM2CTL=$DIR/pm2ctl
-
-PM2=$BENCH/node_modules/.bin/pm2
-if [[ ! -x $PM2 ]]; then
-  log "installing pm2@$PM2_VERSION under $BENCH"
-  npm install --silent --no-audit --no-fund --prefix "$BENCH" "pm2@$PM2_VERSION" >&2
-fi
-export PM2_HOME=$BENCH/pm2-home
-mkdir -p "$PM2_HOME"
-
-SB=
-cleanup() {
-  "$PM2" kill >/dev/null 2>&1 || true
-  [[ -z $SB ]] || PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" stop "$SB" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+build_pm2ctl
+install_pm2 || die "cannot install pm2@$PM2_VERSION"
 
 # The same app for both tools.
 cat >"$DIR/ecosystem.toml" <<EOF
@@ -81,9 +50,8 @@ module.exports = { apps: [
 ] };
 EOF
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-sb_exec() { PM2CTL_SANDBOX_ROOT=$BUILD/sandbox PM2CTL_SHIM=$SHIM "$SANDBOX" exec --env PM2CTL_SHIM "$SB" -- "$@"; }
+# Inside the sandbox with the Node shim's path (lib.sh's, plus PM2CTL_SHIM).
+sb_exec() { PM2CTL_SHIM=$SHIM "$SANDBOX" exec --env PM2CTL_SHIM "$SB" -- "$@"; }
 
 # "errors non2xx requests_per_s p99_ms" from wrk's output on stdin.
 parse_wrk() {
@@ -149,8 +117,7 @@ serving_pids() {
   echo "${pids[@]}"
 }
 
-log "booting a sandbox"
-SB=$(PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" boot --owner $$)
+boot_sandbox
 "$PM2" kill >/dev/null 2>&1 || true
 
 ours=() theirs=()
