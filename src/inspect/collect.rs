@@ -82,7 +82,13 @@ pub fn cpu_percent(before_ns: u64, after_ns: u64, wall: Duration) -> f64 {
 fn cpu_time_ns(o: &Observed) -> Option<u64> {
     let pid = o.live.main_pid()?;
     let service = o.live.service.as_ref()?;
-    known(service.cpu_usage_nsec).or_else(|| proc_cpu_ns(pid))
+    known(service.cpu_usage_nsec).or_else(|| local_host().then(|| proc_cpu_ns(pid)).flatten())
+}
+
+/// `/proc` and the app's files are this machine's: with `-H` (another host's systemd) they
+/// would describe other processes, so only systemd's figures are used there.
+fn local_host() -> bool {
+    crate::remote::selected().is_none()
 }
 
 /// systemd reports `u64::MAX` for a figure it does not track.
@@ -149,11 +155,15 @@ fn instance(
     let cgroup_memory = known(service.and_then(|s| s.memory_current)).filter(|_| running);
     // PM2's figure is the main process' RSS; the cgroup's count differs (on cgroup v1 it
     // leaves out file pages first charged to other cgroups, and adds children).
-    let memory = pid.and_then(proc_rss_bytes).or(cgroup_memory);
+    let memory = pid
+        .filter(|_| local_host())
+        .and_then(proc_rss_bytes)
+        .or(cgroup_memory);
     let cpu_source = match (running, known(service.and_then(|s| s.cpu_usage_nsec))) {
         (false, _) => MetricSource::None,
         (true, Some(_)) => MetricSource::Cgroup,
-        (true, None) => MetricSource::Proc,
+        (true, None) if local_host() => MetricSource::Proc,
+        (true, None) => MetricSource::None,
     };
 
     let started_at_ms = service
@@ -188,7 +198,11 @@ fn instance(
     let cwd = planned
         .and_then(|s| str_prop(s, "WorkingDirectory"))
         .unwrap_or_default();
-    let version = versions.version(&command.exec_path, &cwd);
+    let version = if local_host() {
+        versions.version(&command.exec_path, &cwd)
+    } else {
+        package::Version::NotFound
+    };
 
     Instance {
         pm_id: p.pm_id,
