@@ -10,7 +10,8 @@
 
 BENCH_NAME=${1:?bench/lib.sh takes the script name}
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-BUILD=${CARGO_TARGET_DIR:-$REPO/target}
+# Absolute: the sandbox shares the filesystem, not the working directory.
+BUILD=$(realpath -m "${CARGO_TARGET_DIR:-$REPO/target}")
 BENCH=$BUILD/bench
 SANDBOX=$REPO/tests/sandbox/pm2ctl-sandbox
 PM2_VERSION=${PM2_VERSION:-7}

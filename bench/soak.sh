@@ -8,7 +8,7 @@
 #
 #   sudo bench/soak.sh                              # 180 s, 4 instances, 16 connections
 #   DURATION=300 KILL_SIGNAL=TERM sudo bench/soak.sh
-#   PM2CTL=target/debug/pm2ctl sudo bench/soak.sh   # an already built binary
+#   PM2CTL=target/debug/pm2ctl sudo bench/soak.sh   # an already built binary (else a release build)
 #
 # Knobs (environment): DURATION (s, default 180), INSTANCES (4), CONNECTIONS (16 concurrent
 # requests), KEEPALIVE (0: a new connection per request, the default; 1: keep-alive connections),
@@ -22,10 +22,7 @@
 # Needs root (the sandbox) and node. Not part of CI: it runs for minutes on purpose.
 set -euo pipefail
 
-SELF=$(readlink -f "${BASH_SOURCE[0]}")
-REPO=$(cd "$(dirname "$SELF")/.." && pwd)
-BUILD=$(readlink -f "${CARGO_TARGET_DIR:-$REPO/target}")
-SANDBOX=$REPO/tests/sandbox/pm2ctl-sandbox
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh" soak
 DURATION=${DURATION:-180}
 INSTANCES=${INSTANCES:-4}
 CONNECTIONS=${CONNECTIONS:-16}
@@ -36,35 +33,17 @@ RELOAD_EVERY=${RELOAD_EVERY:-1}
 APPLY_EVERY=${APPLY_EVERY:-2}
 PORT=${PORT:-4400}
 
-die() { echo "soak: $*" >&2; exit 1; }
-log() { echo "soak: $*" >&2; }
-
-[[ $(id -u) == 0 ]] || die "needs root (the sandbox boots systemd in namespaces): sudo $0"
-command -v node >/dev/null || die "node is not installed"
-for n in DURATION INSTANCES CONNECTIONS KILL_EVERY RELOAD_EVERY APPLY_EVERY PORT; do
-  [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive number"
-done
-
-if [[ -z ${PM2CTL:-} ]]; then
-  log "building pm2ctl"
-  (cd "$REPO" && cargo build --quiet)
-  PM2CTL=$BUILD/debug/pm2ctl
-fi
-[[ -x $PM2CTL ]] || die "no pm2ctl at $PM2CTL"
+need_root
+need_commands node
+for n in DURATION INSTANCES CONNECTIONS KILL_EVERY RELOAD_EVERY APPLY_EVERY PORT; do positive "$n"; done
+build_pm2ctl
 
 # Under the build tree: the sandbox shares the root filesystem but has its own /tmp.
 WORK=$BUILD/soak/$$
 mkdir -p "$WORK"
-# A private copy: a shared target directory may be rebuilt from another checkout meanwhile.
+# KEEP=1 keeps the logs for a look afterwards.
+at_exit 'if [[ -n ${KEEP:-} ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi'
 cp "$PM2CTL" "$WORK/pm2ctl"
-
-SB=
-cleanup() {
-  [[ -z $SB ]] || PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" stop "$SB" >/dev/null 2>&1 || true
-  if [[ -n ${KEEP:-} ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-sb_exec() { PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" exec "$SB" -- "$@"; }
 
 cat >"$WORK/ecosystem.toml" <<EOF
 [[apps]]
@@ -126,8 +105,7 @@ touch "$WORK/stop"
 wait "$load"
 EOF
 
-log "booting a sandbox"
-SB=$(PM2CTL_SANDBOX_ROOT=$BUILD/sandbox "$SANDBOX" boot --owner $$)
+boot_sandbox
 sb_exec "$WORK/pm2ctl" apply "$WORK/ecosystem.toml" >/dev/null 2>&1 || die "the first apply failed"
 sb_exec bash -c 'for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/" >/dev/null && exit 0; sleep 0.05; done; exit 1' \
   _ "$PORT" || die "the app never answered on port $PORT"
