@@ -3,7 +3,7 @@
 
 use super::list::snapshot;
 use super::ManagerArgs;
-use crate::inspect::{jlist, Options};
+use crate::inspect::jlist;
 use anyhow::Result;
 use std::io::Write;
 use std::process::ExitCode;
@@ -25,7 +25,7 @@ pub fn run_pretty(args: Args) -> ExitCode {
 }
 
 fn print(args: &Args, render: impl Fn(&crate::inspect::js::Js) -> String) -> Result<()> {
-    let snapshot = snapshot(&args.manager, Options::LIST)?;
+    let snapshot = snapshot(&args.manager)?;
     let text = render(&jlist::jlist(&snapshot));
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

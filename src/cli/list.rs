@@ -1,7 +1,7 @@
 //! `pm2ctl list` (`ls`, `l`, `ps`, `status`): PM2's process table.
 
 use super::ManagerArgs;
-use crate::inspect::{self, table, Options, Snapshot};
+use crate::inspect::{self, table, Snapshot};
 use crate::state;
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
@@ -31,14 +31,14 @@ pub fn run(args: Args) -> ExitCode {
 
 /// One snapshot of every instance: the state store (read without locking: listing never
 /// waits for another pm2ctl) and systemd.
-pub fn snapshot(manager: &ManagerArgs, options: Options) -> Result<Snapshot> {
+pub fn snapshot(manager: &ManagerArgs) -> Result<Snapshot> {
     let started = std::time::Instant::now();
     let client = manager.connect()?;
     tracing::debug!(elapsed = ?started.elapsed(), "connected");
     let state = state::read_current(manager.scope())?;
     tracing::debug!(elapsed = ?started.elapsed(), "state store read");
-    let snapshot = inspect::collect(&client, &state, options)
-        .context("cannot read the state of pm2ctl's units");
+    let snapshot =
+        inspect::collect(&client, &state).context("cannot read the state of pm2ctl's units");
     tracing::debug!(elapsed = ?started.elapsed(), "snapshot taken");
     snapshot
 }
@@ -53,7 +53,7 @@ fn list(args: &Args) -> Result<()> {
         // Checked before touching systemd, so a typo is a usage error and nothing else.
         table::sort(&mut Snapshot::default(), spec).map_err(super::UsageError)?;
     }
-    let mut snapshot = snapshot(&args.manager, Options::LIST)?;
+    let mut snapshot = snapshot(&args.manager)?;
     if let Some(spec) = &args.sort {
         table::sort(&mut snapshot, spec).map_err(super::UsageError)?;
     }

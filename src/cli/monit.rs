@@ -6,7 +6,7 @@
 //! and on panic (ratatui's init installs a panic hook that restores it first). It fits 80×24.
 
 use super::ManagerArgs;
-use crate::inspect::{self, collect::cpu_percent, format, table::HEADINGS, Options, Snapshot};
+use crate::inspect::{self, collect::cpu_percent, format, table::HEADINGS, Snapshot};
 use crate::plan::Scope;
 use crate::state;
 use crate::status::Status;
@@ -180,7 +180,7 @@ struct Sampler {
 impl Sampler {
     fn take(&mut self, client: &Client, state_dir: &std::path::Path) -> Result<Snapshot> {
         let state = state::read(state_dir)?;
-        let mut snapshot = inspect::collect(client, &state, Options::LIST)?;
+        let mut snapshot = inspect::collect(client, &state)?;
         let now = Instant::now();
         let mut seen = BTreeMap::new();
         for i in &mut snapshot.instances {

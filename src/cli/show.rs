@@ -4,7 +4,7 @@
 
 use super::list::{colors_wanted, snapshot};
 use super::ManagerArgs;
-use crate::inspect::{format, Instance, Options, Snapshot};
+use crate::inspect::{format, Instance, Snapshot};
 use crate::plan::{memory, Scope};
 use crate::state::{self, AppRecord};
 use crate::systemd::UnitState;
@@ -36,7 +36,7 @@ pub fn run(args: Args) -> ExitCode {
 
 fn show(args: &Args) -> Result<()> {
     let scope = args.manager.scope();
-    let snapshot = snapshot(&args.manager, Options::LIST)?;
+    let snapshot = snapshot(&args.manager)?;
     let Some(name) = resolve(&snapshot, &args.target) else {
         return Err(NoSuchApp(args.target.clone()).into());
     };

@@ -9,32 +9,12 @@ use crate::unit::{UnitSpec, Value};
 use anyhow::Result;
 use std::time::{Duration, Instant};
 
-/// How a snapshot is taken.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    /// What `cpu` holds.
-    pub cpu: CpuFigure,
-}
-
-/// The CPU percentage a snapshot reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CpuFigure {
-    /// The average since the process started: its CPU time over its age, as `ps` shows it and
-    /// as PM2's sampler reports a process it has not sampled before. One reading, no waiting.
-    SinceStart,
-    /// Left unknown, for callers that sample across snapshots (`cpu_time_ns`).
-    Unknown,
-}
-
-impl Options {
-    /// For one-shot listings.
-    pub const LIST: Options = Options {
-        cpu: CpuFigure::SinceStart,
-    };
-}
-
 /// One snapshot of every instance pm2ctl knows of or owns, in `pm_id` order.
-pub fn collect(client: &Client, state: &State, options: Options) -> Result<Snapshot> {
+///
+/// `cpu` is the average since the process started: its CPU time over its age, as `ps` shows
+/// it (and as PM2's sampler reports a process it has not sampled before). One reading, no
+/// waiting for a second; callers that sample across snapshots use `cpu_time_ns`.
+pub fn collect(client: &Client, state: &State) -> Result<Snapshot> {
     let started = Instant::now();
     let observed = processes::observe(client, state)?;
     let taken_at_ms = state::now_ms();
@@ -47,16 +27,14 @@ pub fn collect(client: &Client, state: &State, options: Options) -> Result<Snaps
         .collect();
     for (inst, o) in instances.iter_mut().zip(&observed) {
         inst.cpu_time_ns = cpu_time_ns(o);
-        if options.cpu == CpuFigure::SinceStart {
-            inst.cpu = match (inst.cpu_time_ns, inst.started_at_ms) {
-                (Some(ns), Some(since)) => Some(cpu_percent(
-                    0,
-                    ns,
-                    Duration::from_millis(taken_at_ms.saturating_sub(since)),
-                )),
-                _ => None,
-            };
-        }
+        inst.cpu = match (inst.cpu_time_ns, inst.started_at_ms) {
+            (Some(ns), Some(since)) => Some(cpu_percent(
+                0,
+                ns,
+                Duration::from_millis(taken_at_ms.saturating_sub(since)),
+            )),
+            _ => None,
+        };
     }
     tracing::debug!(elapsed = ?started.elapsed(), "instances built");
 

@@ -1,10 +1,10 @@
 //! The read side: what runs, as `list`, `jlist`, `show` and `monit` show it.
 //!
 //! `collect` takes one snapshot of every instance (PM2's "process") from the state store and
-//! systemd: one `ListUnitsByPatterns`, one concurrent batch of `GetAll`s, and for CPU a second
-//! concurrent batch of one property per running unit a short window later. Everything after
-//! that is pure: `table` (the `list` table), `jlist` (PM2's JSON shape), `format` (PM2's
-//! uptime and memory spellings).
+//! systemd: one `ListUnitsByPatterns` and one concurrent batch of `GetAll`s (one per loaded
+//! service), with no second CPU sample (the figure is the average since the process started).
+//! Everything after that is pure: `table` (the `list` table), `jlist` (PM2's JSON shape),
+//! `format` (PM2's uptime and memory spellings); `package` finds the app's version as PM2 does.
 
 pub mod collect;
 pub mod format;
@@ -13,7 +13,7 @@ pub mod js;
 pub mod package;
 pub mod table;
 
-pub use collect::{collect, Options};
+pub use collect::collect;
 
 use crate::status::Status;
 
@@ -110,7 +110,8 @@ pub struct Instance {
     pub memory: Option<u64>,
     /// systemd's `MemoryCurrent` for the unit (children and charged page cache included).
     pub cgroup_memory: Option<u64>,
-    /// Percent of one CPU over the sampling window, rounded to 0.1; `None` when unknown.
+    /// Percent of one CPU, rounded to 0.1: the average since the process started (`monit`
+    /// replaces it with the use since its previous refresh); `None` when unknown.
     pub cpu: Option<f64>,
     pub cpu_source: MetricSource,
     /// Cumulative CPU time (ns), for callers that sample across snapshots (`monit`).
