@@ -5,6 +5,7 @@ module.exports = {
     {
       name: 'hello',
       script: 'hello.js',
+      user: 'nobody',
       exec_mode: 'cluster',
       instances: 2,
       max_memory_restart: '200M',
@@ -14,6 +15,7 @@ module.exports = {
     {
       name: 'worker',
       script: 'worker.js',
+      user: 'nobody',
       restart_delay: 2000,
       kill_timeout: 5000,
     },

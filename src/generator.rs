@@ -228,6 +228,9 @@ pub fn host_facts(scope: Scope) -> HostFacts {
     }
     host.self_exe = pm2ctl_binary();
     host.cwd = PathBuf::from("/");
+    // Apps in the saved state were accepted when they were applied: one saved before root
+    // apps had to be asked for must still come back at boot.
+    host.require_root_opt_in = false;
     host
 }
 
@@ -371,6 +374,7 @@ mod output_tests {
         std::fs::create_dir(&out).unwrap();
         let mut host = HostFacts::detect(Scope::System, Some(252));
         host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
+        host.require_root_opt_in = false;
 
         let outcome = generate(&file, &host, &out);
 

@@ -25,10 +25,16 @@ fn write_file(dir: &Path, toml: &str) -> String {
     path.display().to_string()
 }
 
-/// An `[[apps]]` table running fixtures/http.js on `port` in fork mode.
+/// An `[[apps]]` table running fixtures/http.js on `port` in fork mode, as root unless
+/// `extra` names a user (pm2ctl runs as root in the sandbox, so root must be asked for).
 fn http_app(name: &str, port: u16, extra: &str) -> String {
+    let user = if extra.contains("user =") {
+        ""
+    } else {
+        "user = \"root\"\n"
+    };
     format!(
-        "[[apps]]\nname = \"{name}\"\nscript = \"{}\"\nport = {port}\n{extra}\n",
+        "[[apps]]\n{user}name = \"{name}\"\nscript = \"{}\"\nport = {port}\n{extra}\n",
         fixture("http.js")
     )
 }
@@ -171,7 +177,8 @@ fn a_broken_file_exits_2_and_leaves_running_apps_untouched() {
         &dir,
         &[
             http_app("steady", 4121, "env = { CHANGED = \"yes\" }"),
-            "[[apps]]\nname = \"bad\"\nscript = \"x.js\"\ninstances = \"lots\"\n".to_string(),
+            "[[apps]]\nuser = \"root\"\nname = \"bad\"\nscript = \"x.js\"\ninstances = \"lots\"\n"
+                .to_string(),
         ]
         .concat(),
     );
@@ -266,7 +273,7 @@ fn max_memory_restart_kills_a_leaking_app_and_systemd_restarts_it() {
     let file = write_file(
         &dir,
         &format!(
-            "[[apps]]\nname = \"leaky\"\nscript = \"{}\"\nmax_memory_restart = \"64M\"\n\
+            "[[apps]]\nuser = \"root\"\nname = \"leaky\"\nscript = \"{}\"\nmax_memory_restart = \"64M\"\n\
              env = {{ LEAK_MB_PER_TICK = \"8\" }}\n",
             fixture("leak.js")
         ),
@@ -303,7 +310,7 @@ fn exceeding_max_restarts_leaves_the_app_errored() {
     let file = write_file(
         &dir,
         &format!(
-            "[[apps]]\nname = \"crashy\"\nscript = \"{}\"\nmax_restarts = 2\nmin_uptime = \"5s\"\n",
+            "[[apps]]\nuser = \"root\"\nname = \"crashy\"\nscript = \"{}\"\nmax_restarts = 2\nmin_uptime = \"5s\"\n",
             fixture("crash.js")
         ),
     );
@@ -330,7 +337,7 @@ fn kill_timeout_is_how_long_a_stubborn_app_gets_before_sigkill() {
     let sb = Sandbox::boot();
     let dir = workdir("kill-timeout");
     let stubborn = format!(
-        "[[apps]]\nname = \"stubborn\"\nscript = \"{}\"\nkill_timeout = \"3s\"\n",
+        "[[apps]]\nuser = \"root\"\nname = \"stubborn\"\nscript = \"{}\"\nkill_timeout = \"3s\"\n",
         fixture("ignore-sigint.js")
     );
     let other = http_app("other", 4160, "");
@@ -369,7 +376,11 @@ fn an_app_runs_as_the_user_it_names() {
 fn a_user_without_root_applies_to_their_own_systemd() {
     let sb = Sandbox::boot();
     let dir = workdir("user-manager");
-    let file = write_file(&dir, &http_app("mine", 4170, ""));
+    // A user's app names no `user`: it runs as whoever applies it.
+    let file = write_file(
+        &dir,
+        &http_app("mine", 4170, "").replace("user = \"root\"\n", ""),
+    );
     // nobody's own state directory and user manager (with its bus at /run/user/65534/bus).
     let state = dir.join("state");
     std::fs::create_dir(&state).expect("create the state directory");
@@ -417,7 +428,7 @@ fn an_apply_killed_half_way_is_completed_by_the_next_one() {
     // An app that ignores its stop signal keeps `apply` waiting while it replaces it.
     let stubborn = |mark: &str| {
         format!(
-            "[[apps]]\nname = \"stubborn\"\nscript = \"{}\"\nkill_timeout = \"5s\"\n\
+            "[[apps]]\nuser = \"root\"\nname = \"stubborn\"\nscript = \"{}\"\nkill_timeout = \"5s\"\n\
              env = {{ MARK = \"{mark}\" }}\n",
             fixture("ignore-sigint.js")
         )

@@ -22,6 +22,7 @@ fn plan_in(dir: &Path, toml: &str, args: &[&str]) -> (i32, String, String) {
 
 const CLUSTER: &str = r#"
 [[apps]]
+user = "root"
 name = "web"
 script = "run.sh"
 exec_mode = "cluster"
@@ -111,7 +112,7 @@ fn invalid_files_and_unplannable_apps_exit_2() {
     assert_eq!(code, 2, "{err}");
     let (code, _, err) = plan_in(
         dir.path(),
-        "[[apps]]\nname = \"api\"\nscript = \"missing.js\"\n",
+        "[[apps]]\nuser = \"root\"\nname = \"api\"\nscript = \"missing.js\"\n",
         &[],
     );
     assert_eq!(code, 2, "{err}");

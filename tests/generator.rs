@@ -21,7 +21,7 @@ fn workdir(test: &str) -> PathBuf {
 
 fn http_app(name: &str, port: u16, extra: &str) -> String {
     format!(
-        "[[apps]]\nname = \"{name}\"\nscript = \"{}\"\nport = {port}\n\
+        "[[apps]]\nuser = \"root\"\nname = \"{name}\"\nscript = \"{}\"\nport = {port}\n\
          listen_address = \"127.0.0.1\"\n{extra}\n",
         fixtures_dir().join("http.js").display()
     )
@@ -175,7 +175,7 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
     std::fs::write(
         &dump,
         format!(
-            "{}\n[[apps]]\nname = \"gone\"\nscript = \"/no/such/app.js\"\n",
+            "{}\n[[apps]]\nuser = \"root\"\nname = \"gone\"\nscript = \"/no/such/app.js\"\n",
             http_app("ok", 4162, "")
         ),
     )

@@ -121,6 +121,8 @@ fn three_apps(sb: &Sandbox) {
         &[
             "start",
             &signals,
+            "--uid",
+            "root",
             "--name",
             "api",
             "--namespace",
@@ -131,11 +133,29 @@ fn three_apps(sb: &Sandbox) {
     );
     pm2ctl(
         sb,
-        &["start", &signals, "--name", "admin", "--namespace", "web"],
+        &[
+            "start",
+            &signals,
+            "--uid",
+            "root",
+            "--name",
+            "admin",
+            "--namespace",
+            "web",
+        ],
     );
     pm2ctl(
         sb,
-        &["start", &signals, "--name", "worker", "--namespace", "jobs"],
+        &[
+            "start",
+            &signals,
+            "--uid",
+            "root",
+            "--name",
+            "worker",
+            "--namespace",
+            "jobs",
+        ],
     );
 }
 
@@ -160,7 +180,9 @@ fn scale_4_2_3_changes_the_instances_answering_on_the_shared_port() {
     let http = fixture("http.js");
     pm2ctl(
         &sb,
-        &["start", &http, "--name", "web", "-i", "4", "--port", "3100"],
+        &[
+            "start", &http, "--uid", "root", "--name", "web", "-i", "4", "--port", "3100",
+        ],
     );
     assert_eq!(units(&sb, "pm2ctl-web@*.service").len(), 4);
     let four = pids_on_port(&sb, 3100, 4);
@@ -289,7 +311,17 @@ fn send_signal_reaches_the_app() {
 #[test]
 fn reset_zeroes_the_restart_count() {
     let sb = Sandbox::boot();
-    pm2ctl(&sb, &["start", &fixture("signals.js"), "--name", "flaky"]);
+    pm2ctl(
+        &sb,
+        &[
+            "start",
+            &fixture("signals.js"),
+            "--uid",
+            "root",
+            "--name",
+            "flaky",
+        ],
+    );
     let unit = "pm2ctl-flaky@0.service";
     // Two crashes (systemd restarts it) and one manual restart.
     for round in 1..=2 {
@@ -385,6 +417,8 @@ fn start_passes_arguments_after_the_double_dash_to_every_instance() {
         &[
             "start",
             &fixture("argv.js"),
+            "--uid",
+            "root",
             "-i",
             "2",
             "--name",
@@ -407,7 +441,7 @@ fn start_passes_arguments_after_the_double_dash_to_every_instance() {
         });
     }
     // Starting the same name again is PM2's duplicate error.
-    let again = sb.pm2ctl(&["start", &fixture("argv.js"), "--name", "x"]);
+    let again = sb.pm2ctl(&["start", &fixture("argv.js"), "--uid", "root", "--name", "x"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(
         stderr(&again).contains("already launched"),

@@ -24,9 +24,9 @@ fn start_two_apps(sb: &Sandbox, test: &str) -> PathBuf {
     let dir = workdir(test);
     let file = dir.join("ecosystem.toml");
     let toml = format!(
-        "[[apps]]\nname = \"web\"\nscript = \"{}\"\ninstances = 2\nexec_mode = \"cluster\"\n\
+        "[[apps]]\nuser = \"root\"\nname = \"web\"\nscript = \"{}\"\ninstances = 2\nexec_mode = \"cluster\"\n\
          port = 3100\nmax_memory_restart = \"200M\"\n\n\
-         [[apps]]\nname = \"worker\"\nscript = \"{}\"\n",
+         [[apps]]\nuser = \"root\"\nname = \"worker\"\nscript = \"{}\"\n",
         fixture("http.js"),
         fixture("signals.js")
     );

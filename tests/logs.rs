@@ -98,7 +98,7 @@ fn apply(sb: &Sandbox, test: &str, apps: &str) {
 /// An `[[apps]]` table running fixture `script` with `extra` options.
 fn app_table(name: &str, script: &str, extra: &str) -> String {
     format!(
-        "[[apps]]\nname = \"{name}\"\nscript = \"{}\"\n{extra}\n",
+        "[[apps]]\nuser = \"root\"\nname = \"{name}\"\nscript = \"{}\"\n{extra}\n",
         fixtures_dir().join(script).display()
     )
 }

@@ -69,6 +69,9 @@ fn host() -> HostFacts {
         self_exe: None,
         cwd: "/".into(),
         memory_unenforced: None,
+        caller_capabilities: u64::MAX,
+        unprivileged_port_start: 1024,
+        require_root_opt_in: true,
     }
 }
 

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 const ECOSYSTEM: &str = r#"
 [[apps]]
+user = "root"
 name = "web api"
 script = "HTTP"
 exec_mode = "cluster"
@@ -41,8 +42,10 @@ autorestart = false
 max_restarts = 3
 min_uptime = "2s"
 disable_logs = true
+sandbox = { capabilities = ["CAP_NET_BIND_SERVICE"], memory_deny_write_execute = true, protect_home = "tmpfs", read_write_paths = ["/var/tmp/a dir"] }
 
 [[apps]]
+user = "root"
 name = "ready"
 script = "HTTP"
 wait_ready = true

@@ -129,7 +129,9 @@ fn an_app_started_by_pm2ctl_reloads_without_loss_and_reload_starts_it_when_stopp
     let sb = Sandbox::boot();
     let http = fixtures_dir().join("http.js").display().to_string();
     let port = PORT.to_string();
-    let out = sb.pm2ctl(&["start", &http, "--name", "web", "-i", "2", "--port", &port]);
+    let out = sb.pm2ctl(&[
+        "start", &http, "--uid", "root", "--name", "web", "-i", "2", "--port", &port,
+    ]);
     assert_success("pm2ctl start", &out);
     assert_reload_under_load_loses_nothing(&sb, 2);
 

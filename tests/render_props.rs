@@ -224,6 +224,8 @@ proptest! {
     ) {
         let mut app = App::with_defaults(&name, "app.js");
         app.namespace = ns;
+        // A root caller must ask for a root app; without it the plan fails and nothing renders.
+        app.user = Some("root".into());
         app.args = args;
         app.env.insert("VALUE".into(), value);
         app.instances = Some(Instances::Count(2));
@@ -242,6 +244,9 @@ proptest! {
             path: "/usr/bin".into(), systemd_version: 252, scope: Scope::System,
             node_shim: "/usr/lib/pm2ctl/pm2ctl-shim.js".into(), caller_env: vec![],
             self_exe: Some("/usr/bin/pm2ctl".into()), cwd: "/".into(), memory_unenforced: None,
+                        caller_capabilities: u64::MAX,
+            unprivileged_port_start: 1024,
+            require_root_opt_in: true,
         };
         let Ok(p) = plan::plan(&eco, None, &host, &AllThere) else { return Ok(()) };
         for unit in p.units() {

@@ -39,7 +39,7 @@ fn rendered_unit_files_run_the_planned_command_and_environment() {
     std::fs::create_dir_all(&dir).unwrap();
     let http = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/http.js");
     let toml = format!(
-        "[[apps]]\nname = \"web app\"\nscript = {script:?}\nexec_mode = \"cluster\"\n\
+        "[[apps]]\nuser = \"root\"\nname = \"web app\"\nscript = {script:?}\nexec_mode = \"cluster\"\n\
          instances = 2\nport = {PORT}\nlisten_address = \"127.0.0.1\"\nargs = {args:?}\n\
          env = {{ MOTD = {motd:?} }}\n",
         script = http.to_str().unwrap(),

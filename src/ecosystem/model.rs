@@ -124,6 +124,28 @@ impl LogRateLimit {
     };
 }
 
+/// `sandbox`: how an app deviates from pm2ctl's default systemd sandboxing (the defaults
+/// themselves, and which systemd needs what, are in `plan::sandbox`). The default value
+/// changes nothing: every default applies.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Sandbox {
+    /// `sandbox = false`: none of the defaults (capabilities are still granted as asked).
+    pub off: bool,
+    /// On/off options the file sets (`private_tmp = false`), by their key in `sandbox`.
+    pub switches: BTreeMap<String, bool>,
+    /// `protect_system`: `"strict"` (default), `"full"`, `"true"` or `"false"`.
+    pub protect_system: Option<String>,
+    /// `protect_home`: `"read-only"` (default), `"tmpfs"`, `"true"` or `"false"`.
+    pub protect_home: Option<String>,
+    /// `read_write_paths`: more paths the app may write, besides its working directory, its
+    /// log files' directories and its user's home (relative to `base_dir`).
+    pub read_write_paths: Vec<PathBuf>,
+    /// `capabilities`: what the app is granted (`CAP_NET_BIND_SERVICE`, …), canonical names.
+    /// A non-root app gets them as ambient capabilities; every app is bounded by them.
+    pub capabilities: Vec<String>,
+}
+
 /// One `[[apps]]` entry. Serialisable so the state store can keep the definition an app was
 /// started from (`scale` plans new instances from it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -228,6 +250,12 @@ pub struct App {
     pub log_rate_limit: LogRateLimit,
     pub pid_file: Option<PathBuf>,
 
+    // --- least privilege ---
+    /// `sandbox`: the systemd sandboxing every app gets unless it opts out. Defaulted when
+    /// absent, so apps recorded before it existed still load.
+    #[serde(default)]
+    pub sandbox: Sandbox,
+
     /// Options PM2 accepts that have no effect here (pmx, vizion, automation, …):
     /// accepted so PM2 files load, reported once as a note.
     pub ignored_options: Vec<String>,
@@ -308,6 +336,7 @@ impl App {
             log_date_format: None,
             log_rate_limit: LogRateLimit::DEFAULT,
             pid_file: None,
+            sandbox: Sandbox::default(),
             ignored_options: Vec::new(),
         }
     }

@@ -213,6 +213,8 @@ pub static APP_OPTIONS: &[OptionSpec<AppDraft>] = &[
         log_rate_limit(v)?),
     opt!("pid_file", ["pid"], |d, v| d.app.pid_file =
         Some(PathBuf::from(convert::non_empty_string(v)?))),
+    // --- least privilege ---
+    opt!("sandbox", [], |d, v| d.app.sandbox = sandbox(v)?),
     // --- accepted for PM2 compatibility, no effect under systemd ---
     ignored!("username", []),
     ignored!("windowsHide", ["windows_hide"]),
@@ -490,6 +492,134 @@ fn log_rate_limit(v: &Node) -> Conv<LogRateLimit> {
         }
     }
     Ok(limit)
+}
+
+/// `sandbox = false` (none of the defaults), `true` (the defaults), or a table that changes
+/// some: `{ private_tmp = false, protect_system = "full", read_write_paths = [...],
+/// capabilities = ["CAP_NET_BIND_SERVICE"] }`; `defaults = false` in the table starts from
+/// none of them (to grant capabilities without any sandboxing).
+fn sandbox(v: &Node) -> Conv<Sandbox> {
+    use crate::plan::sandbox::{PROTECT_HOME, PROTECT_SYSTEM, SWITCHES};
+    const EXPECTED: &str = "true, false, or a table of sandboxing options";
+    let entries = match &v.value {
+        Value::Bool(on) => {
+            return Ok(Sandbox {
+                off: !on,
+                ..Sandbox::default()
+            })
+        }
+        Value::Table(entries) => entries,
+        _ => return Err(expected(EXPECTED, v)),
+    };
+    let mut sandbox = Sandbox::default();
+    for entry in entries {
+        let key = entry.key.as_str();
+        let in_key = |p: Problem| Problem {
+            message: format!("sandbox.{}: {}", entry.key.escape_debug(), p.message),
+            help: p.help,
+        };
+        let value = &entry.value;
+        match key {
+            "defaults" => sandbox.off = !convert::boolean(value).map_err(in_key)?,
+            "protect_system" => {
+                sandbox.protect_system = Some(one_of(value, PROTECT_SYSTEM).map_err(in_key)?)
+            }
+            "protect_home" => {
+                sandbox.protect_home = Some(one_of(value, PROTECT_HOME).map_err(in_key)?)
+            }
+            "read_write_paths" => {
+                let paths = convert::string_list(value).map_err(in_key)?;
+                for p in &paths {
+                    sandbox_path(p).map_err(in_key)?;
+                }
+                sandbox.read_write_paths = paths.into_iter().map(PathBuf::from).collect();
+            }
+            "capabilities" => {
+                let names = convert::string_list(value).map_err(in_key)?;
+                sandbox.capabilities = names
+                    .iter()
+                    .map(|n| capability(n).map_err(in_key))
+                    .collect::<Conv<_>>()?;
+                sandbox.capabilities.sort();
+                sandbox.capabilities.dedup();
+            }
+            _ => match SWITCHES.iter().find(|s| s.key == key) {
+                Some(s) => {
+                    let on = convert::boolean(value).map_err(in_key)?;
+                    sandbox.switches.insert(s.key.to_string(), on);
+                }
+                None => {
+                    let known = SWITCHES.iter().map(|s| s.key).chain([
+                        "defaults",
+                        "protect_system",
+                        "protect_home",
+                        "read_write_paths",
+                        "capabilities",
+                    ]);
+                    let mut problem = Problem::new(format!(
+                        "sandbox: unknown key {}",
+                        super::tree::quote_short(key)
+                    ));
+                    problem = match suggest(key, known) {
+                        Some(k) => problem.with_help(format!("did you mean `{k}`?")),
+                        None => problem.with_help("README.md, \"Least privilege\", lists the keys"),
+                    };
+                    return Err(problem);
+                }
+            },
+        }
+    }
+    Ok(sandbox)
+}
+
+/// One of systemd's values for a choice; a boolean is read as `"true"`/`"false"`.
+fn one_of(v: &Node, values: &[&str]) -> Conv<String> {
+    let text = match &v.value {
+        Value::Bool(b) => b.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Err(expected(&format!("one of {}", values.join(", ")), v)),
+    };
+    let text = match text.as_str() {
+        "yes" => "true".to_string(),
+        "no" => "false".to_string(),
+        _ => text,
+    };
+    if values.contains(&text.as_str()) {
+        Ok(text)
+    } else {
+        Err(Problem::new(format!(
+            "{} is not one of {}",
+            super::tree::quote_short(&text),
+            values.join(", ")
+        )))
+    }
+}
+
+/// A path systemd can take in `ReadWritePaths=`: no control characters, and no leading `-`
+/// or `+` (systemd would read them as flags).
+fn sandbox_path(p: &str) -> Conv<()> {
+    if p.is_empty() || p.chars().any(char::is_control) || p.starts_with(['-', '+']) {
+        return Err(Problem::new(format!(
+            "{} is not a usable path",
+            super::tree::quote_short(p)
+        )));
+    }
+    Ok(())
+}
+
+/// `net_bind_service`, `CAP_NET_BIND_SERVICE` → `CAP_NET_BIND_SERVICE`.
+fn capability(name: &str) -> Conv<String> {
+    let canonical = caps::to_canonical(name.trim());
+    canonical
+        .parse::<caps::Capability>()
+        .map(|c| c.to_string())
+        .map_err(|_| {
+            Problem::new(format!(
+                "{} is not a capability",
+                super::tree::quote_short(name)
+            ))
+            .with_help("e.g. \"CAP_NET_BIND_SERVICE\" (capabilities(7) lists them)")
+        })
 }
 
 fn log_type(v: &Node) -> Conv<bool> {

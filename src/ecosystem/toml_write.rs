@@ -274,6 +274,9 @@ fn write_app(out: &mut String, app: &App, d: &App) {
     if let Some(p) = &app.pid_file {
         w.kv("pid_file", path(p));
     }
+    if let Some(sandbox) = sandbox_value(&app.sandbox) {
+        w.kv("sandbox", sandbox);
+    }
     if !app.ignored_options.is_empty() {
         let _ = writeln!(
             out,
@@ -290,6 +293,41 @@ fn write_app(out: &mut String, app: &App, d: &App) {
 
 /// `[header]` and one line per variable. An empty `env` is left out; an empty
 /// `env_<name>` is kept, since selecting it with `--env` must still work.
+/// `sandbox` as an inline table, `false`, or nothing when it keeps every default.
+fn sandbox_value(s: &Sandbox) -> Option<String> {
+    if *s == Sandbox::default() {
+        return None;
+    }
+    if s.off && s.capabilities.is_empty() {
+        return Some("false".to_string());
+    }
+    let mut parts = Vec::new();
+    if s.off {
+        parts.push("defaults = false".to_string());
+    }
+    for (k, v) in &s.switches {
+        parts.push(format!("{} = {v}", key(k)));
+    }
+    if let Some(v) = &s.protect_system {
+        parts.push(format!("protect_system = {}", string(v)));
+    }
+    if let Some(v) = &s.protect_home {
+        parts.push(format!("protect_home = {}", string(v)));
+    }
+    if !s.read_write_paths.is_empty() {
+        let paths: Vec<String> = s
+            .read_write_paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        parts.push(format!("read_write_paths = {}", string_array(&paths)));
+    }
+    if !s.capabilities.is_empty() {
+        parts.push(format!("capabilities = {}", string_array(&s.capabilities)));
+    }
+    Some(format!("{{ {} }}", parts.join(", ")))
+}
+
 fn write_env_table(
     out: &mut String,
     header: &str,

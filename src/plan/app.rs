@@ -31,6 +31,7 @@
 use super::env::{self, EnvInputs};
 use super::exec::{self, Runtime};
 use super::naming::AppUnitNames;
+use super::sandbox::{self, Inputs};
 use super::{companion, gate, logs, memory, AppPlan, HostFacts, InstancePlan, Resolver, Scope};
 use crate::ecosystem::{App, ExecMode, Instances};
 use crate::unit::{UnitKind, UnitSpec, Value};
@@ -102,6 +103,9 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
         .map_err(|e| fail(&mut problems, format!("name: {e}")))
         .ok();
     let user = run_as(app, host).map_err(|e| fail(&mut problems, e)).ok();
+    for problem in privilege_problems(app, host) {
+        fail(&mut problems, problem);
+    }
     let kill_signal = signal_number(&app.kill_signal)
         .map_err(|e| fail(&mut problems, e))
         .ok();
@@ -148,7 +152,33 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
     )
     .map_err(|e| vec![format!("app `{}`: {e}", app.name)])?;
 
-    let listen = match (exec_mode, shared_port(app, &app_env)) {
+    let port = shared_port(app, &app_env);
+    let low_port = port.filter(|p| *p < host.unprivileged_port_start);
+    let root = sandbox::runs_as_root(user.as_deref(), host);
+    let may_bind_low = root
+        || sandbox::holds(
+            sandbox::mask(&app.sandbox.capabilities),
+            caps::Capability::CAP_NET_BIND_SERVICE,
+        );
+    if let Some(p) = low_port {
+        let problem = low_port_problem(
+            p,
+            host,
+            exec_mode,
+            may_bind_low,
+            command.runtime.loads_node_shim(),
+        );
+        if let Some(problem) = problem {
+            return Err(vec![format!("app `{}`: {problem}", app.name)]);
+        }
+    }
+    // A fork-mode Node app on a privileged port gets it as a cluster app does: from the
+    // socket systemd opens, so it needs no privilege of its own.
+    let socket_for_fork = exec_mode == ExecMode::Fork && low_port.is_some() && !may_bind_low;
+    let listen = match (exec_mode, port) {
+        (ExecMode::Fork, Some(port)) if socket_for_fork => {
+            Some(listen_address(app.listen_address.as_deref(), port))
+        }
         (ExecMode::Cluster, Some(port)) => {
             if !command.runtime.loads_node_shim() {
                 warnings.push(format!(
@@ -168,6 +198,8 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
         .self_exe
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
+
+    let home = home_of(user.as_deref(), host, ctx.resolver);
 
     let mut slice = UnitSpec::new(names.slice(), UnitKind::Slice);
     slice.set(
@@ -189,6 +221,15 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
             &host.home,
             &mut warnings,
         );
+        let writable: Vec<std::path::PathBuf> = std::iter::once(command.cwd.clone())
+            .chain(
+                [&files.out, &files.err]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f.parent())
+                    .map(|d| existing_ancestor(d, ctx.resolver)),
+            )
+            .collect();
         let mut output = Vec::new();
         let exec_start =
             logs::exec_start(&command.exec, app, &files, self_exe.as_deref(), &mut output);
@@ -250,6 +291,17 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
         if let Some(bytes) = app.max_memory_restart {
             s.set("MemoryMax", Value::U64(bytes));
         }
+        sandbox::apply(
+            &mut s,
+            &Inputs {
+                app,
+                host,
+                user: user.as_deref(),
+                home: home.as_deref(),
+                writable,
+                base_dir: ctx.base_dir,
+            },
+        );
         for (name, value) in output {
             s.set(name, value);
         }
@@ -401,6 +453,95 @@ fn run_as(app: &App, host: &HostFacts) -> Result<RunAs, String> {
             Ok((user, app.group.clone()))
         }
     }
+}
+
+/// The directory to keep writable for a log directory that may not exist yet (exec-wrap
+/// creates it): the nearest one that exists, but never `/` itself, which would undo
+/// `ProtectSystem` (the app then cannot create such a directory, and says so).
+fn existing_ancestor(dir: &Path, resolver: &dyn Resolver) -> std::path::PathBuf {
+    dir.ancestors()
+        .take_while(|a| a.parent().is_some())
+        .find(|a| resolver.file_kind(a) == super::FileKind::Directory)
+        .unwrap_or(dir)
+        .to_path_buf()
+}
+
+/// The home of the account a service runs as: the caller's, or looked up.
+fn home_of(
+    user: Option<&str>,
+    host: &HostFacts,
+    resolver: &dyn Resolver,
+) -> Option<std::path::PathBuf> {
+    match (host.scope, user) {
+        (Scope::User, _) => Some(host.home.clone()),
+        (Scope::System, Some(u)) if u == host.user || u == host.uid.to_string() => {
+            Some(host.home.clone())
+        }
+        (Scope::System, Some(u)) => resolver.home_of(u),
+        (Scope::System, None) => resolver.home_of("root"),
+    }
+}
+
+/// What a root caller, or a file's capabilities, must not get past: a root app nobody asked
+/// for, capabilities the caller lacks or a user's systemd cannot grant.
+fn privilege_problems(app: &App, host: &HostFacts) -> Vec<String> {
+    let mut out = Vec::new();
+    if host.scope == Scope::System
+        && host.uid == 0
+        && host.require_root_opt_in
+        && app.user.is_none()
+    {
+        out.push(
+            "would run as root: pm2ctl runs as root and the app names no `user`. \
+             Name the account it should run as (`user = \"www-data\"`), or write \
+             `user = \"root\"` to run it as root (`--uid root` for `pm2ctl start`)"
+                .to_string(),
+        );
+    }
+    if !app.sandbox.capabilities.is_empty() {
+        if host.scope == Scope::User {
+            out.push(format!(
+                "sandbox.capabilities: a user's own systemd cannot grant capabilities ({}); \
+                 run pm2ctl as root to use the system manager",
+                app.sandbox.capabilities.join(", ")
+            ));
+        } else {
+            let beyond = sandbox::beyond_caller(app, host);
+            if !beyond.is_empty() {
+                out.push(format!(
+                    "sandbox.capabilities: pm2ctl does not hold {} itself, and grants an app \
+                     no capability its caller lacks",
+                    beyond.join(", ")
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Why an app cannot have port `port` (below the unprivileged start), if it cannot.
+fn low_port_problem(
+    port: u16,
+    host: &HostFacts,
+    exec_mode: ExecMode,
+    may_bind: bool,
+    node: bool,
+) -> Option<String> {
+    let start = host.unprivileged_port_start;
+    if host.scope == Scope::User {
+        return Some(format!(
+            "port {port} is below {start}: a user's own systemd cannot open it; \
+             use a port from {start} up, or run pm2ctl as root (the system manager opens it)"
+        ));
+    }
+    if exec_mode == ExecMode::Fork && !may_bind && !node {
+        return Some(format!(
+            "port {port} is below {start} and the app does not run as root: it cannot bind it. \
+             Use exec_mode = \"cluster\" if it accepts its socket from systemd (LISTEN_FDS), \
+             or grant it `sandbox = {{ capabilities = [\"CAP_NET_BIND_SERVICE\"] }}`"
+        ));
+    }
+    None
 }
 
 /// `SIGINT`, `INT` or `2` → 2.

@@ -71,11 +71,75 @@ const GATED: &[Gated] = &[
         loses: "the garbage-collection mode: failed units stay loaded until reset",
     },
     Gated {
+        property: "ProtectClock",
+        since: 245,
+        loses: "sandbox.protect_clock: the app is not kept from setting the clock",
+    },
+    Gated {
+        property: "ProtectKernelLogs",
+        since: 244,
+        loses: "sandbox.protect_kernel_logs: the app is not kept from the kernel log",
+    },
+    Gated {
+        property: "ProtectHostname",
+        since: 242,
+        loses: "sandbox.protect_hostname: the app is not kept from changing the host name",
+    },
+    Gated {
+        property: "RestrictSUIDSGID",
+        since: 242,
+        loses: "sandbox.restrict_suid_sgid: the app may create set-user-ID files",
+    },
+    Gated {
+        property: "LockPersonality",
+        since: 235,
+        loses: "sandbox.lock_personality: the app may change its execution domain",
+    },
+    Gated {
+        property: "RestrictNamespaces",
+        since: 233,
+        loses: "sandbox.restrict_namespaces: the app may create namespaces",
+    },
+    Gated {
+        property: "ProtectKernelTunables",
+        since: 232,
+        loses: "sandbox.protect_kernel_tunables: the app is not kept from /proc/sys",
+    },
+    Gated {
+        property: "ProtectKernelModules",
+        since: 232,
+        loses: "sandbox.protect_kernel_modules: the app is not kept from loading kernel modules",
+    },
+    Gated {
+        property: "ProtectControlGroups",
+        since: 232,
+        loses: "sandbox.protect_control_groups: the app is not kept from writing cgroups",
+    },
+    Gated {
+        property: "RestrictRealtime",
+        since: 231,
+        loses: "sandbox.restrict_realtime: the app may take realtime scheduling",
+    },
+    Gated {
+        property: "MemoryDenyWriteExecute",
+        since: 231,
+        loses: "sandbox.memory_deny_write_execute: writable memory may be executable",
+    },
+    Gated {
+        property: "AmbientCapabilities",
+        since: 229,
+        loses: "sandbox.capabilities: a non-root app is not granted its capabilities",
+    },
+    Gated {
         property: "MemoryMax",
         since: 231,
         loses: "max_memory_restart: no memory limit is set",
     },
 ];
+
+/// `ProtectSystem=strict` (232); older systemd gets `full` (only /usr, /boot and /etc
+/// read-only).
+const PROTECT_SYSTEM_STRICT_SINCE: u32 = 232;
 
 /// `Type=exec` (240) tells apart "started" from "exec failed"; older systemd gets `simple`.
 const TYPE_EXEC_SINCE: u32 = 240;
@@ -100,6 +164,16 @@ pub fn apply(units: &mut [&mut UnitSpec], version: u32, app_name: &str) -> Vec<S
             entry.1 = entry.1.max(g.since);
             false
         });
+        if version < PROTECT_SYSTEM_STRICT_SINCE {
+            for p in spec.properties.iter_mut() {
+                if p.name == "ProtectSystem" && p.value == Value::Str("strict".into()) {
+                    p.value = Value::Str("full".into());
+                    losses
+                        .entry("sandbox.protect_system: only /usr, /boot and /etc are read-only (\"full\")")
+                        .or_insert((vec!["ProtectSystem=strict"], PROTECT_SYSTEM_STRICT_SINCE));
+                }
+            }
+        }
         if version < TYPE_EXEC_SINCE {
             for p in spec.properties.iter_mut() {
                 if p.name == "Type" && p.value == Value::Str("exec".into()) {

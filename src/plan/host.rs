@@ -41,6 +41,9 @@ impl HostFacts {
             self_exe: std::env::current_exe().ok(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             memory_unenforced: memory_unenforced(scope, uid.as_raw(), Path::new(CGROUP_ROOT)),
+            caller_capabilities: super::sandbox::own_capabilities(),
+            unprivileged_port_start: unprivileged_port_start(),
+            require_root_opt_in: true,
         }
     }
 }
@@ -82,6 +85,14 @@ pub fn memory_unenforced(scope: Scope, uid: u32, cgroup_root: &Path) -> Option<S
     }
 }
 
+/// `net.ipv4.ip_unprivileged_port_start` (1024 when it cannot be read).
+fn unprivileged_port_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
 /// `systemctl --version` → 252 from "systemd 252 (252.38-1~deb12u1)".
 fn systemctl_version() -> u32 {
     std::process::Command::new("systemctl")
@@ -121,6 +132,14 @@ impl Resolver for SystemResolver {
             Ok(_) => FileKind::Other,
             Err(_) => FileKind::Missing,
         }
+    }
+
+    fn home_of(&self, user: &str) -> Option<PathBuf> {
+        let account = match user.parse::<u32>() {
+            Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+            Err(_) => nix::unistd::User::from_name(user),
+        };
+        account.ok().flatten().map(|a| a.dir)
     }
 }
 

@@ -21,6 +21,7 @@ pub mod logs;
 pub mod memory;
 pub mod naming;
 mod paths;
+pub mod sandbox;
 pub mod show;
 #[cfg(test)]
 mod tests;
@@ -63,6 +64,16 @@ pub struct HostFacts {
     /// controller delegated), or `None` when it does; apps with `max_memory_restart` are
     /// warned about it.
     pub memory_unenforced: Option<String>,
+    /// The capabilities the caller holds (bitmask by `caps::Capability::bitmask`); an app is
+    /// granted none beyond them.
+    pub caller_capabilities: u64,
+    /// The lowest port an unprivileged process may bind (`net.ipv4.ip_unprivileged_port_start`,
+    /// 1024 unless lowered).
+    pub unprivileged_port_start: u16,
+    /// A root caller must ask for root apps in the file (`user = "root"`): true for anything a
+    /// user runs; false when re-planning apps already running (the generator at boot), so an
+    /// app applied before this rule existed is not lost.
+    pub require_root_opt_in: bool,
 }
 
 /// Filesystem lookups the plan needs, behind a trait so golden tests can fake them.
@@ -71,6 +82,10 @@ pub trait Resolver {
     fn which(&self, command: &str, path: &str) -> Option<PathBuf>;
     /// What is at `path` (an absolute path): decides how a `script` runs.
     fn file_kind(&self, path: &Path) -> FileKind;
+    /// The home directory of an account (a name or a numeric id), if it exists.
+    fn home_of(&self, _user: &str) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// What a path points at, as far as running it is concerned.

@@ -49,6 +49,15 @@ fn property_text(out: &mut String, p: &Property) {
             writeln!(out, "{head} {t}  # {}", duration_text(*t))
         }
         Value::U64(t) if *t == u64::MAX => writeln!(out, "{head} {t}  # infinity"),
+        Value::U64(t) if p.name == "CapabilityBoundingSet" || p.name == "AmbientCapabilities" => {
+            let names = super::sandbox::names(*t);
+            let names = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(" ")
+            };
+            writeln!(out, "{head} {t}  # {names}")
+        }
         Value::U64(t) => writeln!(out, "{head} {t}"),
         Value::Str(s) => writeln!(out, "{head} {s:?}"),
         Value::StrList(items) => {

@@ -50,6 +50,10 @@ fn host() -> HostFacts {
         self_exe: None,
         cwd: "/home/dev".into(),
         memory_unenforced: None,
+        caller_capabilities: u64::MAX,
+        unprivileged_port_start: 1024,
+        // These tests are about other options; the root rule has its own below.
+        require_root_opt_in: false,
     }
 }
 
@@ -112,6 +116,23 @@ fn fork_app_gets_a_slice_and_one_service() {
             "KillMode",
             "MemoryAccounting",
             "CPUAccounting",
+            "NoNewPrivileges",
+            "PrivateTmp",
+            "PrivateDevices",
+            "ProtectKernelTunables",
+            "ProtectKernelModules",
+            "ProtectKernelLogs",
+            "ProtectControlGroups",
+            "ProtectClock",
+            "ProtectHostname",
+            "RestrictSUIDSGID",
+            "LockPersonality",
+            "RestrictRealtime",
+            "RestrictNamespaces",
+            "SystemCallArchitectures",
+            "ProtectSystem",
+            "ProtectHome",
+            "ReadWritePaths",
             "SyslogIdentifier",
             "LogExtraFields",
             "LogRateLimitIntervalUSec",
@@ -489,4 +510,184 @@ fn the_node_shim_gets_the_stop_settings_and_other_runtimes_do_not() {
         "{:?}",
         p.warnings
     );
+}
+
+fn root_host() -> HostFacts {
+    HostFacts {
+        require_root_opt_in: true,
+        ..host()
+    }
+}
+
+fn plan_err(app: App, host: &HostFacts) -> String {
+    match plan(&eco(vec![app]), None, host, &resolver()) {
+        Ok(_) => panic!("planned"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_root_caller_must_ask_for_a_root_app() {
+    let err = plan_err(App::with_defaults("api", "app.js"), &root_host());
+    assert!(err.contains("app `api`: would run as root"), "{err}");
+    assert!(err.contains("user = \"root\""), "{err}");
+
+    let mut app = App::with_defaults("api", "app.js");
+    app.user = Some("root".into());
+    let p = plan(&eco(vec![app]), None, &root_host(), &resolver()).expect("plans");
+    let s = &p.apps[0].instances[0].service;
+    assert_eq!(s.get("User"), Some(&Value::Str("root".into())));
+    // A root app keeps root's capabilities unless the file bounds them.
+    assert_eq!(s.get("CapabilityBoundingSet"), None);
+
+    let mut app = App::with_defaults("api", "app.js");
+    app.user = Some("www-data".into());
+    assert!(plan(&eco(vec![app]), None, &root_host(), &resolver()).is_ok());
+}
+
+#[test]
+fn a_non_root_app_gets_no_capabilities_unless_granted() {
+    let mut app = App::with_defaults("api", "app.js");
+    app.user = Some("www-data".into());
+    let p = plan_one(app.clone());
+    let s = &p.apps[0].instances[0].service;
+    assert_eq!(s.get("CapabilityBoundingSet"), Some(&Value::U64(0)));
+    assert_eq!(s.get("AmbientCapabilities"), None);
+
+    app.sandbox.capabilities = vec!["CAP_NET_BIND_SERVICE".into()];
+    let p = plan_one(app.clone());
+    let s = &p.apps[0].instances[0].service;
+    assert_eq!(s.get("CapabilityBoundingSet"), Some(&Value::U64(1 << 10)));
+    assert_eq!(s.get("AmbientCapabilities"), Some(&Value::U64(1 << 10)));
+
+    // Not beyond what the caller holds.
+    let host = HostFacts {
+        caller_capabilities: 0,
+        ..host()
+    };
+    let err = plan_err(app, &host);
+    assert!(
+        err.contains("does not hold CAP_NET_BIND_SERVICE itself"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sandboxing_is_on_by_default_and_each_option_can_be_turned_off() {
+    let p = plan_one(App::with_defaults("api", "app.js"));
+    let s = &p.apps[0].instances[0].service;
+    assert_eq!(s.get("NoNewPrivileges"), Some(&Value::Bool(true)));
+    assert_eq!(s.get("ProtectSystem"), Some(&Value::Str("strict".into())));
+    assert_eq!(s.get("ProtectHome"), Some(&Value::Str("read-only".into())));
+    assert_eq!(
+        s.get("MemoryDenyWriteExecute"),
+        None,
+        "node's JIT needs W+X"
+    );
+    assert_eq!(
+        s.get("ReadWritePaths"),
+        Some(&Value::StrList(vec!["-/srv".into()]))
+    );
+
+    let mut app = App::with_defaults("api", "app.js");
+    app.sandbox.switches.insert("private_tmp".into(), false);
+    app.sandbox.protect_system = Some("full".into());
+    app.sandbox.protect_home = Some("false".into());
+    app.out_file = LogTarget::File("/var/log/api/out.log".into());
+    app.sandbox.read_write_paths = vec!["/var/lib/api".into()];
+    let p = plan_one(app);
+    let s = &p.apps[0].instances[0].service;
+    assert_eq!(s.get("PrivateTmp"), None);
+    assert_eq!(s.get("ProtectSystem"), Some(&Value::Str("full".into())));
+    assert_eq!(s.get("ProtectHome"), None);
+    assert_eq!(
+        s.get("ReadWritePaths"),
+        Some(&Value::StrList(vec![
+            "-/srv".into(),
+            "-/var/log/api".into(),
+            "-/var/lib/api".into()
+        ]))
+    );
+
+    let mut app = App::with_defaults("api", "app.js");
+    app.sandbox.off = true;
+    let p = plan_one(app);
+    let s = &p.apps[0].instances[0].service;
+    for prop in [
+        "NoNewPrivileges",
+        "PrivateTmp",
+        "ProtectSystem",
+        "ReadWritePaths",
+    ] {
+        assert_eq!(s.get(prop), None, "{prop}");
+    }
+}
+
+#[test]
+fn a_users_own_systemd_gets_only_what_needs_no_namespace() {
+    let host = HostFacts {
+        scope: Scope::User,
+        uid: 1000,
+        user: "dev".into(),
+        ..host()
+    };
+    let p = plan(
+        &eco(vec![App::with_defaults("api", "app.js")]),
+        None,
+        &host,
+        &resolver(),
+    )
+    .expect("plans");
+    let s = &p.apps[0].instances[0].service;
+    assert_eq!(s.get("NoNewPrivileges"), Some(&Value::Bool(true)));
+    for prop in [
+        "PrivateTmp",
+        "ProtectSystem",
+        "ProtectHome",
+        "CapabilityBoundingSet",
+    ] {
+        assert_eq!(s.get(prop), None, "{prop}");
+    }
+}
+
+#[test]
+fn a_privileged_port_comes_from_systemds_socket_never_from_root() {
+    let mut app = App::with_defaults("web", "app.js");
+    app.user = Some("www-data".into());
+    app.port = Some(80);
+    app.exec_mode = Some(ExecMode::Fork);
+    // A fork-mode Node app gets the socket, as a cluster app does.
+    let p = plan_one(app.clone());
+    let i = &p.apps[0].instances[0];
+    let socket = i.socket.as_ref().expect("a socket");
+    assert_eq!(
+        socket.get("Listen"),
+        Some(&Value::Pairs(vec![("Stream".into(), "0.0.0.0:80".into())]))
+    );
+    assert_eq!(i.service.get("User"), Some(&Value::Str("www-data".into())));
+
+    // Granted the capability, it binds the port itself.
+    app.sandbox.capabilities = vec!["CAP_NET_BIND_SERVICE".into()];
+    assert!(plan_one(app).apps[0].instances[0].socket.is_none());
+
+    // A program that cannot adopt a socket: a clear error.
+    let mut app = App::with_defaults("web", "bin/server");
+    app.user = Some("www-data".into());
+    app.port = Some(443);
+    let err = plan_err(app, &host());
+    assert!(err.contains("port 443 is below 1024"), "{err}");
+    assert!(err.contains("CAP_NET_BIND_SERVICE"), "{err}");
+
+    // A user's own systemd cannot open it at all.
+    let mut app = App::with_defaults("web", "app.js");
+    app.port = Some(80);
+    app.instances = Some(Instances::Count(2));
+    let host = HostFacts {
+        scope: Scope::User,
+        uid: 1000,
+        user: "dev".into(),
+        ..host()
+    };
+    let err = plan_err(app, &host);
+    assert!(err.contains("a user's own systemd cannot open it"), "{err}");
 }

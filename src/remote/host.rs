@@ -59,6 +59,10 @@ fn parse_facts(out: &str, systemd_version: u32) -> Result<HostFacts> {
         self_exe: (!pm2ctl.is_empty()).then(|| PathBuf::from(pm2ctl)),
         // Relative paths in the file resolve as they would here (see the module comment).
         cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        // Root there holds every capability; anyone else is granted none to pass on.
+        caller_capabilities: if uid.trim() == "0" { u64::MAX } else { 0 },
+        unprivileged_port_start: 1024,
+        require_root_opt_in: true,
         // The system manager keeps memory limits (only a user's manager may not).
         memory_unenforced: None,
     })

@@ -158,6 +158,14 @@ fn directive_lines(name: &str, value: &Value) -> Result<Vec<String>, String> {
             one(format!("{}%", t.div_ceil(10_000)))
         }
         Value::U64(t) if name.ends_with("USec") => one(duration_text(*t)),
+        Value::U64(mask) if name == "CapabilityBoundingSet" || name == "AmbientCapabilities" => {
+            one(capability_text(*mask)?)
+        }
+        // The set of namespace types still allowed; pm2ctl only ever allows none.
+        Value::U64(0) if name == "RestrictNamespaces" => one("yes".to_string()),
+        Value::U64(t) if name == "RestrictNamespaces" => Err(format!(
+            "{t:#x}: only \"no namespace allowed\" (0) is written"
+        )),
         Value::U64(t) if *t == u64::MAX => one("infinity".to_string()),
         Value::U64(t) => one(t.to_string()),
         Value::Str(s) => match name {
@@ -171,6 +179,8 @@ fn directive_lines(name: &str, value: &Value) -> Result<Vec<String>, String> {
             .map(|i| {
                 if name == "Environment" {
                     Ok(format!("{key}={}", quote(i, false)?))
+                } else if name == "ReadWritePaths" {
+                    Ok(format!("{key}={}", quote_path(i)?))
                 } else if i.chars().any(char::is_whitespace) {
                     Err(format!("{i:?}: a list item cannot contain whitespace"))
                 } else {
@@ -258,6 +268,34 @@ fn raw(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.replace('%', "%%"))
+}
+
+/// `CapabilityBoundingSet=`/`AmbientCapabilities=`: names, space-separated; empty (none) for 0.
+/// Bits no capability of this build names are refused, not dropped.
+fn capability_text(mask: u64) -> Result<String, String> {
+    let names = crate::plan::sandbox::names(mask);
+    if crate::plan::sandbox::mask(&names) != mask {
+        return Err(format!("{mask:#x} holds bits that are no known capability"));
+    }
+    Ok(names.join(" "))
+}
+
+/// A path of `ReadWritePaths=` (split on whitespace, quotes removed, specifiers expanded, no
+/// C escapes): quoted when it holds whitespace, `\` and `"` escaped with a backslash, `%`
+/// doubled; control characters refused.
+fn quote_path(s: &str) -> Result<String, String> {
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!("{s:?} contains the control character {c:?}"));
+    }
+    let body = s
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('%', "%%");
+    if s.chars().any(char::is_whitespace) || s.contains(['"', '\'', '\\']) {
+        Ok(format!("\"{body}\""))
+    } else {
+        Ok(body)
+    }
 }
 
 /// A double-quoted word with C escapes; `%` doubled, and `$` too when `dollar`.

@@ -1,0 +1,281 @@
+//! Least privilege by default: the systemd sandboxing every app service gets, and the
+//! capabilities it is granted.
+//!
+//! The defaults were chosen to leave a typical Node app working (checked with the test apps
+//! in the sandbox, where node runs under all of them): the JIT needs writable+executable
+//! memory, so `MemoryDenyWriteExecute` is off; the app writes its working directory, its log
+//! files' directories and its user's home (npm/yarn caches), so those stay writable under
+//! `ProtectSystem=strict` and `ProtectHome=read-only` through `ReadWritePaths` (each with
+//! `-`: a path that does not exist is skipped rather than failing the start). `/tmp` is the
+//! app's own (`PrivateTmp`).
+//!
+//! A user's own systemd (`--user`) cannot set up mount namespaces without unprivileged user
+//! namespaces, so there only the options that need none (seccomp, `NoNewPrivileges`) apply.
+//! Options newer than the target's systemd are dropped by `gate`, with a warning.
+//!
+//! Capabilities: an app that is not root gets none (`CapabilityBoundingSet=` empty), unless
+//! `sandbox.capabilities` grants some, which it then holds as ambient capabilities (e.g.
+//! `CAP_NET_BIND_SERVICE` for a fork-mode app binding a port below 1024 itself). A root app
+//! keeps root's set unless `capabilities` bounds it. pm2ctl grants only capabilities its
+//! caller holds itself.
+
+use super::{HostFacts, Scope};
+use crate::ecosystem::{App, Sandbox};
+use crate::unit::{UnitSpec, Value};
+use std::path::{Path, PathBuf};
+
+/// One on/off option of `sandbox`.
+pub struct Switch {
+    /// Its key in the ecosystem file's `sandbox` table.
+    pub key: &'static str,
+    /// The D-Bus property it sets.
+    pub property: &'static str,
+    /// Whether it is on when the file does not say.
+    pub default: bool,
+    /// It needs a mount namespace (not available to a user's own systemd).
+    pub namespaced: bool,
+}
+
+const fn switch(
+    key: &'static str,
+    property: &'static str,
+    default: bool,
+    namespaced: bool,
+) -> Switch {
+    Switch {
+        key,
+        property,
+        default,
+        namespaced,
+    }
+}
+
+/// Every on/off option, in the order the properties are set. The versions that introduced
+/// the newer ones are in `gate`.
+pub const SWITCHES: &[Switch] = &[
+    switch("no_new_privileges", "NoNewPrivileges", true, false),
+    switch("private_tmp", "PrivateTmp", true, true),
+    switch("private_devices", "PrivateDevices", true, true),
+    switch(
+        "protect_kernel_tunables",
+        "ProtectKernelTunables",
+        true,
+        true,
+    ),
+    switch("protect_kernel_modules", "ProtectKernelModules", true, true),
+    switch("protect_kernel_logs", "ProtectKernelLogs", true, true),
+    switch("protect_control_groups", "ProtectControlGroups", true, true),
+    switch("protect_clock", "ProtectClock", true, true),
+    switch("protect_hostname", "ProtectHostname", true, true),
+    switch("restrict_suid_sgid", "RestrictSUIDSGID", true, false),
+    switch("lock_personality", "LockPersonality", true, false),
+    switch("restrict_realtime", "RestrictRealtime", true, false),
+    // The value is the set of namespace types still allowed: none.
+    switch("restrict_namespaces", "RestrictNamespaces", true, false),
+    switch(
+        "system_call_architectures",
+        "SystemCallArchitectures",
+        true,
+        false,
+    ),
+    // V8's JIT writes and then executes code pages: on, node aborts at start.
+    switch(
+        "memory_deny_write_execute",
+        "MemoryDenyWriteExecute",
+        false,
+        false,
+    ),
+];
+
+/// `protect_system` values (systemd's), the default first.
+pub const PROTECT_SYSTEM: &[&str] = &["strict", "full", "true", "false"];
+/// `protect_home` values (systemd's), the default first.
+pub const PROTECT_HOME: &[&str] = &["read-only", "tmpfs", "true", "false"];
+
+/// The directories `ProtectHome` covers as a whole.
+const PROTECT_HOME_PATHS: &[&str] = &["/home", "/root", "/run/user"];
+
+/// What the sandboxing of one app needs from the rest of its plan.
+pub struct Inputs<'a> {
+    pub app: &'a App,
+    pub host: &'a HostFacts,
+    /// The account the service runs as (`User=`); `None`: the manager's own (root on the
+    /// system manager, the caller on a user's).
+    pub user: Option<&'a str>,
+    /// The home of that account, when known.
+    pub home: Option<&'a Path>,
+    /// Directories the app writes besides its home: its working directory, its log files'.
+    pub writable: Vec<PathBuf>,
+    /// What relative `read_write_paths` are relative to (the file's directory).
+    pub base_dir: &'a Path,
+}
+
+/// Whether the service runs as root.
+pub fn runs_as_root(user: Option<&str>, host: &HostFacts) -> bool {
+    match (host.scope, user) {
+        (Scope::User, _) => host.uid == 0,
+        (Scope::System, None) => true,
+        (Scope::System, Some(u)) => u == "root" || u == "0",
+    }
+}
+
+/// Sets the sandboxing and capability properties on an app's service.
+pub fn apply(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
+    let sandbox = &inputs.app.sandbox;
+    let system = inputs.host.scope == Scope::System;
+    if !sandbox.off {
+        for s in SWITCHES {
+            if s.namespaced && !system {
+                continue;
+            }
+            if !switch_value(sandbox, s) {
+                continue;
+            }
+            let value = match s.property {
+                "RestrictNamespaces" => Value::U64(0),
+                "SystemCallArchitectures" => Value::StrList(vec!["native".into()]),
+                _ => Value::Bool(true),
+            };
+            spec.set(s.property, value);
+        }
+        if system {
+            let protect_system = choice(&sandbox.protect_system, PROTECT_SYSTEM);
+            let protect_home = choice(&sandbox.protect_home, PROTECT_HOME);
+            if protect_system != "false" {
+                spec.set("ProtectSystem", Value::Str(dbus_choice(protect_system)));
+            }
+            if protect_home != "false" {
+                spec.set("ProtectHome", Value::Str(dbus_choice(protect_home)));
+            }
+            let paths =
+                read_write_paths(inputs, &sandbox.read_write_paths, protect_home != "false");
+            if !paths.is_empty() && (protect_system != "false" || protect_home != "false") {
+                spec.set("ReadWritePaths", Value::StrList(paths));
+            }
+        }
+    }
+    if system {
+        capabilities(spec, inputs);
+    }
+}
+
+/// The effective value of an on/off option.
+pub fn switch_value(sandbox: &Sandbox, s: &Switch) -> bool {
+    sandbox.switches.get(s.key).copied().unwrap_or(s.default)
+}
+
+fn choice<'a>(given: &'a Option<String>, values: &'a [&'a str]) -> &'a str {
+    given.as_deref().unwrap_or(values[0])
+}
+
+/// systemd's D-Bus values: `yes`/`no` for the booleans of the file.
+fn dbus_choice(value: &str) -> String {
+    match value {
+        "true" => "yes".into(),
+        other => other.into(),
+    }
+}
+
+/// The paths that stay writable, each at most once, in a stable order, with systemd's `-`
+/// (skip it when missing).
+fn read_write_paths(inputs: &Inputs<'_>, extra: &[PathBuf], protect_home: bool) -> Vec<String> {
+    let mut paths: Vec<&Path> = inputs.writable.iter().map(PathBuf::as_path).collect();
+    // systemd lets the more specific of two paths win, and `ProtectHome` wins over
+    // `ReadWritePaths` on the very paths it covers: root's own home stays read-only.
+    paths.extend(
+        inputs
+            .home
+            .filter(|h| !(protect_home && PROTECT_HOME_PATHS.iter().any(|p| Path::new(p) == *h))),
+    );
+    let extra: Vec<PathBuf> = extra
+        .iter()
+        .map(|p| {
+            super::paths::resolve(p, inputs.base_dir, inputs.home.unwrap_or(&inputs.host.home))
+        })
+        .collect();
+    paths.extend(extra.iter().map(PathBuf::as_path));
+    let mut out: Vec<String> = Vec::new();
+    for p in paths {
+        let s = format!("-{}", p.to_string_lossy());
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// `CapabilityBoundingSet` and `AmbientCapabilities` from `sandbox.capabilities`.
+fn capabilities(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
+    let granted = mask(&inputs.app.sandbox.capabilities);
+    if runs_as_root(inputs.user, inputs.host) {
+        if !inputs.app.sandbox.capabilities.is_empty() {
+            spec.set("CapabilityBoundingSet", Value::U64(granted));
+        }
+    } else {
+        spec.set("CapabilityBoundingSet", Value::U64(granted));
+        if granted != 0 {
+            spec.set("AmbientCapabilities", Value::U64(granted));
+        }
+    }
+}
+
+/// The bitmask of capability names (already validated; an unknown one adds nothing).
+pub fn mask(names: &[String]) -> u64 {
+    names
+        .iter()
+        .filter_map(|n| n.parse::<caps::Capability>().ok())
+        .fold(0, |m, c| m | c.bitmask())
+}
+
+/// Whether a capability bitmask holds `cap`.
+pub fn holds(mask: u64, cap: caps::Capability) -> bool {
+    mask & cap.bitmask() != 0
+}
+
+/// The names of the capabilities in `mask`, in kernel order (for unit files and messages).
+pub fn names(mask: u64) -> Vec<String> {
+    let mut all: Vec<caps::Capability> = caps::all().into_iter().collect();
+    all.sort_by_key(|c| c.index());
+    all.into_iter()
+        .filter(|c| holds(mask, *c))
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// The capabilities this process holds (its permitted set) as a bitmask; none when they
+/// cannot be read.
+pub fn own_capabilities() -> u64 {
+    caps::read(None, caps::CapSet::Permitted)
+        .map(|set| set.into_iter().fold(0, |m, c| m | c.bitmask()))
+        .unwrap_or(0)
+}
+
+/// Capabilities an app asks for that the caller does not hold: pm2ctl does not hand out
+/// more than its caller has.
+pub fn beyond_caller(app: &App, host: &HostFacts) -> Vec<String> {
+    let asked = mask(&app.sandbox.capabilities);
+    names(asked & !host.caller_capabilities)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_masks_round_trip() {
+        let m = mask(&["CAP_NET_BIND_SERVICE".into(), "CAP_CHOWN".into()]);
+        assert_eq!(m, (1 << 10) | 1);
+        assert_eq!(names(m), vec!["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
+        assert!(holds(m, caps::Capability::CAP_CHOWN));
+        assert!(!holds(m, caps::Capability::CAP_SYS_ADMIN));
+        assert_eq!(names(0), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_switch_key_is_unique() {
+        let mut keys: Vec<&str> = SWITCHES.iter().map(|s| s.key).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), SWITCHES.len());
+    }
+}
