@@ -53,7 +53,7 @@ fn ecosystem(apps: &[App], mark: &str) -> String {
                 String::new()
             };
             format!(
-                "[[apps]]\nname = \"{}\"\nscript = \"{}\"\nport = {}\n{mode}\
+                "[[apps]]\nuser = \"root\"\nname = \"{}\"\nscript = \"{}\"\nport = {}\n{mode}\
                  env = {{ MARK = \"{mark}\" }}\n\n",
                 a.name,
                 fixture("http.js"),
@@ -361,7 +361,7 @@ fn a_daemon_reload_during_apply_or_reload_changes_nothing_for_them() {
     // kill_timeout; the daemon-reload lands in the middle of it.
     let stubborn = |mark: &str| {
         format!(
-            "{}[[apps]]\nname = \"stubborn\"\nscript = \"{}\"\nkill_timeout = \"3s\"\n\
+            "{}[[apps]]\nuser = \"root\"\nname = \"stubborn\"\nscript = \"{}\"\nkill_timeout = \"3s\"\n\
              env = {{ MARK = \"{mark}\" }}\n",
             ecosystem(&apps, "m3"),
             fixture("ignore-sigint.js")
