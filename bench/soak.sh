@@ -49,6 +49,7 @@ cat >"$WORK/ecosystem.toml" <<EOF
 [[apps]]
 name = "web"
 script = "$REPO/tests/fixtures/http.js"
+user = "root"
 exec_mode = "cluster"
 instances = $INSTANCES
 port = $PORT

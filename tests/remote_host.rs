@@ -17,7 +17,7 @@ fn apply_list_and_logs_reach_the_other_hosts_systemd_and_state() {
     std::fs::write(
         &file,
         format!(
-            "[[apps]]\nname = \"faraway\"\nscript = \"{}\"\nenv = {{ PRINT_INTERVAL_MS = \"100\" }}\n",
+            "[[apps]]\nuser = \"root\"\nname = \"faraway\"\nscript = \"{}\"\nenv = {{ PRINT_INTERVAL_MS = \"100\" }}\n",
             fixture("printer.js")
         ),
     )
