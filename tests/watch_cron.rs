@@ -40,7 +40,7 @@ fn a_cron_timer_carries_the_translated_calendar_and_restarts_the_app() {
     write_file(
         &file,
         &format!(
-            "[[apps]]\nname = \"tick\"\nscript = {:?}\ncron_restart = \"*/2 * * * * *\"\n",
+            "[[apps]]\nuser = \"root\"\nname = \"tick\"\nscript = {:?}\ncron_restart = \"*/2 * * * * *\"\n",
             fixture("signals.js")
         ),
     );
@@ -83,7 +83,7 @@ fn a_burst_of_changes_restarts_a_watched_app_once_and_ignored_paths_never() {
     write_file(
         &file,
         &format!(
-            "[[apps]]\nname = \"web\"\nscript = {:?}\nwatch = true\n\
+            "[[apps]]\nuser = \"root\"\nname = \"web\"\nscript = {:?}\nwatch = true\n\
              ignore_watch = [\"cache\", \"node_modules\"]\nwatch_delay = 300\n",
             fixture("signals.js")
         ),
