@@ -336,6 +336,7 @@ mod output_tests {
         std::fs::create_dir(&out).unwrap();
         let mut host = HostFacts::detect(Scope::System, Some(252));
         host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
+        host.require_root_opt_in = false;
 
         let outcome = generate(&file, &host, &out);
 
