@@ -37,7 +37,7 @@ fn apply_list_and_logs_reach_the_other_hosts_systemd_and_state() {
     std::fs::write(
         &near,
         format!(
-            "[[apps]]\nname = \"nearby\"\nscript = \"{}\"\n",
+            "[[apps]]\nuser = \"root\"\nname = \"nearby\"\nscript = \"{}\"\n",
             fixture("printer.js")
         ),
     )
