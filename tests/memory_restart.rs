@@ -33,7 +33,7 @@ fn an_instance_over_the_memory_mark_is_replaced_gracefully_under_load() {
     std::fs::write(
         &file,
         format!(
-            "[[apps]]\nname = \"fat\"\nscript = \"{}\"\nexec_mode = \"cluster\"\ninstances = 2\n\
+            "[[apps]]\nuser = \"root\"\nname = \"fat\"\nscript = \"{}\"\nexec_mode = \"cluster\"\ninstances = 2\n\
              port = {PORT}\nmax_memory_restart = \"400M\"\n\
              env = {{ GROW_FILE = \"{}\", GROW_TO_MB = \"375\" }}\n",
             fixture("grow.js"),
