@@ -38,7 +38,7 @@ write_files() {
   {
     echo "module.exports = { apps: ["
     for ((i = 0; i < n; i++)); do
-      printf '[[apps]]\nname = "bench-%d"\nscript = "%s"\nenv = { PORT = "%d" }\n\n' \
+      printf '[[apps]]\nuser = "root"\nname = "bench-%d"\nscript = "%s"\nenv = { PORT = "%d" }\n\n' \
         "$i" "$APP" $((BASE_PORT + i)) >>"$dir/ecosystem.toml"
       printf '  { name: "bench-%d", script: "%s", env: { PORT: "%d" } },\n' \
         "$i" "$APP" $((BASE_PORT + i))

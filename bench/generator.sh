@@ -23,7 +23,7 @@ for apps in 1 10 50 200; do
   mkdir -p "$config"
   : > "$config/dump.toml"
   for ((i = 0; i < apps; i++)); do
-    printf '[[apps]]\nname = "app%d"\nscript = "/bin/sleep"\nargs = "1000"\ninterpreter = "none"\nexec_mode = "cluster"\ninstances = 2\nport = %d\n\n' \
+    printf '[[apps]]\nuser = "root"\nname = "app%d"\nscript = "/bin/sleep"\nargs = "1000"\ninterpreter = "none"\nexec_mode = "cluster"\ninstances = 2\nport = %d\n\n' \
       "$i" $((20000 + i)) >> "$config/dump.toml"
   done
   times=()

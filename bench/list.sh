@@ -33,7 +33,7 @@ install_pm2 || die "cannot install pm2@$PM2_VERSION"
 write_files() {
   local n=$1 dir=$BENCH/list-$1
   mkdir -p "$dir"
-  printf '[[apps]]\nname = "sleepers"\nscript = "/bin/sleep"\nargs = "infinity"\ninterpreter = "none"\nexec_mode = "fork"\ninstances = %d\n' \
+  printf '[[apps]]\nuser = "root"\nname = "sleepers"\nscript = "/bin/sleep"\nargs = "infinity"\ninterpreter = "none"\nexec_mode = "fork"\ninstances = %d\n' \
     "$n" >"$dir/ecosystem.toml"
   printf 'module.exports = { apps: [{ name: "sleepers", script: "/bin/sleep", args: "infinity", interpreter: "none", exec_mode: "fork", instances: %d }] };\n' \
     "$n" >"$dir/ecosystem.config.js"

@@ -13,7 +13,7 @@ bin=$PM2CTL
 
 gen_toml() { # N apps, each with the common options and an env table
   for i in $(seq 1 "$1"); do
-    printf '[[apps]]\nname = "app-%d"\nscript = "server.js"\ninstances = 2\nmax_memory_restart = "300M"\n' "$i"
+    printf '[[apps]]\nuser = "root"\nname = "app-%d"\nscript = "server.js"\ninstances = 2\nmax_memory_restart = "300M"\n' "$i"
     printf 'min_uptime = "10s"\nkill_timeout = 5000\nargs = "--port %d --verbose"\n' "$((3000 + i))"
     printf '[apps.env]\nNODE_ENV = "production"\nPORT = "%d"\n\n' "$((3000 + i))"
   done

@@ -40,6 +40,7 @@ cat >"$DIR/ecosystem.toml" <<EOF
 [[apps]]
 name = "web"
 script = "$APP"
+user = "root"
 exec_mode = "cluster"
 instances = 2
 port = $PORT

@@ -235,7 +235,7 @@ fn jlist_has_pm2s_shape_and_counts_restarts() {
     std::fs::write(
         &file,
         format!(
-            "[[apps]]\nname = \"versioned\"\nscript = \"{}\"\n",
+            "[[apps]]\nuser = \"root\"\nname = \"versioned\"\nscript = \"{}\"\n",
             app_dir.join("main.js").display()
         ),
     )
