@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod plan;
 pub mod remote;
+pub mod safe_path;
 pub mod saved;
 pub mod ssh;
 pub mod state;

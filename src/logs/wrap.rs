@@ -136,6 +136,16 @@ fn dup_onto(fd: std::os::fd::BorrowedFd<'_>, target: i32) -> std::io::Result<()>
 /// log's path and have the app's output appended to a file of theirs choosing (or the app's
 /// user's): there the last component must not be a symlink.
 pub fn open_log_file(path: &Path) -> std::io::Result<File> {
+    // A directory on the way planted as a symlink would redirect the file just the same.
+    if let Some(link) = path
+        .parent()
+        .and_then(crate::safe_path::symlink_in_world_writable)
+    {
+        return Err(std::io::Error::other(format!(
+            "{} is a symlink in a world-writable directory; refusing to follow it",
+            link.display()
+        )));
+    }
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(parent) = parent {
         std::fs::DirBuilder::new()
@@ -318,6 +328,14 @@ mod tests {
         std::os::unix::fs::symlink(&victim, &link).unwrap();
         let err = open_log_file(&link).unwrap_err();
         assert!(err.to_string().contains("symlink"), "{err}");
+
+        // So is a symlinked directory on the way.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let dir_link = dir.path().join("logs");
+        std::os::unix::fs::symlink(elsewhere.path(), &dir_link).unwrap();
+        let err = open_log_file(&dir_link.join("app.log")).unwrap_err();
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(!elsewhere.path().join("app.log").exists());
 
         // In a private directory a symlinked log (e.g. to a shared volume) is the owner's choice.
         let private = tempfile::tempdir().unwrap();

@@ -41,12 +41,16 @@ impl Store {
             .mode(0o700)
             .create(dir)
             .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+        crate::safe_path::check_private_dir(dir)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("cannot use the state directory {}", dir.display()))?;
         let lock_path = dir.join(LOCK_FILE);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&lock_path)
             .with_context(|| format!("cannot open the lock file {}", lock_path.display()))?;
         let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
@@ -94,11 +98,16 @@ impl Store {
             serde_json::to_string_pretty(&self.state).context("cannot serialise the state")?;
         text.push('\n');
         let write = || -> std::io::Result<()> {
+            // A leftover of a killed pm2ctl with the same pid is replaced; never followed.
+            match fs::remove_file(&tmp) {
+                Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
             let mut file = OpenOptions::new()
-                .create(true)
-                .truncate(true)
+                .create_new(true)
                 .write(true)
                 .mode(0o600)
+                .custom_flags(nix::libc::O_NOFOLLOW)
                 .open(&tmp)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
