@@ -12,12 +12,16 @@
 //! boot: a broken file or app is skipped with a message (kernel log when writable, else
 //! stderr) and the exit status is always 0.
 //!
+//! An app `apply` took over since the boot (see `handover`) is left out: it runs from
+//! transient units with another definition than the saved one, until the next boot.
+//!
 //! systemd's version: a generator may not run `systemctl`, so it is read from the name of
 //! the `libsystemd-shared-NNN.so` systemd ships, `$PM2CTL_SYSTEMD_VERSION` overriding it;
 //! when neither says, 252 (the oldest supported), which only ever leaves newer properties out.
 
 use crate::apply;
 use crate::ecosystem::{self, Ecosystem};
+use crate::handover;
 use crate::plan::{self, host::SystemResolver, HostFacts, Scope};
 use crate::saved;
 use crate::unit::{render, UnitSpec};
@@ -58,6 +62,8 @@ pub struct Outcome {
     pub wants: Vec<String>,
     /// Apps left out, each with why.
     pub skipped: Vec<String>,
+    /// Saved apps left out because `apply` took them over since the boot.
+    pub handed_over: Vec<String>,
 }
 
 /// The generator's `main`: `argv` as systemd passes it (`normal early late`). Always 0.
@@ -83,7 +89,7 @@ pub fn main(argv: &[OsString]) -> i32 {
         return 0;
     }
     let host = host_facts(scope);
-    let outcome = generate(&file, &host, &normal);
+    let outcome = generate(&file, &host, &normal, &handover::marked(scope));
     for skipped in &outcome.skipped {
         log(skipped);
     }
@@ -112,8 +118,15 @@ fn scope_of(systemd_scope: Option<&str>, program: &str) -> Scope {
     }
 }
 
-/// Renders the saved ecosystem `file` into `dir` (the generator's normal directory).
-pub fn generate(file: &Path, host: &HostFacts, dir: &Path) -> Outcome {
+/// True when the generator's output directory of `scope` holds one of `units`: they are
+/// loaded from the files it wrote (the app came back at boot), not transient.
+pub fn generated(scope: Scope, units: &[String]) -> bool {
+    output_dir(scope).is_some_and(|dir| units.iter().any(|u| dir.join(u).exists()))
+}
+
+/// Renders the saved ecosystem `file` into `dir` (the generator's normal directory),
+/// leaving out the apps named in `handed_over`.
+pub fn generate(file: &Path, host: &HostFacts, dir: &Path, handed_over: &[String]) -> Outcome {
     let mut outcome = Outcome::default();
     let eco = match ecosystem::load(file) {
         Ok(eco) => eco,
@@ -126,6 +139,10 @@ pub fn generate(file: &Path, host: &HostFacts, dir: &Path) -> Outcome {
         }
     };
     for app in &eco.apps {
+        if handed_over.contains(&app.name) {
+            outcome.handed_over.push(app.name.clone());
+            continue;
+        }
         // One app at a time, so a broken one leaves the others alone.
         // Field by field: cloning the whole file for each app would be quadratic.
         let single = Ecosystem {
@@ -338,7 +355,7 @@ mod output_tests {
         host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
         host.require_root_opt_in = false;
 
-        let outcome = generate(&file, &host, &out);
+        let outcome = generate(&file, &host, &out, &[]);
 
         assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
         let timer = std::fs::read_to_string(out.join("pm2ctl-nightly-cron.timer")).unwrap();
@@ -377,7 +394,7 @@ mod output_tests {
         host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
         host.require_root_opt_in = false;
 
-        let outcome = generate(&file, &host, &out);
+        let outcome = generate(&file, &host, &out, &[]);
 
         // What apply would start: the same plan, fingerprinted, rendered.
         let eco = ecosystem::load(&file).unwrap();
@@ -428,13 +445,36 @@ mod output_tests {
         assert!(outcome.skipped[0].contains("broken"));
     }
 
+    /// An app `apply` took over since the boot is left out, the others still written.
+    #[test]
+    fn handed_over_apps_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dump.toml");
+        std::fs::write(
+            &file,
+            "[[apps]]\nname = \"taken\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\n\
+             interpreter = \"none\"\n\n[[apps]]\nname = \"kept\"\nscript = \"/bin/sleep\"\n\
+             args = \"1000\"\ninterpreter = \"none\"\n",
+        )
+        .unwrap();
+        let host = HostFacts::detect(Scope::System, Some(252));
+        let outcome = generate(&file, &host, dir.path(), &["taken".to_string()]);
+        assert_eq!(outcome.handed_over, ["taken"]);
+        assert_eq!(
+            outcome.wants,
+            ["multi-user.target.wants/pm2ctl-kept@0.service"]
+        );
+        assert!(!dir.path().join("pm2ctl-taken@0.service").exists());
+        assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
+    }
+
     #[test]
     fn a_corrupt_file_writes_nothing_and_says_why() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("dump.toml");
         std::fs::write(&file, "[[apps]\nname = ").unwrap();
         let host = HostFacts::detect(Scope::System, Some(252));
-        let outcome = generate(&file, &host, dir.path());
+        let outcome = generate(&file, &host, dir.path(), &[]);
         assert!(outcome.units.is_empty());
         assert_eq!(outcome.skipped.len(), 1);
         assert!(outcome.skipped[0].contains("dump.toml"));

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod ecosystem;
 pub mod generate;
 pub mod generator;
+pub mod handover;
 pub mod inspect;
 pub mod installed;
 pub mod lifecycle;

@@ -364,3 +364,75 @@ fn startup_checks_the_generator_and_unstartup_keeps_the_saved_file() {
         ["pm2ctl-booted@0.service"]
     );
 }
+
+/// After a boot, `apply` of a changed definition of an app the generator brought up takes
+/// it over: the generated units give way to transient ones with the new definition, `list`
+/// shows the app once, and a later `daemon-reload` does not bring the generated units back.
+#[test]
+fn apply_of_a_changed_saved_app_takes_over_its_generated_units() {
+    let dir = workdir("handover");
+    let file = dir.join("ecosystem.toml");
+    let sb = Sandbox::boot();
+    // The saved state as a boot finds it on disk.
+    std::fs::write(
+        sb.config_dir().join("dump.toml"),
+        http_app("moved", 4167, "env = { GREETING = \"saved\" }"),
+    )
+    .unwrap();
+    install_generator(&sb);
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-moved@0.service"]);
+    assert_success(
+        "start moved",
+        &sb.systemctl(&["start", "pm2ctl-moved@0.service"]),
+    );
+    sb.wait_for("moved to answer", PATIENCE, || answers(&sb, 4167));
+
+    std::fs::write(
+        &file,
+        http_app("moved", 4167, "env = { GREETING = \"applied\" }"),
+    )
+    .unwrap();
+    let apply = sb.pm2ctl(&["apply", file.to_str().unwrap()]);
+    assert_success("apply of the changed definition", &apply);
+    let said = String::from_utf8_lossy(&apply.stderr);
+    assert!(
+        said.contains("differs from the saved one until `pm2ctl save`"),
+        "apply did not say the saved state differs:\n{said}"
+    );
+    sb.wait_for("moved to answer again", PATIENCE, || answers(&sb, 4167));
+
+    let serves_the_applied_definition = |when: &str| {
+        let show = stdout(&sb.systemctl(&[
+            "show",
+            "-p",
+            "Environment",
+            "-p",
+            "Transient",
+            "pm2ctl-moved@0.service",
+        ]));
+        assert!(
+            show.contains("GREETING=applied") && show.contains("Transient=yes"),
+            "{when}: not the applied definition:\n{show}"
+        );
+        let list = sb.pm2ctl(&["jlist"]);
+        assert_success("jlist", &list);
+        let procs: serde_json::Value = serde_json::from_slice(&list.stdout).expect("jlist is JSON");
+        let names: Vec<&str> = procs
+            .as_array()
+            .expect("jlist is an array")
+            .iter()
+            .map(|p| p["name"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(names, ["moved"], "{when}: one app");
+        assert!(answers(&sb, 4167), "{when}: moved does not answer");
+    };
+    serves_the_applied_definition("after apply");
+
+    assert_success("daemon-reload again", &sb.systemctl(&["daemon-reload"]));
+    assert!(
+        wanted(&sb, "multi-user.target").is_empty(),
+        "the generated units came back"
+    );
+    serves_the_applied_definition("after daemon-reload");
+}

@@ -18,6 +18,8 @@
 
 use super::diff::{Action, Change, DesiredApp, Diff, LiveUnit};
 use crate::checkpoint;
+use crate::generator;
+use crate::handover;
 use crate::plan::AppPlan;
 use crate::state::{self, Source, Store};
 use crate::systemd::{self, Client, JobOutcome, StartRequest};
@@ -272,7 +274,11 @@ impl Run<'_> {
             }
             (Action::Replace { reason }, Some(app)) => {
                 self.say(&format!("{}: replace ({reason})", change.app))?;
-                self.remove(&change.live)?;
+                if generator::generated(self.client.scope(), &change.live) {
+                    self.hand_over(&change.app, &change.live)?;
+                } else {
+                    self.remove(&change.live)?;
+                }
                 // Replacing is a restart of every instance that ran: it counts, as PM2's.
                 record_changed = carry_restarts(store, &change.app, &change.live, live, 1);
                 self.create(&app.plan, None, true, true)?;
@@ -340,6 +346,24 @@ impl Run<'_> {
     fn say(&mut self, line: &str) -> Result<()> {
         writeln!(self.progress, "{line}")?;
         Ok(())
+    }
+
+    /// The app runs from the generator's unit files (it came back at boot), which stay
+    /// loaded once stopped, so no transient unit could take their names: the app is marked
+    /// handed over (the generator leaves it out until the next boot), its units stopped,
+    /// and systemd reloaded, so the generated files are gone before the new units are made.
+    fn hand_over(&mut self, app: &str, units: &[String]) -> Result<()> {
+        let scope = self.client.scope();
+        handover::mark(scope, app).context("cannot hand the app over from its generated units")?;
+        self.remove(units)?;
+        self.client
+            .daemon_reload()
+            .context("cannot reload systemd to drop the generated units")?;
+        self.say(&format!(
+            "  {app} ran from the saved state's generated units: it runs from this definition \
+             now, which differs from the saved one until `pm2ctl save` (the saved one comes \
+             back at the next boot)"
+        ))
     }
 
     /// Stops `units` and waits until systemd has unloaded them.

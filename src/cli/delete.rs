@@ -4,7 +4,6 @@
 //! id) stays saved as it was, until the next `save`.
 
 use crate::generator;
-use crate::plan::Scope;
 use crate::saved;
 use crate::systemd::Client;
 use anyhow::{Context, Result};
@@ -33,15 +32,10 @@ pub fn unsave(client: &Client, deleted: &[String], units: &[String]) -> Result<(
         removed.join(", "),
         file.display()
     );
-    if generated(client.scope(), units) {
+    if generator::generated(client.scope(), units) {
         client
             .daemon_reload()
             .context("cannot reload systemd to drop the generated units")?;
     }
     Ok(())
-}
-
-/// True when the generator's output directory holds one of `units`.
-fn generated(scope: Scope, units: &[String]) -> bool {
-    generator::output_dir(scope).is_some_and(|dir| units.iter().any(|u| dir.join(u).exists()))
 }
