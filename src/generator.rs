@@ -457,15 +457,17 @@ mod output_tests {
              args = \"1000\"\ninterpreter = \"none\"\n",
         )
         .unwrap();
-        let host = HostFacts::detect(Scope::System, Some(252));
+        let mut host = HostFacts::detect(Scope::System, Some(252));
+        host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
+        host.require_root_opt_in = false;
         let outcome = generate(&file, &host, dir.path(), &["taken".to_string()]);
+        assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
         assert_eq!(outcome.handed_over, ["taken"]);
         assert_eq!(
             outcome.wants,
             ["multi-user.target.wants/pm2ctl-kept@0.service"]
         );
         assert!(!dir.path().join("pm2ctl-taken@0.service").exists());
-        assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
     }
 
     #[test]
