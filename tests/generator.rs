@@ -436,3 +436,26 @@ fn apply_of_a_changed_saved_app_takes_over_its_generated_units() {
     );
     serves_the_applied_definition("after daemon-reload");
 }
+
+/// An instance of a generated app that stopped is started again by `resurrect` (a repair
+/// of the same definition) from its generated unit file.
+#[test]
+fn resurrect_restarts_a_stopped_generated_instance() {
+    let sb = Sandbox::boot();
+    std::fs::write(
+        sb.config_dir().join("dump.toml"),
+        http_app("repaired", 4168, ""),
+    )
+    .unwrap();
+    install_generator(&sb);
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    let unit = "pm2ctl-repaired@0.service";
+    assert_success("start", &sb.systemctl(&["start", unit]));
+    sb.wait_for("repaired to answer", PATIENCE, || answers(&sb, 4168));
+    assert_success("stop", &sb.systemctl(&["stop", unit]));
+
+    let out = sb.pm2ctl(&["resurrect"]);
+    assert_success("resurrect", &out);
+    sb.wait_for("repaired to answer again", PATIENCE, || answers(&sb, 4168));
+    assert_eq!(sb.unit_state(unit), "active");
+}

@@ -321,10 +321,18 @@ impl Run<'_> {
                             .map(|u| u.name.clone()),
                     );
                 }
-                self.remove(&units)?;
-                record_changed = carry_restarts(store, &change.app, &units, live, 0);
-                let slice_missing = !change.live.contains(&app.plan.slice.name);
-                self.create(&app.plan, Some(instances), slice_missing, *companions)?;
+                if generator::generated(self.client.scope(), &units) {
+                    // The generator's files hold this very definition (same fingerprint):
+                    // start them where they are; they cannot be re-created as transient.
+                    let outcomes = self.client.start_units(&units)?;
+                    self.reached = Reached::Creating;
+                    self.report(&outcomes, &[])?;
+                } else {
+                    self.remove(&units)?;
+                    record_changed = carry_restarts(store, &change.app, &units, live, 0);
+                    let slice_missing = !change.live.contains(&app.plan.slice.name);
+                    self.create(&app.plan, Some(instances), slice_missing, *companions)?;
+                }
             }
             (Action::Stop, _) => {
                 self.say(&format!("{}: stop (recorded as stopped)", change.app))?;
