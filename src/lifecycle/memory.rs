@@ -73,17 +73,8 @@ mod tests {
 
     fn proc(name: &str, index: u32, pid: u32, status: Status) -> Proc {
         Proc {
-            pm_id: index,
-            name: name.into(),
-            namespace: "default".into(),
-            index,
-            service: format!("pm2ctl-{name}@{index}.service"),
-            socket: None,
-            slice: format!("pm2ctl-{name}.slice"),
-            loaded: true,
             status,
-            main_pid: Some(pid),
-            n_restarts: 0,
+            ..Proc::online(name, index, index, pid)
         }
     }
 

@@ -30,6 +30,26 @@ pub struct Proc {
     pub n_restarts: u32,
 }
 
+/// An online, loaded instance with pm2ctl's unit names and no socket: the unit tests' fixture.
+#[cfg(test)]
+impl Proc {
+    pub fn online(name: &str, pm_id: u32, index: u32, main_pid: u32) -> Proc {
+        Proc {
+            pm_id,
+            name: name.into(),
+            namespace: "default".into(),
+            index,
+            service: format!("pm2ctl-{name}@{index}.service"),
+            socket: None,
+            slice: format!("pm2ctl-{name}.slice"),
+            loaded: true,
+            status: Status::Online,
+            main_pid: Some(main_pid),
+            n_restarts: 0,
+        }
+    }
+}
+
 impl target::Process for Proc {
     fn pm_id(&self) -> u32 {
         self.pm_id

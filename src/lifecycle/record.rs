@@ -95,7 +95,6 @@ mod tests {
     use super::*;
     use crate::state::tests::plan;
     use crate::state::Source;
-    use crate::status::Status;
 
     /// `api` with 2 instances (ids 0, 1) and `worker` (id 2).
     fn state() -> State {
@@ -118,17 +117,8 @@ mod tests {
 
     fn proc(name: &str, pm_id: u32, index: u32, n_restarts: u32) -> Proc {
         Proc {
-            pm_id,
-            name: name.into(),
-            namespace: "default".into(),
-            index,
-            service: format!("pm2ctl-{name}@{index}.service"),
-            socket: None,
-            slice: format!("pm2ctl-{name}.slice"),
-            loaded: true,
-            status: Status::Online,
-            main_pid: Some(100 + pm_id),
             n_restarts,
+            ..Proc::online(name, pm_id, index, 100 + pm_id)
         }
     }
 
