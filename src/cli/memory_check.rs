@@ -4,9 +4,10 @@
 //! `reload`'s path; prints one line per instance it replaces (to the journal, tagged with the
 //! app's `PM2_APP`). Quiet when every instance is under the mark.
 
+use super::reload::Printer;
 use super::ManagerArgs;
 use crate::lifecycle::memory::{over_mark, resident_bytes, OverMark};
-use crate::lifecycle::reload::{self, Progress, Ready};
+use crate::lifecycle::reload;
 use crate::lifecycle::{self, Proc};
 use crate::state::{self, Store};
 use anyhow::{Context, Result};
@@ -58,7 +59,13 @@ fn check(args: &Args) -> Result<()> {
         .iter()
         .filter(|p| over.iter().any(|o: &OverMark| o.pm_id == p.pm_id))
         .collect();
-    let report = reload::run(&client, &mut store, &selected, 1, &mut Printer)?;
+    let report = reload::run(
+        &client,
+        &mut store,
+        &selected,
+        1,
+        &mut Printer { done: "replaced " },
+    )?;
     if report.all_ok() {
         Ok(())
     } else {
@@ -66,25 +73,5 @@ fn check(args: &Args) -> Result<()> {
             super::ActionFailed("the graceful memory restart failed for some processes".into())
                 .into(),
         )
-    }
-}
-
-struct Printer;
-
-impl Progress for Printer {
-    fn instance(&mut self, p: &Proc, result: &Result<Ready, String>) {
-        match result {
-            Ok(_) => println!("[PM2] [{}]({}) replaced ✓", p.name, p.pm_id),
-            Err(why) => {
-                eprintln!("[PM2][ERROR] [{}]({}) ✗", p.name, p.pm_id);
-                for line in why.lines() {
-                    eprintln!("  {line}");
-                }
-            }
-        }
-    }
-
-    fn warning(&mut self, text: &str) {
-        eprintln!("[PM2][WARN] {text}");
     }
 }

@@ -54,7 +54,7 @@ fn reload(args: &Args) -> Result<()> {
         &mut store,
         &selected,
         usize::from(args.parallel),
-        &mut Printer,
+        &mut Printer { done: "" },
     )?;
     if report.all_ok() {
         Ok(())
@@ -80,7 +80,10 @@ fn announce(procs: &[&Proc]) {
     }
 }
 
-struct Printer;
+/// Prints each replaced instance as PM2 does; `done` comes before the tick (e.g. `replaced `).
+pub(super) struct Printer {
+    pub done: &'static str,
+}
 
 impl Progress for Printer {
     fn instance(&mut self, p: &Proc, result: &Result<Ready, String>) {
@@ -91,7 +94,7 @@ impl Progress for Printer {
                 } else {
                     ""
                 };
-                println!("[PM2] [{}]({}) ✓{how}", p.name, p.pm_id);
+                println!("[PM2] [{}]({}) {}✓{how}", p.name, p.pm_id, self.done);
             }
             Err(why) => {
                 eprintln!("[PM2][ERROR] [{}]({}) ✗", p.name, p.pm_id);

@@ -135,7 +135,9 @@ pub fn resolve(snapshot: &Snapshot, target: &str) -> Option<String> {
         .map(|i| i.name.clone())
 }
 
-fn key_value_table(rows: &[(&str, String)], colors: bool) -> String {
+/// A table at its natural width (`show` is read whole, not fitted to the terminal), styled
+/// only when colors are on.
+fn plain_table(colors: bool) -> Table {
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
@@ -145,6 +147,11 @@ fn key_value_table(rows: &[(&str, String)], colors: bool) -> String {
     } else {
         table.force_no_tty();
     }
+    table
+}
+
+fn key_value_table(rows: &[(&str, String)], colors: bool) -> String {
+    let mut table = plain_table(colors);
     for (key, value) in rows {
         let key = Cell::new(key);
         let key = if colors {
@@ -296,15 +303,7 @@ pub fn describe(
     out.push('\n');
 
     out.push_str("\nInstances\n");
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    if colors {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
+    let mut table = plain_table(colors);
     table.set_header(vec![
         "id",
         "#",

@@ -284,41 +284,35 @@ impl Client {
 
     /// `StartUnit` on loaded units (e.g. a socket-activated service, to run it now).
     pub fn start_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
-        self.with_manager(async |manager| {
-            self.ensure_subscribed(manager).await?;
-            jobs::run(
-                manager,
-                names
-                    .iter()
-                    .map(|n| (n.clone(), manager.start_unit(n, "replace"))),
-            )
-            .await
-        })
+        self.unit_jobs("StartUnit", names)
     }
 
     /// Stops units and waits until they are down. Units that are not loaded count as stopped.
     pub fn stop_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
-        self.with_manager(async |manager| {
-            self.ensure_subscribed(manager).await?;
-            jobs::run(
-                manager,
-                names
-                    .iter()
-                    .map(|n| (n.clone(), manager.stop_unit(n, "replace"))),
-            )
-            .await
-        })
+        self.unit_jobs("StopUnit", names)
     }
 
     /// `RestartUnit` (same definition, new process) and waits for the jobs.
     pub fn restart_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
+        self.unit_jobs("RestartUnit", names)
+    }
+
+    /// Calls `method(name, "replace")`, a Manager method that queues one job per unit, on
+    /// every unit at once and waits for the jobs.
+    fn unit_jobs(&self, method: &'static str, names: &[String]) -> Result<Vec<JobOutcome>> {
         self.with_manager(async |manager| {
             self.ensure_subscribed(manager).await?;
             jobs::run(
                 manager,
-                names
-                    .iter()
-                    .map(|n| (n.clone(), manager.restart_unit(n, "replace"))),
+                names.iter().map(|n| {
+                    let call = async move {
+                        manager
+                            .inner()
+                            .call::<_, _, zbus::OwnedObjectPath>(method, &(n.as_str(), "replace"))
+                            .await
+                    };
+                    (n.clone(), call)
+                }),
             )
             .await
         })
@@ -479,18 +473,7 @@ impl Client {
     pub fn read_states(&self, names: &[String]) -> Result<Vec<UnitState>> {
         self.runtime.block_on(async {
             let reads = names.iter().map(|name| async move {
-                let path = unit_object_path(name);
-                let reply = self
-                    .connection
-                    .call_method(
-                        Some("org.freedesktop.systemd1"),
-                        path.as_str(),
-                        Some("org.freedesktop.DBus.Properties"),
-                        "GetAll",
-                        &("",),
-                    )
-                    .await
-                    .with_context(|| format!("reading the properties of {name}"))?;
+                let reply = self.get_all(name, "").await?;
                 let body = reply.body();
                 let unit: UnitProps = body
                     .deserialize()
@@ -543,18 +526,8 @@ impl Client {
                         let service =
                             if is_loaded_service(name, &unit) {
                                 let reply = self
-                                    .connection
-                                    .call_method(
-                                        Some("org.freedesktop.systemd1"),
-                                        unit_object_path(name).as_str(),
-                                        Some("org.freedesktop.DBus.Properties"),
-                                        "GetAll",
-                                        &("org.freedesktop.systemd1.Service",),
-                                    )
-                                    .await
-                                    .with_context(|| {
-                                        format!("reading the service properties of {name}")
-                                    })?;
+                                    .get_all(name, "org.freedesktop.systemd1.Service")
+                                    .await?;
                                 Some(reply.body().deserialize::<ServiceProps>().with_context(
                                     || format!("reading the service properties of {name}"),
                                 )?)
@@ -570,6 +543,21 @@ impl Client {
                 });
             join_all(reads).await.into_iter().collect()
         })
+    }
+
+    /// `Properties.GetAll(interface)` of one unit, as a raw reply: callers deserialize only
+    /// the properties they hold (`""` asks systemd for every interface the unit has).
+    async fn get_all(&self, name: &str, interface: &str) -> Result<zbus::Message> {
+        self.connection
+            .call_method(
+                Some("org.freedesktop.systemd1"),
+                unit_object_path(name).as_str(),
+                Some("org.freedesktop.DBus.Properties"),
+                "GetAll",
+                &(interface,),
+            )
+            .await
+            .with_context(|| format!("reading the properties of {name}"))
     }
 
     /// `read_states` for one unit, one `GetAll` per interface.

@@ -35,11 +35,7 @@ pub trait Manager {
         aux: Vec<(&str, Vec<(&str, Variant<'_>)>)>,
     ) -> zbus::Result<OwnedObjectPath>;
 
-    fn start_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
-
-    fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
-
-    fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+    // StartUnit, StopUnit and RestartUnit are called by name (`Client::unit_jobs`).
 
     fn kill_unit(&self, name: &str, whom: &str, signal: i32) -> zbus::Result<()>;
 
