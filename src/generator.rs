@@ -121,7 +121,33 @@ fn scope_of(systemd_scope: Option<&str>, program: &str) -> Scope {
 /// True when the generator's output directory of `scope` holds one of `units`: they are
 /// loaded from the files it wrote (the app came back at boot), not transient.
 pub fn generated(scope: Scope, units: &[String]) -> bool {
+    if let Some(dest) = crate::remote::selected() {
+        return generated_on(dest, scope, units);
+    }
     output_dir(scope).is_some_and(|dir| units.iter().any(|u| dir.join(u).exists()))
+}
+
+/// [`generated`] on the `-H` host, asked over ssh (a failure to ask counts as no).
+fn generated_on(dest: &crate::ssh::Destination, scope: Scope, units: &[String]) -> bool {
+    if units.is_empty() {
+        return false;
+    }
+    let dir = match scope {
+        Scope::System => "/run/systemd/generator",
+        Scope::User => "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/systemd/generator",
+    };
+    let mut script = format!("cd \"{dir}\" 2>/dev/null || exit 0\nfor u in");
+    for unit in units {
+        match crate::ssh::quote(unit) {
+            Ok(u) => {
+                script.push(' ');
+                script.push_str(&u);
+            }
+            Err(_) => return false,
+        }
+    }
+    script.push_str("; do [ -e \"$u\" ] && { echo yes; exit 0; }; done; exit 0");
+    crate::remote::run_script(dest, &script).is_ok_and(|out| out.trim() == "yes")
 }
 
 /// Renders the saved ecosystem `file` into `dir` (the generator's normal directory),

@@ -1,6 +1,6 @@
 //! The `pm2ctl` command line: parses arguments and hands each verb to its module.
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches, Parser};
 use pm2ctl::cli;
 use pm2ctl::lifecycle::Action;
 use std::process::ExitCode;
@@ -12,8 +12,8 @@ use std::process::ExitCode;
     about = "PM2's process management with systemd as the supervisor"
 )]
 struct Cli {
-    /// Manage another machine's systemd over ssh (`systemd-stdio-bridge`, as `systemctl -H`):
-    /// list, jlist, prettylist, logs and apply.
+    /// Manage another machine's apps over ssh (`systemd-stdio-bridge`, as `systemctl -H`):
+    /// its systemd (with --user, the ssh user's own manager), journal and pm2ctl state.
     #[arg(short = 'H', long = "host", global = true, value_name = "[USER@]HOST")]
     host: Option<String>,
     #[command(subcommand)]
@@ -96,22 +96,35 @@ fn main() -> ExitCode {
     {
         return pm2ctl::generate::main(Cli::command());
     }
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     pm2ctl::logs::diagnostics::init();
-    if let Some(host) = &cli.host {
-        let supported = matches!(
-            cli.command,
-            Command::List(_)
-                | Command::Jlist(_)
-                | Command::Prettylist(_)
-                | Command::Logs(_)
-                | Command::Apply(_)
-        );
-        if let Err(e) = cli::remote::select(host, supported) {
-            eprintln!("pm2ctl: {e:#}");
-            return ExitCode::from(2);
+    // Held to the end: it ends this run's ssh connection to the -H host.
+    let _remote = match &cli.host {
+        Some(host) => {
+            use cli::remote::{BOOT_SETUP, DEPLOY, INSIDE_UNITS, LOCAL_ONLY};
+            let refusal = match cli.command {
+                Command::Startup(_) | Command::Unstartup(_) => Some(BOOT_SETUP),
+                Command::ExecWrap(_) | Command::WatchAgent(_) | Command::MemoryCheck(_) => {
+                    Some(INSIDE_UNITS)
+                }
+                Command::Validate { .. } | Command::Import { .. } | Command::Plan(_) => {
+                    Some(LOCAL_ONLY)
+                }
+                Command::Deploy(_) => Some(DEPLOY),
+                _ => None,
+            };
+            let verb = matches.subcommand_name().unwrap_or_default();
+            match cli::remote::select(host, verb, refusal) {
+                Ok(session) => Some(session),
+                Err(e) => {
+                    eprintln!("pm2ctl: {e:#}");
+                    return ExitCode::from(2);
+                }
+            }
         }
-    }
+        None => None,
+    };
     match cli.command {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),
         Command::Import { file } => cli::import::run(&file),

@@ -9,6 +9,7 @@
 
 use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances, LogTarget};
 use crate::plan::{self, Scope};
+use crate::ssh::Destination;
 use crate::state::{AppRecord, Desired, State};
 use anyhow::{bail, Context, Result};
 use std::fs::{self, File, OpenOptions};
@@ -122,17 +123,82 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     })
 }
 
+/// The saved file of one manager: on this machine, or with `-H` on the remote host (read and
+/// replaced over ssh, see `crate::remote::store`).
+#[derive(Debug, Clone)]
+pub struct SavedFile {
+    path: PathBuf,
+    remote: Option<&'static Destination>,
+}
+
+impl SavedFile {
+    /// The saved file of `scope` on the machine this run manages.
+    pub fn of(scope: Scope) -> Result<SavedFile> {
+        Ok(match crate::remote::selected() {
+            Some(dest) => SavedFile {
+                path: crate::remote::RemoteDir::Config(scope)
+                    .resolve(dest)?
+                    .join(SAVED_FILE),
+                remote: Some(dest),
+            },
+            None => SavedFile::local(saved_file(scope)?),
+        })
+    }
+
+    /// A saved file on this machine.
+    pub fn local(path: PathBuf) -> SavedFile {
+        SavedFile { path, remote: None }
+    }
+
+    /// Its path, on the machine it is on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its text; `None` when there is none.
+    pub fn read(&self) -> Result<Option<String>> {
+        match self.remote {
+            Some(dest) => crate::remote::read_file(dest, &self.path),
+            None => match fs::read_to_string(&self.path) {
+                Ok(text) => Ok(Some(text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e).with_context(|| format!("cannot read {self}")),
+            },
+        }
+    }
+
+    /// Replaces it with `text`, atomically.
+    pub fn write(&self, text: &str) -> Result<()> {
+        match self.remote {
+            Some(dest) => crate::remote::write_file(dest, &self.path, text),
+            None => write_atomic(&self.path, text),
+        }
+    }
+}
+
+impl std::fmt::Display for SavedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.remote {
+            Some(dest) => write!(f, "{}:{}", dest.target, self.path.display()),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
+}
+
 /// Removes the apps named `names` from the saved file `file` (`delete` after `save`: a
 /// deleted app must not come back at the next boot). The other apps are written back as
 /// they were; the file is only rewritten when it holds one of them. Returns the names
 /// removed, in the file's order; none when there is no saved file.
-pub fn forget(file: &Path, names: &[String]) -> Result<Vec<String>> {
-    if names.is_empty() || !file.exists() {
+pub fn forget(file: &SavedFile, names: &[String]) -> Result<Vec<String>> {
+    if names.is_empty() {
         return Ok(Vec::new());
     }
-    let mut eco = ecosystem::load(file)
+    let Some(text) = file.read()? else {
+        return Ok(Vec::new());
+    };
+    let mut eco = ecosystem::load_text(file.path(), &text, ecosystem::Format::Toml)
         .map_err(anyhow::Error::new)
-        .with_context(|| format!("cannot read the saved state {}", file.display()))?;
+        .with_context(|| format!("cannot read the saved state {file}"))?;
     let (gone, kept): (Vec<App>, Vec<App>) = std::mem::take(&mut eco.apps)
         .into_iter()
         .partition(|app| names.contains(&app.name));
@@ -140,7 +206,7 @@ pub fn forget(file: &Path, names: &[String]) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     eco.apps = kept;
-    write_atomic(file, &to_toml(&eco))?;
+    file.write(&to_toml(&eco))?;
     Ok(gone.into_iter().map(|app| app.name).collect())
 }
 
@@ -209,7 +275,8 @@ fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
     let Some(file) = &record.source.file else {
         bail!("it was started without a file and its definition was not recorded");
     };
-    let eco = ecosystem::load(file).map_err(anyhow::Error::new)?;
+    // With -H, the file as the remote host has it: the state is that host's.
+    let eco = crate::remote::load_recorded(file)?;
     let env = record.source.env.as_deref();
     let app = eco
         .apps
@@ -300,7 +367,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let saved = dir.path().join(SAVED_FILE);
         assert!(
-            forget(&saved, &["api".into()]).unwrap().is_empty(),
+            forget(&SavedFile::local(saved.clone()), &["api".into()])
+                .unwrap()
+                .is_empty(),
             "no file"
         );
         std::fs::write(
@@ -311,9 +380,15 @@ mod tests {
         .unwrap();
         let before = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
 
-        assert!(forget(&saved, &["other".into()]).unwrap().is_empty());
+        assert!(forget(&SavedFile::local(saved.clone()), &["other".into()])
+            .unwrap()
+            .is_empty());
         assert_eq!(
-            forget(&saved, &["api".into(), "other".into()]).unwrap(),
+            forget(
+                &SavedFile::local(saved.clone()),
+                &["api".into(), "other".into()]
+            )
+            .unwrap(),
             ["api"]
         );
         let after = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
@@ -325,7 +400,10 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 
         std::fs::write(&saved, "[[apps]\n").unwrap();
-        let err = format!("{:#}", forget(&saved, &["worker".into()]).unwrap_err());
+        let err = format!(
+            "{:#}",
+            forget(&SavedFile::local(saved.clone()), &["worker".into()]).unwrap_err()
+        );
         assert!(err.contains(&saved.display().to_string()), "{err}");
     }
 }

@@ -51,6 +51,21 @@ impl Destination {
     /// user's login shell parses (quote it with [`quote`]). No terminal is allocated, so
     /// output arrives as plain lines and binary streams pass through unchanged.
     pub fn command(&self, remote_command: &str) -> Result<Command> {
+        let mut cmd = self.ssh()?;
+        cmd.args(["-T", "--", &self.target, remote_command]);
+        Ok(cmd)
+    }
+
+    /// `ssh … -G -- TARGET`: prints the configuration ssh would use for this destination
+    /// (the user's `~/.ssh/config` applied) without connecting.
+    pub fn config_command(&self) -> Result<Command> {
+        let mut cmd = self.ssh()?;
+        cmd.args(["-G", "--", &self.target]);
+        Ok(cmd)
+    }
+
+    /// The ssh program with this destination's options and key.
+    fn ssh(&self) -> Result<Command> {
         let mut argv = ssh_program()?;
         let program = argv.remove(0);
         let mut cmd = Command::new(program);
@@ -61,7 +76,6 @@ impl Destination {
         if let Some(key) = &self.identity {
             cmd.arg("-i").arg(expand_home(key));
         }
-        cmd.args(["-T", "--", &self.target, remote_command]);
         Ok(cmd)
     }
 }

@@ -6,7 +6,14 @@ mod common;
 use common::remote::{RemoteHost, ADDRESS};
 use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
 use std::time::Duration;
+
+const PATIENCE: Duration = Duration::from_secs(60);
 
 #[test]
 fn apply_list_and_logs_reach_the_other_hosts_systemd_and_state() {
@@ -79,8 +86,180 @@ fn apply_list_and_logs_reach_the_other_hosts_systemd_and_state() {
     assert_success("pm2ctl -H logs", &out);
     assert!(stdout(&out).contains("out line"), "{}", stdout(&out));
 
-    // Verbs that would need the local store refuse -H instead of mixing two machines.
-    let out = remote.pm2ctl(&["-H", &host, "stop", "all"]);
+    // Verbs that set up this machine refuse -H, saying why.
+    let out = remote.pm2ctl(&["-H", &host, "startup"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only list, jlist"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`startup` does not work on another host"),
+        "{err}"
+    );
+
+}
+
+/// What `pm2ctl -H` did to the other host, as a user there sees it.
+fn main_pid(sb: &Sandbox, unit: &str) -> String {
+    stdout(&sb.systemctl(&["show", "-P", "MainPID", unit]))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn lifecycle_verbs_act_on_the_other_host_over_one_login() {
+    let sb = Sandbox::boot();
+    let dir = common::sandbox::workdir("remote_host", "lifecycle");
+    let remote = RemoteHost::start(&sb, &dir.join("ssh"));
+    let host = format!("root@{ADDRESS}");
+    let h = |args: &[&str]| {
+        let mut argv = vec!["-H", host.as_str()];
+        argv.extend_from_slice(args);
+        remote.pm2ctl(&argv)
+    };
+    let file = dir.join("ecosystem.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[apps]]\nuser = \"root\"\nname = \"far\"\nscript = \"{}\"\nenv = {{ PRINT_INTERVAL_MS = \"100\" }}\n",
+            fixture("printer.js")
+        ),
+    )
+    .unwrap();
+    let unit = "pm2ctl-far@0.service";
+    assert_success("-H start FILE", &h(&["start", file.to_str().unwrap()]));
+    sb.wait_for("far runs", PATIENCE, || sb.unit_state(unit) == "active");
+
+    // One login per run: every ssh session of `-H stop` rides on the run's master.
+    let _ = sb.journalctl(&["--sync"]);
+    let before = remote.logins(&sb);
+    let out = h(&["stop", "far"]);
+    assert_success("-H stop", &out);
+    assert!(stdout(&out).contains("[PM2] Applying action stopProcessId"));
+    let _ = sb.journalctl(&["--sync"]);
+    assert_eq!(remote.logins(&sb), before + 1, "-H stop logged in once");
+    assert_ne!(sb.unit_state(unit), "active");
+    let list: serde_json::Value =
+        serde_json::from_slice(&h(&["jlist"]).stdout).expect("jlist is JSON");
+    assert_eq!(list[0]["pm2_env"]["status"], "stopped", "{list}");
+
+    assert_success("-H start NAME", &h(&["start", "far"]));
+    sb.wait_for("far runs again", PATIENCE, || {
+        sb.unit_state(unit) == "active"
+    });
+    let pid = main_pid(&sb, unit);
+    assert_success("-H restart", &h(&["restart", "far"]));
+    sb.wait_for("far restarted", PATIENCE, || {
+        sb.unit_state(unit) == "active"
+            && !["0", pid.as_str()].contains(&main_pid(&sb, unit).as_str())
+    });
+    let pid = main_pid(&sb, unit);
+    assert_success("-H reload", &h(&["reload", "far"]));
+    assert_ne!(main_pid(&sb, unit), pid, "reload restarted the instance");
+
+    // `logs` follows the remote journal until it is stopped.
+    let tmp = dir.join("client-tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut follower = remote
+        .in_client_ns(&[common::sandbox::PM2CTL, "-H", &host, "logs", "far", "--raw"])
+        .env("TMPDIR", &tmp)
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pm2ctl -H logs");
+    let lines = BufReader::new(follower.stdout.take().expect("piped"));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Lines printed after the follower started prove it follows, not only replays.
+    let first = rx.recv_timeout(PATIENCE).expect("a first line");
+    let newest = |line: &str| {
+        line.strip_prefix("out line ")
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    };
+    let mut seen = newest(&first);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut followed = false;
+    while std::time::Instant::now() < deadline && !followed {
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+            if let Some(n) = newest(&line) {
+                followed = seen.is_some_and(|s| n > s + 5);
+                seen = seen.or(Some(n));
+            }
+        }
+    }
+    assert!(followed, "logs -H kept showing new lines (last: {seen:?})");
+    kill(Pid::from_raw(follower.id() as i32), Signal::SIGTERM).unwrap();
+    let status = follower.wait().unwrap();
+    assert!(
+        status.success(),
+        "logs -H ends cleanly on SIGTERM: {status}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "the ssh control directory is removed: {left:?}"
+    );
+
+    let out = h(&["show", "far"]);
+    assert_success("-H show", &out);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&main_pid(&sb, unit)),
+        "the remote pid: {text}"
+    );
+    assert!(text.contains("out line"), "the remote journal: {text}");
+
+    assert_success("-H scale", &h(&["scale", "far", "2"]));
+    sb.wait_for("a second instance", PATIENCE, || {
+        sb.unit_state("pm2ctl-far@1.service") == "active"
+    });
+
+    let out = h(&["save"]);
+    assert_success("-H save", &out);
+    let saved = sb.config_dir().join("dump.toml");
+    let dump = std::fs::read_to_string(&saved).expect("the dump is on the remote host");
+    assert!(dump.contains("name = \"far\""), "{dump}");
+    assert!(dump.contains("instances = 2"), "{dump}");
+
+    let out = h(&["delete", "far"]);
+    assert_success("-H delete", &out);
+    assert!(
+        stdout(&out).contains("Removed far from the saved state"),
+        "{}",
+        stdout(&out)
+    );
+    for u in [unit, "pm2ctl-far@1.service"] {
+        let load = stdout(&sb.systemctl(&["show", "-P", "LoadState", u]));
+        assert_eq!(load.trim(), "not-found", "{u} is gone");
+    }
+    let dump = std::fs::read_to_string(&saved).unwrap();
+    assert!(!dump.contains("far"), "{dump}");
+    assert_eq!(stdout(&h(&["jlist"])).trim(), "[]");
+
+    // `apply --save` saves there; `resurrect` applies what that host has saved.
+    assert_success(
+        "-H apply --save",
+        &h(&["apply", "--save", file.to_str().unwrap()]),
+    );
+    let dump = std::fs::read_to_string(&saved).unwrap();
+    assert!(dump.contains("name = \"far\""), "{dump}");
+    std::fs::write(
+        &saved,
+        format!(
+            "{dump}\n[[apps]]\nuser = \"root\"\nname = \"again\"\nscript = \"{}\"\n",
+            fixture("printer.js")
+        ),
+    )
+    .unwrap();
+    assert_success("-H resurrect", &h(&["resurrect"]));
+    sb.wait_for("the saved app runs", PATIENCE, || {
+        sb.unit_state("pm2ctl-again@0.service") == "active"
+    });
+    assert_eq!(sb.unit_state(unit), "active");
 }

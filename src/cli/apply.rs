@@ -6,9 +6,9 @@
 
 use super::ManagerArgs;
 use crate::apply::{self, DesiredApp, Failure};
-use crate::ecosystem;
+use crate::ecosystem::{self, Ecosystem};
 use crate::plan::{self, HostFacts};
-use crate::state::{self, Desired, Source, Store};
+use crate::state::{self, Desired, Source};
 use crate::systemd::Client;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -36,15 +36,21 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    if args.save && crate::remote::selected().is_some() {
-        eprintln!("pm2ctl apply: --save does not work with -H yet; run `pm2ctl save` on that host");
-        return ExitCode::from(2);
-    }
-    match apply(args) {
+    run_with(args, None)
+}
+
+/// `apply` of `eco`, already loaded from `args.file` (which may be a file on the `-H` host:
+/// `resurrect` reads the saved file there).
+pub fn run_loaded(args: &Args, eco: Ecosystem) -> ExitCode {
+    run_with(args, Some(eco))
+}
+
+fn run_with(args: &Args, eco: Option<Ecosystem>) -> ExitCode {
+    match apply(args, eco) {
         Ok(code) if args.save && code == ExitCode::SUCCESS => {
             match super::save::save(&args.manager) {
                 Ok(file) => {
-                    eprintln!("saved in {}", file.display());
+                    eprintln!("saved in {file}");
                     code
                 }
                 Err(e) => {
@@ -61,9 +67,9 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
-fn apply(args: &Args) -> Result<ExitCode> {
+fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
     // The file first: a broken file stops everything before systemd is even asked.
-    let eco = match ecosystem::load(&args.file) {
+    let eco = match loaded.map_or_else(|| ecosystem::load(&args.file), Ok) {
         Ok(eco) => eco,
         Err(e) => {
             eprintln!("{e}");
@@ -77,7 +83,7 @@ fn apply(args: &Args) -> Result<ExitCode> {
     let planned = match remote {
         Some(dest) => {
             // With -H the paths in the file are the remote host's (see remote::host).
-            let host = crate::remote::host::facts(dest, client.major_version())?;
+            let host = crate::remote::host::facts(dest, scope, client.major_version())?;
             let resolver = crate::remote::host::RemoteResolver::new(dest);
             let planned = plan::plan(&eco, args.env.as_deref(), &host, &resolver);
             if let Some(e) = resolver.take_error() {
@@ -109,13 +115,9 @@ fn apply(args: &Args) -> Result<ExitCode> {
     }
     // Dry runs only look; a real run holds the lock until it is done, so the diff and its
     // execution see one state. With -H, the lock and the state are the remote host's.
-    let (mut store, remote_store) = match (args.dry_run, remote) {
-        (true, _) => (None, None),
-        (false, Some(dest)) => {
-            let (store, remote_store) = crate::remote::RemoteStore::lock(dest)?;
-            (Some(store), Some(remote_store))
-        }
-        (false, None) => (Some(Store::lock(&state::default_dir(scope)?)?), None),
+    let mut store = match args.dry_run {
+        true => None,
+        false => Some(state::lock_current(scope)?),
     };
     let current = match &store {
         Some(store) => store.state().clone(),
@@ -157,12 +159,7 @@ fn apply(args: &Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let mut stderr = std::io::stderr();
-    let failures = apply::execute(&client, store, &diff, &desired, &live, &source, &mut stderr);
-    // Whatever was done is recorded on the remote host, even when a step failed.
-    if let Some(remote_store) = remote_store {
-        remote_store.write_back(store)?;
-    }
-    let failures = failures?;
+    let failures = apply::execute(&client, store, &diff, &desired, &live, &source, &mut stderr)?;
     for orphan in &diff.orphans {
         eprintln!("{orphan}: no longer in the file, left running (--prune removes it)");
     }

@@ -16,7 +16,7 @@ pub fn unsave(client: &Client, deleted: &[String], units: &[String]) -> Result<(
     if deleted.is_empty() {
         return Ok(());
     }
-    let file = saved::saved_file(client.scope())?;
+    let file = saved::SavedFile::of(client.scope())?;
     let removed = saved::forget(&file, deleted).with_context(|| {
         format!(
             "deleted, but the saved state was not updated: {} comes back at the next boot \
@@ -28,9 +28,8 @@ pub fn unsave(client: &Client, deleted: &[String], units: &[String]) -> Result<(
         return Ok(());
     }
     println!(
-        "[PM2] Removed {} from the saved state ({}): not started at boot any more",
+        "[PM2] Removed {} from the saved state ({file}): not started at boot any more",
         removed.join(", "),
-        file.display()
     );
     if generator::generated(client.scope(), units) {
         client

@@ -136,10 +136,7 @@ pub fn flush(args: FlushArgs) -> ExitCode {
 fn run_logs(args: LogsArgs) -> Result<()> {
     let scope = args.manager.scope();
     let resolved = targets::discover(scope).resolve(args.target.as_deref())?;
-    let marks = match crate::state::default_dir(scope) {
-        Ok(dir) => marks::read(&dir)?,
-        Err(_) => marks::Marks::default(),
-    };
+    let marks = marks::read_current(scope)?;
     let query = Query {
         selection: resolved.selection,
         streams: match (args.err, args.out) {
@@ -201,11 +198,9 @@ impl<W: Write> Sink for Terminal<W> {
 
 fn run_flush(args: FlushArgs) -> Result<()> {
     let scope = args.manager.scope();
-    let dir = crate::state::default_dir(scope)?;
-    let now = marks::now_usec();
     let target = args.target.as_deref().filter(|t| *t != "all");
     let Some(target) = target else {
-        marks::update(&dir, |m| m.all = Some(now))?;
+        marks::update_current(scope, |m, now| m.all = Some(now))?;
         println!(
             "[PM2] Logs flushed: `pm2ctl logs` starts after now (the journal keeps older lines)"
         );
@@ -213,7 +208,7 @@ fn run_flush(args: FlushArgs) -> Result<()> {
     };
     let resolved = targets::discover(scope).resolve(Some(target))?;
     let mut flushed = Vec::new();
-    marks::update(&dir, |m| {
+    marks::update_current(scope, |m, now| {
         for matcher in &resolved.selection.matchers {
             match matcher {
                 // One instance cannot be flushed alone: the mark is per app.

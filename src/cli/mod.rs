@@ -27,7 +27,7 @@ pub mod watch;
 
 use crate::lifecycle::{self, Action, Proc};
 use crate::plan::Scope;
-use crate::state::{self, Store};
+use crate::state;
 use crate::systemd::Client;
 use crate::target::{self, TargetError};
 use anyhow::{Context, Result};
@@ -108,7 +108,7 @@ pub fn finish(result: Result<()>) -> ExitCode {
 pub fn act_on_targets(manager: &ManagerArgs, targets: &[String], action: Action) -> Result<()> {
     let client = manager.connect()?;
     // Held until the verb is done: another pm2ctl waits instead of acting on stale ids.
-    let mut store = Store::lock(&state::default_dir(manager.scope())?)?;
+    let mut store = state::lock_current(manager.scope())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let selected: Vec<&Proc> = target::select(targets, &procs)?;

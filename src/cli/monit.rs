@@ -114,10 +114,9 @@ impl Drop for TerminalGuard {
 fn monit(args: &Args) -> Result<()> {
     let scope = args.manager.scope();
     let client = args.manager.connect()?;
-    let state_dir = state::default_dir(scope)?;
     // The first snapshot before the screen switches, so errors print normally.
     let mut sampler = Sampler::default();
-    let first = sampler.take(&client, &state_dir)?;
+    let first = sampler.take(&client, scope)?;
     let mut dashboard = Dashboard::default();
     dashboard.update(first);
 
@@ -155,7 +154,7 @@ fn monit(args: &Args) -> Result<()> {
             continue;
         }
         next_refresh = Instant::now() + REFRESH;
-        match sampler.take(&client, &state_dir) {
+        match sampler.take(&client, scope) {
             Ok(snapshot) => {
                 dashboard.update(snapshot);
                 dashboard.error = None;
@@ -178,8 +177,9 @@ struct Sampler {
 }
 
 impl Sampler {
-    fn take(&mut self, client: &Client, state_dir: &std::path::Path) -> Result<Snapshot> {
-        let state = state::read(state_dir)?;
+    fn take(&mut self, client: &Client, scope: Scope) -> Result<Snapshot> {
+        // With -H, the remote host's state (see `crate::remote`).
+        let state = state::read_current(scope)?;
         let mut snapshot = inspect::collect(client, &state)?;
         let now = Instant::now();
         let mut seen = BTreeMap::new();
@@ -214,7 +214,8 @@ fn log_tail(app: &str, scope: Scope, lines: u32) -> Vec<String> {
         &lines.to_string(),
         &format!("PM2_APP={app}"),
     ]);
-    match cmd.output() {
+    // With -H, the journal of that host.
+    match crate::remote::localize(cmd).and_then(|mut cmd| Ok(cmd.output()?)) {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| *l != "-- No entries --")
@@ -224,7 +225,7 @@ fn log_tail(app: &str, scope: Scope, lines: u32) -> Vec<String> {
             "journalctl failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )],
-        Err(e) => vec![format!("cannot run journalctl: {e}")],
+        Err(e) => vec![format!("cannot run journalctl: {e:#}")],
     }
 }
 

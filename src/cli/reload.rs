@@ -4,7 +4,7 @@
 use super::{ActionFailed, ManagerArgs};
 use crate::lifecycle::reload::{self, Progress, Ready};
 use crate::lifecycle::{self, Proc};
-use crate::state::{self, Store};
+use crate::state;
 use crate::target;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> ExitCode {
 fn reload(args: &Args) -> Result<()> {
     let client = args.manager.connect()?;
     // Held for the whole reload: another pm2ctl waits instead of acting on stale units.
-    let mut store = Store::lock(&state::default_dir(args.manager.scope())?)?;
+    let mut store = state::lock_current(args.manager.scope())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let selected: Vec<&Proc> = target::select(&args.targets, &procs)?;

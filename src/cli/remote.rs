@@ -1,16 +1,27 @@
 //! `-H [user@]host`: which verbs reach another machine (see `crate::remote`).
+//!
+//! Every verb that manages apps works on the other host: its systemd (system manager, or the
+//! ssh user's own with `--user`), its journal and its pm2ctl state and saved state. The ones
+//! below refuse, each for its reason.
 
 use anyhow::{bail, Result};
 
-/// The verbs `-H` works with: those that read the remote state and journal, and `apply`,
-/// which holds the remote store's lock over ssh. The others would need their store access
-/// remoted first.
-pub const VERBS: &str = "list, jlist, prettylist, logs and apply";
+/// `startup` and `unstartup`: they install the generator and lingering on this machine.
+pub const BOOT_SETUP: &str =
+    "it sets up this machine's boot (the generator, lingering); run it on that host";
+/// `exec-wrap`, `watch-agent`, `memory-check`: the processes of an app's own units.
+pub const INSIDE_UNITS: &str =
+    "it runs inside an app's units, on the host itself, started by systemd there";
+/// `validate`, `import`, `plan`: they only read files here.
+pub const LOCAL_ONLY: &str = "it only reads files on this machine and reaches no systemd";
+/// `deploy`: hosts come from the file.
+pub const DEPLOY: &str = "deploy reaches the hosts of the file's [deploy.ENV] table";
 
-/// Selects `host` for this process, when the verb (`supported`) works across hosts.
-pub fn select(host: &str, supported: bool) -> Result<()> {
-    if !supported {
-        bail!("-H {host}: only {VERBS} work on another host");
+/// Selects `host` for this process, unless the verb cannot work there (`refusal` says why).
+/// The returned session ends the run's ssh master when dropped: hold it until the end.
+pub fn select(host: &str, verb: &str, refusal: Option<&str>) -> Result<crate::remote::Session> {
+    if let Some(why) = refusal {
+        bail!("-H {host}: `{verb}` does not work on another host: {why}");
     }
     crate::remote::select(host)
 }

@@ -1,8 +1,10 @@
 //! `pm2ctl resurrect [--user]`: apply the saved state (`pm2ctl save`) now, as `apply` does
-//! with the saved file; apps already running as saved are left alone.
+//! with the saved file; apps already running as saved are left alone. With `-H`, the other
+//! host's saved state, on that host.
 
 use super::ManagerArgs;
-use crate::saved;
+use crate::ecosystem;
+use crate::saved::SavedFile;
 use std::process::ExitCode;
 
 /// The arguments of `resurrect`.
@@ -13,27 +15,38 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let file = match saved::saved_file(args.manager.scope()) {
-        Ok(file) => file,
+    let saved = SavedFile::of(args.manager.scope()).and_then(|file| {
+        let text = file.read()?;
+        Ok((file, text))
+    });
+    let (file, text) = match saved {
+        Ok((file, Some(text))) => (file, text),
+        Ok((file, None)) => {
+            eprintln!(
+                "pm2ctl resurrect: nothing saved ({file} does not exist; `pm2ctl save` writes it)"
+            );
+            return ExitCode::from(1);
+        }
         Err(e) => {
             eprintln!("pm2ctl resurrect: {e:#}");
             return ExitCode::from(1);
         }
     };
-    if !file.exists() {
-        eprintln!(
-            "pm2ctl resurrect: nothing saved ({} does not exist; `pm2ctl save` writes it)",
-            file.display()
-        );
-        return ExitCode::from(1);
-    }
-    println!("[PM2] Resurrecting from {}", file.display());
-    super::apply::run(&super::apply::Args {
-        file,
+    println!("[PM2] Resurrecting from {file}");
+    let args = super::apply::Args {
+        file: file.path().to_path_buf(),
         env: None,
         prune: false,
         dry_run: false,
         save: false,
         manager: args.manager.clone(),
-    })
+    };
+    match ecosystem::load_text(file.path(), &text, ecosystem::Format::Toml) {
+        Ok(eco) => super::apply::run_loaded(&args, eco),
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("{file}: not applied, nothing was changed");
+            ExitCode::from(2)
+        }
+    }
 }

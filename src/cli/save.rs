@@ -1,14 +1,14 @@
 //! `pm2ctl save [--user]`: write what runs now to the saved state (`<config>/dump.toml`),
-//! which `resurrect` applies and `pm2ctl-generator` brings up at every boot.
+//! which `resurrect` applies and `pm2ctl-generator` brings up at every boot. With `-H`, the
+//! other host's state is saved in that host's config directory.
 //!
 //! Exit codes: 0 written, 1 it could not be (nothing is changed then).
 
 use super::ManagerArgs;
 use crate::plan::HostFacts;
-use crate::saved;
+use crate::saved::{self, SavedFile};
 use crate::state;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The arguments of `save`.
@@ -22,7 +22,7 @@ pub fn run(args: &Args) -> ExitCode {
     match save(&args.manager) {
         Ok(file) => {
             println!("[PM2] Saving current process list...");
-            println!("[PM2] Successfully saved in {}", file.display());
+            println!("[PM2] Successfully saved in {file}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -32,19 +32,23 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
-/// Writes the saved state of `manager`'s scope; returns the file written.
-pub fn save(manager: &ManagerArgs) -> Result<PathBuf> {
+/// Writes the saved state of `manager`'s scope (with `-H`, on that host); returns the file
+/// written.
+pub fn save(manager: &ManagerArgs) -> Result<SavedFile> {
     let scope = manager.scope();
     // Under the store's lock: a `delete` running meanwhile edits the saved file too.
-    let store = state::Store::lock(&state::default_dir(scope)?)?;
+    let store = state::lock_current(scope)?;
     let state = store.state();
-    let file = saved::saved_file(scope)?;
-    let home = HostFacts::detect(scope, Some(0)).home;
-    let (eco, warnings) = saved::ecosystem_of(state, &file, &home);
+    let file = SavedFile::of(scope)?;
+    let home = match crate::remote::selected() {
+        Some(dest) => crate::remote::host::home(dest)?,
+        None => HostFacts::detect(scope, Some(0)).home,
+    };
+    let (eco, warnings) = saved::ecosystem_of(state, file.path(), &home);
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
-    saved::write_atomic(&file, &saved::to_toml(&eco))
-        .with_context(|| format!("the saved state was not written to {}", file.display()))?;
+    file.write(&saved::to_toml(&eco))
+        .with_context(|| format!("the saved state was not written to {file}"))?;
     Ok(file)
 }

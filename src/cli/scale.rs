@@ -2,7 +2,7 @@
 
 use super::{ManagerArgs, UsageError};
 use crate::lifecycle::scale::{self, ScaleTo};
-use crate::state::{self, Store};
+use crate::state;
 use anyhow::Result;
 use std::process::ExitCode;
 
@@ -30,7 +30,7 @@ fn scale_app(args: &Args) -> Result<()> {
         .into());
     };
     let client = args.manager.connect()?;
-    let mut store = Store::lock(&state::default_dir(args.manager.scope())?)?;
+    let mut store = state::lock_current(args.manager.scope())?;
     let scaled = scale::scale(&client, &mut store, &args.name, to)?;
     if scaled.from == scaled.to {
         println!(

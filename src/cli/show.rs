@@ -40,7 +40,7 @@ fn show(args: &Args) -> Result<()> {
     let Some(name) = resolve(&snapshot, &args.target) else {
         return Err(NoSuchApp(args.target.clone()).into());
     };
-    let state = state::read(&state::default_dir(scope)?)?;
+    let state = state::read_current(scope)?;
     let record = state.app(&name);
     let instances = snapshot.app(&name);
     let colors = colors_wanted(&std::io::stdout());
@@ -410,7 +410,8 @@ fn log_section(name: &str, scope: Scope, lines: u32) -> String {
         &format!("PM2_APP={name}"),
     ]);
     let mut out = format!("\nLast {lines} log lines\n");
-    match cmd.output() {
+    // With -H, the journal of that host.
+    match crate::remote::localize(cmd).and_then(|mut cmd| Ok(cmd.output()?)) {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
             if text.trim().is_empty() || text.trim() == "-- No entries --" {
@@ -428,7 +429,7 @@ fn log_section(name: &str, scope: Scope, lines: u32) -> String {
             );
         }
         Err(e) => {
-            let _ = writeln!(out, "  (cannot run journalctl: {e})");
+            let _ = writeln!(out, "  (cannot run journalctl: {e:#})");
         }
     }
     out

@@ -146,7 +146,7 @@ pub fn run(args: Args) -> ExitCode {
 
 fn start(args: &Args) -> Result<()> {
     let client = args.manager.connect()?;
-    let mut store = Store::lock(&state::default_dir(args.manager.scope())?)?;
+    let mut store = state::lock_current(args.manager.scope())?;
 
     // PM2 looks for a known name, namespace or id first: `start api` starts it again.
     let procs = lifecycle::processes::list(&client, store.state())
@@ -251,7 +251,7 @@ fn start_apps(
     eco: &Ecosystem,
     source: &Source,
 ) -> Result<Vec<Failure>> {
-    let host = engine::host_facts(client);
+    let host = engine::host_facts(client)?;
     let plan = engine::plan(eco, source.env.as_deref(), &host)?;
     for warning in &plan.warnings {
         eprintln!("[PM2][WARN] {warning}");

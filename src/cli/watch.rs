@@ -7,7 +7,7 @@ use crate::ecosystem::{App, Watch};
 use crate::lifecycle::{self, Action};
 use crate::plan::naming::AppUnitNames;
 use crate::plan::{companion, AppPlan, HostFacts};
-use crate::state::{self, AppRecord, Desired, Store};
+use crate::state::{self, AppRecord, Desired};
 use crate::systemd::FINGERPRINT_VAR;
 use crate::target;
 use crate::unit::Value;
@@ -97,12 +97,12 @@ pub fn restart(args: RestartArgs) -> ExitCode {
 
 fn toggle_and_restart(args: &TargetArgs) -> Result<()> {
     let client = args.manager.connect()?;
-    let mut store = Store::lock(&state::default_dir(args.manager.scope())?)?;
+    let mut store = state::lock_current(args.manager.scope())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let selected = target::select(&args.targets, &procs)?;
     let apps: BTreeSet<String> = selected.iter().map(|p| p.name.clone()).collect();
-    let host = lifecycle::engine::host_facts(&client);
+    let host = lifecycle::engine::host_facts(&client)?;
     let mut failures = Vec::new();
     for name in &apps {
         let Some(record) = store.state().app(name) else {
@@ -179,7 +179,13 @@ fn toggled(record: &AppRecord, host: &HostFacts) -> Result<AppPlan> {
         })
         .unwrap_or_else(|| host.cwd.clone());
     let names = AppUnitNames::new(&plan.name, 0).map_err(anyhow::Error::msg)?;
-    let pm2ctl = std::env::current_exe().context("cannot find the pm2ctl binary")?;
+    // The agent runs where the app runs: with -H, that host's own pm2ctl.
+    let pm2ctl = match crate::remote::selected_target() {
+        Some(target) => host.self_exe.clone().with_context(|| {
+            format!("watching on {target} needs pm2ctl on its PATH: the watch agent runs there")
+        })?,
+        None => std::env::current_exe().context("cannot find the pm2ctl binary")?,
+    };
     let pm2ctl = pm2ctl.to_string_lossy();
     let readable = crate::plan::readable(&plan.name);
     plan.companions.push(companion::watch_agent(

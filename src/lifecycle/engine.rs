@@ -25,17 +25,32 @@ pub fn converge(
     apply::execute(client, store, &diff, desired, &live, source, &mut progress)
 }
 
-/// The facts `plan` needs about this host, the same way `apply` gathers them: app output
-/// goes through this pm2ctl's `exec-wrap`.
-pub fn host_facts(client: &Client) -> HostFacts {
+/// The facts `plan` needs about the managed host, the same way `apply` gathers them: here,
+/// app output goes through this pm2ctl's `exec-wrap`; with `-H`, the remote host's facts
+/// (see `remote::host`).
+pub fn host_facts(client: &Client) -> Result<HostFacts> {
+    if let Some(dest) = crate::remote::selected() {
+        return crate::remote::host::facts(dest, client.scope(), client.major_version());
+    }
     let mut host = HostFacts::detect(client.scope(), Some(client.major_version()));
     host.self_exe = std::env::current_exe().ok();
-    host
+    Ok(host)
 }
 
-/// Plans an ecosystem on this host.
+/// Plans an ecosystem on the managed host: with `-H`, its paths are looked up there.
 pub fn plan(eco: &Ecosystem, env: Option<&str>, host: &HostFacts) -> Result<Plan> {
-    plan::plan(eco, env, host, &plan::host::SystemResolver)
+    let planned = match crate::remote::selected() {
+        Some(dest) => {
+            let resolver = crate::remote::host::RemoteResolver::new(dest);
+            let planned = plan::plan(eco, env, host, &resolver);
+            if let Some(e) = resolver.take_error() {
+                return Err(e.context(format!("cannot look at files on {}", dest.target)));
+            }
+            planned
+        }
+        None => plan::plan(eco, env, host, &plan::host::SystemResolver),
+    };
+    planned
         .map_err(anyhow::Error::new)
         .with_context(|| format!("cannot plan {}", eco.source.display()))
 }

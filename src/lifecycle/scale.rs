@@ -9,7 +9,7 @@
 
 use super::engine;
 use crate::apply::{self, DesiredApp};
-use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances};
+use crate::ecosystem::{App, Ecosystem, ExecMode, Instances};
 use crate::saved;
 use crate::state::{AppRecord, Desired, InstanceRecord, Store};
 use crate::systemd::Client;
@@ -137,7 +137,7 @@ pub fn scale(client: &Client, store: &mut Store, name: &str, to: ScaleTo) -> Res
             apps: vec![wider],
             deploy: Default::default(),
         };
-        let host = engine::host_facts(client);
+        let host = engine::host_facts(client)?;
         let mut planned = engine::plan(&eco, record.source.env.as_deref(), &host)?
             .apps
             .into_iter()
@@ -205,7 +205,8 @@ fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
             record.name
         );
     };
-    let eco = ecosystem::load(file).map_err(anyhow::Error::new)?;
+    // With -H, the file as the remote host has it: the state is that host's.
+    let eco = crate::remote::load_recorded(file)?;
     let app = eco
         .apps
         .into_iter()

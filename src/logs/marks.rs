@@ -6,6 +6,7 @@
 //! apart from it: a flush must also work for apps the store does not know (units started by
 //! hand, apps deleted while their lines remain in the journal).
 
+use crate::plan::Scope;
 use crate::state::Store;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,48 @@ pub fn update(state_dir: &Path, change: impl FnOnce(&mut Marks)) -> Result<Marks
     };
     write().with_context(|| format!("cannot write {}", path.display()))?;
     Ok(marks)
+}
+
+/// The marks of `scope`'s manager: this machine's, or with `-H` the remote host's.
+pub fn read_current(scope: Scope) -> Result<Marks> {
+    match crate::remote::selected() {
+        Some(dest) => {
+            let (origin, content) = crate::remote::store::read_in(
+                dest,
+                crate::remote::RemoteDir::State(scope),
+                MARKS_FILE,
+            )?;
+            parse(content.as_deref().unwrap_or_default(), &origin)
+        }
+        // Without a state directory there can be no marks.
+        None => match crate::state::default_dir(scope) {
+            Ok(dir) => read(&dir),
+            Err(_) => Ok(Marks::default()),
+        },
+    }
+}
+
+/// [`update`] for `scope`'s manager: this machine's, or with `-H` the remote host's (under
+/// its lock there); `now` is that host's clock, as the journal's timestamps are.
+pub fn update_current(scope: Scope, change: impl FnOnce(&mut Marks, u64)) -> Result<Marks> {
+    let Some(dest) = crate::remote::selected() else {
+        let now = now_usec();
+        return update(&crate::state::default_dir(scope)?, |m| change(m, now));
+    };
+    let locked =
+        crate::remote::LockedFile::lock(dest, crate::remote::RemoteDir::State(scope), MARKS_FILE)?;
+    let mut marks = parse(locked.content().unwrap_or_default(), locked.origin())?;
+    change(&mut marks, crate::remote::store::now_usec(dest)?);
+    let text = serde_json::to_vec_pretty(&marks).context("cannot serialise the marks")?;
+    locked.write(&text)?;
+    Ok(marks)
+}
+
+fn parse(bytes: &[u8], origin: &str) -> Result<Marks> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Marks::default());
+    }
+    serde_json::from_slice(bytes).with_context(|| format!("{origin} is not a valid marks file"))
 }
 
 /// Now, in the journal's unit.

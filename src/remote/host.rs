@@ -19,7 +19,7 @@ const ENV_MARKER: &str = "--pm2ctl-env--";
 /// The remote host's facts, in one ssh round trip. The Node shim is the one installed there
 /// (`PM2CTL_SHIM` there, else the package's path); `self_exe` is the remote pm2ctl when one is
 /// on its PATH (apps then log through `exec-wrap`), else apps run their command directly.
-pub fn facts(dest: &Destination, systemd_version: u32) -> Result<HostFacts> {
+pub fn facts(dest: &Destination, scope: Scope, systemd_version: u32) -> Result<HostFacts> {
     let script = format!(
         "nproc\nid -u\nid -un\nprintf '%s\\n' \"$HOME\" \"$PATH\"\n\
          command -v pm2ctl || echo\n\
@@ -29,11 +29,11 @@ pub fn facts(dest: &Destination, systemd_version: u32) -> Result<HostFacts> {
     );
     let out = run_script(dest, &script)
         .with_context(|| format!("cannot read the facts of {}", dest.target))?;
-    parse_facts(&out, systemd_version)
+    parse_facts(&out, scope, systemd_version)
         .with_context(|| format!("unexpected answer from {}: {out:?}", dest.target))
 }
 
-fn parse_facts(out: &str, systemd_version: u32) -> Result<HostFacts> {
+fn parse_facts(out: &str, scope: Scope, systemd_version: u32) -> Result<HostFacts> {
     let (facts, env) = out
         .split_once(&format!("{ENV_MARKER}\n"))
         .ok_or_else(|| anyhow!("no environment"))?;
@@ -53,7 +53,7 @@ fn parse_facts(out: &str, systemd_version: u32) -> Result<HostFacts> {
         home: PathBuf::from(home),
         path: path.to_string(),
         systemd_version,
-        scope: Scope::System,
+        scope,
         node_shim: PathBuf::from(shim),
         caller_env,
         self_exe: (!pm2ctl.is_empty()).then(|| PathBuf::from(pm2ctl)),
@@ -63,9 +63,17 @@ fn parse_facts(out: &str, systemd_version: u32) -> Result<HostFacts> {
         caller_capabilities: if uid.trim() == "0" { u64::MAX } else { 0 },
         unprivileged_port_start: 1024,
         require_root_opt_in: true,
-        // The system manager keeps memory limits (only a user's manager may not).
+        // The system manager keeps memory limits; whether a remote user's manager does is not
+        // known from here (`apply` run on that host says).
         memory_unenforced: None,
     })
+}
+
+/// The remote user's home directory (`~` in saved definitions).
+pub fn home(dest: &Destination) -> Result<PathBuf> {
+    let out = run_script(dest, "printf '%s\\n' \"$HOME\"")
+        .with_context(|| format!("cannot read the home directory on {}", dest.target))?;
+    Ok(PathBuf::from(out.trim_end_matches('\n')))
 }
 
 /// Looks paths up on the remote host, one ssh round trip per question, each asked once.
@@ -148,7 +156,7 @@ mod tests {
         let out = format!(
             "4\n0\nroot\n/root\n/usr/bin:/bin\n\n/usr/lib/pm2ctl/pm2ctl-shim.js\n{ENV_MARKER}\nA=1\0B=two\nlines\0"
         );
-        let f = parse_facts(&out, 252).unwrap();
+        let f = parse_facts(&out, Scope::System, 252).unwrap();
         assert_eq!((f.cpus, f.uid, f.user.as_str()), (4, 0, "root"));
         assert_eq!(f.path, "/usr/bin:/bin");
         assert_eq!(f.self_exe, None);
@@ -157,6 +165,6 @@ mod tests {
             f.caller_env,
             [("A".into(), "1".into()), ("B".into(), "two\nlines".into())]
         );
-        assert!(parse_facts("4\n0\n", 252).is_err());
+        assert!(parse_facts("4\n0\n", Scope::User, 252).is_err());
     }
 }

@@ -8,37 +8,71 @@
 //! * **Journal**: `journalctl` runs on the remote host over its own ssh session
 //!   ([`localize`]), its output read here as if it ran locally.
 //! * **State**: pm2ctl's state store is the **remote host's** (its
-//!   `${PM2CTL_STATE_DIR:-/var/lib/pm2ctl}`), so `-H` and a pm2ctl run on that host see the same
-//!   apps, ids and desired states. Reads `cat` it over ssh; a command that changes it (`apply`)
-//!   holds the remote store's own lock file (`flock`, the lock a local pm2ctl there takes) for
-//!   its whole run, in one ssh session that also writes the new state back atomically (see
-//!   [`LockedState`]).
+//!   `${PM2CTL_STATE_DIR:-/var/lib/pm2ctl}`, or the remote user's for `--user`), so `-H` and a
+//!   pm2ctl run on that host see the same apps, ids and desired states. `state::lock_current`
+//!   hands every verb a `Store` whose lock and saves are the remote host's (one ssh session
+//!   holding the store's `flock`, see [`store`]); the verbs themselves do not know.
+//! * **Saved state and log marks** (`save`, `resurrect`, `flush`): files in the remote host's
+//!   config and state directories, read and replaced over ssh ([`store`]).
+//! * **One login per run**: the first session starts an ssh master that the others ride on
+//!   ([`mux`]).
 //!
 //! The host is chosen once per process ([`select`], from `main`) because it cuts across every
 //! layer that reaches the machine: the bus, the journal and the state directory.
 
 pub mod host;
+mod mux;
+pub mod store;
 
+pub use mux::MULTIPLEX_VAR;
+pub use store::{read_file, read_state, write_file, LockedFile, RemoteDir};
+
+use crate::plan::Scope;
 use crate::ssh::{self, Destination};
-use crate::state::{State, Store};
 use anyhow::{anyhow, bail, Context, Result};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 
-static SELECTED: OnceLock<Destination> = OnceLock::new();
+/// The host chosen with `-H`, and how this run reaches it.
+struct Selection {
+    /// As the user gave it.
+    given: Destination,
+    /// What sessions use: `given`, through this run's ssh master when there is one.
+    connected: OnceLock<Destination>,
+    master: Mutex<Option<mux::Master>>,
+}
 
-/// The remote state directory, as the remote shell spells it.
-const REMOTE_STATE_DIR: &str = "${PM2CTL_STATE_DIR:-/var/lib/pm2ctl}";
+static SELECTED: OnceLock<Selection> = OnceLock::new();
+
+/// Ends this run's ssh master (if one was started) when dropped: `main` holds it.
+#[must_use = "the ssh master ends when the session is dropped"]
+pub struct Session(());
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(selection) = SELECTED.get() {
+            let master = selection
+                .master
+                .lock()
+                .map(|mut m| m.take())
+                .unwrap_or_default();
+            drop(master);
+        }
+    }
+}
 
 /// Makes every later connection of this process go to `target` (`[user@]host`).
-pub fn select(target: &str) -> Result<()> {
+pub fn select(target: &str) -> Result<Session> {
     check_target(target)?;
     SELECTED
-        .set(Destination::new(None, target))
-        .map_err(|_| anyhow!("-H given twice"))
+        .set(Selection {
+            given: Destination::new(None, target),
+            connected: OnceLock::new(),
+            master: Mutex::new(None),
+        })
+        .map_err(|_| anyhow!("-H given twice"))?;
+    Ok(Session(()))
 }
 
 /// A host ssh takes as a destination, never as an option.
@@ -49,9 +83,29 @@ fn check_target(target: &str) -> Result<()> {
     Ok(())
 }
 
-/// The host chosen with `-H`, if any.
+/// The `[user@]host` given with `-H`, if any (nothing is connected to ask this).
+pub fn selected_target() -> Option<&'static str> {
+    SELECTED.get().map(|s| s.given.target.as_str())
+}
+
+/// The host chosen with `-H`, if any, as sessions reach it: the first call logs in once
+/// (the run's ssh master, see `mux`), every session after rides on that login.
 pub fn selected() -> Option<&'static Destination> {
-    SELECTED.get()
+    let selection = SELECTED.get()?;
+    Some(
+        selection
+            .connected
+            .get_or_init(|| match mux::start(&selection.given) {
+                Some(master) => {
+                    let client = master.client(&selection.given);
+                    if let Ok(mut slot) = selection.master.lock() {
+                        *slot = Some(master);
+                    }
+                    client
+                }
+                None => selection.given.clone(),
+            }),
+    )
 }
 
 /// A running `ssh HOST systemd-stdio-bridge`: stopped (and reaped) on drop.
@@ -66,17 +120,34 @@ impl Drop for Bridge {
     }
 }
 
-/// Starts `systemd-stdio-bridge` on `dest` and returns our end of its stdin/stdout.
-pub fn bridge(dest: &Destination) -> Result<(UnixStream, Bridge)> {
+/// Starts `systemd-stdio-bridge` on `dest` for `scope`'s manager (the remote user's own with
+/// `--user`) and returns our end of its stdin/stdout.
+pub fn bridge(dest: &Destination, scope: Scope) -> Result<(UnixStream, Bridge)> {
     let (ours, theirs) = UnixStream::pair().context("cannot create a socket pair for ssh")?;
     let theirs_out = theirs.try_clone().context("cannot duplicate a socket")?;
-    let mut cmd = dest.command("systemd-stdio-bridge")?;
+    let mut cmd = dest.command(&bridge_command(scope)?)?;
     cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
         .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)));
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot run ssh to {}", dest.target))?;
     Ok((ours, Bridge { child }))
+}
+
+/// The remote command line of the bridge. A user's bus is found through
+/// `$XDG_RUNTIME_DIR`, which a non-interactive ssh session may lack (no PAM session): then
+/// the standard place, `/run/user/UID`.
+fn bridge_command(scope: Scope) -> Result<String> {
+    Ok(match scope {
+        Scope::System => "systemd-stdio-bridge".to_string(),
+        Scope::User => format!(
+            "sh -c {}",
+            ssh::quote(
+                "XDG_RUNTIME_DIR=\"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}\" \
+                 exec systemd-stdio-bridge --user"
+            )?
+        ),
+    })
 }
 
 /// `cmd` (a local command line) as it should run: unchanged, or on the selected host over
@@ -94,10 +165,33 @@ pub fn localize(cmd: Command) -> Result<Command> {
 
 /// Runs `script` with `sh -c` on `dest` and returns its standard output.
 pub fn run_script(dest: &Destination, script: &str) -> Result<String> {
-    let out = dest
-        .command(&format!("sh -c {}", ssh::quote(script)?))?
-        .stdin(Stdio::null())
-        .output()
+    run_script_with_input(dest, script, None)
+}
+
+/// [`run_script`], with `input` on the script's standard input.
+pub fn run_script_with_input(
+    dest: &Destination,
+    script: &str,
+    input: Option<&[u8]>,
+) -> Result<String> {
+    let mut cmd = dest.command(&format!("sh -c {}", ssh::quote(script)?))?;
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run ssh to {}", dest.target))?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        use std::io::Write;
+        // The script may fail before reading it all: its exit status says why.
+        let _ = stdin.write_all(input);
+    }
+    let out = child
+        .wait_with_output()
         .with_context(|| format!("cannot run ssh to {}", dest.target))?;
     if !out.status.success() {
         bail!(
@@ -110,154 +204,25 @@ pub fn run_script(dest: &Destination, script: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The remote host's state, read without locking (as local reads are).
-pub fn read_state(dest: &Destination) -> Result<State> {
-    let text = run_script(
-        dest,
-        &format!("f=\"{REMOTE_STATE_DIR}/state.json\"; if [ -f \"$f\" ]; then cat \"$f\"; fi"),
-    )
-    .context("cannot read pm2ctl's state on the remote host")?;
-    parse_remote(&text, dest)
-}
-
-fn parse_remote(text: &str, dest: &Destination) -> Result<State> {
-    if text.trim().is_empty() {
-        return Ok(State::default());
-    }
-    let origin = format!("{}:{REMOTE_STATE_DIR}/state.json", dest.target);
-    crate::state::parse(text, Path::new(&origin))
-}
-
-/// The marker after which the remote session waits for the new state.
-const STATE_END: &str = "--pm2ctl-state-end--";
-
-/// The remote store, locked for the life of this value: one ssh session that took the
-/// store's `flock`, printed the state, and waits on its stdin for the state to write back.
-pub struct LockedState {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    state: State,
-    target: String,
-}
-
-impl LockedState {
-    /// Takes the remote store's lock (waiting for a pm2ctl running there) and reads it.
-    pub fn lock(dest: &Destination) -> Result<LockedState> {
-        let script = format!(
-            "set -e\nd=\"{REMOTE_STATE_DIR}\"\numask 077\nmkdir -p \"$d\"\n\
-             exec 9>>\"$d/lock\"\nflock 9\n\
-             if [ -f \"$d/state.json\" ]; then cat \"$d/state.json\"; fi\n\
-             printf '\\n%s\\n' '{STATE_END}'\n\
-             t=\"$d/.state.json.remote.$$\"\ncat > \"$t\"\n\
-             if [ -s \"$t\" ]; then mv -f \"$t\" \"$d/state.json\"; else rm -f \"$t\"; fi\n"
+/// An ecosystem file a (remote) state names: with `-H`, the remote host's file of that
+/// path, read over ssh; otherwise the local file. JavaScript files are evaluated by a local
+/// node, so a remote one cannot be read.
+pub fn load_recorded(path: &std::path::Path) -> Result<crate::ecosystem::Ecosystem, anyhow::Error> {
+    use crate::ecosystem::{self, Format};
+    let Some(dest) = selected() else {
+        return ecosystem::load(path).map_err(anyhow::Error::new);
+    };
+    let format = Format::of(path).map_err(anyhow::Error::msg)?;
+    if format == Format::JavaScript {
+        bail!(
+            "{} is a JavaScript file on {}: it can only be read there (run pm2ctl on that host)",
+            path.display(),
+            dest.target
         );
-        let mut child = dest
-            .command(&format!("sh -c {}", ssh::quote(&script)?))?
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot run ssh to {}", dest.target))?;
-        let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow!("ssh's output is not a pipe"))?;
-        let mut text = String::new();
-        let mut reader = BufReader::new(stdout);
-        let mut ended = false;
-        let mut line = String::new();
-        while reader.read_line(&mut line)? > 0 {
-            if line.trim_end() == STATE_END {
-                ended = true;
-                break;
-            }
-            text.push_str(&line);
-            line.clear();
-        }
-        if !ended {
-            let status = child.wait()?;
-            bail!(
-                "cannot lock pm2ctl's state on {} (is flock installed there?): {status}",
-                dest.target
-            );
-        }
-        // Nothing more comes on stdout; drain it so the session never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = reader.read_to_end(&mut sink);
-        });
-        let state = parse_remote(&text, dest)?;
-        Ok(LockedState {
-            child,
-            stdin,
-            state,
-            target: dest.target.clone(),
-        })
     }
-
-    pub fn state(&self) -> &State {
-        &self.state
-    }
-
-    /// Writes `state` on the remote host (atomically: a temporary file renamed over the
-    /// store) and releases the lock.
-    pub fn write_back(mut self, state: &State) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(state).context("cannot serialise the state")?;
-        text.push('\n');
-        let mut stdin = self
-            .stdin
-            .take()
-            .ok_or_else(|| anyhow!("the ssh session's input is gone"))?;
-        stdin
-            .write_all(text.as_bytes())
-            .with_context(|| format!("cannot send the state to {}", self.target))?;
-        drop(stdin);
-        let status = self.child.wait()?;
-        if !status.success() {
-            bail!("cannot write pm2ctl's state on {}: {status}", self.target);
-        }
-        Ok(())
-    }
-}
-
-/// The remote store as a local [`Store`] (over a private temporary directory, seeded with
-/// the remote state), so the apply engine runs unchanged; the remote lock is held until
-/// [`RemoteStore::write_back`] (or drop, which leaves the remote state untouched).
-pub struct RemoteStore {
-    locked: LockedState,
-    _scratch: tempfile::TempDir,
-}
-
-impl RemoteStore {
-    pub fn lock(dest: &Destination) -> Result<(Store, RemoteStore)> {
-        let locked = LockedState::lock(dest)?;
-        let scratch = tempfile::Builder::new()
-            .prefix("pm2ctl-remote-state-")
-            .tempdir()
-            .context("cannot create a temporary directory")?;
-        let mut store = Store::lock(scratch.path())?;
-        *store.state_mut() = locked.state().clone();
-        Ok((
-            store,
-            RemoteStore {
-                locked,
-                _scratch: scratch,
-            },
-        ))
-    }
-
-    /// Sends `store`'s state to the remote host and releases its lock.
-    pub fn write_back(self, store: &Store) -> Result<()> {
-        self.locked.write_back(store.state())
-    }
-}
-
-impl Drop for LockedState {
-    fn drop(&mut self) {
-        // Without a write-back, closing stdin empty leaves the remote state as it was.
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
+    let text = read_file(dest, path)?
+        .ok_or_else(|| anyhow!("{} does not exist on {}", path.display(), dest.target))?;
+    ecosystem::load_text(path, &text, format).map_err(anyhow::Error::new)
 }
 
 #[cfg(test)]
@@ -276,13 +241,13 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_remote_store_is_an_empty_state() {
-        let d = Destination::new(None, "h");
-        assert_eq!(parse_remote("", &d).unwrap(), State::default());
-        let err = parse_remote("{nope", &d).unwrap_err().to_string();
-        assert!(
-            err.contains("h:${PM2CTL_STATE_DIR:-/var/lib/pm2ctl}/state.json"),
-            "{err}"
+    fn a_users_bridge_finds_that_users_bus() {
+        assert_eq!(
+            bridge_command(Scope::System).unwrap(),
+            "systemd-stdio-bridge"
         );
+        let user = bridge_command(Scope::User).unwrap();
+        assert!(user.contains("exec systemd-stdio-bridge --user"), "{user}");
+        assert!(user.contains("/run/user/$(id -u)"), "{user}");
     }
 }

@@ -13,11 +13,10 @@ pub const STATE_DIR_VAR: &str = "PM2CTL_STATE_DIR";
 /// With `-H`, there is no local directory to use: the remote host's store is reached over
 /// ssh (`crate::remote`), and this is an error rather than a silent mix of two machines.
 pub fn default_dir(scope: Scope) -> Result<PathBuf> {
-    if let Some(dest) = crate::remote::selected() {
+    if let Some(target) = crate::remote::selected_target() {
         bail!(
-            "this command does not work on a remote host yet (-H {}): pm2ctl's state there is \
-             only read and written by list, jlist, prettylist, logs and apply",
-            dest.target
+            "internal error: the local state directory was asked for with -H {target} \
+             (state::lock_current and state::read_current reach the remote one)"
         );
     }
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());

@@ -7,7 +7,7 @@
 //! specs, so a stopped app can be started again as it was) with that plan's fingerprint, and
 //! the ecosystem file it came from.
 //!
-//! Usage: a command that changes anything takes [`Store::lock`] first and holds it until it
+//! Usage: a command that changes anything takes [`lock_current`] first and holds it until it
 //! is done (a second pm2ctl waits), edits [`Store::state_mut`], and calls [`Store::save`]
 //! after each step it wants to survive a crash. Read-only commands use [`read`].
 //! `dir::default_dir` says where the store lives.
@@ -27,8 +27,22 @@ use std::path::PathBuf;
 /// `-H` the remote host's (`crate::remote`).
 pub fn read_current(scope: Scope) -> anyhow::Result<State> {
     match crate::remote::selected() {
-        Some(dest) => crate::remote::read_state(dest),
+        Some(dest) => crate::remote::read_state(dest, scope),
         None => read(&default_dir(scope)?),
+    }
+}
+
+/// The store of the manager `scope` names, locked: the local one, or with `-H` the remote
+/// host's, locked there and saved there (`crate::remote::store`). The one way verbs that
+/// change the state open it.
+pub fn lock_current(scope: Scope) -> anyhow::Result<Store> {
+    match crate::remote::selected() {
+        Some(dest) => Store::remote(crate::remote::LockedFile::lock(
+            dest,
+            crate::remote::RemoteDir::State(scope),
+            STATE_FILE,
+        )?),
+        None => Store::lock(&default_dir(scope)?),
     }
 }
 

@@ -27,9 +27,16 @@ const LOCK_FILE: &str = "lock";
 
 /// The state, locked for one command. Dropping it releases the lock.
 pub struct Store {
-    dir: PathBuf,
     state: State,
-    _lock: Flock<File>,
+    backing: Backing,
+}
+
+/// Where the state is kept and locked.
+enum Backing {
+    /// A directory on this machine, its lock file held.
+    Local { dir: PathBuf, _lock: Flock<File> },
+    /// The store of another machine (`-H`), locked there by an ssh session.
+    Remote(crate::remote::LockedFile),
 }
 
 impl Store {
@@ -70,14 +77,30 @@ impl Store {
         };
         let state = read(dir)?;
         Ok(Store {
-            dir: dir.to_path_buf(),
             state,
-            _lock: lock,
+            backing: Backing::Local {
+                dir: dir.to_path_buf(),
+                _lock: lock,
+            },
         })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The store of another machine, whose lock `locked` holds (see `crate::remote`): every
+    /// `save` replaces the state there.
+    pub fn remote(locked: crate::remote::LockedFile) -> Result<Store> {
+        let state = crate::remote::store::parse_state(locked.content(), locked.origin())?;
+        Ok(Store {
+            state,
+            backing: Backing::Remote(locked),
+        })
+    }
+
+    /// The directory on this machine; `None` for another machine's store.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.backing {
+            Backing::Local { dir, .. } => Some(dir),
+            Backing::Remote(_) => None,
+        }
     }
 
     pub fn state(&self) -> &State {
@@ -90,10 +113,17 @@ impl Store {
 
     /// Writes the state atomically (temp file, fsync, rename, fsync of the directory).
     pub fn save(&self) -> Result<()> {
-        let path = self.dir.join(STATE_FILE);
-        let tmp = self
-            .dir
-            .join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
+        let dir = match &self.backing {
+            Backing::Local { dir, .. } => dir,
+            Backing::Remote(locked) => {
+                let mut text = serde_json::to_string_pretty(&self.state)
+                    .context("cannot serialise the state")?;
+                text.push('\n');
+                return locked.write(text.as_bytes());
+            }
+        };
+        let path = dir.join(STATE_FILE);
+        let tmp = dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
         let mut text =
             serde_json::to_string_pretty(&self.state).context("cannot serialise the state")?;
         text.push('\n');
@@ -112,7 +142,7 @@ impl Store {
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
             fs::rename(&tmp, &path)?;
-            File::open(&self.dir)?.sync_all()
+            File::open(dir)?.sync_all()
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);

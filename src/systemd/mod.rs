@@ -155,7 +155,8 @@ impl Client {
     /// Connects to the system manager (`Scope::System`, honouring `DBUS_SYSTEM_BUS_ADDRESS`) or
     /// to the caller's user manager over the user bus (`DBUS_SESSION_BUS_ADDRESS`, else
     /// `$XDG_RUNTIME_DIR/bus`), and reads the manager's version. With `-H` (see
-    /// `crate::remote`), the remote host's system manager through `systemd-stdio-bridge`.
+    /// `crate::remote`), the remote host's system manager (or, for `Scope::User`, the ssh
+    /// user's own manager there) through `systemd-stdio-bridge`.
     pub fn connect(scope: Scope) -> Result<Client> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -164,12 +165,8 @@ impl Client {
         let mut bridge = None;
         let (connection, version) = runtime.block_on(async {
             let connection = match (crate::remote::selected(), scope) {
-                (Some(dest), Scope::User) => anyhow::bail!(
-                    "-H {} reaches the remote system manager; --user is not supported with -H",
-                    dest.target
-                ),
-                (Some(dest), Scope::System) => {
-                    let (stream, ssh) = crate::remote::bridge(dest)?;
+                (Some(dest), scope) => {
+                    let (stream, ssh) = crate::remote::bridge(dest, scope)?;
                     bridge = Some(ssh);
                     // The bridge speaks for the remote bus as the ssh user: no credentials
                     // cross ssh, so authenticate anonymously, as sd-bus does over ssh.
@@ -178,8 +175,10 @@ impl Client {
                         .build()
                         .await
                         .with_context(|| {
+                            let user = if scope == Scope::User { " --user" } else { "" };
                             format!(
-                                "cannot reach systemd on {} over ssh (ssh {} systemd-stdio-bridge)",
+                                "cannot reach systemd{user} on {} over ssh \
+                                 (ssh {} systemd-stdio-bridge{user})",
                                 dest.target, dest.target
                             )
                         })?
@@ -222,7 +221,8 @@ impl Client {
 
     /// The scope chosen by default: the system manager for root, the user's manager otherwise.
     pub fn default_scope() -> Scope {
-        if nix::unistd::geteuid().is_root() {
+        // As `systemctl -H`: another host's system manager unless `--user` says otherwise.
+        if crate::remote::selected_target().is_some() || nix::unistd::geteuid().is_root() {
             Scope::System
         } else {
             Scope::User

@@ -26,8 +26,9 @@ pub struct RemoteHost {
 
 impl RemoteHost {
     /// Starts sshd in `sb` (state and keys under `dir`) and connects a client namespace to it;
-    /// returns once `ssh root@ADDRESS true` works. Sessions get `PM2CTL_STATE_DIR` set to the
-    /// sandbox's own state directory, as `Sandbox::pm2ctl` does: the same store either way.
+    /// returns once `ssh root@ADDRESS true` works. Sessions get `PM2CTL_STATE_DIR` and
+    /// `PM2CTL_CONFIG_DIR` set to the sandbox's own directories, as `Sandbox::pm2ctl` does: the
+    /// same store and saved state either way.
     pub fn start(sb: &Sandbox, dir: &Path) -> RemoteHost {
         std::fs::create_dir_all(dir).expect("remote host dir");
         for key in ["client_key", "host_key"] {
@@ -48,6 +49,8 @@ impl RemoteHost {
         let d = dir.display();
         let state = sb.state_dir();
         let state = state.display();
+        let config = sb.config_dir();
+        let config = config.display();
         let shim = concat!(env!("CARGO_MANIFEST_DIR"), "/shim/node/pm2ctl-shim.js");
         write(
             dir,
@@ -56,7 +59,7 @@ impl RemoteHost {
                 "ListenAddress {ADDRESS}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n\
-                 SetEnv PM2CTL_STATE_DIR={state} PM2CTL_SHIM={shim}\n"
+                 SetEnv PM2CTL_STATE_DIR={state} PM2CTL_CONFIG_DIR={config} PM2CTL_SHIM={shim}\n"
             ),
         );
         write(
@@ -148,6 +151,14 @@ impl RemoteHost {
 
     pub fn known_hosts(&self) -> PathBuf {
         self.dir.join("known_hosts")
+    }
+
+    /// How many times a client logged in to the sshd so far (its journal's count).
+    pub fn logins(&self, sb: &Sandbox) -> usize {
+        stdout(&sb.journalctl(&["-u", "test-sshd", "-o", "cat"]))
+            .lines()
+            .filter(|l| l.starts_with("Accepted publickey"))
+            .count()
     }
 
     /// `argv` run in the client's network namespace (the rest of the machine is the host's).
