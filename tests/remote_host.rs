@@ -94,7 +94,6 @@ fn apply_list_and_logs_reach_the_other_hosts_systemd_and_state() {
         err.contains("`startup` does not work on another host"),
         "{err}"
     );
-
 }
 
 /// What `pm2ctl -H` did to the other host, as a user there sees it.
