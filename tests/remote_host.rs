@@ -94,6 +94,45 @@ fn apply_list_and_logs_reach_the_other_hosts_systemd_and_state() {
         err.contains("`startup` does not work on another host"),
         "{err}"
     );
+
+    // `--user`: the ssh user's own manager there (root's, started as a login would).
+    assert_success(
+        "starting root's user manager",
+        &sb.systemctl(&["start", "user@0.service"]),
+    );
+    let mine = dir.join("mine.toml");
+    std::fs::write(
+        &mine,
+        format!(
+            "[[apps]]\nname = \"mine\"\nscript = \"{}\"\n",
+            fixture("printer.js")
+        ),
+    )
+    .unwrap();
+    let out = remote.pm2ctl(&["-H", &host, "apply", "--user", mine.to_str().unwrap()]);
+    assert_success("pm2ctl -H --user apply", &out);
+    let user_state = |unit: &str| {
+        let out = sb.exec_with_env(
+            &[("XDG_RUNTIME_DIR", "/run/user/0")],
+            &["systemctl", "--user", "is-active", unit],
+        );
+        stdout(&out).trim().to_string()
+    };
+    sb.wait_for(
+        "mine runs in root's manager",
+        Duration::from_secs(60),
+        || user_state("pm2ctl-mine@0.service") == "active",
+    );
+    assert_ne!(
+        sb.unit_state("pm2ctl-mine@0.service"),
+        "active",
+        "not the system's"
+    );
+    assert_success(
+        "pm2ctl -H --user stop",
+        &remote.pm2ctl(&["-H", &host, "stop", "--user", "mine"]),
+    );
+    assert_ne!(user_state("pm2ctl-mine@0.service"), "active");
 }
 
 /// What `pm2ctl -H` did to the other host, as a user there sees it.

@@ -134,17 +134,20 @@ pub fn bridge(dest: &Destination, scope: Scope) -> Result<(UnixStream, Bridge)> 
     Ok((ours, Bridge { child }))
 }
 
-/// The remote command line of the bridge. A user's bus is found through
-/// `$XDG_RUNTIME_DIR`, which a non-interactive ssh session may lack (no PAM session): then
-/// the standard place, `/run/user/UID`.
+/// The remote command line of the bridge. For a user's bus the address is given
+/// explicitly: systemd 252's bridge connects to the system bus even with `--user`. It is the
+/// session's `$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`, which a
+/// non-interactive ssh session may lack (no PAM session): then the standard
+/// `/run/user/UID/bus`.
 fn bridge_command(scope: Scope) -> Result<String> {
     Ok(match scope {
         Scope::System => "systemd-stdio-bridge".to_string(),
         Scope::User => format!(
             "sh -c {}",
             ssh::quote(
-                "XDG_RUNTIME_DIR=\"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}\" \
-                 exec systemd-stdio-bridge --user"
+                "r=\"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}\"; \
+                 exec systemd-stdio-bridge --user \
+                 --bus-path=\"${DBUS_SESSION_BUS_ADDRESS:-unix:path=$r/bus}\""
             )?
         ),
     })
@@ -249,5 +252,6 @@ mod tests {
         let user = bridge_command(Scope::User).unwrap();
         assert!(user.contains("exec systemd-stdio-bridge --user"), "{user}");
         assert!(user.contains("/run/user/$(id -u)"), "{user}");
+        assert!(user.contains("--bus-path="), "{user}");
     }
 }
