@@ -104,7 +104,7 @@ for verb in list "apply $dir/ecosystem.toml"; do
   read -r before before_logins < <(time_remote no $verb)
   # shellcheck disable=SC2086
   read -r after after_logins < <(time_remote yes $verb)
-  rows+=("$(printf '| %-12s | %18s | %16s | %19s | %17s |' "-H ${verb%% *}" "$before" "$before_logins" "$after" "$after_logins")")
+  rows+=("$(printf '| %-12s | %22s | %14s | %14s | %14s |' "-H ${verb%% *}" "$before" "$before_logins" "$after" "$after_logins")")
 done
 
 echo

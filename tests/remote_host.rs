@@ -252,6 +252,33 @@ fn lifecycle_verbs_act_on_the_other_host_over_one_login() {
         "the remote pid: {text}"
     );
     assert!(text.contains("out line"), "the remote journal: {text}");
+    assert!(
+        text.contains(&format!("ssh {host} systemctl status {unit}")),
+        "{text}"
+    );
+
+    // `flush` hides what the remote journal holds so far, by that host's clock.
+    let shown = |out: &std::process::Output| -> Vec<u64> {
+        stdout(out)
+            .lines()
+            .filter_map(|l| l.strip_prefix("out line ")?.trim().parse().ok())
+            .collect()
+    };
+    let before = shown(&h(&["logs", "far", "--raw", "--nostream", "--lines", "5"]));
+    let last = *before.last().expect("lines before the flush");
+    assert_success("-H flush", &h(&["flush", "far"]));
+    let after = shown(&h(&[
+        "logs",
+        "far",
+        "--raw",
+        "--nostream",
+        "--lines",
+        "1000",
+    ]));
+    assert!(
+        !after.is_empty() && after.iter().all(|n| *n > last),
+        "only lines after the flush: {after:?} (last before: {last})"
+    );
 
     assert_success("-H scale", &h(&["scale", "far", "2"]));
     sb.wait_for("a second instance", PATIENCE, || {

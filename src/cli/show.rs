@@ -379,15 +379,19 @@ pub fn describe(
     }
 
     let user = if scope == Scope::User { " --user" } else { "" };
+    // With -H, the commands run on that host.
+    let on = crate::remote::selected_target()
+        .map(|target| format!("ssh {target} "))
+        .unwrap_or_default();
     let services: Vec<&str> = instances.iter().map(|i| i.service.as_str()).collect();
     out.push_str("\nThe same from systemd\n");
-    let _ = writeln!(out, "  systemctl{user} status {}", services.join(" "));
-    let _ = writeln!(out, "  systemctl{user} status {}", first.slice);
-    let _ = writeln!(out, "  systemctl{user} show {}", first.service);
-    let _ = writeln!(out, "  journalctl{user} PM2_APP={name} -f");
+    let _ = writeln!(out, "  {on}systemctl{user} status {}", services.join(" "));
+    let _ = writeln!(out, "  {on}systemctl{user} status {}", first.slice);
+    let _ = writeln!(out, "  {on}systemctl{user} show {}", first.service);
+    let _ = writeln!(out, "  {on}journalctl{user} PM2_APP={name} -f");
     let _ = writeln!(
         out,
-        "  journalctl{user} PM2_APP={name} PRIORITY=3   (stderr only)"
+        "  {on}journalctl{user} PM2_APP={name} PRIORITY=3   (stderr only)"
     );
     out
 }
