@@ -85,7 +85,9 @@ impl LockedFile {
         }
         let script = format!(
             "set -e\n{dir}umask 077\nmkdir -p \"$d\"\n\
-             exec 9>>\"$d/lock\"\nflock 9\n\
+             exec 9>>\"$d/lock\"\n\
+             flock -n 9 || {{ printf 'pm2ctl: waiting for another pm2ctl on %s to finish (it holds %s)\\n' \
+               {target} \"$d/lock\" >&2; flock 9; }}\n\
              f=\"$d/{name}\"\nprintf '%s\\n' \"$d\"\n\
              if [ -f \"$f\" ]; then wc -c < \"$f\"; cat \"$f\"; else echo -1; fi\n\
              t=\"$d/.{name}.remote.$$\"\n\
@@ -97,6 +99,7 @@ impl LockedFile {
                echo saved\n\
              done\n",
             dir = dir.script(),
+            target = ssh::quote(&dest.target)?,
         );
         let mut child = dest
             .command(&format!("sh -c {}", ssh::quote(&script)?))?
@@ -306,6 +309,83 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("h:/var/lib/pm2ctl/state.json"), "{err}");
+    }
+
+    /// An `ssh` that runs the remote command here, with `state` as the state directory.
+    fn local_ssh(dir: &Path, state: &Path) -> PathBuf {
+        let program = dir.join("fake-ssh");
+        std::fs::write(
+            &program,
+            format!(
+                "#!/bin/sh\nwhile [ \"$1\" != -- ]; do shift; done\nshift 2\n\
+                 PM2CTL_STATE_DIR='{}' exec sh -c \"$1\"\n",
+                state.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        program
+    }
+
+    #[test]
+    fn the_remote_store_is_locked_read_and_replaced_as_a_local_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let ssh = local_ssh(tmp.path(), &state);
+        // Each test runs in its own process under nextest; this one alone sets it.
+        std::env::set_var(ssh::SSH_VAR, &ssh);
+        let dest = Destination::new(None, "elsewhere");
+        let dir = RemoteDir::State(Scope::System);
+
+        let first = LockedFile::lock(&dest, dir, "state.json").unwrap();
+        assert_eq!(first.content(), None, "no file yet");
+        assert!(
+            first.origin().ends_with("/state/state.json"),
+            "{}",
+            first.origin()
+        );
+        // Any bytes, newlines and a missing final newline included, replace the file whole.
+        first.write(b"{\n \"a\": 1\n}").unwrap();
+        first.write(b"second\nversion").unwrap();
+        assert_eq!(
+            std::fs::read(state.join("state.json")).unwrap(),
+            b"second\nversion"
+        );
+
+        // A second locker waits for the first, then sees what it wrote.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = {
+            let dest = dest.clone();
+            std::thread::spawn(move || {
+                let second = LockedFile::lock(&dest, dir, "state.json").unwrap();
+                tx.send(second.content().map(<[u8]>::to_vec)).unwrap();
+            })
+        };
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "the second lock waited"
+        );
+        drop(first);
+        assert_eq!(rx.recv().unwrap().as_deref(), Some(&b"second\nversion"[..]));
+        waiter.join().unwrap();
+
+        assert_eq!(read_file(&dest, &state.join("nothing")).unwrap(), None);
+        let saved = state.join("sub/dump.toml");
+        write_file(&dest, &saved, "a = 1\n").unwrap();
+        assert_eq!(
+            read_file(&dest, &saved).unwrap().as_deref(),
+            Some("a = 1\n")
+        );
+        let (origin, content) = read_in(&dest, dir, "state.json").unwrap();
+        assert!(origin.starts_with("elsewhere:/"), "{origin}");
+        assert_eq!(content.as_deref(), Some(&b"second\nversion"[..]));
+        let names: Vec<_> = std::fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "no temporary file is left: {names:?}");
     }
 
     #[test]
