@@ -4,7 +4,8 @@
 //! Without it each session logs in anew (key exchange, authentication, a login shell), which
 //! is most of what `-H` costs. The master is ours alone and lives exactly as long as the run:
 //! * its control socket is in a private (0700) directory under `$XDG_RUNTIME_DIR` (else the
-//!   temporary directory), removed at exit;
+//!   temporary directory), removed at exit (what a run killed by a signal leaves is swept by
+//!   a later run);
 //! * `ControlPersist=no`, and the master's own session is `cat >/dev/null` reading a pipe from
 //!   this process: when pm2ctl exits, however it ends, the pipe closes, `cat` ends, and the
 //!   master goes with it (after any session still riding on it).
@@ -24,6 +25,12 @@ pub const MULTIPLEX_VAR: &str = "PM2CTL_SSH_MULTIPLEX";
 
 /// How long the master may take to log in before the run goes on without it.
 const LOGIN_PATIENCE: Duration = Duration::from_secs(60);
+
+/// The control directories' name prefix.
+const PREFIX: &str = "pm2ctl-ssh-";
+
+/// Past this age, a control directory whose master does not answer is a leftover.
+const STALE: Duration = Duration::from_secs(300);
 
 /// How long the master gets to finish on its own at exit before it is killed.
 const EXIT_PATIENCE: Duration = Duration::from_secs(3);
@@ -69,10 +76,12 @@ pub fn start(dest: &Destination) -> Option<Master> {
     if disabled(std::env::var(MULTIPLEX_VAR).ok().as_deref()) || users_own(dest) {
         return None;
     }
+    let base = runtime_dir();
+    sweep(&base, STALE);
     let dir = tempfile::Builder::new()
-        .prefix("pm2ctl-ssh-")
+        .prefix(PREFIX)
         .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir_in(runtime_dir())
+        .tempdir_in(&base)
         .ok()?;
     let socket = dir.path().join("mux");
     // ssh reads option values as words and expands `%` tokens: keep to paths it takes as is.
@@ -116,6 +125,37 @@ pub fn start(dest: &Destination) -> Option<Master> {
     }
     tracing::debug!(socket = %running.socket.display(), "ssh master up");
     Some(running)
+}
+
+/// Removes what runs killed by a signal left in `base`: our control directories older than
+/// `older_than` whose socket no master answers on (a live run's master always does; one
+/// still logging in gives up well before `STALE`).
+fn sweep(base: &Path, older_than: Duration) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    let uid = nix::unistd::getuid().as_raw();
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(PREFIX) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age >= older_than);
+        if !meta.is_dir() || meta.uid() != uid || !old {
+            continue;
+        }
+        if std::os::unix::net::UnixStream::connect(path.join("mux")).is_err() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
 }
 
 fn disabled(value: Option<&str>) -> bool {
@@ -185,6 +225,25 @@ mod tests {
         assert!(disabled(Some("0")));
         assert!(!disabled(Some("yes")));
         assert!(!disabled(None));
+    }
+
+    #[test]
+    fn leftovers_of_killed_runs_are_swept_and_live_ones_kept() {
+        let base = tempfile::tempdir().unwrap();
+        let dead = base.path().join(format!("{PREFIX}dead"));
+        std::fs::create_dir_all(&dead).unwrap();
+        std::fs::write(dead.join("mux"), "").unwrap();
+        let live = base.path().join(format!("{PREFIX}live"));
+        std::fs::create_dir_all(&live).unwrap();
+        let _master = std::os::unix::net::UnixListener::bind(live.join("mux")).unwrap();
+        let other = base.path().join("someone-else");
+        std::fs::create_dir_all(&other).unwrap();
+
+        sweep(base.path(), STALE);
+        assert!(dead.exists(), "too young to be a leftover");
+        sweep(base.path(), Duration::ZERO);
+        assert!(!dead.exists(), "a dead master's directory goes");
+        assert!(live.exists() && other.exists());
     }
 
     #[test]
