@@ -280,6 +280,57 @@ fn lifecycle_verbs_act_on_the_other_host_over_one_login() {
         "only lines after the flush: {after:?} (last before: {last})"
     );
 
+    // `monit` draws the remote app, with its log lines from the remote journal, on a terminal.
+    let command = format!(
+        "stty rows 30 cols 120; exec {} -H {host} monit",
+        common::sandbox::PM2CTL
+    );
+    let mut monit = remote
+        .in_client_ns(&["script", "-qfec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script");
+    let mut screen = monit.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut screen, &mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut drawn = Vec::new();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    // The screen comes as words placed by cursor moves: look for words.
+    let pid = main_pid(&sb, unit);
+    let shows = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        text.contains("PM2_APP=far)") && text.contains(&format!("far[{pid}]:"))
+    };
+    while !shows(&drawn) && std::time::Instant::now() < deadline {
+        if let Ok(chunk) = rx.recv_timeout(Duration::from_secs(1)) {
+            drawn.extend(chunk);
+        }
+    }
+    let _ = std::io::Write::write_all(monit.stdin.as_mut().expect("piped"), b"q");
+    let ended = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        matches!(monit.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = monit.kill();
+    }
+    let _ = monit.wait();
+    assert!(
+        shows(&drawn),
+        "monit -H shows far and its lines from the remote journal: {}",
+        String::from_utf8_lossy(&drawn)
+    );
+    assert!(ended, "monit -H quits on q");
+
     assert_success("-H scale", &h(&["scale", "far", "2"]));
     sb.wait_for("a second instance", PATIENCE, || {
         sb.unit_state("pm2ctl-far@1.service") == "active"
