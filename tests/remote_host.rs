@@ -104,13 +104,19 @@ fn apply_list_and_logs_reach_the_other_hosts_systemd_and_state() {
     std::fs::write(
         &mine,
         format!(
-            "[[apps]]\nname = \"mine\"\nscript = \"{}\"\n",
+            "[[apps]]\nname = \"mine\"\nscript = \"{}\"\nmax_memory_restart = \"50M\"\n",
             fixture("printer.js")
         ),
     )
     .unwrap();
     let out = remote.pm2ctl(&["-H", &host, "apply", "--user", mine.to_str().unwrap()]);
     assert_success("pm2ctl -H --user apply", &out);
+    // That host's facts: a user's manager there has no memory controller (cgroup v1/hybrid).
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("app `mine`: max_memory_restart is not enforced"),
+        "{err}"
+    );
     let user_state = |unit: &str| {
         let out = sb.exec_with_env(
             &[("XDG_RUNTIME_DIR", "/run/user/0")],

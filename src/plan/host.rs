@@ -60,7 +60,32 @@ pub fn memory_unenforced(scope: Scope, uid: u32, cgroup_root: &Path) -> Option<S
     if scope == Scope::System {
         return None;
     }
-    if !cgroup_root.join("cgroup.controllers").exists() {
+    let unified = cgroup_root.join("cgroup.controllers").exists();
+    let manager = cgroup_root.join(format!(
+        "user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers"
+    ));
+    let controllers = if unified {
+        std::fs::read_to_string(&manager).ok()
+    } else {
+        None
+    };
+    memory_verdict(scope, uid, unified, &manager, controllers.as_deref())
+}
+
+/// [`memory_unenforced`] from what was read: whether the host runs the unified hierarchy, and
+/// the controllers of `user@UID.service` (`manager`, `None` when unreadable). `-H` reads
+/// them over ssh.
+pub fn memory_verdict(
+    scope: Scope,
+    uid: u32,
+    unified: bool,
+    manager: &Path,
+    controllers: Option<&str>,
+) -> Option<String> {
+    if scope == Scope::System {
+        return None;
+    }
+    if !unified {
         return Some(
             "this host runs cgroup v1 (or hybrid), where systemd delegates no memory controller \
              to a user's manager: MemoryMax= is accepted but not enforced; use the system \
@@ -68,10 +93,7 @@ pub fn memory_unenforced(scope: Scope, uid: u32, cgroup_root: &Path) -> Option<S
                 .to_string(),
         );
     }
-    let manager = cgroup_root.join(format!(
-        "user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers"
-    ));
-    let controllers = std::fs::read_to_string(&manager).ok()?;
+    let controllers = controllers?;
     if controllers.split_whitespace().any(|c| c == "memory") {
         None
     } else {

@@ -13,6 +13,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// Where the remote host's cgroup hierarchies are (as `plan::host` reads them locally).
+const CGROUP: &str = "/sys/fs/cgroup";
+
 /// Separates the facts from the environment in the probe's output.
 const ENV_MARKER: &str = "--pm2ctl-env--";
 
@@ -24,6 +27,10 @@ pub fn facts(dest: &Destination, scope: Scope, systemd_version: u32) -> Result<H
         "nproc\nid -u\nid -un\nprintf '%s\\n' \"$HOME\" \"$PATH\"\n\
          command -v pm2ctl || echo\n\
          printf '%s\\n' \"${{PM2CTL_SHIM:-{shim}}}\"\n\
+         cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024\n\
+         if [ -e {CGROUP}/cgroup.controllers ]; then echo v2; else echo v1; fi\n\
+         u=$(id -u); m={CGROUP}/user.slice/user-$u.slice/user@$u.service/cgroup.controllers\n\
+         if [ -r \"$m\" ]; then printf '+%s\\n' \"$(cat \"$m\")\"; else echo -; fi\n\
          echo {ENV_MARKER}\nenv -0",
         shim = crate::installed::NODE_SHIM_INSTALLED
     );
@@ -38,9 +45,21 @@ fn parse_facts(out: &str, scope: Scope, systemd_version: u32) -> Result<HostFact
         .split_once(&format!("{ENV_MARKER}\n"))
         .ok_or_else(|| anyhow!("no environment"))?;
     let lines: Vec<&str> = facts.lines().collect();
-    let [cpus, uid, user, home, path, pm2ctl, shim] = lines[..] else {
-        return Err(anyhow!("expected 7 lines of facts"));
+    let [cpus, uid, user, home, path, pm2ctl, shim, ports, hierarchy, controllers] = lines[..]
+    else {
+        return Err(anyhow!("expected 10 lines of facts"));
     };
+    let uid: u32 = uid.trim().parse().context("id -u")?;
+    let manager = PathBuf::from(format!(
+        "{CGROUP}/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers"
+    ));
+    let memory_unenforced = crate::plan::host::memory_verdict(
+        scope,
+        uid,
+        hierarchy == "v2",
+        &manager,
+        controllers.strip_prefix('+'),
+    );
     let caller_env = env
         .split('\0')
         .filter_map(|kv| kv.split_once('='))
@@ -48,7 +67,7 @@ fn parse_facts(out: &str, scope: Scope, systemd_version: u32) -> Result<HostFact
         .collect();
     Ok(HostFacts {
         cpus: cpus.trim().parse().context("nproc")?,
-        uid: uid.trim().parse().context("id -u")?,
+        uid,
         user: user.to_string(),
         home: PathBuf::from(home),
         path: path.to_string(),
@@ -60,12 +79,11 @@ fn parse_facts(out: &str, scope: Scope, systemd_version: u32) -> Result<HostFact
         // Relative paths in the file resolve as they would here (see the module comment).
         cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
         // Root there holds every capability; anyone else is granted none to pass on.
-        caller_capabilities: if uid.trim() == "0" { u64::MAX } else { 0 },
-        unprivileged_port_start: 1024,
+        caller_capabilities: if uid == 0 { u64::MAX } else { 0 },
+        unprivileged_port_start: ports.trim().parse().unwrap_or(1024),
         require_root_opt_in: true,
-        // The system manager keeps memory limits; whether a remote user's manager does is not
-        // known from here (`apply` run on that host says).
-        memory_unenforced: None,
+        // As `HostFacts::detect` finds it there, from the probe's cgroup lines.
+        memory_unenforced,
     })
 }
 
@@ -154,9 +172,23 @@ mod tests {
     #[test]
     fn reads_the_probe() {
         let out = format!(
-            "4\n0\nroot\n/root\n/usr/bin:/bin\n\n/usr/lib/pm2ctl/pm2ctl-shim.js\n{ENV_MARKER}\nA=1\0B=two\nlines\0"
+            "4\n0\nroot\n/root\n/usr/bin:/bin\n\n/usr/lib/pm2ctl/pm2ctl-shim.js\n80\nv1\n-\n{ENV_MARKER}\nA=1\0B=two\nlines\0"
         );
         let f = parse_facts(&out, Scope::System, 252).unwrap();
+        assert_eq!(f.unprivileged_port_start, 80);
+        assert_eq!(f.memory_unenforced, None, "the system manager keeps limits");
+        let user = parse_facts(&out, Scope::User, 252).unwrap();
+        assert!(
+            user.memory_unenforced.is_some(),
+            "cgroup v1: a user's manager does not"
+        );
+        let v2 = out.replace("v1\n-\n", "v2\n+cpu memory pids\n");
+        assert_eq!(
+            parse_facts(&v2, Scope::User, 252)
+                .unwrap()
+                .memory_unenforced,
+            None
+        );
         assert_eq!((f.cpus, f.uid, f.user.as_str()), (4, 0, "root"));
         assert_eq!(f.path, "/usr/bin:/bin");
         assert_eq!(f.self_exe, None);
