@@ -41,8 +41,8 @@ enum Command {
     Unstartup(cli::startup::UnstartupArgs),
     /// Start an ecosystem file, a script, or known apps.
     Start(Box<cli::start::Args>),
-    /// Stop processes; they stay listed as stopped.
-    Stop(cli::TargetArgs),
+    /// Stop processes; they stay listed as stopped (`--watch` stops watching too).
+    Stop(cli::watch::StopArgs),
     /// Restart processes (stopped ones start); `--watch` toggles watching.
     Restart(cli::watch::RestartArgs),
     /// Restart processes one at a time, each ready before the next: no request is lost.
@@ -135,7 +135,7 @@ fn main() -> ExitCode {
         Command::Startup(args) => cli::startup::run(&args),
         Command::Unstartup(args) => cli::startup::run_unstartup(&args),
         Command::Start(args) => cli::start::run(*args),
-        Command::Stop(args) => args.run(Action::Stop),
+        Command::Stop(args) => cli::watch::stop(args),
         Command::Restart(args) => cli::watch::restart(args),
         Command::Reload(args) => cli::reload::run(args),
         Command::Delete(args) => args.run(Action::Delete),

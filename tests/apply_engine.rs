@@ -160,7 +160,7 @@ fn creates_leaves_alone_replaces_one_app_and_prunes() {
         actions[0].1,
         Action::Repair {
             instances: vec![1],
-            companions: false
+            companions: None
         }
     );
     assert_eq!(sb.unit_state("pm2ctl-a@1.service"), "active");

@@ -1,7 +1,7 @@
 //! `watch` and `cron_restart` against a real systemd: a watched file restarts the app once
 //! per burst of changes and an ignored one does not; a cron timer carries the translated
 //! calendar and restarts the app when it fires. Each is a companion unit of its app, so
-//! `delete` removes it.
+//! `delete` removes it, and a change of its settings alone leaves the app's process running.
 
 mod common;
 
@@ -66,6 +66,49 @@ fn a_cron_timer_carries_the_translated_calendar_and_restarts_the_app() {
         journal(&sb, "pm2ctl-tick-cron.service").contains("tick"),
         "the cron service ran pm2ctl restart"
     );
+
+    // A new pattern, then watching turned on, change the companions only: the app's
+    // process keeps running (PM2 restarts nothing when only its cron or watch changes).
+    let app_with = |extra: &str| {
+        write_file(
+            &file,
+            &format!(
+                "[[apps]]\nuser = \"root\"\nname = \"tick\"\nscript = {:?}\n{extra}",
+                fixture("signals.js")
+            ),
+        )
+    };
+    app_with("cron_restart = \"0 0 1 1 *\"\n");
+    pm2ctl(&sb, &["apply", &file.display().to_string()]);
+    let steady = main_pid(&sb, service);
+    // A directory of its own: the agent must not see the file being rewritten.
+    let watched = dir.join("src");
+    std::fs::create_dir_all(&watched).expect("mkdir src");
+    app_with(&format!(
+        "cron_restart = \"0 0 2 1 *\"\nwatch = [{:?}]\n",
+        watched.display().to_string()
+    ));
+    let dry = pm2ctl(&sb, &["apply", "--dry-run", &file.display().to_string()]);
+    assert!(
+        dry.contains("tick: update its cron timer, watch agent or memory check"),
+        "{dry}"
+    );
+    pm2ctl(&sb, &["apply", &file.display().to_string()]);
+    let calendar = stdout(&sb.systemctl(&["show", "--property=TimersCalendar", timer]));
+    assert!(
+        calendar.contains("01-02 00:00:00"),
+        "the new calendar: {calendar}"
+    );
+    assert_eq!(sb.unit_state("pm2ctl-tick-watch.service"), "active");
+    assert_eq!(main_pid(&sb, service), steady, "the app was restarted");
+    // Both taken away: the companions go, the app runs on.
+    app_with("");
+    pm2ctl(&sb, &["apply", &file.display().to_string()]);
+    assert_ne!(sb.unit_state(timer), "active");
+    assert_ne!(sb.unit_state("pm2ctl-tick-watch.service"), "active");
+    assert_eq!(main_pid(&sb, service), steady, "the app was restarted");
+    app_with("cron_restart = \"0 0 1 1 *\"\n");
+    pm2ctl(&sb, &["apply", &file.display().to_string()]);
 
     // The timer goes with its app.
     pm2ctl(&sb, &["delete", "tick"]);
@@ -141,6 +184,21 @@ fn a_burst_of_changes_restarts_a_watched_app_once_and_ignored_paths_never() {
     assert_ne!(main_pid(&sb, service), before, "the app restarted");
     pm2ctl(&sb, &["restart", "web", "--watch"]);
     assert_eq!(sb.unit_state(agent), "active");
+    assert!(pm2ctl(&sb, &["jlist"]).contains("\"watch\":true"));
+
+    // `stop --watch` stops watching with the app: a later `restart` runs it unwatched,
+    // and `start web --watch` watches it again.
+    pm2ctl(&sb, &["stop", "web", "--watch"]);
+    assert_ne!(sb.unit_state(agent), "active", "the agent still runs");
+    assert_eq!(main_pid(&sb, service), 0, "the app still runs");
+    pm2ctl(&sb, &["restart", "web"]);
+    assert_ne!(main_pid(&sb, service), 0, "the app did not start");
+    assert_ne!(sb.unit_state(agent), "active", "watching came back");
+    assert!(pm2ctl(&sb, &["jlist"]).contains("\"watch\":false"));
+    let unwatched = main_pid(&sb, service);
+    pm2ctl(&sb, &["start", "web", "--watch"]);
+    assert_eq!(sb.unit_state(agent), "active");
+    assert_ne!(main_pid(&sb, service), unwatched, "the app restarted");
     assert!(pm2ctl(&sb, &["jlist"]).contains("\"watch\":true"));
 
     pm2ctl(&sb, &["delete", "web"]);

@@ -55,12 +55,14 @@ pub enum Action {
     /// It runs with another definition (or has units the plan no longer has): stop and
     /// remove what runs, then create it anew.
     Replace { reason: String },
-    /// It runs with this definition but some instances or companions are down (failed,
-    /// stopped by hand): re-create those only.
+    /// It runs with this definition but some instances are down (failed, stopped by hand),
+    /// or its companions are down or changed: re-create those only. The instances that run
+    /// are left running.
     Repair {
         instances: Vec<u32>,
-        /// Some companion (cron timer, watch agent) is down: re-create them all.
-        companions: bool,
+        /// Its companions (cron timer, watch agent, memory check) are re-created: every
+        /// companion unit of the app that systemd has is removed, the planned ones created.
+        companions: Option<CompanionChange>,
     },
     /// Its units run with this definition.
     Unchanged,
@@ -70,6 +72,16 @@ pub enum Action {
     Stop,
     /// No longer in the file (with `--prune`): stop its units and forget it.
     Prune,
+}
+
+/// Why an app's companions are re-created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanionChange {
+    /// Same definition, but one of them is not up.
+    Down,
+    /// Their definition changed (a new cron pattern, watch settings), one was added, or one
+    /// is no longer planned.
+    Changed,
 }
 
 /// One app's change.
@@ -194,9 +206,15 @@ fn running_action(app: &DesiredApp, units: &[&LiveUnit]) -> Action {
         return Action::Create;
     }
     let find = |name: &str| units.iter().copied().find(|u| u.name == name);
+    let is_companion = |name: &str| crate::plan::naming::companion_owner(name).is_some();
 
     let wanted: Vec<&str> = app.plan.units().map(|u| u.name.as_str()).collect();
-    if let Some(extra) = units.iter().find(|u| !wanted.contains(&u.name.as_str())) {
+    // A companion no longer planned goes with the companions; any other unit beyond the
+    // plan (an instance after scaling down) means replacing the app.
+    if let Some(extra) = units
+        .iter()
+        .find(|u| !wanted.contains(&u.name.as_str()) && !is_companion(&u.name))
+    {
         return Action::Replace {
             reason: format!("{} is no longer planned", extra.name),
         };
@@ -224,13 +242,30 @@ fn running_action(app: &DesiredApp, units: &[&LiveUnit]) -> Action {
         })
         .map(|i| i.index)
         .collect();
+    let retired = units
+        .iter()
+        .any(|u| is_companion(&u.name) && !wanted.contains(&u.name.as_str()));
+    // Each companion's service carries the companion's own fingerprint (a plan recorded
+    // before companions had one carries none, and is taken as it runs).
+    let changed = app.plan.companions.iter().any(|c| {
+        crate::apply::stamped(&c.service).is_some_and(|planned| {
+            find(&c.service.name).and_then(|u| u.fingerprint.as_deref()) != Some(planned)
+        })
+    });
     // A timer's service only runs when the timer fires: the timer is what must be up.
-    let companions = app
+    let companions_down = app
         .plan
         .companions
         .iter()
         .any(|c| !find(&c.main().name).is_some_and(LiveUnit::is_up));
-    if down.is_empty() && !companions {
+    let companions = if retired || changed {
+        Some(CompanionChange::Changed)
+    } else if companions_down {
+        Some(CompanionChange::Down)
+    } else {
+        None
+    };
+    if down.is_empty() && companions.is_none() {
         Action::Unchanged
     } else {
         Action::Repair {
@@ -397,7 +432,7 @@ mod tests {
             d.changes[0].action,
             Action::Repair {
                 instances: vec![2, 3],
-                companions: false
+                companions: None
             }
         );
 
@@ -410,7 +445,7 @@ mod tests {
             d.changes[0].action,
             Action::Repair {
                 instances: vec![0, 2],
-                companions: false
+                companions: None
             }
         );
     }
@@ -465,7 +500,7 @@ mod tests {
             d.changes[0].action,
             Action::Repair {
                 instances: vec![],
-                companions: true
+                companions: Some(CompanionChange::Down)
             }
         );
 
@@ -482,10 +517,80 @@ mod tests {
         assert_eq!(d.changes[0].action, Action::Stop);
         assert_eq!(d.changes[0].live, ["pm2ctl-api@0.service"]);
 
-        // Without companions in the plan, a live timer is a unit no longer planned.
+        // Without companions in the plan, the live ones are removed; the app runs on.
         let plain = app("api", 1, false, "f");
         let d = diff(&[plain], &State::default(), &live, FILE.as_ref(), false);
-        assert!(matches!(d.changes[0].action, Action::Replace { .. }));
+        assert_eq!(
+            d.changes[0].action,
+            Action::Repair {
+                instances: vec![],
+                companions: Some(CompanionChange::Changed)
+            }
+        );
+    }
+
+    /// `api` with one cron companion stamped with `companion_fp`, running with its
+    /// instances on fingerprint `f` and its cron service carrying `live_fp`.
+    fn cron_app(companion_fp: &str, live_fp: Option<&str>) -> (DesiredApp, Vec<LiveUnit>) {
+        let mut api = app("api", 2, false, "f");
+        let mut service = UnitSpec::new("pm2ctl-api-cron.service", UnitKind::Service);
+        service.set(
+            "Environment",
+            crate::unit::Value::StrList(vec![format!("PM2CTL_FINGERPRINT={companion_fp}")]),
+        );
+        api.plan.companions = vec![crate::plan::Companion {
+            timer: Some(UnitSpec::new("pm2ctl-api-cron.timer", UnitKind::Timer)),
+            service,
+        }];
+        let mut live = running(&api, "f");
+        live.push(unit("pm2ctl-api-cron.timer", "active", None));
+        live.push(unit("pm2ctl-api-cron.service", "inactive", live_fp));
+        (api, live)
+    }
+
+    /// A new cron pattern or watch setting re-creates the companions only: the instances,
+    /// which run the same definition, are not touched.
+    #[test]
+    fn a_changed_companion_is_updated_and_the_app_left_running() {
+        let (api, live) = cron_app("c1", Some("c1"));
+        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        assert_eq!(d.changes[0].action, Action::Unchanged);
+
+        let (api, live) = cron_app("c2", Some("c1"));
+        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        assert_eq!(
+            d.changes[0].action,
+            Action::Repair {
+                instances: vec![],
+                companions: Some(CompanionChange::Changed)
+            }
+        );
+        assert_eq!(
+            crate::apply::render(&d),
+            "~ api: update its cron timer, watch agent or memory check (changed; the app keeps \
+             running)\n"
+        );
+
+        // A companion newly planned (watch turned on) is created beside the running app.
+        let (mut api, live) = cron_app("c1", Some("c1"));
+        api.plan.companions.push(crate::plan::Companion {
+            timer: None,
+            service: UnitSpec::new("pm2ctl-api-watch.service", UnitKind::Service),
+        });
+        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        assert!(
+            matches!(
+                d.changes[0].action,
+                Action::Repair { ref instances, companions: Some(_) } if instances.is_empty()
+            ),
+            "{d:?}"
+        );
+
+        // A plan recorded before companions were stamped is taken as it runs.
+        let (mut api, live) = cron_app("c1", None);
+        api.plan.companions[0].service.properties.clear();
+        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        assert_eq!(d.changes[0].action, Action::Unchanged);
     }
 
     #[test]

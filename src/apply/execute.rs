@@ -16,7 +16,7 @@
 //! An error talking to systemd (the bus went away) stops the apply with an [`Interrupted`]:
 //! the apps applied, the one under way and how far it got, the apps not applied.
 
-use super::diff::{Action, Change, DesiredApp, Diff, LiveUnit};
+use super::diff::{Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit};
 use crate::checkpoint;
 use crate::generator;
 use crate::handover;
@@ -274,14 +274,22 @@ impl Run<'_> {
             }
             (Action::Replace { reason }, Some(app)) => {
                 self.say(&format!("{}: replace ({reason})", change.app))?;
-                if generator::generated(self.client.scope(), &change.live) {
-                    self.hand_over(&change.app, &change.live)?;
-                } else {
-                    self.remove(&change.live)?;
-                }
-                // Replacing is a restart of every instance that ran: it counts, as PM2's.
-                record_changed = carry_restarts(store, &change.app, &change.live, live, 1);
-                self.create(&app.plan, None, true, true)?;
+                record_changed = self.replace(app, store, live)?;
+            }
+            (
+                Action::Repair {
+                    companions: Some(CompanionChange::Changed),
+                    ..
+                },
+                Some(app),
+            ) if generator::generated(self.client.scope(), &change.live) => {
+                // The generator's files hold the old companions and cannot be re-created
+                // as transient units one by one: the app is handed over whole.
+                self.say(&format!(
+                    "{}: replace (its cron timer, watch agent or memory check changed)",
+                    change.app
+                ))?;
+                record_changed = self.replace(app, store, live)?;
             }
             (
                 Action::Repair {
@@ -307,18 +315,25 @@ impl Run<'_> {
                     .flat_map(|i| std::iter::once(&i.service).chain(i.socket.as_ref()))
                     .map(|u| u.name.clone())
                     .collect();
-                if *companions {
-                    self.say(&format!(
-                        "{}: re-create its cron timer or watch agent (not running)",
-                        change.app
-                    ))?;
+                if let Some(why) = companions {
+                    self.say(&match why {
+                        CompanionChange::Down => format!(
+                            "{}: re-create its cron timer or watch agent (not running)",
+                            change.app
+                        ),
+                        CompanionChange::Changed => format!(
+                            "{}: update its cron timer, watch agent or memory check (its \
+                             instances keep running)",
+                            change.app
+                        ),
+                    })?;
+                    // Every companion unit systemd has, those no longer planned included.
                     units.extend(
-                        app.plan
-                            .companions
+                        change
+                            .live
                             .iter()
-                            .flat_map(|c| c.units())
-                            .filter(|u| change.live.contains(&u.name))
-                            .map(|u| u.name.clone()),
+                            .filter(|u| crate::plan::naming::companion_owner(u).is_some())
+                            .cloned(),
                     );
                 }
                 if generator::generated(self.client.scope(), &units) {
@@ -331,7 +346,12 @@ impl Run<'_> {
                     self.remove(&units)?;
                     record_changed = carry_restarts(store, &change.app, &units, live, 0);
                     let slice_missing = !change.live.contains(&app.plan.slice.name);
-                    self.create(&app.plan, Some(instances), slice_missing, *companions)?;
+                    self.create(
+                        &app.plan,
+                        Some(instances),
+                        slice_missing,
+                        companions.is_some(),
+                    )?;
                 }
             }
             (Action::Stop, _) => {
@@ -349,6 +369,21 @@ impl Run<'_> {
             (_, None) => anyhow::bail!("internal error: no plan for app {}", change.app),
         }
         Ok(if record_changed { store.save() } else { Ok(()) })
+    }
+
+    /// Removes what runs of the app (handing it over from the generator's units when it
+    /// came from them) and creates it anew. Returns whether its record changed.
+    fn replace(&mut self, app: &DesiredApp, store: &mut Store, live: &[LiveUnit]) -> Result<bool> {
+        let change = self.change;
+        if generator::generated(self.client.scope(), &change.live) {
+            self.hand_over(&change.app, &change.live)?;
+        } else {
+            self.remove(&change.live)?;
+        }
+        // Replacing is a restart of every instance that ran: it counts, as PM2's.
+        let record_changed = carry_restarts(store, &change.app, &change.live, live, 1);
+        self.create(&app.plan, None, true, true)?;
+        Ok(record_changed)
     }
 
     fn say(&mut self, line: &str) -> Result<()> {

@@ -1,21 +1,28 @@
-//! An app's fingerprint: a short hash of its planned units, stamped on its service units.
+//! An app's fingerprints: short hashes of its planned units, stamped on its service units.
 //!
 //! systemd reports back a transient unit's `Environment`, so the fingerprint travels with
 //! the units themselves: `apply` compares what runs with what the file wants without
 //! trusting the state file, which a killed pm2ctl may have left a step ahead of systemd.
+//!
+//! The instances carry the app's fingerprint; each companion (cron timer, watch agent,
+//! memory check) carries one of its own on its service. A new cron pattern or watch setting
+//! then changes only that companion's fingerprint: `apply` re-creates the companion and
+//! leaves the app's processes running, as PM2 does when only its cron or watch changes.
 
-use crate::plan::AppPlan;
+use crate::plan::{AppPlan, Companion};
 use crate::systemd::FINGERPRINT_VAR;
-use crate::unit::Value;
+use crate::unit::{UnitSpec, Value};
 use sha2::{Digest, Sha256};
 
-/// The fingerprint of `plan` (as planned, before `stamp`): 16 hex digits of the SHA-256 of
+/// The fingerprint of `plan`'s instances (stamped or not): 16 hex digits of the SHA-256 of
 /// the JSON form of its definition: the app's name, namespace and slice, and the units of
 /// its first instance without the `instances=N` variable PM2 exports. So it does not change
 /// with the instance count: after `scale`, the instances kept, those added and a plan of
 /// the saved file (which records the new count) all carry one fingerprint, and `save`,
 /// `resurrect` and the generator find the app unchanged. A change of the count alone shows
 /// in the diff as units missing (created) or beyond the plan (replaced).
+///
+/// Companions are not part of it: each has its own ([`companion_fingerprint`]).
 pub fn fingerprint(plan: &AppPlan) -> String {
     let first = plan.instances.iter().min_by_key(|i| i.index).map(|i| {
         let mut first = i.clone();
@@ -23,7 +30,7 @@ pub fn fingerprint(plan: &AppPlan) -> String {
             if let (true, Value::StrList(env)) =
                 (property.name == "Environment", &mut property.value)
             {
-                env.retain(|kv| !kv.starts_with(COUNT_VAR));
+                env.retain(|kv| !kv.starts_with(COUNT_VAR) && !is_stamp(kv));
             }
         }
         first
@@ -31,15 +38,28 @@ pub fn fingerprint(plan: &AppPlan) -> String {
     let definition = (&plan.name, &plan.namespace, &plan.slice, first);
     // Serialising plain data to a string cannot fail; an empty hash input would still give
     // a stable (if useless) value rather than a panic.
-    let json = if plan.companions.is_empty() {
-        serde_json::to_string(&definition)
-    } else {
-        // Companions (cron timer, watch agent) are part of the definition: a new pattern or
-        // ignore list must reach systemd. Left out when absent, so the fingerprints of apps
-        // without them stay what they were.
-        serde_json::to_string(&(definition, &plan.companions))
+    digest(&serde_json::to_string(&definition).unwrap_or_default())
+}
+
+/// The fingerprint of one companion (stamped or not): its timer and service, without the
+/// stamp.
+pub fn companion_fingerprint(companion: &Companion) -> String {
+    let mut bare = companion.clone();
+    unstamp(&mut bare.service);
+    digest(&serde_json::to_string(&bare).unwrap_or_default())
+}
+
+/// The fingerprint stamped on a unit, if any.
+pub fn stamped(unit: &UnitSpec) -> Option<&str> {
+    match unit.get("Environment") {
+        Some(Value::StrList(env)) => env
+            .iter()
+            .find_map(|kv| kv.strip_prefix(FINGERPRINT_VAR)?.strip_prefix('=')),
+        _ => None,
     }
-    .unwrap_or_default();
+}
+
+fn digest(json: &str) -> String {
     let digest = Sha256::digest(json.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -47,29 +67,54 @@ pub fn fingerprint(plan: &AppPlan) -> String {
 /// The instance count PM2 exports to every instance (`plan::env`), left out of fingerprints.
 const COUNT_VAR: &str = "instances=";
 
-/// Adds `PM2CTL_FINGERPRINT=<fingerprint>` to the `Environment` of every service of `plan`.
+fn is_stamp(kv: &str) -> bool {
+    kv.strip_prefix(FINGERPRINT_VAR)
+        .is_some_and(|rest| rest.starts_with('='))
+}
+
+/// Adds `PM2CTL_FINGERPRINT=<fingerprint>` to the `Environment` of every instance service
+/// of `plan`, and each companion's own fingerprint to its service.
 pub fn stamp(plan: &mut AppPlan, fingerprint: &str) {
-    let entry = format!("{FINGERPRINT_VAR}={fingerprint}");
     for instance in &mut plan.instances {
-        let service = &mut instance.service;
-        let existing = service
-            .properties
-            .iter_mut()
-            .find(|p| p.name == "Environment");
-        match existing {
-            Some(property) => {
-                // The plan only ever writes `as` here; another type is left alone and the
-                // app simply compares as changed on every apply.
-                if let Value::StrList(env) = &mut property.value {
-                    env.retain(|kv| !kv.starts_with(&format!("{FINGERPRINT_VAR}=")));
-                    env.push(entry.clone());
-                }
-            }
-            None => {
-                service.set("Environment", Value::StrList(vec![entry.clone()]));
+        stamp_unit(&mut instance.service, fingerprint);
+    }
+    for companion in &mut plan.companions {
+        let own = companion_fingerprint(companion);
+        stamp_unit(&mut companion.service, &own);
+    }
+}
+
+fn stamp_unit(service: &mut UnitSpec, fingerprint: &str) {
+    let entry = format!("{FINGERPRINT_VAR}={fingerprint}");
+    let existing = service
+        .properties
+        .iter_mut()
+        .find(|p| p.name == "Environment");
+    match existing {
+        Some(property) => {
+            // The plan only ever writes `as` here; another type is left alone and the
+            // unit simply compares as changed on every apply.
+            if let Value::StrList(env) = &mut property.value {
+                env.retain(|kv| !is_stamp(kv));
+                env.push(entry);
             }
         }
+        None => {
+            service.set("Environment", Value::StrList(vec![entry]));
+        }
     }
+}
+
+/// Takes the stamp off a unit; an `Environment` that held only the stamp goes with it.
+fn unstamp(service: &mut UnitSpec) {
+    for property in &mut service.properties {
+        if let (true, Value::StrList(env)) = (property.name == "Environment", &mut property.value) {
+            env.retain(|kv| !is_stamp(kv));
+        }
+    }
+    service
+        .properties
+        .retain(|p| !(p.name == "Environment" && p.value == Value::StrList(Vec::new())));
 }
 
 /// Plans an app for `apply`: its fingerprint, and the plan stamped with it.
@@ -144,34 +189,53 @@ mod tests {
         assert_ne!(fingerprint(&other), fingerprint(&counted(3)));
     }
 
-    /// A new cron pattern or watch setting must reach systemd: companions count.
+    /// An app with a cron companion firing at `calendar`.
+    fn with_cron(calendar: &str) -> AppPlan {
+        let mut app = plan("A=1");
+        let mut timer = UnitSpec::new("pm2ctl-api-cron.timer", UnitKind::Timer);
+        timer.set(
+            "TimersCalendar",
+            Value::Pairs(vec![("OnCalendar".into(), calendar.into())]),
+        );
+        app.companions.push(crate::plan::Companion {
+            timer: Some(timer),
+            service: UnitSpec::new("pm2ctl-api-cron.service", UnitKind::Service),
+        });
+        app
+    }
+
+    /// A new cron pattern or watch setting changes the companion's fingerprint only: the
+    /// app's instances keep theirs, so `apply` leaves them running.
     #[test]
-    fn companions_are_part_of_the_definition() {
-        let with = |calendar: &str| {
-            let mut app = plan("A=1");
-            let mut timer = UnitSpec::new("pm2ctl-api-cron.timer", UnitKind::Timer);
-            timer.set(
-                "TimersCalendar",
-                Value::Pairs(vec![("OnCalendar".into(), calendar.into())]),
-            );
-            app.companions.push(crate::plan::Companion {
-                timer: Some(timer),
-                service: UnitSpec::new("pm2ctl-api-cron.service", UnitKind::Service),
-            });
-            app
-        };
+    fn companions_have_fingerprints_of_their_own() {
+        let three = with_cron("*-*-* 03:00:00");
+        let four = with_cron("*-*-* 04:00:00");
+        assert_eq!(fingerprint(&three), fingerprint(&four));
+        assert_eq!(fingerprint(&three), fingerprint(&plan("A=1")));
         assert_eq!(
-            fingerprint(&with("*-*-* 03:00:00")),
-            fingerprint(&with("*-*-* 03:00:00"))
+            companion_fingerprint(&three.companions[0]),
+            companion_fingerprint(&with_cron("*-*-* 03:00:00").companions[0])
         );
         assert_ne!(
-            fingerprint(&with("*-*-* 03:00:00")),
-            fingerprint(&with("*-*-* 04:00:00"))
+            companion_fingerprint(&three.companions[0]),
+            companion_fingerprint(&four.companions[0])
         );
-        assert_ne!(
-            fingerprint(&with("*-*-* 03:00:00")),
-            fingerprint(&plan("A=1"))
+
+        // Stamped: each companion's service carries its own, which stamping again keeps.
+        let (stamped_plan, fp) = fingerprinted(three.clone());
+        let own = companion_fingerprint(&three.companions[0]);
+        assert_eq!(
+            stamped(&stamped_plan.companions[0].service),
+            Some(own.as_str())
         );
+        assert_eq!(
+            stamped(&stamped_plan.instances[0].service),
+            Some(fp.as_str())
+        );
+        assert_eq!(companion_fingerprint(&stamped_plan.companions[0]), own);
+        assert_eq!(fingerprint(&stamped_plan), fp);
+        let (again, _) = fingerprinted(stamped_plan.clone());
+        assert_eq!(again, stamped_plan);
     }
 
     #[test]

@@ -8,9 +8,9 @@ pub mod diff;
 pub mod execute;
 mod fingerprint;
 
-pub use diff::{diff, Action, Change, DesiredApp, Diff, LiveUnit};
+pub use diff::{diff, Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit};
 pub use execute::{execute, Failure, Interrupted};
-pub use fingerprint::{fingerprint, fingerprinted, stamp};
+pub use fingerprint::{companion_fingerprint, fingerprint, fingerprinted, stamp, stamped};
 
 use crate::systemd::{Client, FINGERPRINT_VAR};
 use anyhow::Result;
@@ -62,12 +62,22 @@ pub fn render(diff: &Diff) -> String {
                 let list: Vec<String> = instances.iter().map(u32::to_string).collect();
                 let mut parts = Vec::new();
                 if !list.is_empty() {
-                    parts.push(format!("restart instances {}", list.join(", ")));
+                    parts.push(format!(
+                        "restart instances {} (not running)",
+                        list.join(", ")
+                    ));
                 }
-                if *companions {
-                    parts.push("re-create its cron timer or watch agent".to_string());
+                match companions {
+                    Some(CompanionChange::Down) => parts
+                        .push("re-create its cron timer or watch agent (not running)".to_string()),
+                    Some(CompanionChange::Changed) => parts.push(
+                        "update its cron timer, watch agent or memory check (changed; the app \
+                         keeps running)"
+                            .to_string(),
+                    ),
+                    None => {}
                 }
-                ('~', format!("{} (not running)", parts.join(", ")))
+                ('~', parts.join(", "))
             }
             Action::Unchanged => ('=', "unchanged".to_string()),
             Action::LeftStopped => ('=', "stopped (`pm2ctl start` runs it)".to_string()),

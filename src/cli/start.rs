@@ -155,6 +155,15 @@ fn start(args: &Args) -> Result<()> {
         .ok()
         .and_then(|t| t.select(&procs).ok())
     {
+        if args.watch.is_some() {
+            // PM2's `start NAME --watch`: watching on, then the restart.
+            return super::watch::restart_watching(
+                &client,
+                &mut store,
+                &selected,
+                super::watch::WatchChange::On,
+            );
+        }
         return restart_known(&client, &mut store, &selected);
     }
 

@@ -1,14 +1,16 @@
-//! `pm2ctl watch-agent` (hidden): the process of an app's watch unit; and `restart --watch`,
-//! which toggles watching as PM2's does.
+//! `pm2ctl watch-agent` (hidden): the process of an app's watch unit; and PM2's watch
+//! switches: `restart --watch` toggles watching, `stop --watch` stops it with the app,
+//! `start NAME --watch` turns it on.
 
 use super::{act_on_targets, finish, ActionFailed, ManagerArgs, TargetArgs};
 use crate::apply::{self, DesiredApp};
 use crate::ecosystem::{App, Watch};
+use crate::lifecycle::Proc;
 use crate::lifecycle::{self, Action};
 use crate::plan::naming::AppUnitNames;
 use crate::plan::{companion, AppPlan, HostFacts};
-use crate::state::{self, AppRecord, Desired};
-use crate::systemd::FINGERPRINT_VAR;
+use crate::state::{self, AppRecord, Desired, Store};
+use crate::systemd::Client;
 use crate::target;
 use crate::unit::Value;
 use crate::watch::{agent, ignore::IgnoreRules};
@@ -92,76 +94,171 @@ pub fn restart(args: RestartArgs) -> ExitCode {
     if !args.watch {
         return args.target.run(Action::Restart);
     }
-    finish(toggle_and_restart(&args.target))
+    finish(select_and_restart(&args.target, WatchChange::Toggle))
 }
 
-fn toggle_and_restart(args: &TargetArgs) -> Result<()> {
+/// `stop`, with PM2's `--watch`: stops watching the selected apps as well.
+#[derive(clap::Args, Debug)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Stop watching too: the app's watch agent goes, and a later `restart` runs it
+    /// unwatched (without it, a stopped app keeps its agent, which leaves it stopped).
+    #[arg(long)]
+    pub watch: bool,
+}
+
+pub fn stop(args: StopArgs) -> ExitCode {
+    if !args.watch {
+        return args.target.run(Action::Stop);
+    }
+    finish(stop_and_unwatch(&args.target))
+}
+
+/// What `--watch` does to the watching of the apps it restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchChange {
+    /// `restart --watch`: watched apps stop being watched, the others start.
+    Toggle,
+    /// `start NAME --watch`: every app is watched (those already watched are left so).
+    On,
+}
+
+fn select_and_restart(args: &TargetArgs, change: WatchChange) -> Result<()> {
     let client = args.manager.connect()?;
     let mut store = state::lock_current(args.manager.scope())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let selected = target::select(&args.targets, &procs)?;
+    restart_watching(&client, &mut store, &selected, change)
+}
+
+/// Sets the watching of the apps of `selected` as `change` says (their watch agents created
+/// or removed beside them, through the apply engine), then restarts the selected instances,
+/// as PM2's `restart --watch` does.
+pub fn restart_watching(
+    client: &Client,
+    store: &mut Store,
+    selected: &[&Proc],
+    change: WatchChange,
+) -> Result<()> {
     let apps: BTreeSet<String> = selected.iter().map(|p| p.name.clone()).collect();
-    let host = lifecycle::engine::host_facts(&client)?;
+    let host = lifecycle::engine::host_facts(client)?;
     let mut failures = Vec::new();
     for name in &apps {
-        let Some(record) = store.state().app(name) else {
+        let Some(record) = store.state().app(name).cloned() else {
             continue;
         };
-        let plan = toggled(record, &host)?;
-        let on = plan.is_watched();
-        let (plan, fingerprint) = apply::fingerprinted(plan);
-        let desired = DesiredApp {
-            plan,
-            fingerprint,
-            desired: Desired::Running,
+        let watched = record.plan.is_watched();
+        let turn_on = match change {
+            WatchChange::Toggle => !watched,
+            WatchChange::On => true,
         };
-        let source = record.source.clone();
-        failures.extend(lifecycle::engine::converge(
-            &client,
-            &mut store,
-            std::slice::from_ref(&desired),
-            &source,
-        )?);
+        if turn_on != watched {
+            let (plan, definition) = with_watching(&record, turn_on, &host)?;
+            let (plan, fingerprint) = apply::fingerprinted(plan);
+            let desired = DesiredApp {
+                plan,
+                fingerprint,
+                desired: Desired::Running,
+            };
+            for f in lifecycle::engine::converge(
+                client,
+                store,
+                std::slice::from_ref(&desired),
+                &record.source,
+            )? {
+                failures.push(format!(
+                    "{}: {} did not start: {}\n{}",
+                    f.app, f.unit, f.reason, f.report
+                ));
+            }
+            if let (Some(definition), Some(app)) = (definition, store.state_mut().app_mut(name)) {
+                app.definition = Some(definition);
+            }
+            store.save()?;
+        }
+        // The instances that ran restart; stopped ones were just started by the engine.
+        let running: Vec<&Proc> = selected
+            .iter()
+            .filter(|p| &p.name == name && p.loaded)
+            .copied()
+            .collect();
+        if !running.is_empty() {
+            let report = lifecycle::actions::run(client, store, Action::Restart, &running)?;
+            for (p, result) in &report.results {
+                if let Err(why) = result {
+                    failures.push(format!("{}({}): {why}", p.name, p.pm_id));
+                }
+            }
+        }
         println!(
             "[PM2] {name}: restarted, watching {}",
-            if on { "enabled" } else { "disabled" }
+            if turn_on { "enabled" } else { "disabled" }
         );
     }
     if failures.is_empty() {
         Ok(())
     } else {
         for f in &failures {
-            eprintln!(
-                "{}: {} did not start: {}\n{}",
-                f.app, f.unit, f.reason, f.report
-            );
+            eprintln!("{f}");
         }
         Err(ActionFailed("restart failed for some processes".into()).into())
     }
 }
 
-/// The app's recorded plan with watching flipped: its watch agent dropped, or one added
-/// (planned from the recorded definition when there is one, else watching the app's
-/// working directory with PM2's default ignores). The fingerprint stamp is dropped so the
-/// plan fingerprints like a freshly planned one.
-fn toggled(record: &AppRecord, host: &HostFacts) -> Result<AppPlan> {
-    let mut plan = record.plan.clone();
-    for instance in &mut plan.instances {
-        for property in &mut instance.service.properties {
-            if let (true, Value::StrList(env)) =
-                (property.name == "Environment", &mut property.value)
-            {
-                env.retain(|kv| !kv.starts_with(&format!("{FINGERPRINT_VAR}=")));
-            }
+/// Stops the selected processes (as `stop`), then removes the watch agents of their apps
+/// and records them unwatched.
+fn stop_and_unwatch(args: &TargetArgs) -> Result<()> {
+    let stopped = act_on_targets(&args.manager, &args.targets, Action::Stop);
+    let client = args.manager.connect()?;
+    let mut store = state::lock_current(args.manager.scope())?;
+    let procs = lifecycle::processes::list(&client, store.state())
+        .context("cannot list pm2ctl's processes")?;
+    let apps: BTreeSet<String> = target::select(&args.targets, &procs)?
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    let host = lifecycle::engine::host_facts(&client)?;
+    for name in &apps {
+        let Some(record) = store.state().app(name).cloned() else {
+            continue;
+        };
+        if !record.plan.is_watched() {
+            continue;
         }
-    }
-    if plan.is_watched() {
-        let agent = AppUnitNames::new(&plan.name, 0)
+        let (plan, definition) = with_watching(&record, false, &host)?;
+        let agent = AppUnitNames::new(name, 0)
             .map(|n| n.watch_agent())
             .map_err(anyhow::Error::msg)?;
+        client.remove_units(std::slice::from_ref(&agent))?;
+        let (plan, _) = apply::fingerprinted(plan);
+        if let Some(app) = store.state_mut().app_mut(name) {
+            app.plan = plan;
+            if definition.is_some() {
+                app.definition = definition;
+            }
+        }
+        store.save()?;
+        println!("[PM2] {name}: watching disabled");
+    }
+    stopped
+}
+
+/// The app's recorded plan with its watch agent dropped (`on` false) or added (planned
+/// from the recorded definition when there is one, else watching the app's working
+/// directory with PM2's default ignores), and its recorded definition to match, if any.
+fn with_watching(record: &AppRecord, on: bool, host: &HostFacts) -> Result<(AppPlan, Option<App>)> {
+    let mut plan = record.plan.clone();
+    let names = AppUnitNames::new(&plan.name, 0).map_err(anyhow::Error::msg)?;
+    if !on {
+        let agent = names.watch_agent();
         plan.companions.retain(|c| c.service.name != agent);
-        return Ok(plan);
+        let definition = record.definition.clone().map(|mut app| {
+            app.watch = Watch::Off;
+            app
+        });
+        return Ok((plan, definition));
     }
     let mut app = record
         .definition
@@ -178,7 +275,6 @@ fn toggled(record: &AppRecord, host: &HostFacts) -> Result<AppPlan> {
             _ => None,
         })
         .unwrap_or_else(|| host.cwd.clone());
-    let names = AppUnitNames::new(&plan.name, 0).map_err(anyhow::Error::msg)?;
     // The agent runs where the app runs: with -H, that host's own pm2ctl.
     let pm2ctl = match crate::remote::selected_target() {
         Some(target) => host.self_exe.clone().with_context(|| {
@@ -199,5 +295,6 @@ fn toggled(record: &AppRecord, host: &HostFacts) -> Result<AppPlan> {
         },
         &pm2ctl,
     ));
-    Ok(plan)
+    let definition = record.definition.is_some().then_some(app);
+    Ok((plan, definition))
 }

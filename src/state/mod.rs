@@ -133,7 +133,7 @@ impl State {
     /// Records `plan` as the definition of its app. An app already known keeps its creation
     /// time and the `pm_id`s (and restart offsets) of the instances it still has; new
     /// instances get fresh ids; instances beyond the plan's are forgotten. Its recorded
-    /// `definition` is kept only while the fingerprint stays the same.
+    /// `definition` is kept only while the fingerprint and the companions stay the same.
     pub fn upsert_app(
         &mut self,
         plan: AppPlan,
@@ -178,8 +178,12 @@ impl State {
             // A definition describes one fingerprint; a new one makes it stale.
             definition: None,
         };
+        // Companions have fingerprints of their own: a new cron pattern or watch setting
+        // leaves the app's fingerprint as it was, but not the definition.
         let definition = old
-            .filter(|o| o.fingerprint == record.fingerprint)
+            .filter(|o| {
+                o.fingerprint == record.fingerprint && o.plan.companions == record.plan.companions
+            })
             .and_then(|o| o.definition);
         let record = AppRecord {
             definition,
