@@ -34,6 +34,12 @@ pub struct AgentArgs {
     /// The app's working directory: relative ignore patterns start there.
     #[arg(long)]
     pub cwd: PathBuf,
+    /// Watch the directories symbolic links point to (`watch_options.followSymlinks`).
+    #[arg(long)]
+    pub follow_symlinks: bool,
+    /// Poll every MS milliseconds instead of using inotify (`watch_options.usePolling`).
+    #[arg(long, value_name = "MS")]
+    pub poll_ms: Option<u64>,
     #[command(flatten)]
     pub manager: ManagerArgs,
     /// The app to restart.
@@ -50,6 +56,8 @@ fn agent_loop(args: &AgentArgs) -> Result<()> {
         paths: args.path.clone(),
         ignore: IgnoreRules::new(&args.ignore, &args.cwd)?,
         delay: Duration::from_millis(args.delay_ms),
+        follow_symlinks: args.follow_symlinks,
+        poll: args.poll_ms.map(Duration::from_millis),
     };
     agent::run(&config, |changed| {
         // A stopped app stays stopped: only `start` or `restart` runs it again.

@@ -78,6 +78,31 @@ pub enum Watch {
     Paths(Vec<String>),
 }
 
+/// `watch_options`: the chokidar options PM2 passes through that map onto the watch agent.
+/// The others are refused or noted when the file is loaded (see `schema`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WatchOptions {
+    /// `followSymlinks`: watch the directories symbolic links point to. Off by default
+    /// (chokidar's default is on; a link to `/` would watch the whole machine).
+    pub follow_symlinks: bool,
+    /// `usePolling` (with `interval`): look at the files every interval instead of
+    /// asking the kernel (inotify), for filesystems that send no events (NFS, some mounts).
+    pub use_polling: bool,
+    /// `interval`: how often to poll; chokidar's default is 100 ms.
+    pub interval: Option<Duration>,
+}
+
+impl WatchOptions {
+    /// chokidar's polling interval when `interval` is not given.
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
+
+    /// The polling interval, when polling.
+    pub fn poll_interval(&self) -> Option<Duration> {
+        self.use_polling
+            .then(|| self.interval.unwrap_or(Self::DEFAULT_INTERVAL))
+    }
+}
+
 /// A log destination from `out_file`/`error_file`/`log_file`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogTarget {
@@ -232,6 +257,9 @@ pub struct App {
     /// Default: PM2's `["node_modules", ".*"]`-equivalent (dot files and node_modules).
     pub ignore_watch: Vec<String>,
     pub watch_delay: Duration,
+    /// Defaulted when absent, so apps recorded before it existed still load.
+    #[serde(default)]
+    pub watch_options: WatchOptions,
 
     // --- logs ---
     pub out_file: LogTarget,
@@ -279,6 +307,10 @@ pub struct Deploy {
     pub pre_deploy_local: Option<String>,
     pub pre_deploy: Option<String>,
     pub post_deploy: Option<String>,
+    /// pm2-deploy's `test` hook: runs after `post-deploy`; when it fails, the previous
+    /// release is checked out again.
+    pub test: Option<String>,
+    /// Exported to the hooks (names upper-cased, as pm2-deploy does).
     pub env: BTreeMap<String, String>,
 }
 
@@ -327,6 +359,7 @@ impl App {
             watch: Watch::Off,
             ignore_watch: vec!["node_modules".to_string(), ".*".to_string()],
             watch_delay: Duration::ZERO,
+            watch_options: WatchOptions::default(),
             out_file: LogTarget::Journal,
             error_file: LogTarget::Journal,
             log_file: LogTarget::Journal,

@@ -60,6 +60,8 @@ pub struct AppDraft {
     pub time: bool,
     pub execute_command: bool,
     pub disable_source_map_support: bool,
+    /// `watch_options` keys accepted with no effect, for `App::ignored_options`.
+    pub ignored_watch_options: Vec<String>,
 }
 
 impl AppDraft {
@@ -72,6 +74,7 @@ impl AppDraft {
             time: false,
             execute_command: false,
             disable_source_map_support: false,
+            ignored_watch_options: Vec::new(),
         }
     }
 }
@@ -189,6 +192,11 @@ pub static APP_OPTIONS: &[OptionSpec<AppDraft>] = &[
         ignore_patterns(v)?),
     opt!("watch_delay", [], |d, v| d.app.watch_delay =
         convert::duration(v, true)?),
+    opt!("watch_options", [], |d, v| {
+        let (options, ignored) = watch_options(v)?;
+        d.app.watch_options = options;
+        d.ignored_watch_options = ignored
+    }),
     // --- logs ---
     opt!("out_file", ["out", "output", "out_log"], |d, v| d
         .app
@@ -223,7 +231,6 @@ pub static APP_OPTIONS: &[OptionSpec<AppDraft>] = &[
     ignored!("write", []),
     ignored!("vizion", []),
     ignored!("kill_retry_time", []),
-    ignored!("watch_options", []),
     ignored!("pmx", []),
     ignored!("automation", []),
     ignored!("trace", []),
@@ -421,6 +428,115 @@ fn watch(v: &Node) -> Conv<Watch> {
         }
         _ => Err(expected("true, false, a path or an array of paths", v)),
     }
+}
+
+/// chokidar options that pm2ctl's watch agent already behaves as (or that only matter on
+/// other systems): accepted whatever their value, and noted as having no effect.
+const WATCH_OPTIONS_NO_EFFECT: &[(&str, &str)] = &[
+    (
+        "persistent",
+        "the watch agent always runs while the app is applied",
+    ),
+    (
+        "ignoreInitial",
+        "files present at start never restart the app",
+    ),
+    (
+        "ignorePermissionErrors",
+        "unreadable directories are skipped",
+    ),
+    ("alwaysStat", "the agent reads what it needs"),
+    (
+        "atomic",
+        "the quiet period (watch_delay) covers editors' atomic writes",
+    ),
+    ("useFsEvents", "macOS only"),
+    ("disableGlobbing", "watched paths are never globs"),
+    ("binaryInterval", "every file is polled at `interval`"),
+];
+
+/// chokidar options the agent cannot honour: refused, with what to write instead.
+const WATCH_OPTIONS_REFUSED: &[(&str, &str)] = &[
+    ("ignored", "list the paths not to watch in `ignore_watch`"),
+    ("cwd", "relative `watch` paths start at the app's `cwd`"),
+    (
+        "depth",
+        "list the directories to watch in `watch` and skip the others with `ignore_watch`",
+    ),
+    (
+        "awaitWriteFinish",
+        "`watch_delay = MS` waits until changes settle (at least 200 ms) before restarting",
+    ),
+];
+
+/// `watch_options` (PM2 hands it to chokidar): `followSymlinks`, `usePolling` and
+/// `interval` map onto the watch agent; the options in `WATCH_OPTIONS_NO_EFFECT` are
+/// accepted and noted; those in `WATCH_OPTIONS_REFUSED` and unknown keys are errors. Keys may
+/// be written as chokidar spells them or in snake_case (`follow_symlinks`).
+fn watch_options(v: &Node) -> Conv<(WatchOptions, Vec<String>)> {
+    let Value::Table(entries) = &v.value else {
+        return Err(expected(
+            "a table of chokidar options (`{ usePolling = true, interval = 500 }`)",
+            v,
+        ));
+    };
+    let mut options = WatchOptions::default();
+    let mut ignored = Vec::new();
+    for entry in entries {
+        let key = camel_case(&entry.key);
+        let in_key = |p: Problem| Problem {
+            message: format!("watch_options.{}: {}", entry.key.escape_debug(), p.message),
+            help: p.help,
+        };
+        let value = &entry.value;
+        match key.as_str() {
+            "followSymlinks" => {
+                options.follow_symlinks = convert::boolean(value).map_err(in_key)?
+            }
+            "usePolling" => options.use_polling = convert::boolean(value).map_err(in_key)?,
+            "interval" => {
+                let every = convert::duration(value, false).map_err(in_key)?;
+                if every < std::time::Duration::from_millis(10) {
+                    return Err(in_key(Problem::new(
+                        "polling more often than every 10 ms would keep a CPU busy",
+                    )));
+                }
+                options.interval = Some(every);
+            }
+            _ => {
+                if let Some((name, why)) = WATCH_OPTIONS_REFUSED.iter().find(|(k, _)| *k == key) {
+                    return Err(Problem::new(format!(
+                        "watch_options.{name}: not supported by pm2ctl's watch agent"
+                    ))
+                    .with_help(*why));
+                }
+                match WATCH_OPTIONS_NO_EFFECT.iter().find(|(k, _)| *k == key) {
+                    Some((name, why)) => ignored.push(format!("watch_options.{name} ({why})")),
+                    None => {
+                        let known = ["followSymlinks", "usePolling", "interval"]
+                            .into_iter()
+                            .chain(WATCH_OPTIONS_NO_EFFECT.iter().map(|(k, _)| *k))
+                            .chain(WATCH_OPTIONS_REFUSED.iter().map(|(k, _)| *k));
+                        let problem = Problem::new(format!(
+                            "watch_options: unknown key {}",
+                            super::tree::quote_short(&entry.key)
+                        ));
+                        return Err(match suggest(&entry.key, known) {
+                            Some(k) => problem.with_help(format!("did you mean `{k}`?")),
+                            None => problem.with_help(
+                                "pm2ctl reads followSymlinks, usePolling and interval; README.md, \
+                                 \"Watch and cron restarts\", lists the others",
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if options.interval.is_some() && !options.use_polling {
+        ignored.push("watch_options.interval (only used with usePolling = true)".to_string());
+    }
+    Ok((options, ignored))
 }
 
 fn log_target(v: &Node) -> Conv<LogTarget> {
@@ -679,6 +795,7 @@ pub static DEPLOY_OPTIONS: &[OptionSpec<DeployDraft>] = &[
         .deploy
         .post_deploy =
         Some(convert::string(v)?)),
+    dopt!("test", [], |d, v| d.deploy.test = Some(convert::string(v)?)),
     // Read by the validator, like an app's `env`.
     OptionSpec {
         key: "env",

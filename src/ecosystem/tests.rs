@@ -618,3 +618,81 @@ fn log_rate_limit_survives_an_import() {
         assert!(toml.contains("log_rate_limit"), "{toml}");
     }
 }
+
+#[test]
+fn watch_options_that_map_are_read_and_the_harmless_ones_noted() {
+    let app = one_app(
+        "[[apps]]\nscript = \"a.js\"\nwatch = true\n\
+         watch_options = { followSymlinks = true, usePolling = true, interval = 500, \
+         persistent = true, ignore_initial = true }\n",
+    );
+    assert_eq!(
+        app.watch_options,
+        WatchOptions {
+            follow_symlinks: true,
+            use_polling: true,
+            interval: Some(Duration::from_millis(500)),
+        }
+    );
+    assert_eq!(
+        app.watch_options.poll_interval(),
+        Some(Duration::from_millis(500))
+    );
+    assert_eq!(app.ignored_options.len(), 2, "{:?}", app.ignored_options);
+    assert!(app.ignored_options[0].starts_with("watch_options.persistent"));
+    assert!(app.ignored_options[1].starts_with("watch_options.ignoreInitial"));
+
+    // Polling without an interval polls at chokidar's default.
+    let app = one_app("[[apps]]\nscript = \"a.js\"\nwatch_options = { usePolling = true }\n");
+    assert_eq!(
+        app.watch_options.poll_interval(),
+        Some(Duration::from_millis(100))
+    );
+
+    // Written back as a table that reads the same.
+    let toml = to_toml(
+        &Ecosystem {
+            source: "x".into(),
+            base_dir: "/".into(),
+            apps: vec![one_app(
+                "[[apps]]\nscript = \"a.js\"\nwatch_options = { usePolling = true, interval = 250 }\n",
+            )],
+            deploy: Default::default(),
+        },
+        std::path::Path::new("x.json"),
+    );
+    assert!(
+        toml.contains("watch_options = { usePolling = true, interval = "),
+        "{toml}"
+    );
+    let again = one_app(&toml);
+    assert_eq!(
+        again.watch_options.interval,
+        Some(Duration::from_millis(250))
+    );
+}
+
+#[test]
+fn watch_options_the_agent_cannot_honour_are_refused_with_line_and_key() {
+    for (option, help) in [
+        ("depth = 2", "ignore_watch"),
+        ("awaitWriteFinish = true", "watch_delay"),
+        ("ignored = \"*.log\"", "ignore_watch"),
+        ("usePoling = true", "did you mean `usePolling`?"),
+        ("interval = 1", "10 ms"),
+    ] {
+        let d = problems(&format!(
+            "[[apps]]\nscript = \"a.js\"\nwatch = true\nwatch_options = {{ {option} }}\n"
+        ));
+        assert_eq!(d.len(), 1, "{option}: {d:?}");
+        assert_eq!(d[0].span.map(|s| s.line), Some(4), "{option}");
+        assert_eq!(
+            d[0].key.as_deref(),
+            Some("apps[0].watch_options"),
+            "{option}"
+        );
+        let text = d[0].to_string();
+        assert!(text.contains("watch_options"), "{option}: {text}");
+        assert!(text.contains(help), "{option}: {text}");
+    }
+}

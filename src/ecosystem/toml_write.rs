@@ -237,6 +237,20 @@ fn write_app(out: &mut String, app: &App, d: &App) {
         w.kv("ignore_watch", string_array(&app.ignore_watch));
     }
     w.time("watch_delay", app.watch_delay, d.watch_delay);
+    if app.watch_options != d.watch_options {
+        let o = &app.watch_options;
+        let mut parts = Vec::new();
+        if o.follow_symlinks {
+            parts.push("followSymlinks = true".to_string());
+        }
+        if o.use_polling {
+            parts.push("usePolling = true".to_string());
+        }
+        if let Some(every) = o.interval {
+            parts.push(format!("interval = {}", duration(every)));
+        }
+        w.kv("watch_options", format!("{{ {} }}", parts.join(", ")));
+    }
     // logs
     for (k, t) in [
         ("out_file", &app.out_file),
@@ -366,6 +380,7 @@ fn write_deploy(out: &mut String, name: &str, d: &Deploy) {
         ("pre_deploy_local", &d.pre_deploy_local),
         ("pre_deploy", &d.pre_deploy),
         ("post_deploy", &d.post_deploy),
+        ("test", &d.test),
     ] {
         if let Some(v) = v {
             w.kv(k, string(v));

@@ -358,6 +358,7 @@ fn app(node: &Node, path: &str, ck: &mut Checker) -> Option<Parsed> {
         TableKind::App,
         &mut ignored,
     );
+    ignored.append(&mut draft.ignored_watch_options);
     draft.app.ignored_options = ignored;
     let mut name_span = None;
     for e in entries {
@@ -542,6 +543,7 @@ fn deploy_target(node: &Node, path: &str, ck: &mut Checker) -> Option<Deploy> {
             pre_deploy_local: None,
             pre_deploy: None,
             post_deploy: None,
+            test: None,
             env: BTreeMap::new(),
         },
     };

@@ -136,6 +136,14 @@ pub fn watch_agent(inputs: &Inputs<'_>, pm2ctl: &str) -> Companion {
         "--cwd".into(),
         inputs.cwd.to_string_lossy().into_owned(),
     ];
+    // Only when set, so the agents of apps without `watch_options` keep their fingerprint.
+    if app.watch_options.follow_symlinks {
+        args.push("--follow-symlinks".into());
+    }
+    if let Some(every) = app.watch_options.poll_interval() {
+        args.push("--poll-ms".into());
+        args.push(every.as_millis().to_string());
+    }
     for pattern in &app.ignore_watch {
         args.push("--ignore".into());
         args.push(pattern.clone());
