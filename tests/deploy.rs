@@ -1,5 +1,7 @@
 //! `pm2ctl deploy` against a second machine: an sshd in a sandbox (tests/common/remote.rs),
-//! a local bare git repository, PM2's layout on the far side.
+//! a local bare git repository, PM2's layout on the far side. One boot covers the whole
+//! cycle: setup, update, revert, `ref`, the `env` the hooks see, a failing hook, a failing
+//! `test` hook (reverted), and the refusal to deploy unpushed commits.
 
 mod common;
 
@@ -78,7 +80,10 @@ fn setup_update_revert_and_a_failing_hook_over_ssh() {
             "[[apps]]\nname = \"web\"\nscript = \"{d}/srv/current/server.js\"\n\n\
              [deploy.production]\nhost = \"{ADDRESS}\"\n{ssh}\
              post-setup = \"test -d $SHARED/logs\"\n\
-             post-deploy = \"echo \\\"$(cat version) in $PWD\\\" >> $SHARED/post-deploy.log\"\n\n\
+             post-deploy = \"echo \\\"$(cat version) in $PWD\\\" >> $SHARED/post-deploy.log; \
+             echo \\\"$GREETING\\\" > $SHARED/greeting\"\n\
+             env = {{ greeting = \"hello from env\" }}\n\n\
+             [deploy.tested]\nhost = \"{ADDRESS}\"\n{ssh}test = \"! grep -q v3 version\"\n\n\
              [deploy.broken]\nhost = \"{ADDRESS}\"\n{ssh}pre-deploy = \"echo checking; exit 3\"\n\n\
              [deploy.both]\nhost = [\"{ADDRESS}\", \"localhost\"]\n{ssh}"
         ),
@@ -155,6 +160,60 @@ fn setup_update_revert_and_a_failing_hook_over_ssh() {
     assert_eq!(
         lines,
         [format!("{ADDRESS} | {v1}"), format!("localhost | {v1}")]
+    );
+
+    // `ref` deploys the ref given (v2) instead of the target's (origin/main, now v3); the
+    // target's `env` reaches post-deploy, its name upper-cased as pm2-deploy does.
+    assert_success(
+        "deploy production ref v2",
+        &deploy(&["production", "ref", v2.as_str()]),
+    );
+    assert_eq!(stdout(&deploy(&["production", "curr"])).trim(), v2);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("srv/shared/greeting")).unwrap_or_default(),
+        "hello from env\n",
+        "post-deploy sees the target's env"
+    );
+
+    // A `test` hook that fails: the release before goes back in place, and the failure
+    // says so.
+    let out = deploy(&["tested", "update"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{ADDRESS}: step `test` failed: exit status 1; reverted to the previous release {v2}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&deploy(&["production", "curr"])).trim(), v2);
+
+    // From a checkout with a commit not pushed: refused (nothing deployed) unless --force.
+    let work = dir.join("work");
+    let local = work.join("ecosystem.toml");
+    std::fs::copy(&file, &local).expect("copy the file into the checkout");
+    git(&work, &["branch", "-q", "--set-upstream-to=origin/main"]);
+    std::fs::write(work.join("version"), "v4\n").unwrap();
+    git(&work, &["commit", "-q", "-am", "v4, not pushed"]);
+    let local_deploy = |args: &[&str]| {
+        let mut argv = vec!["deploy", local.to_str().unwrap()];
+        argv.extend_from_slice(args);
+        remote.pm2ctl(&argv)
+    };
+    let out = local_deploy(&["production", "update"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 commit not pushed to origin/main"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&deploy(&["production", "curr"])).trim(), v2);
+    let out = local_deploy(&["production", "update", "--force"]);
+    assert_success("deploy production update --force", &out);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("srv/current/version")).unwrap(),
+        "v3\n",
+        "the pushed ref is deployed"
     );
 
     // An unknown environment is an unknown target.

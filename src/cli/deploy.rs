@@ -1,5 +1,6 @@
-//! `pm2ctl deploy [FILE] ENV [setup|update|revert [N]|curr|prev|list|exec CMD…]`: PM2's
-//! deploys, from the file's `[deploy.ENV]` (see `crate::deploy`).
+//! `pm2ctl deploy [FILE] ENV [setup|update|ref REF [BRANCH]|revert [N]|curr|prev|list|exec
+//! CMD…] [--force] [--no-tests]`: PM2's deploys, from the file's `[deploy.ENV]` (see
+//! `crate::deploy`).
 //!
 //! FILE defaults to `ecosystem.toml`, else `ecosystem.config.js`, in the current directory;
 //! with no verb, `update`, as `pm2 deploy ENV`. Exit codes: 0 every host done, 1 a step
@@ -15,8 +16,9 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// `[FILE] ENV [VERB]`; VERB is setup, update (the default), revert [N], curr, prev, list
-    /// or exec CMD.
+    /// `[FILE] ENV [VERB]`; VERB is setup, update (the default), ref REF [BRANCH], revert
+    /// [N], curr, prev, list or exec CMD. `--force` (`-f`) deploys from a checkout with
+    /// unpushed changes; `--no-tests` (`-T`) skips the `test` hook.
     #[arg(
         required = true,
         num_args = 1..,
@@ -33,6 +35,8 @@ struct Request {
     file: PathBuf,
     env: String,
     verb: Verb,
+    force: bool,
+    tests: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -58,7 +62,12 @@ pub fn run(args: Args) -> ExitCode {
         );
         return ExitCode::from(1);
     };
-    let failures = match deploy::run(target, &request.verb) {
+    let options = deploy::Options {
+        force: request.force,
+        tests: request.tests,
+        local_dir: eco.base_dir.clone(),
+    };
+    let failures = match deploy::run(target, &request.verb, &options) {
         Ok(f) => f,
         Err(e) => return super::finish(Err(e)),
     };
@@ -79,8 +88,25 @@ pub fn run(args: Args) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// `[FILE] ENV [VERB ARGS…]`; `exists` says whether a word names an existing file.
+/// `[FILE] ENV [VERB ARGS…]`, with `--force`/`--no-tests` anywhere before `exec`'s command;
+/// `exists` says whether a word names an existing file.
 fn parse(words: &[String], exists: impl Fn(&std::path::Path) -> bool) -> Result<Request> {
+    let mut force = false;
+    let mut tests = true;
+    let mut kept = Vec::new();
+    let mut in_command = false;
+    for word in words {
+        match word.as_str() {
+            "--force" | "-f" | "-F" if !in_command => force = true,
+            "--no-tests" | "-T" if !in_command => tests = false,
+            _ => {
+                // What follows `exec` is the command's own.
+                in_command = in_command || (!kept.is_empty() && (word == "exec" || word == "run"));
+                kept.push(word.clone());
+            }
+        }
+    }
+    let words = kept.as_slice();
     let (file, rest) = match words.split_first() {
         Some((first, rest)) if super::start::is_ecosystem_file(first) => {
             (PathBuf::from(first), rest)
@@ -105,6 +131,8 @@ fn parse(words: &[String], exists: impl Fn(&std::path::Path) -> bool) -> Result<
         file,
         env: env.clone(),
         verb: parse_verb(verb_words)?,
+        force,
+        tests,
     })
 }
 
@@ -126,6 +154,17 @@ fn parse_verb(words: &[String]) -> Result<Verb> {
     match verb.as_str() {
         "setup" => no_args(Verb::Setup),
         "update" => no_args(Verb::Update),
+        "ref" => match args {
+            [git_ref] => Ok(Verb::Ref {
+                git_ref: git_ref.clone(),
+                branch: None,
+            }),
+            [git_ref, branch] => Ok(Verb::Ref {
+                git_ref: git_ref.clone(),
+                branch: Some(branch.clone()),
+            }),
+            _ => usage("deploy ref: which ref? (`deploy production ref origin/v2`)".into()),
+        },
         "curr" | "current" => no_args(Verb::Curr),
         "prev" | "previous" => no_args(Verb::Prev),
         "list" => no_args(Verb::List),
@@ -146,8 +185,8 @@ fn parse_verb(words: &[String]) -> Result<Verb> {
             Ok(Verb::Exec(args.join(" ")))
         }
         other => usage(format!(
-            "deploy: unknown verb `{other}`; expected setup, update, revert [N], curr, prev, \
-             list or exec CMD"
+            "deploy: unknown verb `{other}`; expected setup, update, ref REF, revert [N], curr, \
+             prev, list or exec CMD"
         )),
     }
 }
@@ -171,7 +210,9 @@ mod tests {
             Request {
                 file: "ecosystem.toml".into(),
                 env: "production".into(),
-                verb: Verb::Update
+                verb: Verb::Update,
+                force: false,
+                tests: true,
             }
         );
         let r = parsed("deploy/eco.json staging revert 2");
@@ -189,12 +230,34 @@ mod tests {
         assert_eq!(parsed("p prev").verb, Verb::Prev);
         assert_eq!(parsed("p list").verb, Verb::List);
         assert_eq!(parsed("p exec ls -la").verb, Verb::Exec("ls -la".into()));
+        assert_eq!(
+            parsed("p ref origin/v2").verb,
+            Verb::Ref {
+                git_ref: "origin/v2".into(),
+                branch: None
+            }
+        );
+        assert_eq!(
+            parsed("p ref abc123 hotfix").verb,
+            Verb::Ref {
+                git_ref: "abc123".into(),
+                branch: Some("hotfix".into())
+            }
+        );
+        let r = parsed("--force p update --no-tests");
+        assert!(r.force && !r.tests);
+        assert_eq!(r.verb, Verb::Update);
+        // The command of `exec` keeps its own flags.
+        let r = parsed("p exec ls -f");
+        assert_eq!(r.verb, Verb::Exec("ls -f".into()));
+        assert!(!r.force);
         for bad in [
             "p revert 0",
             "p revert x",
             "p exec",
             "p setup now",
-            "p ref v1",
+            "p ref",
+            "p ref a b c",
             "eco.toml",
         ] {
             let err = parse(&words(bad), |_| true).unwrap_err();

@@ -7,7 +7,12 @@
 //! is reported with its name, host and exit status.
 //!
 //! `localhost` as a host runs the steps here without ssh, as pm2-deploy does.
+//!
+//! As pm2-deploy: `update` and `ref` first refuse to deploy from a local checkout with
+//! uncommitted or unpushed changes (unless forced, see [`local`]), and after `post-deploy` the
+//! target's `test` hook runs; when it fails, the previous release is checked out again.
 
+pub mod local;
 pub mod script;
 
 use crate::ecosystem::model::Deploy;
@@ -26,6 +31,12 @@ pub enum Verb {
     Setup,
     /// Fetch and check out `ref`, record the release (the default, as `pm2 deploy ENV`).
     Update,
+    /// `ref REF [BRANCH]`: as `update`, for the given ref instead of the target's, checked
+    /// out as BRANCH (by default the ref without its remote: `origin/v2` as `v2`).
+    Ref {
+        git_ref: String,
+        branch: Option<String>,
+    },
     /// Go back `n` releases (1: the one before the current).
     Revert(u32),
     /// Print the commit checked out now.
@@ -41,8 +52,27 @@ pub enum Verb {
 impl Verb {
     /// Verbs that change hosts announce each step; the ones that print answers stay quiet.
     fn announces_steps(&self) -> bool {
-        matches!(self, Verb::Setup | Verb::Update | Verb::Revert(_))
+        matches!(
+            self,
+            Verb::Setup | Verb::Update | Verb::Ref { .. } | Verb::Revert(_)
+        )
     }
+
+    /// Verbs that check a new commit out (and run the deploy hooks).
+    fn deploys(&self) -> bool {
+        matches!(self, Verb::Update | Verb::Ref { .. } | Verb::Revert(_))
+    }
+}
+
+/// How `deploy` runs, beyond the verb.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `--force`: deploy even from a local checkout with uncommitted or unpushed changes.
+    pub force: bool,
+    /// `--no-tests` clears it: the target's `test` hook is not run.
+    pub tests: bool,
+    /// Where the local checkout is checked for changes: the ecosystem file's directory.
+    pub local_dir: PathBuf,
 }
 
 /// A step that failed, on which host, and how.
@@ -65,10 +95,20 @@ impl fmt::Display for StepFailure {
 }
 
 /// Runs `verb` on every host of `deploy` (in parallel) and returns the failures, one per
-/// failed host at most. `pre-deploy-local` runs once, here, before any host is contacted.
-pub fn run(deploy: &Deploy, verb: &Verb) -> Result<Vec<StepFailure>> {
+/// failed host at most. `pre-deploy-local` runs once, here, before any host is contacted;
+/// before it, for `update` and `ref`, the local checkout is checked for changes not pushed.
+pub fn run(deploy: &Deploy, verb: &Verb, options: &Options) -> Result<Vec<StepFailure>> {
     let layout = Layout::new(deploy)?;
-    if matches!(verb, Verb::Update | Verb::Revert(_)) {
+    if matches!(verb, Verb::Update | Verb::Ref { .. }) && !options.force {
+        if let Some(refusal) = local::unpublished_changes(&options.local_dir)? {
+            return Ok(vec![StepFailure {
+                host: "local".into(),
+                step: "check local changes".into(),
+                detail: format!("{refusal} (--force deploys anyway)"),
+            }]);
+        }
+    }
+    if verb.deploys() {
         if let Some(command) = &deploy.pre_deploy_local {
             let local = HostRun::local("local", None);
             local.announce("pre-deploy-local", command);
@@ -88,7 +128,7 @@ pub fn run(deploy: &Deploy, verb: &Verb) -> Result<Vec<StepFailure>> {
                     let prefix = several.then(|| format!("{host} | "));
                     let mut run = HostRun::new(deploy, host, prefix);
                     run.announce = verb.announces_steps();
-                    run_on_host(&run, deploy, layout, verb).err()
+                    run_on_host(&run, deploy, layout, verb, options.tests).err()
                 })
             })
             .collect();
@@ -113,6 +153,7 @@ fn run_on_host(
     deploy: &Deploy,
     layout: &Layout,
     verb: &Verb,
+    tests: bool,
 ) -> Result<(), StepFailure> {
     let quoting = |e: anyhow::Error| run.failure("(prepare)", format!("{e:#}"));
     match verb {
@@ -137,36 +178,31 @@ fn run_on_host(
             run_hook(run, layout, "post-setup", deploy.post_setup.as_deref())?;
             run.announce("setup complete", "");
         }
-        Verb::Update | Verb::Revert(_) => {
-            // A revert goes back to a recorded release, found before anything changes.
-            let commit = match verb {
+        Verb::Update | Verb::Ref { .. } | Verb::Revert(_) => {
+            let target = match verb {
+                // A revert goes back to a recorded release, found before anything changes.
                 Verb::Revert(n) => {
                     let found = run.capture(
                         "find release",
                         &script::nth_release(layout, n.saturating_add(1)),
                     )?;
-                    Some(found.trim().to_string())
+                    Checkout::Commit(found.trim().to_string())
                 }
-                _ => None,
+                Verb::Ref { git_ref, branch } => Checkout::Ref {
+                    git_ref: git_ref.clone(),
+                    branch: branch
+                        .clone()
+                        .unwrap_or_else(|| script::branch_of(git_ref).to_string()),
+                },
+                _ => Checkout::Ref {
+                    git_ref: deploy.git_ref.clone(),
+                    branch: script::branch_of(&deploy.git_ref).to_string(),
+                },
             };
-            run_hook(run, layout, "pre-deploy", deploy.pre_deploy.as_deref())?;
-            run.announce("fetch", "");
-            run.step("fetch", &script::fetch(layout), None)?;
-            let checkout = match &commit {
-                Some(c) => {
-                    run.announce("checkout", c);
-                    script::checkout_commit(layout, c)
-                }
-                None => {
-                    run.announce("checkout", &deploy.git_ref);
-                    script::checkout_ref(layout, &deploy.git_ref)
-                }
+            deploy_release(run, deploy, layout, &target)?;
+            if tests {
+                test_or_revert(run, deploy, layout)?;
             }
-            .map_err(quoting)?;
-            run.step("checkout", &checkout, None)?;
-            run.step("symlink", &script::link_current(layout), None)?;
-            run.step("record release", &script::record_release(layout), None)?;
-            run_hook(run, layout, "post-deploy", deploy.post_deploy.as_deref())?;
             let now = run.capture("current", &script::current_commit(layout))?;
             run.announce("deployed", now.trim());
         }
@@ -176,6 +212,80 @@ fn run_on_host(
         Verb::Exec(command) => run.step("exec", &script::exec(layout, command), None)?,
     }
     Ok(())
+}
+
+/// What a deploy checks out.
+enum Checkout {
+    /// A ref, as a branch of this name.
+    Ref { git_ref: String, branch: String },
+    /// A recorded release (detached: the branch keeps following the remote).
+    Commit(String),
+}
+
+/// pm2-deploy's deploy: `pre-deploy`, fetch, checkout, the `current` link, the release
+/// record, `post-deploy`.
+fn deploy_release(
+    run: &HostRun,
+    deploy: &Deploy,
+    layout: &Layout,
+    target: &Checkout,
+) -> Result<(), StepFailure> {
+    let quoting = |e: anyhow::Error| run.failure("(prepare)", format!("{e:#}"));
+    run_hook(run, layout, "pre-deploy", deploy.pre_deploy.as_deref())?;
+    run.announce("fetch", "");
+    run.step("fetch", &script::fetch(layout), None)?;
+    let checkout = match target {
+        Checkout::Commit(c) => {
+            run.announce("checkout", c);
+            script::checkout_commit(layout, c)
+        }
+        Checkout::Ref { git_ref, branch } => {
+            run.announce("checkout", git_ref);
+            script::checkout_ref(layout, git_ref, branch)
+        }
+    }
+    .map_err(quoting)?;
+    run.step("checkout", &checkout, None)?;
+    run.step("symlink", &script::link_current(layout), None)?;
+    run.step("record release", &script::record_release(layout), None)?;
+    run_hook(run, layout, "post-deploy", deploy.post_deploy.as_deref())
+}
+
+/// The `test` hook; when it fails, the release before goes back in place (without testing
+/// it again, as pm2-deploy's quick revert) and the failure names what is checked out now.
+fn test_or_revert(run: &HostRun, deploy: &Deploy, layout: &Layout) -> Result<(), StepFailure> {
+    let Err(failed) = run_hook(run, layout, "test", deploy.test.as_deref()) else {
+        return Ok(());
+    };
+    run.announce("tests failed", "reverting to the previous release");
+    let previous = match run.capture("find release", &script::nth_release(layout, 2)) {
+        Ok(found) => found.trim().to_string(),
+        Err(_) => {
+            return Err(run.failure(
+                "test",
+                format!(
+                    "{}; there is no earlier release to go back to, the tested one stays",
+                    failed.detail
+                ),
+            ))
+        }
+    };
+    match deploy_release(run, deploy, layout, &Checkout::Commit(previous.clone())) {
+        Ok(()) => Err(run.failure(
+            "test",
+            format!(
+                "{}; reverted to the previous release {previous}",
+                failed.detail
+            ),
+        )),
+        Err(revert) => Err(run.failure(
+            "test",
+            format!(
+                "{}; reverting to {previous} failed too, at step `{}`: {}",
+                failed.detail, revert.step, revert.detail
+            ),
+        )),
+    }
 }
 
 fn run_hook(

@@ -23,6 +23,9 @@ pub struct Layout {
     current: String,
     shared: String,
     deploys: String,
+    /// `export NAME=value` lines for the target's `env` (hooks see it, as pm2-deploy's
+    /// post-deploy does).
+    exports: String,
 }
 
 impl Layout {
@@ -32,7 +35,24 @@ impl Layout {
         let q = |suffix: &str| -> Result<String> {
             Ok(quote(&format!("{base}{suffix}"))?.into_owned())
         };
+        let mut exports = String::new();
+        for (name, value) in &deploy.env {
+            // pm2-deploy upper-cases the names it exports.
+            let name = name.to_uppercase();
+            let mut chars = name.chars();
+            let shell_name = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !shell_name {
+                anyhow::bail!(
+                    "deploy env: {name:?} cannot be exported to the hooks (not a shell variable name)"
+                );
+            }
+            exports.push_str(&format!("export {name}={}\n", quote(value)?));
+        }
         Ok(Layout {
+            exports,
             path: q("")?,
             source: q("/source")?,
             current: q("/current")?,
@@ -51,12 +71,14 @@ fn strict(body: &str) -> String {
     format!("set -e\n{body}")
 }
 
-/// A hook: runs in `current` with `$SHARED` set, as pm2-deploy's hooks do.
+/// A hook: runs in `current` with `$SHARED` and the target's `env` set, as pm2-deploy's
+/// hooks do.
 pub fn hook(layout: &Layout, command: &str) -> String {
     strict(&format!(
-        "cd {current}\nexport SHARED={shared}\n{command}",
+        "cd {current}\nexport SHARED={shared}\n{exports}{command}",
         current = layout.current,
-        shared = layout.shared
+        shared = layout.shared,
+        exports = layout.exports
     ))
 }
 
@@ -97,10 +119,11 @@ pub fn fetch(layout: &Layout) -> String {
     ))
 }
 
-/// Checks out the ref to deploy as its branch (`origin/main` as `main`), discarding local
-/// edits to tracked files (a release is exactly the commit). A ref without a remote part
-/// (`main`) means the remote's branch when there is one, else a tag or commit.
-pub fn checkout_ref(layout: &Layout, git_ref: &str) -> Result<String> {
+/// Checks out the ref to deploy as `branch` (pm2-deploy's: `origin/main` as `main`, see
+/// [`branch_of`]), discarding local edits to tracked files (a release is exactly the commit).
+/// A ref without a remote part (`main`) means the remote's branch when there is one, else a
+/// tag or commit.
+pub fn checkout_ref(layout: &Layout, git_ref: &str, branch: &str) -> Result<String> {
     Ok(strict(&format!(
         "cd {source}\n\
          target={r}\n\
@@ -108,7 +131,7 @@ pub fn checkout_ref(layout: &Layout, git_ref: &str) -> Result<String> {
          git checkout --force -B {branch} \"$target\"",
         source = layout.source,
         r = quote(git_ref)?,
-        branch = quote(branch_of(git_ref))?
+        branch = quote(branch)?
     )))
 }
 
@@ -183,6 +206,7 @@ mod tests {
             pre_deploy_local: None,
             pre_deploy: None,
             post_deploy: None,
+            test: None,
             env: Default::default(),
         }
     }
@@ -215,6 +239,20 @@ mod tests {
             hook(&l, "npm ci && echo ok"),
             "set -e\ncd /srv/app/current\nexport SHARED=/srv/app/shared\nnpm ci && echo ok"
         );
+    }
+
+    #[test]
+    fn hooks_get_the_targets_env_upper_cased() {
+        let mut d = target("/srv/app");
+        d.env.insert("node_env".into(), "prod 'eu'".into());
+        let l = Layout::new(&d).unwrap();
+        assert_eq!(
+            hook(&l, "npm ci"),
+            "set -e\ncd /srv/app/current\nexport SHARED=/srv/app/shared\n\
+             export NODE_ENV=\"prod 'eu'\"\nnpm ci"
+        );
+        d.env.insert("a b".into(), "x".into());
+        assert!(Layout::new(&d).is_err());
     }
 
     #[test]
