@@ -211,6 +211,7 @@ fn maintainer_scripts_are_valid_shell() {
         "packaging/debian/postrm",
         "packaging/rpm/post.sh",
         "packaging/rpm/postun.sh",
+        "packaging/rpm/user-generator",
     ] {
         let out = Command::new("sh")
             .arg("-n")
