@@ -7,7 +7,9 @@
 //! files' directories and its user's home (npm/yarn caches), so those stay writable under
 //! `ProtectSystem=strict` and `ProtectHome=read-only` through `ReadWritePaths` (each with
 //! `-`: a path that does not exist is skipped rather than failing the start). `/tmp` is the
-//! app's own (`PrivateTmp`).
+//! app's own (`PrivateTmp`), unless the app itself lives in `/tmp` or `/var/tmp` (its script,
+//! binary or working directory), which a private `/tmp` would hide: then only a file that asks
+//! for `private_tmp` explicitly gets it.
 //!
 //! A user's own systemd (`--user`) cannot set up mount namespaces without unprivileged user
 //! namespaces, so there only the options that need none (seccomp, `NoNewPrivileges`) apply.
@@ -108,6 +110,20 @@ pub struct Inputs<'a> {
     pub writable: Vec<PathBuf>,
     /// What relative `read_write_paths` are relative to (the file's directory).
     pub base_dir: &'a Path,
+    /// The paths the app runs from: its working directory, and the program and arguments
+    /// that are absolute paths (the script).
+    pub runs_from: Vec<&'a Path>,
+}
+
+/// The directories `PrivateTmp` replaces with the service's own.
+const PRIVATE_TMP_PATHS: &[&str] = &["/tmp", "/var/tmp"];
+
+/// Whether a private `/tmp` would hide the app's own files.
+fn lives_in_tmp(inputs: &Inputs<'_>) -> bool {
+    inputs
+        .runs_from
+        .iter()
+        .any(|p| PRIVATE_TMP_PATHS.iter().any(|t| p.starts_with(t)))
 }
 
 /// Whether the service runs as root.
@@ -129,6 +145,12 @@ pub fn apply(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
                 continue;
             }
             if !switch_value(sandbox, s) {
+                continue;
+            }
+            if s.property == "PrivateTmp"
+                && !sandbox.switches.contains_key(s.key)
+                && lives_in_tmp(inputs)
+            {
                 continue;
             }
             let value = match s.property {

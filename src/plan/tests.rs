@@ -624,6 +624,41 @@ fn sandboxing_is_on_by_default_and_each_option_can_be_turned_off() {
 }
 
 #[test]
+fn an_app_living_in_tmp_keeps_the_hosts_tmp_unless_the_file_asks() {
+    let in_tmp = |path: &str| {
+        let mut e = eco(vec![App::with_defaults("api", "app.js")]);
+        e.base_dir = path.into();
+        e.source = format!("{path}/ecosystem.toml").into();
+        let resolver = resolver().file(&format!("{path}/app.js"), FileKind::Other);
+        plan(&e, None, &host(), &resolver).expect("plans")
+    };
+    for dir in ["/tmp/checkout", "/var/tmp/release"] {
+        let p = in_tmp(dir);
+        assert_eq!(
+            p.apps[0].instances[0].service.get("PrivateTmp"),
+            None,
+            "a private /tmp would hide {dir}/app.js"
+        );
+    }
+    // Not a prefix match on the string: /tmpfiles is not /tmp.
+    let p = in_tmp("/tmpfiles");
+    assert_eq!(
+        p.apps[0].instances[0].service.get("PrivateTmp"),
+        Some(&Value::Bool(true))
+    );
+
+    let mut app = App::with_defaults("api", "/tmp/checkout/app.js");
+    app.sandbox.switches.insert("private_tmp".into(), true);
+    let resolver = resolver().file("/tmp/checkout/app.js", FileKind::Other);
+    let p = plan(&eco(vec![app]), None, &host(), &resolver).expect("plans");
+    assert_eq!(
+        p.apps[0].instances[0].service.get("PrivateTmp"),
+        Some(&Value::Bool(true)),
+        "asked for explicitly"
+    );
+}
+
+#[test]
 fn a_users_own_systemd_gets_only_what_needs_no_namespace() {
     let host = HostFacts {
         scope: Scope::User,
