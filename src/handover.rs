@@ -13,16 +13,20 @@ use crate::plan::{naming, Scope};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
+/// pm2ctl's runtime directory on the system manager (cleared at boot).
+pub const SYSTEM_DIR: &str = "/run/pm2ctl";
+
 /// Where the markers of `scope` are: `/run/pm2ctl/handed-over`, or
 /// `$XDG_RUNTIME_DIR/pm2ctl/handed-over` for a user's manager.
 pub fn dir(scope: Scope) -> Option<PathBuf> {
     let runtime = match scope {
-        Scope::System => PathBuf::from("/run"),
+        Scope::System => PathBuf::from(SYSTEM_DIR),
         Scope::User => {
             PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty())?)
+                .join("pm2ctl")
         }
     };
-    Some(runtime.join("pm2ctl/handed-over"))
+    Some(runtime.join("handed-over"))
 }
 
 /// Marks `app` as handed over until the next boot. The file is named by the escaped app

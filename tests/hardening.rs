@@ -96,3 +96,86 @@ fn apps_run_sandboxed_with_no_privilege_they_did_not_ask_for() {
     assert_eq!(legacy["writes"]["etc"], "ok", "{legacy}");
     assert_eq!(legacy["noNewPrivs"], "0", "{legacy}");
 }
+
+fn show(sb: &Sandbox, unit: &str, property: &str) -> String {
+    let out = sb.systemctl(&["show", &format!("--property={property}"), "--value", unit]);
+    stdout(&out).trim().to_string()
+}
+
+#[test]
+fn companion_units_run_sandboxed_and_still_do_their_work() {
+    let sb = Sandbox::boot();
+    let dir = common::sandbox::workdir("hardening", "companions");
+    // The app's tree is nobody's and closed to everyone else: the watch agent reads it anyway.
+    let own = dir.join("guarded");
+    std::fs::create_dir(&own).expect("create the app's directory");
+    std::fs::copy(fixture("http.js"), own.join("app.js")).expect("copy the fixture");
+    for path in [&own, &own.join("app.js")] {
+        nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(65534)), None)
+            .expect("give nobody its files");
+    }
+    std::fs::set_permissions(&own, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("close the app's directory");
+    let file = write_file(
+        &dir,
+        &format!(
+            "[[apps]]\nname = \"guarded\"\nscript = \"app.js\"\ncwd = \"{}\"\nuser = \"nobody\"\n\
+             port = 4193\ncron_restart = \"0 0 1 1 *\"\nwatch = true\nwatch_delay = 300\n\
+             max_memory_restart = \"400M\"\n",
+            own.display()
+        ),
+    );
+    assert_success("apply", &sb.pm2ctl(&["apply", &file]));
+    let app = "pm2ctl-guarded@0.service";
+    let (cron, watch, memory) = (
+        "pm2ctl-guarded-cron.service",
+        "pm2ctl-guarded-watch.service",
+        "pm2ctl-guarded-memory.service",
+    );
+    sb.wait_for("the app to answer", PATIENCE, || {
+        sb.curl("http://127.0.0.1:4193/").status.success()
+    });
+
+    // Each companion runs with the system read-only, no network and at most one capability.
+    for (unit, capability) in [
+        (cron, ""),
+        (watch, "cap_dac_read_search"),
+        (memory, "cap_sys_ptrace"),
+    ] {
+        assert_eq!(show(&sb, unit, "NoNewPrivileges"), "yes", "{unit}");
+        assert_eq!(show(&sb, unit, "ProtectSystem"), "strict", "{unit}");
+        assert_eq!(show(&sb, unit, "PrivateNetwork"), "yes", "{unit}");
+        assert_eq!(
+            show(&sb, unit, "RestrictAddressFamilies"),
+            "AF_UNIX",
+            "{unit}"
+        );
+        assert_eq!(
+            show(&sb, unit, "CapabilityBoundingSet"),
+            capability,
+            "{unit}"
+        );
+    }
+
+    // The cron oneshot restarts the app (the timer fires once a year: start it now).
+    let first = show(&sb, app, "MainPID");
+    assert_success("the cron service", &sb.systemctl(&["start", cron]));
+    assert_eq!(show(&sb, cron, "Result"), "success");
+    let second = show(&sb, app, "MainPID");
+    assert!(second != first && second != "0", "{first} -> {second}");
+
+    // The watch agent sees a change in the closed tree and restarts the app.
+    sb.wait_for("the watch agent to watch", PATIENCE, || {
+        stdout(&sb.journalctl(&["-u", watch, "-o", "cat"])).contains("watching")
+    });
+    std::fs::write(own.join("changed.js"), "// changed\n").expect("change a watched file");
+    sb.wait_for("the watch agent to restart the app", PATIENCE, || {
+        let now = show(&sb, app, "MainPID");
+        now != second && now != "0"
+    });
+
+    // The memory check reads the instances and finds nothing over the mark.
+    assert_success("the memory check", &sb.systemctl(&["start", memory]));
+    assert_eq!(show(&sb, memory, "Result"), "success");
+    assert!(sb.curl("http://127.0.0.1:4193/").status.success());
+}

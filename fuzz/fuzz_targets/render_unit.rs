@@ -41,6 +41,9 @@ const NAMES: &[&str] = &[
     "RestrictNamespaces",
     "SystemCallArchitectures",
     "TimersCalendar",
+    "SystemCallFilter",
+    "RestrictAddressFamilies",
+    "SystemCallErrorNumber",
 ];
 
 #[derive(Debug, Arbitrary)]
@@ -55,6 +58,7 @@ enum AnyValue {
     Pairs(Vec<(String, String)>),
     Bytes(Vec<Vec<u8>>),
     ExitStatus(Vec<i32>, Vec<i32>),
+    Filter(bool, Vec<String>),
 }
 
 #[derive(Debug, Arbitrary)]
@@ -93,6 +97,7 @@ fuzz_target!(|input: AnySpec| {
             AnyValue::Pairs(p) => Value::Pairs(p),
             AnyValue::Bytes(b) => Value::Bytes(b),
             AnyValue::ExitStatus(c, s) => Value::ExitStatus(c, s),
+            AnyValue::Filter(allow, names) => Value::Filter(allow, names),
         };
         spec.set(name, value);
     }

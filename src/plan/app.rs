@@ -339,14 +339,8 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
         });
     }
 
-    let mut units: Vec<&mut UnitSpec> = vec![&mut slice];
-    for i in instances.iter_mut() {
-        if let Some(k) = i.socket.as_mut() {
-            units.push(k);
-        }
-        units.push(&mut i.service);
-    }
-    warnings.extend(gate::apply(&mut units, host.systemd_version, &app.name));
+    // The version gate's warnings come first; it runs once the companions are planned.
+    let gate_warnings_at = warnings.len();
     warnings.extend(unsupported(app, command.runtime));
     if let (Some(_), Some(why)) = (app.max_memory_restart, &host.memory_unenforced) {
         warnings.push(format!(
@@ -384,6 +378,23 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
         )),
         None => {}
     }
+
+    // Companions are sandboxed too: what the target's systemd lacks goes from them as well.
+    let mut units: Vec<&mut UnitSpec> = vec![&mut slice];
+    for i in instances.iter_mut() {
+        if let Some(k) = i.socket.as_mut() {
+            units.push(k);
+        }
+        units.push(&mut i.service);
+    }
+    for c in companions.iter_mut() {
+        if let Some(t) = c.timer.as_mut() {
+            units.push(t);
+        }
+        units.push(&mut c.service);
+    }
+    let gated = gate::apply(&mut units, host.systemd_version, &app.name);
+    warnings.splice(gate_warnings_at..gate_warnings_at, gated);
 
     Ok((
         AppPlan {

@@ -13,13 +13,15 @@
 //!   have no ignore patterns.
 //!
 //! Both run pm2ctl itself, against the same manager (`--system`/`--user`) and state
-//! directory (`PM2CTL_STATE_DIR` when the caller set it) as the command that planned them.
+//! directory (`PM2CTL_STATE_DIR` when the caller set it) as the command that planned them,
+//! sandboxed by `sandbox::companion` with only what each needs.
 
 use super::naming::AppUnitNames;
+use super::sandbox::{self, CompanionNeed};
 use super::{Companion, HostFacts, Scope};
 use crate::ecosystem::{cron, App, Watch};
 use crate::unit::{ExecCommand, UnitKind, UnitSpec, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Variables a companion's pm2ctl needs from the caller to find the same state.
 const FORWARDED_VARS: &[&str] = &["PM2CTL_STATE_DIR", "PM2CTL_CONFIG_DIR"];
@@ -111,7 +113,7 @@ fn cron_companion(
             &inputs.app.name,
         )]),
     );
-    finish(inputs, &mut service);
+    finish(inputs, &mut service, CompanionNeed::Nothing);
     Companion {
         timer: Some(timer),
         service,
@@ -171,7 +173,7 @@ pub fn watch_agent(inputs: &Inputs<'_>, pm2ctl: &str) -> Companion {
     );
     service.set("Restart", Value::Str("on-failure".into()));
     service.set("RestartUSec", Value::U64(1_000_000));
-    finish(inputs, &mut service);
+    finish(inputs, &mut service, CompanionNeed::ReadAnyFile);
     Companion {
         timer: None,
         service,
@@ -186,8 +188,9 @@ pub(super) fn base_service(inputs: &Inputs<'_>, name: String, description: Strin
     s
 }
 
-/// What every companion service has last: the caller's state location, and its journal tag.
-pub(super) fn finish(inputs: &Inputs<'_>, s: &mut UnitSpec) {
+/// What every companion service has last: the caller's state location, its sandbox (with
+/// `need`), and its journal tag.
+pub(super) fn finish(inputs: &Inputs<'_>, s: &mut UnitSpec, need: CompanionNeed) {
     let env: Vec<String> = FORWARDED_VARS
         .iter()
         .filter_map(|var| {
@@ -198,7 +201,23 @@ pub(super) fn finish(inputs: &Inputs<'_>, s: &mut UnitSpec) {
     if !env.is_empty() {
         s.set("Environment", Value::StrList(env));
     }
+    let state_dir = system_state_dir(inputs.host);
+    sandbox::companion(s, inputs.host, state_dir.as_deref(), need);
     s.set("SyslogIdentifier", Value::Str("pm2ctl".into()));
+}
+
+/// The state directory the companion's pm2ctl uses on the system manager: the caller's
+/// `PM2CTL_STATE_DIR` (forwarded above), else the default. `None` on a user's manager.
+fn system_state_dir(host: &HostFacts) -> Option<PathBuf> {
+    if host.scope != Scope::System {
+        return None;
+    }
+    let explicit = host
+        .caller_env
+        .iter()
+        .find(|(k, v)| k == crate::state::STATE_DIR_VAR && !v.is_empty())
+        .map(|(_, v)| PathBuf::from(v));
+    crate::state::resolve_dir(Scope::System, explicit, None, None).ok()
 }
 
 /// `pm2ctl <verb…> --system|--user -- <app>`: the app's name after `--`, so no name can

@@ -13,6 +13,7 @@
 
 use super::app::micros;
 use super::companion::{base_service, finish, pm2ctl_command, Inputs};
+use super::sandbox::CompanionNeed;
 use super::Companion;
 use crate::unit::{UnitKind, UnitSpec, Value};
 use std::time::Duration;
@@ -87,7 +88,7 @@ pub fn companion(inputs: &Inputs<'_>, count: u32) -> Option<Companion> {
         .saturating_mul(count.max(1))
         .saturating_add(CHECK_SLACK);
     service.set("TimeoutStartUSec", Value::U64(micros(budget)));
-    finish(inputs, &mut service);
+    finish(inputs, &mut service, CompanionNeed::InspectProcesses);
     // Its lines belong to the app: `pm2ctl logs APP` and `journalctl PM2_APP=APP` show them.
     service.set(
         "LogExtraFields",

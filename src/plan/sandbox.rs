@@ -20,6 +20,13 @@
 //! `CAP_NET_BIND_SERVICE` for a fork-mode app binding a port below 1024 itself). A root app
 //! keeps root's set unless `capabilities` bounds it. pm2ctl grants only capabilities its
 //! caller holds itself.
+//!
+//! Companion units (cron's oneshot, the watch agent, the memory check; see `companion`) run
+//! pm2ctl itself, as root on the system manager, so they get a tighter set whatever the app's
+//! `sandbox` says: every switch on (pm2ctl has no JIT, so `MemoryDenyWriteExecute` too), no
+//! network but the local sockets of the system bus and the journal, `@system-service` system
+//! calls without the privileged ones, the system read-only but for pm2ctl's state, and only
+//! the one capability each needs beyond root's uid (see `CompanionNeed`).
 
 use super::{HostFacts, Scope};
 use crate::ecosystem::{App, Sandbox};
@@ -124,6 +131,91 @@ fn lives_in_tmp(inputs: &Inputs<'_>) -> bool {
         .runs_from
         .iter()
         .any(|p| PRIVATE_TMP_PATHS.iter().any(|t| p.starts_with(t)))
+}
+
+/// The one capability a companion needs beyond root's uid (which is what systemd's D-Bus API
+/// asks of its callers), by what the companion does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanionNeed {
+    /// `pm2ctl restart` (cron's oneshot): systemd and pm2ctl's state only. No capability.
+    Nothing,
+    /// The watch agent reads the app's tree, whoever owns it: `CAP_DAC_READ_SEARCH`.
+    ReadAnyFile,
+    /// The memory check sees when a replaced instance accepts on its socket through
+    /// `/proc/<pid>/fdinfo` of the app's processes, which the kernel shows another user (or a
+    /// process holding capabilities the reader lacks) only with `CAP_SYS_PTRACE`. The
+    /// `ptrace` system call itself stays filtered.
+    InspectProcesses,
+}
+
+impl CompanionNeed {
+    fn capabilities(self) -> u64 {
+        match self {
+            CompanionNeed::Nothing => 0,
+            CompanionNeed::ReadAnyFile => caps::Capability::CAP_DAC_READ_SEARCH.bitmask(),
+            CompanionNeed::InspectProcesses => caps::Capability::CAP_SYS_PTRACE.bitmask(),
+        }
+    }
+}
+
+/// System calls a companion may make: what a system service needs, less the privileged
+/// groups. A call outside them fails with EPERM rather than killing pm2ctl mid-operation.
+const COMPANION_SYSCALLS: &[&str] = &["@system-service"];
+const COMPANION_DENIED_SYSCALLS: &[&str] = &["@privileged", "@resources"];
+/// The only sockets a companion opens: the system bus and the journal.
+const COMPANION_ADDRESS_FAMILIES: &[&str] = &["AF_UNIX"];
+/// `EPERM`, for `SystemCallErrorNumber`.
+const EPERM: i32 = 1;
+
+/// Sets the sandboxing of a companion service that runs pm2ctl; `state_dir` is the one place
+/// it writes (`None`: the user's manager, where nothing is mounted read-only anyway).
+pub fn companion(
+    spec: &mut UnitSpec,
+    host: &HostFacts,
+    state_dir: Option<&Path>,
+    need: CompanionNeed,
+) {
+    let system = host.scope == Scope::System;
+    for s in SWITCHES {
+        if s.namespaced && !system {
+            continue;
+        }
+        let value = match s.property {
+            "RestrictNamespaces" => Value::U64(0),
+            "SystemCallArchitectures" => Value::StrList(vec!["native".into()]),
+            _ => Value::Bool(true),
+        };
+        spec.set(s.property, value);
+    }
+    let names = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    spec.set(
+        "SystemCallFilter",
+        Value::Filter(true, names(COMPANION_SYSCALLS)),
+    );
+    spec.set(
+        "SystemCallFilter",
+        Value::Filter(false, names(COMPANION_DENIED_SYSCALLS)),
+    );
+    spec.set("SystemCallErrorNumber", Value::I32(EPERM));
+    spec.set(
+        "RestrictAddressFamilies",
+        Value::Filter(true, names(COMPANION_ADDRESS_FAMILIES)),
+    );
+    if !system {
+        return;
+    }
+    // AF_UNIX sockets are reached by path, not through the network namespace.
+    spec.set("PrivateNetwork", Value::Bool(true));
+    spec.set("ProtectSystem", Value::Str("strict".into()));
+    spec.set("ProtectHome", Value::Str("read-only".into()));
+    let mut writable: Vec<String> = state_dir
+        .map(|d| format!("-{}", d.to_string_lossy()))
+        .into_iter()
+        .collect();
+    // Where `apply`'s engine marks an app handed over from its generated units.
+    writable.push(format!("-{}", crate::handover::SYSTEM_DIR));
+    spec.set("ReadWritePaths", Value::StrList(writable));
+    spec.set("CapabilityBoundingSet", Value::U64(need.capabilities()));
 }
 
 /// Whether the service runs as root.

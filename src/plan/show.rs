@@ -96,6 +96,10 @@ fn property_text(out: &mut String, p: &Property) {
         Value::ExitStatus(codes, signals) => {
             writeln!(out, "{head} ({codes:?}, {signals:?})")
         }
+        Value::Filter(allow, names) => {
+            let kind = if *allow { "allow" } else { "deny" };
+            writeln!(out, "{head} ({allow}, {names:?})  # {kind}")
+        }
     };
 }
 
@@ -155,5 +159,6 @@ fn value_json(v: &Value) -> serde_json::Value {
             .map(|i| String::from_utf8_lossy(i).into_owned())
             .collect::<Vec<_>>()),
         Value::ExitStatus(codes, signals) => json!([codes, signals]),
+        Value::Filter(allow, names) => json!([allow, names]),
     }
 }

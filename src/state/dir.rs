@@ -28,7 +28,7 @@ pub fn default_dir(scope: Scope) -> Result<PathBuf> {
     )
 }
 
-fn resolve(
+pub(crate) fn resolve(
     scope: Scope,
     explicit: Option<PathBuf>,
     xdg_state_home: Option<PathBuf>,

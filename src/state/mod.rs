@@ -15,6 +15,7 @@
 mod dir;
 mod store;
 
+pub(crate) use dir::resolve as resolve_dir;
 pub use dir::{default_dir, STATE_DIR_VAR};
 pub use store::{parse, read, Store, STATE_FILE};
 

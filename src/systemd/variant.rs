@@ -21,6 +21,7 @@ pub fn to_variant(value: &Value) -> Variant<'static> {
         Value::Pairs(pairs) => Variant::from(pairs.clone()),
         Value::Bytes(items) => Variant::from(items.clone()),
         Value::ExitStatus(statuses, signals) => Variant::from((statuses.clone(), signals.clone())),
+        Value::Filter(allow, names) => Variant::from((*allow, names.clone())),
     }
 }
 
@@ -58,6 +59,8 @@ mod tests {
             Value::Bytes(Vec::new()),
             Value::ExitStatus(vec![0, 2], vec![15]),
             Value::ExitStatus(Vec::new(), Vec::new()),
+            Value::Filter(true, vec!["@system-service".into()]),
+            Value::Filter(false, Vec::new()),
         ];
         for value in &values {
             let variant = to_variant(value);

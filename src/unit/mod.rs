@@ -64,6 +64,9 @@ pub enum Value {
     Bytes(Vec<Vec<u8>>),
     /// `(aiai)`: exit statuses and signals (`RestartPreventExitStatus`, `SuccessExitStatus`)
     ExitStatus(Vec<i32>, Vec<i32>),
+    /// `(bas)`: an allow-list (`true`) or a deny-list of names (`SystemCallFilter` with
+    /// system calls and `@groups`, `RestrictAddressFamilies` with `AF_*` families)
+    Filter(bool, Vec<String>),
 }
 
 impl Value {
@@ -80,6 +83,7 @@ impl Value {
             Value::Pairs(_) => "a(ss)",
             Value::Bytes(_) => "aay",
             Value::ExitStatus(_, _) => "(aiai)",
+            Value::Filter(_, _) => "(bas)",
         }
     }
 }

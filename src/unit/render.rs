@@ -218,7 +218,24 @@ fn directive_lines(name: &str, value: &Value) -> Result<Vec<String>, String> {
                 .collect();
             one(words.join(" "))
         }
+        Value::Filter(allow, names) => one(filter_text(*allow, names)?),
     }
+}
+
+/// `SystemCallFilter=`/`RestrictAddressFamilies=`: the names space-separated, `~` first for a
+/// deny-list. An empty list would reset the setting rather than allow nothing: refused.
+fn filter_text(allow: bool, names: &[String]) -> Result<String, String> {
+    if names.is_empty() {
+        return Err("an empty list cannot be written (it would reset the setting)".into());
+    }
+    for n in names {
+        if n.is_empty() || n.starts_with('~') || n.chars().any(char::is_whitespace) {
+            return Err(format!("{n:?} is not a name this list can hold"));
+        }
+        raw(n)?;
+    }
+    let words = names.join(" ").replace('%', "%%");
+    Ok(if allow { words } else { format!("~{words}") })
 }
 
 /// One `ExecStart=` value: `[-][@]"path" ["argv0"] "arg"…`.
@@ -465,6 +482,33 @@ StandardOutput=append:/var/log/api.log
             }]),
         );
         assert!(render(&s).is_err());
+    }
+
+    #[test]
+    fn filters_are_words_with_a_tilde_for_deny_lists() {
+        let names = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            directive_lines(
+                "SystemCallFilter",
+                &Value::Filter(true, names(&["@system-service"]))
+            )
+            .unwrap(),
+            vec!["SystemCallFilter=@system-service"]
+        );
+        assert_eq!(
+            directive_lines(
+                "RestrictAddressFamilies",
+                &Value::Filter(false, names(&["AF_PACKET", "AF_NETLINK"]))
+            )
+            .unwrap(),
+            vec!["RestrictAddressFamilies=~AF_PACKET AF_NETLINK"]
+        );
+        for bad in [&[][..], &["a b"], &["~x"], &[""], &["x\n"]] {
+            assert!(
+                directive_lines("SystemCallFilter", &Value::Filter(true, names(bad))).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,48 @@
+//! The pm2ctl-generator inside a sandbox, for tests of what survives a reboot.
+
+use super::sandbox::{Sandbox, PM2CTL};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+/// The generator cargo built for these tests.
+pub const GENERATOR: &str = env!("CARGO_BIN_EXE_pm2ctl-generator");
+
+/// Installs the generator where systemd looks for it (/run/systemd/system-generators). systemd
+/// gives generators none of the manager's DefaultEnvironment, so a wrapper names the sandbox's
+/// config directory and the pm2ctl under test (the packaged layout needs neither).
+pub fn install(sb: &Sandbox) {
+    let dir = PathBuf::from(format!(
+        "/proc/{}/root/run/systemd/system-generators",
+        sb.pid()
+    ));
+    std::fs::create_dir_all(&dir).expect("create the generator directory");
+    let wrapper = dir.join("pm2ctl-generator");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexport PM2CTL_CONFIG_DIR='{}' PM2CTL_BIN='{PM2CTL}'\nexec '{GENERATOR}' \"$@\"\n",
+            sb.config_dir().display(),
+        ),
+    )
+    .expect("write the generator wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+        .expect("make the wrapper executable");
+}
+
+/// The units the generator wired to `target`, sorted.
+pub fn wanted(sb: &Sandbox, target: &str) -> Vec<String> {
+    let dir = PathBuf::from(format!(
+        "/proc/{}/root/run/systemd/generator/{target}.wants",
+        sb.pid()
+    ));
+    let mut units: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    units.sort();
+    units
+}
