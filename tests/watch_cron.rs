@@ -109,6 +109,20 @@ fn a_cron_timer_carries_the_translated_calendar_and_restarts_the_app() {
     assert_eq!(main_pid(&sb, service), steady, "the app was restarted");
     app_with("cron_restart = \"0 0 1 1 *\"\n");
     pm2ctl(&sb, &["apply", &file.display().to_string()]);
+    // Stopped, the app keeps its timer (PM2 starts it at cron time, and says so), which
+    // follows the file; the app stays stopped.
+    let out = sb.pm2ctl(&["stop", "tick"]);
+    assert_success("pm2ctl stop tick", &out);
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(warning.contains("cron_restart"), "{warning}");
+    app_with("cron_restart = \"0 0 3 1 *\"\n");
+    pm2ctl(&sb, &["apply", &file.display().to_string()]);
+    let calendar = stdout(&sb.systemctl(&["show", "--property=TimersCalendar", timer]));
+    assert!(
+        calendar.contains("01-03 00:00:00"),
+        "the new calendar: {calendar}"
+    );
+    assert_eq!(main_pid(&sb, service), 0, "the stopped app was started");
 
     // The timer goes with its app.
     pm2ctl(&sb, &["delete", "tick"]);

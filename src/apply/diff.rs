@@ -156,15 +156,33 @@ pub fn diff(
             Desired::Stopped => {
                 // A stopped app keeps its cron timer (PM2 starts stopped apps at cron time)
                 // and its watch agent (which leaves a stopped app alone): only its own units
-                // are stopped.
+                // are stopped. Companions that run are kept up to date with the file.
                 let is_companion =
                     |u: &&LiveUnit| crate::plan::naming::companion_owner(&u.name).is_some();
+                let mut companions = None;
                 if units.iter().any(is_companion) {
+                    companions =
+                        companion_change(app, &units).filter(|c| *c == CompanionChange::Changed);
                     // Stopping the slice would stop everything in it, companions included.
-                    units.retain(|u| !is_companion(u) && u.name != app.plan.slice.name);
+                    let instances: Vec<&LiveUnit> = units
+                        .iter()
+                        .copied()
+                        .filter(|u| !is_companion(u) && u.name != app.plan.slice.name)
+                        .collect();
+                    if companions.is_none() || !instances.is_empty() {
+                        units = instances;
+                    }
                 }
                 if units.is_empty() {
                     Action::LeftStopped
+                } else if units
+                    .iter()
+                    .any(|u| crate::plan::naming::companion_owner(&u.name).is_some())
+                {
+                    Action::Repair {
+                        instances: Vec::new(),
+                        companions,
+                    }
                 } else {
                     Action::Stop
                 }
@@ -198,6 +216,38 @@ pub fn diff(
 
 fn names(units: &[&LiveUnit]) -> Vec<String> {
     units.iter().map(|u| u.name.clone()).collect()
+}
+
+/// Whether the app's companions must be re-created, given its live units: changed (a
+/// companion no longer planned runs, or one runs another definition or not at all), or
+/// only down.
+fn companion_change(app: &DesiredApp, units: &[&LiveUnit]) -> Option<CompanionChange> {
+    let find = |name: &str| units.iter().copied().find(|u| u.name == name);
+    let wanted: Vec<&str> = app.plan.units().map(|u| u.name.as_str()).collect();
+    let retired = units.iter().any(|u| {
+        crate::plan::naming::companion_owner(&u.name).is_some()
+            && !wanted.contains(&u.name.as_str())
+    });
+    // Each companion's service carries the companion's own fingerprint (a plan recorded
+    // before companions had one carries none, and is taken as it runs).
+    let changed = app.plan.companions.iter().any(|c| {
+        crate::apply::stamped(&c.service).is_some_and(|planned| {
+            find(&c.service.name).and_then(|u| u.fingerprint.as_deref()) != Some(planned)
+        })
+    });
+    // A timer's service only runs when the timer fires: the timer is what must be up.
+    let down = app
+        .plan
+        .companions
+        .iter()
+        .any(|c| !find(&c.main().name).is_some_and(LiveUnit::is_up));
+    if retired || changed {
+        Some(CompanionChange::Changed)
+    } else if down {
+        Some(CompanionChange::Down)
+    } else {
+        None
+    }
 }
 
 /// The action for an app that should run, given its live units.
@@ -242,29 +292,7 @@ fn running_action(app: &DesiredApp, units: &[&LiveUnit]) -> Action {
         })
         .map(|i| i.index)
         .collect();
-    let retired = units
-        .iter()
-        .any(|u| is_companion(&u.name) && !wanted.contains(&u.name.as_str()));
-    // Each companion's service carries the companion's own fingerprint (a plan recorded
-    // before companions had one carries none, and is taken as it runs).
-    let changed = app.plan.companions.iter().any(|c| {
-        crate::apply::stamped(&c.service).is_some_and(|planned| {
-            find(&c.service.name).and_then(|u| u.fingerprint.as_deref()) != Some(planned)
-        })
-    });
-    // A timer's service only runs when the timer fires: the timer is what must be up.
-    let companions_down = app
-        .plan
-        .companions
-        .iter()
-        .any(|c| !find(&c.main().name).is_some_and(LiveUnit::is_up));
-    let companions = if retired || changed {
-        Some(CompanionChange::Changed)
-    } else if companions_down {
-        Some(CompanionChange::Down)
-    } else {
-        None
-    };
+    let companions = companion_change(app, units);
     if down.is_empty() && companions.is_none() {
         Action::Unchanged
     } else {
@@ -585,6 +613,43 @@ mod tests {
             ),
             "{d:?}"
         );
+
+        // An app recorded as stopped keeps its cron timer, updated to the file's pattern;
+        // its instances stay stopped.
+        let (mut stopped, live) = cron_app("c2", Some("c1"));
+        stopped.desired = Desired::Stopped;
+        let companions_only: Vec<LiveUnit> = live
+            .iter()
+            .filter(|u| !u.name.contains('@'))
+            .cloned()
+            .collect();
+        let d = diff(
+            std::slice::from_ref(&stopped),
+            &State::default(),
+            &companions_only,
+            FILE.as_ref(),
+            false,
+        );
+        assert_eq!(
+            d.changes[0].action,
+            Action::Repair {
+                instances: vec![],
+                companions: Some(CompanionChange::Changed)
+            }
+        );
+        // Unchanged, it is left alone; with instances still up, they are stopped first.
+        let (mut same, _) = cron_app("c1", Some("c1"));
+        same.desired = Desired::Stopped;
+        let d = diff(
+            std::slice::from_ref(&same),
+            &State::default(),
+            &companions_only,
+            FILE.as_ref(),
+            false,
+        );
+        assert_eq!(d.changes[0].action, Action::LeftStopped);
+        let d = diff(&[stopped], &State::default(), &live, FILE.as_ref(), false);
+        assert_eq!(d.changes[0].action, Action::Stop);
 
         // A plan recorded before companions were stamped is taken as it runs.
         let (mut api, live) = cron_app("c1", None);

@@ -117,10 +117,63 @@ pub struct StopArgs {
 }
 
 pub fn stop(args: StopArgs) -> ExitCode {
-    if !args.watch {
-        return args.target.run(Action::Stop);
+    let code = if args.watch {
+        finish(stop_and_unwatch(&args.target))
+    } else {
+        finish(act_on_targets(
+            &args.target.manager,
+            &args.target.targets,
+            Action::Stop,
+        ))
+    };
+    warn_cron_still_armed(&args.target);
+    code
+}
+
+/// PM2's warning after `stop`: an app with `cron_restart` starts again at cron time.
+fn warn_cron_still_armed(args: &TargetArgs) {
+    let Ok(store) = state::lock_current(args.manager.scope()) else {
+        return;
+    };
+    let procs = store.state().processes();
+    let Ok(selected) = target::select(&args.targets, &procs) else {
+        return;
+    };
+    let apps: BTreeSet<&str> = selected.iter().map(|p| p.app.name.as_str()).collect();
+    for name in apps {
+        let Some(app) = store.state().app(name) else {
+            continue;
+        };
+        let Ok(names) = AppUnitNames::new(name, 0) else {
+            continue;
+        };
+        let timer = names.cron_timer();
+        let cron = app
+            .plan
+            .companions
+            .iter()
+            .filter_map(|c| c.timer.as_ref())
+            .find(|t| t.name == timer)
+            .map(cron_pattern);
+        if let Some(pattern) = cron {
+            eprintln!(
+                "[PM2][WARN] App {name} stopped but its cron_restart ({pattern}) is still armed: \
+                 it starts again at cron time (`delete` removes it)"
+            );
+        }
     }
-    finish(stop_and_unwatch(&args.target))
+}
+
+/// The calendar a cron timer fires on, as systemd reads it.
+fn cron_pattern(timer: &crate::unit::UnitSpec) -> String {
+    match timer.get("TimersCalendar") {
+        Some(Value::Pairs(pairs)) => pairs
+            .iter()
+            .map(|(_, spec)| spec.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "its timer".to_string(),
+    }
 }
 
 /// What `--watch` does to the watching of the apps it restarts.
