@@ -39,6 +39,7 @@ impl RemoteHost {
                 .args(["-q", "-t", "ed25519", "-N", "", "-C", key, "-f"])
                 .arg(&path));
         }
+        std::fs::create_dir_all(dir.join("tmp")).expect("client tmp dir");
         let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect(name);
         write(dir, "authorized_keys", &read("client_key.pub"));
         write(
@@ -171,6 +172,10 @@ impl RemoteHost {
                 "PM2CTL_SSH",
                 format!("ssh -F {}", self.ssh_config().display()),
             )
+            // pm2ctl's ssh control directory goes under the test's own directory, never the
+            // host's /tmp (which the host-leak test watches).
+            .env("TMPDIR", self.dir.join("tmp"))
+            .env_remove("XDG_RUNTIME_DIR")
             .stdin(Stdio::null());
         cmd
     }
