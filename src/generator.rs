@@ -10,7 +10,7 @@
 //! fingerprints, so `list`, `restart` and `delete` see one app), and wires the services and
 //! sockets of apps saved running to start at boot with `.wants/` symlinks. It never fails a
 //! boot: a broken file or app is skipped with a message (kernel log when writable, else
-//! stderr) and the exit status is always 0.
+//! stderr; `$PM2CTL_GENERATOR_LOG` names a file instead) and the exit status is always 0.
 //!
 //! An app `apply` took over since the boot (see `handover`) is left out: it runs from
 //! transient units with another definition than the saved one, until the next boot.
@@ -34,6 +34,10 @@ pub const SYSTEMD_VERSION_VAR: &str = "PM2CTL_SYSTEMD_VERSION";
 
 /// Overrides the pm2ctl binary app units run their output through (`exec-wrap`).
 pub const PM2CTL_BIN_VAR: &str = "PM2CTL_BIN";
+
+/// A file the generator appends its messages to instead of the kernel log (tests, and
+/// anyone who wants them elsewhere): the kernel log is the host's, whoever runs the generator.
+pub const LOG_FILE_VAR: &str = "PM2CTL_GENERATOR_LOG";
 
 /// The oldest systemd pm2ctl supports; assumed when the version cannot be found.
 pub const LOWEST_SYSTEMD: u32 = 252;
@@ -316,19 +320,36 @@ fn pm2ctl_binary() -> Option<PathBuf> {
         .or_else(|| Some(PathBuf::from(INSTALLED_PM2CTL)).filter(|p| p.is_file()))
 }
 
-/// A message out of a generator: the kernel log is the one place it is seen at boot.
+/// A message out of a generator: the kernel log is the one place it is seen at boot, unless
+/// `$PM2CTL_GENERATOR_LOG` names a file; stderr when neither can be written.
 fn log(message: &str) {
     let text = format!("pm2ctl-generator: {message}");
-    if let Ok(mut kmsg) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
-        // One record per line; <4> is the warning level.
-        let ok = text
-            .lines()
-            .all(|line| kmsg.write_all(format!("<4>{line}\n").as_bytes()).is_ok());
-        if ok {
-            return;
-        }
+    let written = match std::env::var_os(LOG_FILE_VAR).filter(|v| !v.is_empty()) {
+        Some(file) => append_to(Path::new(&file), &text),
+        None => write_kmsg(&text),
+    };
+    if !written {
+        eprintln!("{text}");
     }
-    eprintln!("{text}");
+}
+
+/// Appends `text` (and a newline) to `file`; false when it cannot.
+fn append_to(file: &Path, text: &str) -> bool {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .and_then(|mut f| f.write_all(format!("{text}\n").as_bytes()))
+        .is_ok()
+}
+
+/// Writes `text` to the kernel log, one warning-level record per line; false when it cannot.
+fn write_kmsg(text: &str) -> bool {
+    let Ok(mut kmsg) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") else {
+        return false;
+    };
+    text.lines()
+        .all(|line| kmsg.write_all(format!("<4>{line}\n").as_bytes()).is_ok())
 }
 
 #[cfg(test)]
@@ -362,6 +383,14 @@ mod output_tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    /// The system manager's host facts as the generator sees them at boot.
+    fn boot_host() -> HostFacts {
+        let mut host = HostFacts::detect(Scope::System, Some(LOWEST_SYSTEMD));
+        host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
+        host.require_root_opt_in = false;
+        host
+    }
+
     /// Companions are written with their app; a cron timer is armed even for an app saved
     /// stopped, a watch agent only starts with a running app.
     #[test]
@@ -377,9 +406,7 @@ mod output_tests {
         .unwrap();
         let out = dir.path().join("out");
         std::fs::create_dir(&out).unwrap();
-        let mut host = HostFacts::detect(Scope::System, Some(252));
-        host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
-        host.require_root_opt_in = false;
+        let host = boot_host();
 
         let outcome = generate(&file, &host, &out, &[]);
 
@@ -416,9 +443,7 @@ mod output_tests {
         .unwrap();
         let out = dir.path().join("out");
         std::fs::create_dir(&out).unwrap();
-        let mut host = HostFacts::detect(Scope::System, Some(252));
-        host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
-        host.require_root_opt_in = false;
+        let host = boot_host();
 
         let outcome = generate(&file, &host, &out, &[]);
 
@@ -483,9 +508,7 @@ mod output_tests {
              args = \"1000\"\ninterpreter = \"none\"\n",
         )
         .unwrap();
-        let mut host = HostFacts::detect(Scope::System, Some(252));
-        host.self_exe = Some(PathBuf::from("/usr/bin/pm2ctl"));
-        host.require_root_opt_in = false;
+        let host = boot_host();
         let outcome = generate(&file, &host, dir.path(), &["taken".to_string()]);
         assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
         assert_eq!(outcome.handed_over, ["taken"]);

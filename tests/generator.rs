@@ -9,7 +9,7 @@ mod common;
 use common::sandbox::{assert_success, fixtures_dir, stdout};
 use common::Sandbox;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -35,7 +35,8 @@ fn answers(sb: &Sandbox, port: u16) -> bool {
 
 /// Installs the generator as systemd looks for it in /run/systemd/system-generators. systemd
 /// gives generators none of the manager's DefaultEnvironment, so a wrapper names the
-/// sandbox's config directory and the pm2ctl under test (the packaged layout needs neither).
+/// sandbox's config directory and the pm2ctl under test (the packaged layout needs neither),
+/// and sends the generator's messages to [`generator_log`] instead of the host's kernel log.
 fn install_generator(sb: &Sandbox) {
     let dir = PathBuf::from(format!(
         "/proc/{}/root/run/systemd/system-generators",
@@ -46,14 +47,79 @@ fn install_generator(sb: &Sandbox) {
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\nexport PM2CTL_CONFIG_DIR='{}' PM2CTL_BIN='{}'\nexec '{GENERATOR}' \"$@\"\n",
+            "#!/bin/sh\nexport PM2CTL_CONFIG_DIR='{}' PM2CTL_BIN='{}' PM2CTL_GENERATOR_LOG='{}'\n\
+             exec '{GENERATOR}' \"$@\"\n",
             sb.config_dir().display(),
             common::sandbox::PM2CTL,
+            generator_log(sb).display(),
         ),
     )
     .expect("write the generator wrapper");
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
         .expect("make the wrapper executable");
+}
+
+/// Where the generator installed by [`install_generator`] writes its messages.
+fn generator_log(sb: &Sandbox) -> PathBuf {
+    sb.dir().join("generator.log")
+}
+
+/// A state directory that outlives the sandboxes booted with it, and an ecosystem file
+/// holding `apps`, for the test `test`.
+fn state_and_file(test: &str, apps: &str) -> (PathBuf, PathBuf) {
+    let dir = workdir(test);
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let file = dir.join("ecosystem.toml");
+    std::fs::write(&file, apps).unwrap();
+    (state, file)
+}
+
+/// Boots with `state`, runs `apply --save` of `file`, then `then` in that sandbox, and
+/// returns the saved file as it is after that; the sandbox then powers off (the "shutdown").
+fn saved_after(state: &Path, file: &Path, then: impl FnOnce(&Sandbox)) -> String {
+    let sb = Sandbox::boot_with_state(state);
+    assert_success(
+        "apply --save",
+        &sb.pm2ctl(&["apply", "--save", file.to_str().unwrap()]),
+    );
+    then(&sb);
+    std::fs::read_to_string(sb.config_dir().join("dump.toml")).expect("save wrote dump.toml")
+}
+
+/// The "reboot": a fresh systemd with the state directory and the saved file as they were on
+/// disk, where nothing of pm2ctl runs until the generator, installed, runs at `daemon-reload`.
+fn reboot(state: &Path, saved: &str) -> Sandbox {
+    let sb = Sandbox::boot_with_state(state);
+    std::fs::write(sb.config_dir().join("dump.toml"), saved).unwrap();
+    let units = stdout(&sb.systemctl(&[
+        "list-units",
+        "--all",
+        "--no-legend",
+        "pm2ctl-*.service",
+        "pm2ctl-*.socket",
+        "pm2ctl-*.slice",
+    ]));
+    assert!(
+        units.trim().is_empty(),
+        "pm2ctl units before the generator ran:\n{units}"
+    );
+    install_generator(&sb);
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    sb
+}
+
+/// Starts what the generator wired to the boot targets, as boot would (starting the whole
+/// multi-user.target here would start the host's own services too); returns those units.
+fn start_wanted(sb: &Sandbox) -> Vec<String> {
+    let units: Vec<String> = ["sockets.target", "multi-user.target"]
+        .iter()
+        .flat_map(|target| wanted(sb, target))
+        .collect();
+    let mut start = vec!["start".to_string()];
+    start.extend(units.iter().cloned());
+    assert_success("start the wanted units", &sb.systemctl(&start));
+    units
 }
 
 /// The units the generator wired to `target`.
@@ -76,40 +142,19 @@ fn wanted(sb: &Sandbox, target: &str) -> Vec<String> {
 
 #[test]
 fn saved_apps_come_back_after_a_reboot_under_the_same_units() {
-    let dir = workdir("reboot");
-    let state = dir.join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let file = dir.join("ecosystem.toml");
-    std::fs::write(
-        &file,
-        format!(
+    let (state, file) = state_and_file(
+        "reboot",
+        &format!(
             "{}\n{}",
             http_app("web", 4160, "exec_mode = \"cluster\"\ninstances = 2"),
             http_app("api", 4161, "")
         ),
-    )
-    .unwrap();
-
-    let saved = {
-        let sb = Sandbox::boot_with_state(&state);
-        assert_success(
-            "apply --save",
-            &sb.pm2ctl(&["apply", "--save", file.to_str().unwrap()]),
-        );
-        assert!(answers(&sb, 4160) && answers(&sb, 4161));
-        std::fs::read_to_string(sb.config_dir().join("dump.toml")).expect("save wrote dump.toml")
-    };
-
-    // The "reboot": a fresh systemd, the state and the saved file as they were on disk.
-    let sb = Sandbox::boot_with_state(&state);
-    std::fs::write(sb.config_dir().join("dump.toml"), &saved).unwrap();
-    assert!(
-        !answers(&sb, 4160),
-        "nothing should run before the generator"
     );
-    install_generator(&sb);
-    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    let saved = saved_after(&state, &file, |sb| {
+        assert!(answers(sb, 4160) && answers(sb, 4161));
+    });
 
+    let sb = reboot(&state, &saved);
     let services = wanted(&sb, "multi-user.target");
     let sockets = wanted(&sb, "sockets.target");
     assert_eq!(
@@ -121,11 +166,7 @@ fn saved_apps_come_back_after_a_reboot_under_the_same_units() {
         ]
     );
     assert_eq!(sockets, ["pm2ctl-web@0.socket", "pm2ctl-web@1.socket"]);
-    // What boot would start (starting the whole multi-user.target here would start the
-    // host's own services too).
-    let mut start = vec!["start".to_string()];
-    start.extend(sockets.into_iter().chain(services));
-    assert_success("start the wanted units", &sb.systemctl(&start));
+    start_wanted(&sb);
     sb.wait_for("both apps to answer", PATIENCE, || {
         answers(&sb, 4160) && answers(&sb, 4161)
     });
@@ -182,6 +223,12 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
     .unwrap();
     assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
     assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-ok@0.service"]);
+    let logged = || std::fs::read_to_string(generator_log(&sb)).unwrap_or_default();
+    assert!(
+        logged().contains("pm2ctl-generator: app `gone` skipped"),
+        "the generator did not say why it skipped `gone`:\n{}",
+        logged()
+    );
     assert_success("start", &sb.systemctl(&["start", "pm2ctl-ok@0.service"]));
     sb.wait_for("the good app to answer", PATIENCE, || answers(&sb, 4162));
 
@@ -189,10 +236,21 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
     // A corrupt file: nothing generated, the generator exits 0 and says why, the reload works.
     std::fs::write(&dump, "[[apps]\nname = ").unwrap();
     let out = sb.exec_with_env(
-        &[("PM2CTL_CONFIG_DIR", &sb.config_dir().display().to_string())],
+        &[
+            ("PM2CTL_CONFIG_DIR", &sb.config_dir().display().to_string()),
+            (
+                "PM2CTL_GENERATOR_LOG",
+                &generator_log(&sb).display().to_string(),
+            ),
+        ],
         &[GENERATOR, "/run/pm2ctl-generator-test", "/tmp", "/tmp"],
     );
     assert!(out.status.success(), "the generator failed: {out:?}");
+    assert!(
+        logged().contains("dump.toml: not loaded, no app started"),
+        "the generator did not say the file is corrupt:\n{}",
+        logged()
+    );
     assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
     assert!(wanted(&sb, "multi-user.target").is_empty());
     let units = stdout(&sb.systemctl(&["list-unit-files", "pm2ctl-ok*", "--no-legend"]));
@@ -207,26 +265,15 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
 /// back at boot as it was saved, until the next `save`.
 #[test]
 fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
-    let dir = workdir("delete");
-    let state = dir.join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let file = dir.join("ecosystem.toml");
-    std::fs::write(
-        &file,
-        format!(
+    let (state, file) = state_and_file(
+        "delete",
+        &format!(
             "{}\n{}",
             http_app("kept", 4163, ""),
             http_app("gone", 4164, "")
         ),
-    )
-    .unwrap();
-
-    let saved = {
-        let sb = Sandbox::boot_with_state(&state);
-        assert_success(
-            "apply --save",
-            &sb.pm2ctl(&["apply", "--save", file.to_str().unwrap()]),
-        );
+    );
+    let saved = saved_after(&state, &file, |sb| {
         let dump = sb.config_dir().join("dump.toml");
         let read = || std::fs::read_to_string(&dump).expect("save wrote dump.toml");
         let with_both = read();
@@ -245,14 +292,9 @@ fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
         let after = read();
         assert!(!after.contains("\"gone\""), "gone is still saved:\n{after}");
         assert!(after.contains("\"kept\""), "kept was lost:\n{after}");
+    });
 
-        after
-    };
-
-    let sb = Sandbox::boot_with_state(&state);
-    std::fs::write(sb.config_dir().join("dump.toml"), &saved).unwrap();
-    install_generator(&sb);
-    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    let sb = reboot(&state, &saved);
     assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-kept@0.service"]);
     let units = stdout(&sb.systemctl(&["list-unit-files", "pm2ctl-gone*", "--no-legend"]));
     assert!(units.trim().is_empty(), "units of a deleted app:\n{units}");
@@ -276,15 +318,10 @@ fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
 /// `resurrect` after a reboot.
 #[test]
 fn after_scale_save_resurrect_and_the_generator_change_nothing() {
-    let dir = workdir("scale");
-    let state = dir.join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let file = dir.join("ecosystem.toml");
-    std::fs::write(
-        &file,
-        http_app("grown", 4165, "exec_mode = \"cluster\"\ninstances = 2"),
-    )
-    .unwrap();
+    let (state, file) = state_and_file(
+        "scale",
+        &http_app("grown", 4165, "exec_mode = \"cluster\"\ninstances = 2"),
+    );
     let unchanged = |sb: &Sandbox, when: &str| {
         let out = sb.pm2ctl(&["resurrect"]);
         assert_success("resurrect", &out);
@@ -295,27 +332,15 @@ fn after_scale_save_resurrect_and_the_generator_change_nothing() {
         );
     };
 
-    let saved = {
-        let sb = Sandbox::boot_with_state(&state);
-        assert_success(
-            "apply --save",
-            &sb.pm2ctl(&["apply", "--save", file.to_str().unwrap()]),
-        );
+    let saved = saved_after(&state, &file, |sb| {
         assert_success("scale", &sb.pm2ctl(&["scale", "grown", "+1"]));
         assert_success("save", &sb.pm2ctl(&["save"]));
-        unchanged(&sb, "after scale and save");
-        std::fs::read_to_string(sb.config_dir().join("dump.toml")).expect("save wrote dump.toml")
-    };
+        unchanged(sb, "after scale and save");
+    });
 
-    let sb = Sandbox::boot_with_state(&state);
-    std::fs::write(sb.config_dir().join("dump.toml"), &saved).unwrap();
-    install_generator(&sb);
-    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
-    let mut start = vec!["start".to_string()];
-    start.extend(wanted(&sb, "sockets.target"));
-    start.extend(wanted(&sb, "multi-user.target"));
-    assert_eq!(start.len(), 7, "3 sockets and 3 services: {start:?}");
-    assert_success("start the wanted units", &sb.systemctl(&start));
+    let sb = reboot(&state, &saved);
+    let started = start_wanted(&sb);
+    assert_eq!(started.len(), 6, "3 sockets and 3 services: {started:?}");
     sb.wait_for("grown to answer", PATIENCE, || answers(&sb, 4165));
     unchanged(&sb, "after the reboot");
 }
