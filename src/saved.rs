@@ -8,9 +8,11 @@
 //! count as it runs now.
 
 use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances, LogTarget};
+use crate::generator;
 use crate::plan::{self, Scope};
 use crate::ssh::Destination;
 use crate::state::{AppRecord, Desired, State};
+use crate::systemd::Client;
 use anyhow::{bail, Context, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
@@ -208,6 +210,39 @@ pub fn forget(file: &SavedFile, names: &[String]) -> Result<Vec<String>> {
     eco.apps = kept;
     file.write(&to_toml(&eco))?;
     Ok(gone.into_iter().map(|app| app.name).collect())
+}
+
+/// Takes apps deleted as a whole (`delete`, `apply --prune`) out of the saved file of the
+/// client's manager, so they do not come back at the next boot (PM2 needs another `pm2 save`
+/// for that; here the saved file follows at once). When systemd still has unit files the
+/// generator wrote for them (`units`: the apps came back at boot), a `daemon-reload` runs the
+/// generator again, so they go now rather than at the next boot. Returns what to tell the
+/// user when the file held one of them.
+pub fn unsave(client: &Client, names: &[String], units: &[String]) -> Result<Option<String>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let file = SavedFile::of(client.scope())?;
+    let removed = forget(&file, names).with_context(|| {
+        format!(
+            "the saved state was not updated: {} comes back at the next boot until \
+             `pm2ctl save` runs",
+            names.join(", ")
+        )
+    })?;
+    if removed.is_empty() {
+        return Ok(None);
+    }
+    let said = format!(
+        "Removed {} from the saved state ({file}): not started at boot any more",
+        removed.join(", "),
+    );
+    if generator::generated(client.scope(), units) {
+        client.daemon_reload().with_context(|| {
+            format!("{said}, but systemd could not be reloaded to drop the generated units")
+        })?;
+    }
+    Ok(Some(said))
 }
 
 /// One app as it should be saved.

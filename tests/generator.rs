@@ -313,6 +313,50 @@ fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
     assert!(units.trim().is_empty(), "generated units left:\n{units}");
 }
 
+/// `apply --prune` of the file without an app the generator brought up at boot removes the
+/// app from the saved state too, as `delete` does: a `daemon-reload` (the generator again, as
+/// at the next boot) does not bring it back.
+#[test]
+fn a_pruned_app_leaves_the_saved_state() {
+    let (state, file) = state_and_file(
+        "prune",
+        &format!(
+            "{}\n{}",
+            http_app("stays", 4171, ""),
+            http_app("pruned", 4172, "")
+        ),
+    );
+    let saved = saved_after(&state, &file, |_| {});
+    let sb = reboot(&state, &saved);
+    start_wanted(&sb);
+    sb.wait_for("both apps to answer", PATIENCE, || {
+        answers(&sb, 4171) && answers(&sb, 4172)
+    });
+
+    std::fs::write(&file, http_app("stays", 4171, "")).unwrap();
+    let prune = sb.pm2ctl(&["apply", "--prune", file.to_str().unwrap()]);
+    assert_success("apply --prune", &prune);
+    let said = String::from_utf8_lossy(&prune.stderr);
+    assert!(
+        said.contains("pruned: prune") && said.contains("Removed pruned from the saved state"),
+        "apply --prune did not say it updated the saved file:\n{said}"
+    );
+    assert!(!answers(&sb, 4172), "pruned still answers");
+    let dump = std::fs::read_to_string(sb.config_dir().join("dump.toml")).unwrap();
+    assert!(
+        !dump.contains("\"pruned\""),
+        "pruned is still saved:\n{dump}"
+    );
+    assert!(dump.contains("\"stays\""), "stays was lost:\n{dump}");
+
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-stays@0.service"]);
+    let units = stdout(&sb.systemctl(&["list-unit-files", "pm2ctl-pruned*", "--no-legend"]));
+    assert!(units.trim().is_empty(), "pruned came back:\n{units}");
+    assert!(!answers(&sb, 4172), "pruned answers again");
+    assert!(answers(&sb, 4171), "stays went with it");
+}
+
 /// After `scale`, the instances kept, those added, the saved file and what the generator
 /// makes of it are one definition: `save` then `resurrect` changes nothing, and neither does
 /// `resurrect` after a reboot.

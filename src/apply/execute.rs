@@ -21,6 +21,7 @@ use crate::checkpoint;
 use crate::generator;
 use crate::handover;
 use crate::plan::AppPlan;
+use crate::saved;
 use crate::state::{self, Source, Store};
 use crate::systemd::{self, Client, JobOutcome, StartRequest};
 use crate::unit::UnitSpec;
@@ -362,7 +363,9 @@ impl Run<'_> {
             (Action::Prune, _) => {
                 self.say(&format!("{}: prune (no longer in the file)", change.app))?;
                 self.remove(&change.live)?;
-                // Forgotten only once its units are gone, so a prune cut short is retried.
+                // Out of the saved file and then forgotten, only once its units are gone, so
+                // a prune cut short is retried by the next `apply --prune`.
+                self.unsave(&change.app, &change.live)?;
                 store.state_mut().remove_app(&change.app);
                 record_changed = true;
             }
@@ -384,6 +387,17 @@ impl Run<'_> {
         let record_changed = carry_restarts(store, &change.app, &change.live, live, 1);
         self.create(&app.plan, None, true, true)?;
         Ok(record_changed)
+    }
+
+    /// A pruned app leaves the saved state too, as a deleted one does, so it does not come
+    /// back at the next boot (or `daemon-reload`, when the generator brought it up). A saved
+    /// file that cannot be updated is said, not fatal: the app is gone from systemd.
+    fn unsave(&mut self, app: &str, units: &[String]) -> Result<()> {
+        match saved::unsave(self.client, &[app.to_string()], units) {
+            Ok(Some(said)) => self.say(&format!("  {said}")),
+            Ok(None) => Ok(()),
+            Err(e) => self.say(&format!("  warning: {e:#}")),
+        }
     }
 
     fn say(&mut self, line: &str) -> Result<()> {
