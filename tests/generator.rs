@@ -313,11 +313,12 @@ fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
     assert!(units.trim().is_empty(), "generated units left:\n{units}");
 }
 
-/// `apply --prune` of the file without an app the generator brought up at boot removes the
-/// app from the saved state too, as `delete` does: a `daemon-reload` (the generator again, as
-/// at the next boot) does not bring it back.
+/// Apps the generator brought up at boot, then `resurrect`d, are still the apps of the file
+/// they were applied from (`show` names it, not the saved copy), so `apply --prune` of that
+/// file without one of them removes it, from the saved state too, as `delete` does: a
+/// `daemon-reload` (the generator again, as at the next boot) does not bring it back.
 #[test]
-fn a_pruned_app_leaves_the_saved_state() {
+fn resurrected_apps_keep_their_file_and_a_pruned_one_leaves_the_saved_state() {
     let (state, file) = state_and_file(
         "prune",
         &format!(
@@ -332,6 +333,16 @@ fn a_pruned_app_leaves_the_saved_state() {
     sb.wait_for("both apps to answer", PATIENCE, || {
         answers(&sb, 4171) && answers(&sb, 4172)
     });
+    assert_success("resurrect", &sb.pm2ctl(&["resurrect"]));
+    let show = stdout(&sb.pm2ctl(&["show", "pruned"]));
+    let file_row = show
+        .lines()
+        .find(|l| l.contains("ecosystem file"))
+        .unwrap_or_default();
+    assert!(
+        file_row.contains(file.to_str().unwrap()),
+        "show does not name the app's file after resurrect:\n{show}"
+    );
 
     std::fs::write(&file, http_app("stays", 4171, "")).unwrap();
     let prune = sb.pm2ctl(&["apply", "--prune", file.to_str().unwrap()]);

@@ -54,7 +54,12 @@ pub fn execute(
     source: &Source,
     progress: &mut dyn Write,
 ) -> Result<Vec<Failure>> {
-    record_desired(store, desired, source)
+    // By name first: with -H, where the saved file is takes asking the host.
+    let saved_copy = source.file.as_deref().is_some_and(|file| {
+        file.file_name() == Some(std::ffi::OsStr::new(saved::SAVED_FILE))
+            && saved::SavedFile::of(client.scope()).is_ok_and(|saved| saved.path() == file)
+    });
+    record_desired(store, desired, source, saved_copy)
         .context("cannot record the file's apps in the state store; nothing was changed")?;
     checkpoint::reached("apply:recorded");
 
@@ -188,11 +193,23 @@ impl Reached {
 }
 
 /// Step 1: record every desired app; saves only when a record changes, so an apply that
-/// changes nothing writes nothing.
-fn record_desired(store: &mut Store, desired: &[DesiredApp], source: &Source) -> Result<()> {
+/// changes nothing writes nothing. `saved_copy`: the file is the saved state (`resurrect`), a
+/// copy of apps applied from their own files: an app recorded with the definition the copy
+/// holds keeps the file (and `--env`) it came from, as when the generator brings it back at
+/// boot, so `show` still names that file and `apply --prune` of that file still finds it.
+fn record_desired(
+    store: &mut Store,
+    desired: &[DesiredApp],
+    source: &Source,
+    saved_copy: bool,
+) -> Result<()> {
     let mut changed = false;
     for app in desired {
         let current = store.state().app(&app.plan.name);
+        let source = match current {
+            Some(r) if saved_copy && r.fingerprint == app.fingerprint => &r.source,
+            _ => source,
+        };
         let same = current.is_some_and(|r| {
             r.fingerprint == app.fingerprint
                 && r.desired == app.desired
@@ -200,10 +217,11 @@ fn record_desired(store: &mut Store, desired: &[DesiredApp], source: &Source) ->
                 && r.plan == app.plan
         });
         if !same {
+            let source = source.clone();
             store.state_mut().upsert_app(
                 app.plan.clone(),
                 app.fingerprint.clone(),
-                source.clone(),
+                source,
                 app.desired,
                 state::now_ms(),
             );
