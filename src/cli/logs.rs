@@ -1,14 +1,14 @@
 //! `pm2ctl logs`, `pm2ctl flush` and the hidden `pm2ctl exec-wrap`.
 
 use super::ManagerArgs;
-use crate::logs::query::{Matcher, Query, StreamFilter};
+use crate::logs::query::{Matcher, Query, StreamFilter, UserJournal};
 use crate::logs::reader::{self, Sink};
 use crate::logs::record::Record;
 use crate::logs::render::{Format, Renderer};
 use crate::logs::wrap::{self, WrapOptions};
 use crate::logs::{marks, targets};
 use crate::plan::Scope;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -63,6 +63,10 @@ tagged with SYSLOG_IDENTIFIER=<app> and the fields PM2_APP, PM2_INSTANCE and PM2
 so plain journalctl finds them too:
 
     journalctl PM2_APP=api -f            journalctl PM2_APP=api PRIORITY=3
+
+A user's own manager (--user) does not add these fields (systemd 252 applies LogExtraFields= to
+system units only); `logs --user` finds those lines by their unit, as does
+`journalctl --user --user-unit 'pm2ctl-api@*'`.
 
 The journal rotates and caps its own size (SystemMaxUse= in journald.conf). When an app logs
 faster than its rate limit (log_rate_limit in the ecosystem file), journald drops lines and
@@ -135,7 +139,8 @@ pub fn flush(args: FlushArgs) -> ExitCode {
 
 fn run_logs(args: LogsArgs) -> Result<()> {
     let scope = args.manager.scope();
-    let resolved = targets::discover(scope).resolve(args.target.as_deref())?;
+    let known = targets::discover(scope);
+    let resolved = known.resolve(args.target.as_deref())?;
     let marks = marks::read_current(scope)?;
     let query = Query {
         selection: resolved.selection,
@@ -147,7 +152,13 @@ fn run_logs(args: LogsArgs) -> Result<()> {
         lines: args.lines,
         follow: !args.nostream,
         since: args.since,
-        user: scope == Scope::User,
+        user: match scope {
+            Scope::User => Some(UserJournal {
+                uid: journal_uid()?,
+                apps: known.fields,
+            }),
+            Scope::System => None,
+        },
         marks,
         every_app: resolved.every_app,
     };
@@ -171,6 +182,17 @@ fn run_logs(args: LogsArgs) -> Result<()> {
         renderer,
     };
     reader::run(&query, &mut sink)
+}
+
+/// The user whose apps `logs --user` shows: the caller, or with `-H` the user ssh logs in as.
+fn journal_uid() -> Result<u32> {
+    match crate::remote::selected() {
+        Some(dest) => crate::remote::run_script(dest, "id -u")?
+            .trim()
+            .parse()
+            .with_context(|| format!("unexpected `id -u` from {}", dest.target)),
+        None => Ok(nix::unistd::getuid().as_raw()),
+    }
 }
 
 /// Writes rendered records to stdout (notices to stderr with `--raw`).

@@ -4,6 +4,8 @@
 use super::marks::Marks;
 use super::record::{self, Record, Stream};
 use crate::lifecycle::processes::{parse_instance_unit, unescape};
+use crate::plan::naming;
+use std::collections::HashMap;
 
 /// One thing selected by a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,28 @@ impl StreamFilter {
     }
 }
 
+/// The journal of a user's own manager (`--user`). systemd 252 applies `LogExtraFields=` to
+/// system units only, so the lines of a user's units carry no `PM2_*` field: they are found
+/// by the fields journald itself derives from the process (`_SYSTEMD_USER_SLICE`,
+/// `_SYSTEMD_USER_UNIT`, `_UID`), their app and instance come from the unit's name, and what
+/// a name cannot say (namespace, `log_date_format`) from the state store. journald writes a
+/// user's lines to a journal file of their own, or to the system journal for system users
+/// (`nobody`, uid < 1000), which only members of `systemd-journal` read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserJournal {
+    /// The user whose manager runs the apps.
+    pub uid: u32,
+    /// What the state store knows of each app, by name.
+    pub apps: HashMap<String, AppFields>,
+}
+
+/// The `PM2_*` fields of an app that a user unit's lines lack.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppFields {
+    pub namespace: String,
+    pub date_format: Option<String>,
+}
+
 /// Everything `logs` asks the journal for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Query {
@@ -63,7 +87,7 @@ pub struct Query {
     /// journalctl's `--since` syntax, passed through.
     pub since: Option<String>,
     /// Read the calling user's journal (apps of a user manager).
-    pub user: bool,
+    pub user: Option<UserJournal>,
     /// `flush` marks: older lines are hidden.
     pub marks: Marks,
     /// The target was every app (`all` or none): when following, apps started later are
@@ -76,7 +100,8 @@ impl Query {
     ///
     /// Each matcher is one group of matches and `+` ORs groups, so `-n` counts only the
     /// lines that will be shown. journald's suppression notices are their own group: they
-    /// carry no `PM2_APP`, only the unit's name in the text, and are filtered afterwards.
+    /// carry no `PM2_APP`, only the unit's name in the text, and are filtered afterwards
+    /// (a user unit's notices name the user's manager, not the unit: none are read there).
     pub fn journalctl_args(&self) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "--no-pager".into(),
@@ -86,8 +111,12 @@ impl Query {
             format!("--output-fields={}", record::FIELDS.join(",")),
             format!("--lines={}", self.lines),
         ];
-        if self.user {
-            args.push("--user".into());
+        if self.user.is_some() {
+            // Not `--user`: systemd 252 then reads only the user's own journal files, and
+            // journald writes none for system users (their lines go to the system journal).
+            // Every readable file, and `_UID` below, is the user's journal either way; quiet
+            // about the files a user may not read.
+            args.push("--quiet".into());
         }
         if self.follow {
             args.push("--follow".into());
@@ -101,28 +130,39 @@ impl Query {
             .iter()
             .map(|p| format!("PRIORITY={p}"))
             .collect();
+        // In a user's journal, only that user's entries.
+        let owner: Vec<String> = self
+            .user
+            .iter()
+            .map(|user| format!("_UID={}", user.uid))
+            .collect();
         let mut groups: Vec<Vec<String>> = Vec::new();
         if self.selection.matchers.is_empty() {
             // No field means "entries with this field", so every entry is read and filtered.
-            if !priorities.is_empty() {
-                groups.push(priorities.clone());
+            let group: Vec<String> = owner.iter().chain(&priorities).cloned().collect();
+            if !group.is_empty() {
+                groups.push(group);
             }
         }
         for matcher in &self.selection.matchers {
-            let mut group = match matcher {
-                Matcher::App { name, instances } => {
+            let mut group = match (matcher, &self.user) {
+                (Matcher::App { name, instances }, None) => {
                     let mut group = vec![format!("PM2_APP={name}")];
                     for i in instances.iter().flatten() {
                         group.push(format!("PM2_INSTANCE={i}"));
                     }
                     group
                 }
-                Matcher::Namespace(ns) => vec![format!("PM2_NAMESPACE={ns}")],
+                (Matcher::App { name, instances }, Some(_)) => {
+                    user_unit_matches(name, instances.as_deref())
+                }
+                (Matcher::Namespace(ns), _) => vec![format!("PM2_NAMESPACE={ns}")],
             };
+            group.extend(owner.iter().cloned());
             group.extend(priorities.iter().cloned());
             groups.push(group);
         }
-        if !groups.is_empty() {
+        if !groups.is_empty() && self.user.is_none() {
             groups.push(vec![format!("MESSAGE_ID={}", record::DROPPED_MESSAGE_ID)]);
         }
         for (i, group) in groups.into_iter().enumerate() {
@@ -132,6 +172,35 @@ impl Query {
             args.extend(group);
         }
         args
+    }
+
+    /// Fills in the app, instance, namespace and date format of a user unit's line, which
+    /// lack them (see [`UserJournal`]); any other record is left as it is.
+    pub fn attribute(&self, record: &mut Record) {
+        let Some(user) = &self.user else {
+            return;
+        };
+        if record.app.is_some() {
+            return;
+        }
+        let Some((app, index)) = record
+            .user_unit
+            .as_deref()
+            .and_then(parse_instance_unit)
+            .map(|unit| (unescape(unit.escaped), unit.index))
+        else {
+            return;
+        };
+        if let Some(fields) = user.apps.get(&app) {
+            record
+                .namespace
+                .get_or_insert_with(|| fields.namespace.clone());
+            if record.date_format.is_none() {
+                record.date_format = fields.date_format.clone();
+            }
+        }
+        record.instance = Some(index);
+        record.app = Some(app);
     }
 
     /// Whether `record` belongs in the output (journalctl's matches already did most of it).
@@ -150,6 +219,22 @@ impl Query {
             && self
                 .selection
                 .accepts_app(app, record.instance, record.namespace.as_deref())
+    }
+}
+
+/// The matches of an app's lines in a user's journal: its slice holds every instance
+/// (those started later too, when following); selected instances are their units.
+fn user_unit_matches(name: &str, instances: Option<&[u32]>) -> Vec<String> {
+    let escaped = naming::escape(name);
+    match instances {
+        Some(list) if !list.is_empty() => list
+            .iter()
+            .map(|i| format!("_SYSTEMD_USER_UNIT={}{escaped}@{i}.service", naming::PREFIX))
+            .collect(),
+        _ => vec![format!(
+            "_SYSTEMD_USER_SLICE={}{escaped}.slice",
+            naming::PREFIX
+        )],
     }
 }
 
@@ -270,14 +355,14 @@ mod tests {
         let q = Query {
             follow: true,
             since: Some("-1h".into()),
-            user: true,
+            user: Some(UserJournal::default()),
             ..query(vec![app("a")], StreamFilter::Both)
         };
         let args = q.journalctl_args();
         for flag in [
             "--follow",
             "--since=-1h",
-            "--user",
+            "--quiet",
             "--output=json",
             "--all",
         ] {
@@ -295,7 +380,84 @@ mod tests {
             namespace: Some("default".into()),
             date_format: None,
             dropped_from: None,
+            user_unit: None,
         }
+    }
+
+    fn user_query(matchers: Vec<Matcher>, streams: StreamFilter) -> Query {
+        let api = AppFields {
+            namespace: "prod".into(),
+            date_format: Some("HH:mm".into()),
+        };
+        Query {
+            user: Some(UserJournal {
+                uid: 1000,
+                apps: HashMap::from([("my-api".to_string(), api)]),
+            }),
+            ..query(matchers, streams)
+        }
+    }
+
+    #[test]
+    fn a_users_apps_are_matched_by_their_units_and_uid() {
+        let q = user_query(
+            vec![
+                app("my-api"),
+                Matcher::App {
+                    name: "worker".into(),
+                    instances: Some(vec![1, 2]),
+                },
+            ],
+            StreamFilter::Err,
+        );
+        let errors = ["PRIORITY=0", "PRIORITY=1", "PRIORITY=2", "PRIORITY=3"];
+        let mut expected = vec!["_SYSTEMD_USER_SLICE=pm2ctl-my\\x2dapi.slice", "_UID=1000"];
+        expected.extend(errors);
+        expected.extend([
+            "+",
+            "_SYSTEMD_USER_UNIT=pm2ctl-worker@1.service",
+            "_SYSTEMD_USER_UNIT=pm2ctl-worker@2.service",
+            "_UID=1000",
+        ]);
+        expected.extend(errors);
+        assert_eq!(matches(&q), expected, "no suppression notices group either");
+        assert!(!q.journalctl_args().contains(&"--user".to_string()));
+
+        // Every app, as the follower of `logs all` reads: the user's entries, filtered.
+        let every = user_query(vec![], StreamFilter::Both);
+        assert_eq!(matches(&every), ["_UID=1000"]);
+    }
+
+    #[test]
+    fn a_user_units_line_gets_its_app_from_the_unit_name() {
+        let q = user_query(vec![app("my-api")], StreamFilter::Both);
+        let mut line = Record {
+            user_unit: Some("pm2ctl-my\\x2dapi@2.service".into()),
+            ..record(None, 0, Stream::Out)
+        };
+        line.namespace = None;
+        assert!(!q.accepts(&line), "not attributed yet");
+        q.attribute(&mut line);
+        assert_eq!(line.app.as_deref(), Some("my-api"));
+        assert_eq!(line.instance, Some(2));
+        assert_eq!(line.namespace.as_deref(), Some("prod"));
+        assert_eq!(line.date_format.as_deref(), Some("HH:mm"));
+        assert!(q.accepts(&line));
+
+        // Another unit of the user, or the system journal's own view: left alone.
+        let mut other = Record {
+            user_unit: Some("dbus.service".into()),
+            ..record(None, 0, Stream::Out)
+        };
+        q.attribute(&mut other);
+        assert_eq!(other.app, None);
+        let system = query(vec![app("my-api")], StreamFilter::Both);
+        let mut line = Record {
+            user_unit: Some("pm2ctl-my\\x2dapi@0.service".into()),
+            ..record(None, 0, Stream::Out)
+        };
+        system.attribute(&mut line);
+        assert_eq!(line.app, None, "system mode shows system apps only");
     }
 
     #[test]

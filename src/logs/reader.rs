@@ -147,7 +147,11 @@ async fn pump(
             _ = signals.terminate.recv() => return Ok(Ended::Stop),
         }
         let text = String::from_utf8_lossy(&line);
-        let written = match record::parse(&text) {
+        let record = record::parse(&text).map(|mut record| {
+            query.attribute(&mut record);
+            record
+        });
+        let written = match record {
             Some(record) if record.realtime_usec > after_usec && query.accepts(&record) => {
                 sink.record(&record)
             }

@@ -16,6 +16,7 @@ pub const FIELDS: &[&str] = &[
     "PM2_NAMESPACE",
     "PM2_LOG_DATE_FORMAT",
     "OBJECT_SYSTEMD_UNIT",
+    "_SYSTEMD_USER_UNIT",
 ];
 
 /// Which stream a line came from, as `exec-wrap` encodes it in the priority.
@@ -58,6 +59,8 @@ pub struct Record {
     pub date_format: Option<String>,
     /// journald's "Suppressed N messages from UNIT": the unit named in it.
     pub dropped_from: Option<String>,
+    /// The unit of a user's manager the line came from (`_SYSTEMD_USER_UNIT`).
+    pub user_unit: Option<String>,
 }
 
 /// Parses one line of `journalctl -o json`; `None` for a line that is not an entry.
@@ -83,6 +86,7 @@ pub fn parse(line: &str) -> Option<Record> {
         namespace: text("PM2_NAMESPACE"),
         date_format: text("PM2_LOG_DATE_FORMAT"),
         dropped_from,
+        user_unit: text("_SYSTEMD_USER_UNIT"),
         message,
     })
 }

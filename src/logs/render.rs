@@ -159,6 +159,7 @@ mod tests {
             namespace: Some("default".into()),
             date_format: None,
             dropped_from: None,
+            user_unit: None,
         }
     }
 

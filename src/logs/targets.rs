@@ -1,11 +1,13 @@
 //! Which apps a `logs`/`flush` target means. Apps are known from three places, merged: the
 //! state store (with PM2 ids), the units systemd has loaded, and the journal itself
-//! (`PM2_APP` values), so the logs of an app that was deleted or started by hand remain
-//! reachable.
+//! (`PM2_APP` values; a user's unit names), so the logs of an app that was deleted or started
+//! by hand remain reachable.
 
-use super::query::{Matcher, Selection};
-use crate::plan::Scope;
+use super::query::{AppFields, Matcher, Selection};
+use crate::lifecycle::processes::{parse_instance_unit, unescape};
+use crate::plan::{AppPlan, Scope};
 use crate::target::{self, TargetError};
+use crate::unit::Value;
 use std::collections::{BTreeMap, HashMap};
 
 /// One instance that a target can select.
@@ -37,6 +39,9 @@ pub struct Known {
     pub candidates: Vec<Candidate>,
     /// `PM2_NAMESPACE` values found in the journal.
     pub journal_namespaces: Vec<String>,
+    /// The journal fields of each app the state store knows, by name (a user unit's lines
+    /// lack them: see `UserJournal`).
+    pub fields: HashMap<String, AppFields>,
 }
 
 /// A target, resolved.
@@ -87,6 +92,7 @@ impl Known {
         Known {
             candidates,
             journal_namespaces,
+            fields: HashMap::new(),
         }
     }
 
@@ -207,20 +213,53 @@ pub fn discover(scope: Scope) -> Known {
                 .collect()
         }
     };
-    Known::merge(
-        procs,
-        journal_values(scope, "PM2_APP"),
-        journal_values(scope, "PM2_NAMESPACE"),
-    )
+    let (journal_apps, journal_namespaces) = match scope {
+        Scope::System => (journal_values("PM2_APP"), journal_values("PM2_NAMESPACE")),
+        // A user's units carry no PM2_* field (see `UserJournal`): their names say which app.
+        Scope::User => {
+            let mut apps: Vec<String> = journal_values("_SYSTEMD_USER_UNIT")
+                .iter()
+                .filter_map(|unit| parse_instance_unit(unit).map(|u| unescape(u.escaped)))
+                .collect();
+            apps.sort_unstable();
+            apps.dedup();
+            (apps, Vec::new())
+        }
+    };
+    let fields = state
+        .apps
+        .values()
+        .map(|record| {
+            let fields = AppFields {
+                namespace: record.namespace.clone(),
+                date_format: date_format_of(&record.plan),
+            };
+            (record.name.clone(), fields)
+        })
+        .collect();
+    Known {
+        fields,
+        ..Known::merge(procs, journal_apps, journal_namespaces)
+    }
 }
 
-/// `journalctl -F FIELD`: every value the field has in the journal.
-fn journal_values(scope: Scope, field: &str) -> Vec<String> {
+/// The app's `log_date_format`, as its units carry it (`PM2_LOG_DATE_FORMAT`).
+fn date_format_of(plan: &AppPlan) -> Option<String> {
+    let service = &plan.instances.first()?.service;
+    let Some(Value::Bytes(fields)) = service.get("LogExtraFields") else {
+        return None;
+    };
+    fields
+        .iter()
+        .find_map(|field| field.strip_prefix(b"PM2_LOG_DATE_FORMAT="))
+        .map(|format| String::from_utf8_lossy(format).into_owned())
+}
+
+/// `journalctl -F FIELD`: every value the field has in the journal (every journal file the
+/// caller may read: see `UserJournal` for why not `--user`).
+fn journal_values(field: &str) -> Vec<String> {
     let mut cmd = std::process::Command::new("journalctl");
-    if scope == Scope::User {
-        cmd.arg("--user");
-    }
-    cmd.args(["--no-pager", "-F", field]);
+    cmd.args(["--no-pager", "--quiet", "-F", field]);
     let output = crate::remote::localize(cmd).and_then(|mut cmd| Ok(cmd.output()?));
     match output {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
