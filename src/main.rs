@@ -96,7 +96,9 @@ fn main() -> ExitCode {
     {
         return pm2ctl::generate::main(Cli::command());
     }
-    let matches = Cli::command().get_matches();
+    // Units that run pm2ctl itself send a `$` as a token (see `unit::dollar`).
+    let args = pm2ctl::unit::dollar::decode(std::env::args_os().collect());
+    let matches = Cli::command().get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     pm2ctl::logs::diagnostics::init();
     // Held to the end: it ends this run's ssh connection to the -H host.

@@ -6,7 +6,7 @@ mod common;
 
 use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -95,6 +95,195 @@ fn apps_run_sandboxed_with_no_privilege_they_did_not_ask_for() {
     let legacy = probe(&sb, 4192);
     assert_eq!(legacy["writes"]["etc"], "ok", "{legacy}");
     assert_eq!(legacy["noNewPrivs"], "0", "{legacy}");
+}
+
+/// Values holding what systemd reads specially — `%` specifiers, `$` variables, backslashes,
+/// newlines, quotes — in the app's name, arguments, environment, working directory, script
+/// path and log file. (The log file's directory holds no backslash: systemd 252 drops one from
+/// `ReadWritePaths=` when it reloads, and the plan warns about it.)
+const NASTY_NAME: &str = "pct%n \\ $USER app";
+const NASTY_ARGS: [&str; 7] = [
+    "%i",
+    "%%n",
+    "$HOME",
+    "${PATH}x",
+    "back\\slash\\",
+    "two\nlines",
+    "say \"hi\" 'there'",
+];
+const NASTY_ENV: [(&str, &str); 4] = [
+    ("SPEC", "%h %u %%"),
+    ("DOLLAR", "$PATH ${HOME} $$"),
+    ("SLASHES", "a\\b\\\\c\\"),
+    ("LINES", "one\ntwo"),
+];
+const NASTY_DIR: &str = "cwd %i $HOME \\ d";
+const NASTY_LOG: &str = "logs %i $USER/out %n $HOME.log";
+
+/// A TOML string holding `s` exactly.
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The nasty app: its ecosystem file, its directory (created, with the fixture in it) and its
+/// log file (whose directory is created).
+struct Nasty {
+    file: String,
+    cwd: PathBuf,
+    log: PathBuf,
+}
+
+fn nasty_app(dir: &Path) -> Nasty {
+    let cwd = dir.join(NASTY_DIR);
+    let log = dir.join(NASTY_LOG);
+    std::fs::create_dir_all(&cwd).expect("create the app's directory");
+    if let Some(logs) = log.parent() {
+        std::fs::create_dir_all(logs).expect("create the log directory");
+    }
+    std::fs::copy(fixture("argv.js"), cwd.join("app.js")).expect("copy the fixture");
+    let args: Vec<String> = NASTY_ARGS.iter().map(|a| toml_str(a)).collect();
+    let env: Vec<String> = NASTY_ENV
+        .iter()
+        .map(|(k, v)| format!("{k} = {}", toml_str(v)))
+        .collect();
+    let file = write_file(
+        dir,
+        &format!(
+            "[[apps]]\nname = {}\nuser = \"root\"\ncwd = {}\nscript = \"app.js\"\n\
+             args = [{}]\nenv = {{ {} }}\nout_file = {}\ncron_restart = \"0 0 1 1 *\"\n",
+            toml_str(NASTY_NAME),
+            toml_str(&cwd.display().to_string()),
+            args.join(", "),
+            env.join(", "),
+            toml_str(&log.display().to_string()),
+        ),
+    );
+    Nasty { file, cwd, log }
+}
+
+/// `/proc/PID/FILE` inside the sandbox, split at NULs.
+fn proc_list(sb: &Sandbox, pid: u32, file: &str) -> Vec<String> {
+    let out = sb.exec(&["cat", &format!("/proc/{pid}/{file}")]);
+    assert_success("cat /proc", &out);
+    String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Asserts that the nasty app's process got every value exactly as the file wrote it.
+fn assert_nasty_values_arrived(sb: &Sandbox, unit: &str, app: &Nasty, when: &str) {
+    let cwd = &app.cwd;
+    let mut pid = 0;
+    sb.wait_for(&format!("{unit} to run ({when})"), PATIENCE, || {
+        let out = sb.systemctl(&["show", "--property=MainPID", "--value", unit]);
+        pid = stdout(&out).trim().parse().unwrap_or(0);
+        pid != 0
+    });
+    let script = cwd.join("app.js").display().to_string();
+    let cmdline = proc_list(sb, pid, "cmdline");
+    let mut expected = vec![script.as_str()];
+    expected.extend(NASTY_ARGS);
+    assert!(
+        cmdline.ends_with(&expected.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        "{when}: the arguments changed on their way: {cmdline:?}"
+    );
+    let environ = proc_list(sb, pid, "environ");
+    for (k, v) in NASTY_ENV {
+        assert!(
+            environ.contains(&format!("{k}={v}")),
+            "{when}: {k} changed on its way: {environ:?}"
+        );
+    }
+    let out = sb.exec(&["readlink", &format!("/proc/{pid}/cwd")]);
+    assert_eq!(
+        stdout(&out).trim_end_matches('\n'),
+        cwd.display().to_string(),
+        "{when}: the working directory"
+    );
+    let log = &app.log;
+    sb.wait_for(&format!("{} ({when})", log.display()), PATIENCE, || {
+        std::fs::read_to_string(log).is_ok_and(|t| t.contains("argv ["))
+    });
+    let name = stdout(&sb.systemctl(&["show", "--property=SyslogIdentifier", "--value", unit]));
+    assert_eq!(
+        name.trim_end_matches('\n'),
+        NASTY_NAME,
+        "{when}: the journal tag"
+    );
+}
+
+/// The service of the nasty app's instance 0.
+fn nasty_unit(suffix: &str) -> String {
+    format!(
+        "pm2ctl-{}{suffix}.service",
+        pm2ctl::plan::naming::escape(NASTY_NAME)
+    )
+}
+
+#[test]
+fn specifiers_variables_and_escapes_reach_the_process_unchanged_through_dbus_and_a_daemon_reload() {
+    let sb = Sandbox::boot();
+    let dir = common::sandbox::workdir("hardening", "nasty-dbus");
+    let app = nasty_app(&dir);
+    let out = sb.pm2ctl(&["apply", &app.file]);
+    assert_success("apply", &out);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("a backslash, which systemd drops from ReadWritePaths="),
+        "apply warns about the working directory's backslash: {said}"
+    );
+    let unit = nasty_unit("@0");
+    assert_nasty_values_arrived(&sb, &unit, &app, "over D-Bus");
+
+    // systemd reads its transient units back from the files it wrote for them.
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    std::fs::remove_file(&app.log).expect("remove the log file");
+    assert_success("restart", &sb.pm2ctl(&["restart", NASTY_NAME]));
+    assert_nasty_values_arrived(&sb, &unit, &app, "after a daemon-reload");
+
+    // The cron companion, which runs pm2ctl with the name, still names the app.
+    let before = show(&sb, &unit, "MainPID");
+    let cron = nasty_unit("-cron");
+    assert_success("the cron service", &sb.systemctl(&["start", &cron]));
+    assert_eq!(show(&sb, &cron, "Result"), "success");
+    assert_ne!(
+        show(&sb, &unit, "MainPID"),
+        before,
+        "the cron service restarted the app"
+    );
+}
+
+#[test]
+fn specifiers_variables_and_escapes_reach_the_process_unchanged_through_the_generator() {
+    let dir = common::sandbox::workdir("hardening", "nasty-generator");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).expect("create the state directory");
+    let app = nasty_app(&dir);
+    let unit = nasty_unit("@0");
+    let saved = {
+        let sb = Sandbox::boot_with_state(&state);
+        assert_success("apply --save", &sb.pm2ctl(&["apply", "--save", &app.file]));
+        assert_nasty_values_arrived(&sb, &unit, &app, "over D-Bus");
+        std::fs::read_to_string(sb.config_dir().join("dump.toml")).expect("save wrote dump.toml")
+    };
+    std::fs::remove_file(&app.log).expect("remove the log file");
+
+    // A "reboot": the generator writes the saved app's unit files, systemd loads them.
+    let sb = Sandbox::boot_with_state(&state);
+    std::fs::write(sb.config_dir().join("dump.toml"), &saved).expect("restore the saved file");
+    common::generator::install(&sb);
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    let services = common::generator::wanted(&sb, "multi-user.target");
+    assert!(services.contains(&unit), "{services:?}");
+    assert_success("start", &sb.systemctl(&["start", &unit]));
+    assert_nasty_values_arrived(&sb, &unit, &app, "from the generated unit file");
+
+    // The generated cron companion names the app too.
+    let cron = nasty_unit("-cron");
+    assert_success("the cron service", &sb.systemctl(&["start", &cron]));
+    assert_eq!(show(&sb, &cron, "Result"), "success");
 }
 
 fn show(sb: &Sandbox, unit: &str, property: &str) -> String {

@@ -265,7 +265,7 @@ fn command_of(spec: &UnitSpec) -> (Command, Option<String>, Option<String>) {
     };
     let mut out_log = str_prop(spec, "StandardOutputFileToAppend");
     let mut err_log = str_prop(spec, "StandardErrorFileToAppend");
-    let mut argv = exec.argv.clone();
+    let mut argv = crate::unit::dollar::decode_strings(&exec.argv);
     if argv.get(1).map(String::as_str) == Some("exec-wrap") {
         let separator = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
         let options = &argv[2..separator];

@@ -342,6 +342,9 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
     // The version gate's warnings come first; it runs once the companions are planned.
     let gate_warnings_at = warnings.len();
     warnings.extend(unsupported(app, command.runtime));
+    if let Some(first) = instances.first() {
+        warnings.extend(sandbox::reload_loses_backslashes(&first.service, &app.name));
+    }
     if let (Some(_), Some(why)) = (app.max_memory_restart, &host.memory_unenforced) {
         warnings.push(format!(
             "app `{}`: max_memory_restart is not enforced: {why}",

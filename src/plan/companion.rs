@@ -232,6 +232,7 @@ pub(super) fn pm2ctl_command(pm2ctl: &str, scope: Scope, verb: &[&str], app: &st
     argv.push(scope_flag.into());
     argv.push("--".into());
     argv.push(app.to_string());
+    crate::unit::dollar::encode(&mut argv, 2);
     ExecCommand {
         path: pm2ctl.to_string(),
         argv,

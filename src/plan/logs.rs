@@ -153,6 +153,7 @@ pub fn exec_start(
     argv.push("--".into());
     argv.push(real.path.clone());
     argv.extend(real.argv.iter().skip(1).cloned());
+    crate::unit::dollar::encode(&mut argv, 2);
     ExecCommand {
         path: wrapper.to_string(),
         argv,

@@ -273,6 +273,30 @@ pub fn apply(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
     }
 }
 
+/// The warning for writable paths holding a `\`: systemd (252, checked) writes a transient
+/// unit's `ReadWritePaths=` to its file under /run/systemd/transient without escaping the
+/// backslash, and a `daemon-reload` reads `\x` back as `x`, so such a path is writable only
+/// until the next reload. Unit files (the generator's) and every other property keep it.
+pub fn reload_loses_backslashes(spec: &UnitSpec, app_name: &str) -> Option<String> {
+    let Some(Value::StrList(paths)) = spec.get("ReadWritePaths") else {
+        return None;
+    };
+    let lost: Vec<&str> = paths
+        .iter()
+        .filter(|p| p.contains('\\'))
+        .map(|p| p.strip_prefix('-').unwrap_or(p))
+        .collect();
+    (!lost.is_empty()).then(|| {
+        format!(
+            "app `{app_name}`: {} {} a backslash, which systemd drops from ReadWritePaths= when \
+             it reloads (daemon-reload): the app can write there only until then; a path \
+             without one keeps working",
+            lost.join(", "),
+            if lost.len() == 1 { "holds" } else { "hold" },
+        )
+    })
+}
+
 /// The effective value of an on/off option.
 pub fn switch_value(sandbox: &Sandbox, s: &Switch) -> bool {
     sandbox.switches.get(s.key).copied().unwrap_or(s.default)
@@ -383,6 +407,23 @@ mod tests {
         assert!(holds(m, caps::Capability::CAP_CHOWN));
         assert!(!holds(m, caps::Capability::CAP_SYS_ADMIN));
         assert_eq!(names(0), Vec::<String>::new());
+    }
+
+    #[test]
+    fn writable_paths_with_a_backslash_are_warned_about() {
+        let mut spec = UnitSpec::new("pm2ctl-a@0.service", crate::unit::UnitKind::Service);
+        spec.set(
+            "ReadWritePaths",
+            Value::StrList(vec!["-/srv/a\\b".into(), "-/srv/ok %i $X".into()]),
+        );
+        let warning = reload_loses_backslashes(&spec, "a").expect("a warning");
+        assert!(
+            warning.starts_with("app `a`: /srv/a\\b holds a backslash"),
+            "{warning}"
+        );
+        assert!(!warning.contains("/srv/ok"), "{warning}");
+        spec.properties.clear();
+        assert_eq!(reload_loses_backslashes(&spec, "a"), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn to_variant(value: &Value) -> Variant<'static> {
         Value::Exec(commands) => Variant::from(
             commands
                 .iter()
-                .map(|c| (c.path.clone(), c.argv.clone(), c.ignore_failure))
+                .map(|c| (c.path.clone(), literal_argv(&c.argv), c.ignore_failure))
                 .collect::<Vec<(String, Vec<String>, bool)>>(),
         ),
         Value::Pairs(pairs) => Variant::from(pairs.clone()),
@@ -23,6 +23,14 @@ pub fn to_variant(value: &Value) -> Variant<'static> {
         Value::ExitStatus(statuses, signals) => Variant::from((statuses.clone(), signals.clone())),
         Value::Filter(allow, names) => Variant::from((*allow, names.clone())),
     }
+}
+
+/// An `Exec*` argv that systemd runs as written. systemd expands `$NAME` and `${NAME}` in every
+/// word of a command line when it runs it, whether the command came from a unit file or over
+/// D-Bus (`ExecStart a(sasb)` has no flag against it), and reads `$$` as one `$`; pm2ctl's
+/// arguments are literal, so each `$` is doubled here, as `unit::render` does in unit files.
+fn literal_argv(argv: &[String]) -> Vec<String> {
+    argv.iter().map(|a| a.replace('$', "$$")).collect()
 }
 
 /// A unit's properties as `StartTransientUnit`'s `a(sv)`.
@@ -37,6 +45,19 @@ pub fn properties(spec: &UnitSpec) -> Vec<(&str, Variant<'static>)> {
 mod tests {
     use super::*;
     use crate::unit::ExecCommand;
+
+    #[test]
+    fn exec_arguments_keep_their_dollars() {
+        let value = Value::Exec(vec![ExecCommand {
+            path: "/opt/$x/node".into(),
+            argv: vec!["/opt/$x/node".into(), "$HOME".into(), "${A}$$".into()],
+            ignore_failure: false,
+        }]);
+        let sent: Vec<(String, Vec<String>, bool)> =
+            to_variant(&value).try_into().expect("an a(sasb)");
+        assert_eq!(sent[0].0, "/opt/$x/node", "the path is not expanded");
+        assert_eq!(sent[0].1, ["/opt/$$x/node", "$$HOME", "$${A}$$$$"]);
+    }
 
     #[test]
     fn every_value_gets_the_signature_it_declares() {

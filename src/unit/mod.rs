@@ -5,6 +5,7 @@
 //! `MemoryMax t`, …). Two backends consume the same specs: `systemd` sends them
 //! over D-Bus, `render` turns them into unit-file text for the generator.
 
+pub mod dollar;
 pub mod render;
 
 pub use render::{render, RenderError};

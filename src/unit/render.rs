@@ -247,7 +247,12 @@ fn exec_line(c: &ExecCommand) -> Result<String, String> {
     if c.ignore_failure {
         out.push('-');
     }
-    let argv0_differs = c.argv.first().is_some_and(|a| *a != c.path);
+    // argv[0] is written on its own when it is not the path, or when the path holds a `$`:
+    // systemd expands variables in the argv[0] it copies from the path, not in the path.
+    let argv0_differs = c
+        .argv
+        .first()
+        .is_some_and(|a| *a != c.path || a.contains('$'));
     if argv0_differs {
         out.push('@');
     }
@@ -461,6 +466,17 @@ StandardOutput=append:/var/log/api.log
         assert_eq!(
             exec_line(&c).unwrap(),
             r#"-@"/bin/bash" "bash" "-c" "echo hi""#
+        );
+
+        // A `$` in the path: argv[0] is written out, escaped, so it stays the path.
+        let d = ExecCommand {
+            path: "/opt/${x}/node".into(),
+            argv: vec!["/opt/${x}/node".into(), "a".into()],
+            ignore_failure: false,
+        };
+        assert_eq!(
+            exec_line(&d).unwrap(),
+            r#"@"/opt/${x}/node" "/opt/$${x}/node" "a""#
         );
     }
 

@@ -3,6 +3,7 @@
 // Each test binary compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod generator;
 pub mod load;
 pub mod remote;
 pub mod sandbox;
