@@ -72,6 +72,19 @@ fn apps_run_sandboxed_with_no_privilege_they_did_not_ask_for() {
     assert_eq!(guest["capEff"], "0000000000000000", "{guest}");
     assert_eq!(guest["writes"]["cwd"], "ok", "{guest}");
     assert_eq!(guest["writes"]["tmp"], "ok", "{guest}");
+    // Under a system-call filter, and Node still lists the network interfaces (netlink).
+    assert_eq!(guest["seccomp"], "2", "{guest}");
+    assert!(guest["interfaces"].as_u64() >= Some(1), "{guest}");
+    let families = show(&sb, "pm2ctl-guest@0.service", "RestrictAddressFamilies");
+    for family in ["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"] {
+        assert!(families.contains(family), "{families}");
+    }
+    assert!(!families.contains("AF_PACKET"), "{families}");
+    let calls = show(&sb, "pm2ctl-guest@0.service", "SystemCallFilter");
+    assert!(
+        calls.contains("execve") && !calls.contains("reboot"),
+        "@system-service: {calls}"
+    );
     assert_eq!(
         sb.unit_state("pm2ctl-guest@0.socket"),
         "active",
@@ -95,6 +108,7 @@ fn apps_run_sandboxed_with_no_privilege_they_did_not_ask_for() {
     let legacy = probe(&sb, 4192);
     assert_eq!(legacy["writes"]["etc"], "ok", "{legacy}");
     assert_eq!(legacy["noNewPrivs"], "0", "{legacy}");
+    assert_eq!(legacy["seccomp"], "0", "{legacy}");
 }
 
 /// Values holding what systemd reads specially — `%` specifiers, `$` variables, backslashes,

@@ -94,7 +94,43 @@ pub const SWITCHES: &[Switch] = &[
         false,
         false,
     ),
+    // `@system-service`: what Node, npm and their native modules call. A call outside it
+    // fails with EPERM (`SystemCallErrorNumber`) rather than killing the app, so code that
+    // probes for a newer call (libuv tries io_uring) falls back.
+    switch("system_call_filter", "SystemCallFilter", true, false),
+    // Local, IPv4 and IPv6 sockets, and netlink (`os.networkInterfaces()` asks the kernel
+    // over it); no raw packet sockets or the rest.
+    switch(
+        "restrict_address_families",
+        "RestrictAddressFamilies",
+        true,
+        false,
+    ),
 ];
+
+/// The system calls an app may make with `system_call_filter` on.
+const APP_SYSCALLS: &[&str] = &["@system-service"];
+/// The socket families an app may open with `restrict_address_families` on.
+const APP_ADDRESS_FAMILIES: &[&str] = &["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"];
+
+/// The properties an on switch sets.
+fn switch_properties(s: &Switch) -> Vec<(&'static str, Value)> {
+    let names = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    match s.property {
+        "RestrictNamespaces" => vec![(s.property, Value::U64(0))],
+        "SystemCallArchitectures" => {
+            vec![(s.property, Value::StrList(vec!["native".into()]))]
+        }
+        "SystemCallFilter" => vec![
+            (s.property, Value::Filter(true, names(APP_SYSCALLS))),
+            ("SystemCallErrorNumber", Value::I32(EPERM)),
+        ],
+        "RestrictAddressFamilies" => {
+            vec![(s.property, Value::Filter(true, names(APP_ADDRESS_FAMILIES)))]
+        }
+        _ => vec![(s.property, Value::Bool(true))],
+    }
+}
 
 /// `protect_system` values (systemd's), the default first.
 pub const PROTECT_SYSTEM: &[&str] = &["strict", "full", "true", "false"];
@@ -177,15 +213,15 @@ pub fn companion(
 ) {
     let system = host.scope == Scope::System;
     for s in SWITCHES {
-        if s.namespaced && !system {
+        // The companion's own, tighter, filters follow.
+        if (s.namespaced && !system)
+            || matches!(s.property, "SystemCallFilter" | "RestrictAddressFamilies")
+        {
             continue;
         }
-        let value = match s.property {
-            "RestrictNamespaces" => Value::U64(0),
-            "SystemCallArchitectures" => Value::StrList(vec!["native".into()]),
-            _ => Value::Bool(true),
-        };
-        spec.set(s.property, value);
+        for (property, value) in switch_properties(s) {
+            spec.set(property, value);
+        }
     }
     let names = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     spec.set(
@@ -245,12 +281,9 @@ pub fn apply(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
             {
                 continue;
             }
-            let value = match s.property {
-                "RestrictNamespaces" => Value::U64(0),
-                "SystemCallArchitectures" => Value::StrList(vec!["native".into()]),
-                _ => Value::Bool(true),
-            };
-            spec.set(s.property, value);
+            for (property, value) in switch_properties(s) {
+                spec.set(property, value);
+            }
         }
         if system {
             let protect_system = choice(&sandbox.protect_system, PROTECT_SYSTEM);
