@@ -187,6 +187,30 @@ fn a_users_manager_runs_that_users_apps() {
         "{shown}"
     );
 
+    // `show` has the same lines in its log section.
+    let mut argv = as_user(&dirs, JOURNAL_READER);
+    argv.extend(
+        [PM2CTL, "show", "--user", "uapp"]
+            .iter()
+            .map(|a| a.to_string()),
+    );
+    let show = sb.exec(&argv);
+    assert_success("show --user", &show);
+    let shown = stdout(&show);
+    let section = shown
+        .split("log lines\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no log section: {shown}"));
+    let section: String = section
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    assert_eq!(
+        shown_lines(&section, "uapp", "listening on 4170"),
+        3,
+        "{shown}"
+    );
+
     assert_success(
         "save --user",
         &pm2ctl_as_user(&sb, &dirs, &["save", "--user"]),

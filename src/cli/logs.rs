@@ -141,27 +141,13 @@ fn run_logs(args: LogsArgs) -> Result<()> {
     let scope = args.manager.scope();
     let known = targets::discover(scope);
     let resolved = known.resolve(args.target.as_deref())?;
-    let marks = marks::read_current(scope)?;
-    let query = Query {
-        selection: resolved.selection,
-        streams: match (args.err, args.out) {
-            (true, _) => StreamFilter::Err,
-            (_, true) => StreamFilter::Out,
-            _ => StreamFilter::Both,
-        },
-        lines: args.lines,
-        follow: !args.nostream,
-        since: args.since,
-        user: match scope {
-            Scope::User => Some(UserJournal {
-                uid: journal_uid()?,
-                apps: known.fields,
-            }),
-            Scope::System => None,
-        },
-        marks,
-        every_app: resolved.every_app,
+    let mut query = journal_query(scope, known, &resolved, args.lines, !args.nostream)?;
+    query.streams = match (args.err, args.out) {
+        (true, _) => StreamFilter::Err,
+        (_, true) => StreamFilter::Out,
+        _ => StreamFilter::Both,
     };
+    query.since = args.since;
     let stdout = std::io::stdout();
     let colors = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let renderer = Renderer {
@@ -182,6 +168,74 @@ fn run_logs(args: LogsArgs) -> Result<()> {
         renderer,
     };
     reader::run(&query, &mut sink)
+}
+
+/// What `logs` asks the journal for `resolved`, both streams, since any time: a user
+/// manager's apps are found by their units (see `UserJournal`), `flush` marks apply.
+fn journal_query(
+    scope: Scope,
+    known: targets::Known,
+    resolved: &targets::Resolved,
+    lines: u32,
+    follow: bool,
+) -> Result<Query> {
+    Ok(Query {
+        selection: resolved.selection.clone(),
+        streams: StreamFilter::Both,
+        lines,
+        follow,
+        since: None,
+        user: match scope {
+            Scope::User => Some(UserJournal {
+                uid: journal_uid()?,
+                apps: known.fields,
+            }),
+            Scope::System => None,
+        },
+        marks: marks::read_current(scope)?,
+        every_app: resolved.every_app,
+    })
+}
+
+/// The last `lines` lines of app `name` as `logs --nostream --timestamp` prints them, without
+/// colors: the log tails of `show` and `monit`, found as `logs` finds them (a user's own
+/// manager, `-H`). A failure is one line saying why.
+pub fn tail(name: &str, scope: Scope, lines: u32) -> Vec<String> {
+    let read = || -> Result<Vec<String>> {
+        let known = targets::discover(scope);
+        let resolved = known.resolve(Some(name))?;
+        let query = journal_query(scope, known, &resolved, lines, false)?;
+        let mut sink = Collected {
+            lines: Vec::new(),
+            renderer: Renderer {
+                format: Format::Pm2,
+                colors: false,
+                timestamp: Some(crate::logs::timefmt::PM2_DEFAULT.into()),
+                name_width: resolved.name_width,
+                pm_ids: resolved.pm_ids,
+            },
+        };
+        reader::run(&query, &mut sink)?;
+        Ok(sink.lines)
+    };
+    read().unwrap_or_else(|e| vec![format!("(cannot read the journal: {e:#})")])
+}
+
+/// Rendered records kept in memory.
+struct Collected {
+    lines: Vec<String>,
+    renderer: Renderer,
+}
+
+impl Sink for Collected {
+    fn record(&mut self, record: &Record) -> std::io::Result<()> {
+        self.lines.push(self.renderer.render(record).text);
+        Ok(())
+    }
+
+    fn idle(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The user whose apps `logs --user` shows: the caller, or with `-H` the user ssh logs in as.

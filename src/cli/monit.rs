@@ -129,7 +129,7 @@ fn monit(args: &Args) -> Result<()> {
         if app != logs_for {
             dashboard.log_lines = app
                 .as_deref()
-                .map(|a| log_tail(a, scope, args.lines))
+                .map(|a| super::logs::tail(a, scope, args.lines))
                 .unwrap_or_default();
             logs_for = app;
         }
@@ -162,7 +162,7 @@ fn monit(args: &Args) -> Result<()> {
             Err(e) => dashboard.error = Some(format!("{e:#}")),
         }
         if let Some(app) = &logs_for {
-            dashboard.log_lines = log_tail(app, scope, args.lines);
+            dashboard.log_lines = super::logs::tail(app, scope, args.lines);
         }
     }
     Ok(())
@@ -200,35 +200,6 @@ impl Sampler {
     }
 }
 
-/// The last `lines` journal lines of `app`, oldest first.
-fn log_tail(app: &str, scope: Scope, lines: u32) -> Vec<String> {
-    let mut cmd = std::process::Command::new("journalctl");
-    if scope == Scope::User {
-        cmd.arg("--user");
-    }
-    cmd.args([
-        "--no-pager",
-        "-o",
-        "short-iso",
-        "-n",
-        &lines.to_string(),
-        &format!("PM2_APP={app}"),
-    ]);
-    // With -H, the journal of that host.
-    match crate::remote::localize(cmd).and_then(|mut cmd| Ok(cmd.output()?)) {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| *l != "-- No entries --")
-            .map(String::from)
-            .collect(),
-        Ok(out) => vec![format!(
-            "journalctl failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )],
-        Err(e) => vec![format!("cannot run journalctl: {e:#}")],
-    }
-}
-
 fn status_color(status: Status) -> Color {
     match status {
         Status::Online => Color::Green,
@@ -256,7 +227,7 @@ pub fn draw(frame: &mut Frame, dashboard: &Dashboard) {
     draw_graphs(frame, dashboard, graphs_area);
 
     let title = match dashboard.selected_instance() {
-        Some(i) => format!(" {} logs (journalctl PM2_APP={}) ", i.name, i.name),
+        Some(i) => format!(" {} logs ", i.name),
         None => " logs ".to_string(),
     };
     let visible = logs_area.height.saturating_sub(2) as usize;

@@ -388,53 +388,32 @@ pub fn describe(
     let _ = writeln!(out, "  {on}systemctl{user} status {}", services.join(" "));
     let _ = writeln!(out, "  {on}systemctl{user} status {}", first.slice);
     let _ = writeln!(out, "  {on}systemctl{user} show {}", first.service);
-    let _ = writeln!(out, "  {on}journalctl{user} PM2_APP={name} -f");
+    // A user's manager adds no PM2_APP field (see `logs --help`): select by unit there.
+    let lines_of = if scope == Scope::User {
+        format!("--user-unit '{}@*'", first.slice.trim_end_matches(".slice"))
+    } else {
+        format!("PM2_APP={name}")
+    };
+    let _ = writeln!(out, "  {on}journalctl{user} {lines_of} -f");
     let _ = writeln!(
         out,
-        "  {on}journalctl{user} PM2_APP={name} PRIORITY=3   (stderr only)"
+        "  {on}journalctl{user} {lines_of} PRIORITY=3   (stderr only)"
     );
     out
 }
 
-/// The app's last log lines, read by `journalctl` (which also knows where the journal is).
+/// The app's last log lines, as `logs` shows them.
 fn log_section(name: &str, scope: Scope, lines: u32) -> String {
     if lines == 0 {
         return String::new();
     }
-    let mut cmd = std::process::Command::new("journalctl");
-    if scope == Scope::User {
-        cmd.arg("--user");
-    }
-    cmd.args([
-        "--no-pager",
-        "-o",
-        "short-iso",
-        "-n",
-        &lines.to_string(),
-        &format!("PM2_APP={name}"),
-    ]);
     let mut out = format!("\nLast {lines} log lines\n");
-    // With -H, the journal of that host.
-    match crate::remote::localize(cmd).and_then(|mut cmd| Ok(cmd.output()?)) {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout);
-            if text.trim().is_empty() || text.trim() == "-- No entries --" {
-                out.push_str("  (none in the journal)\n");
-            }
-            for line in text.lines().filter(|l| *l != "-- No entries --") {
-                let _ = writeln!(out, "  {line}");
-            }
-        }
-        Ok(o) => {
-            let _ = writeln!(
-                out,
-                "  (journalctl failed: {})",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-        }
-        Err(e) => {
-            let _ = writeln!(out, "  (cannot run journalctl: {e:#})");
-        }
+    let tail = super::logs::tail(name, scope, lines);
+    if tail.is_empty() {
+        out.push_str("  (none in the journal)\n");
+    }
+    for line in tail {
+        let _ = writeln!(out, "  {line}");
     }
     out
 }
@@ -487,7 +466,10 @@ mod tests {
         assert!(!text.contains('\u{1b}'));
         let user = describe("web", &[&a], None, 0, Scope::User, false);
         assert!(user.contains("systemctl --user status"), "{user}");
-        assert!(user.contains("journalctl --user PM2_APP=web"), "{user}");
+        assert!(
+            user.contains("journalctl --user --user-unit 'pm2ctl-web@*' -f"),
+            "{user}"
+        );
     }
 
     #[test]
