@@ -8,8 +8,8 @@
 //! `ProtectSystem=strict` and `ProtectHome=read-only` through `ReadWritePaths` (each with
 //! `-`: a path that does not exist is skipped rather than failing the start). `/tmp` is the
 //! app's own (`PrivateTmp`), unless the app itself lives in `/tmp` or `/var/tmp` (its script,
-//! binary or working directory), which a private `/tmp` would hide: then only a file that asks
-//! for `private_tmp` explicitly gets it.
+//! binary or working directory), which a private `/tmp` would hide: such an app writes the
+//! host's `/tmp` and `/var/tmp` as it would unsandboxed, unless its file sets `private_tmp`.
 //!
 //! A user's own systemd (`--user`) cannot set up mount namespaces without unprivileged user
 //! namespaces, so there only the options that need none (seccomp, `NoNewPrivileges`) apply.
@@ -267,6 +267,9 @@ pub fn runs_as_root(user: Option<&str>, host: &HostFacts) -> bool {
 pub fn apply(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
     let sandbox = &inputs.app.sandbox;
     let system = inputs.host.scope == Scope::System;
+    // An app that lives in /tmp keeps the host's /tmp (a private one would hide it), writable
+    // as it would be without the sandbox.
+    let host_tmp = !sandbox.switches.contains_key("private_tmp") && lives_in_tmp(inputs);
     if !sandbox.off {
         for s in SWITCHES {
             if s.namespaced && !system {
@@ -275,10 +278,7 @@ pub fn apply(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
             if !switch_value(sandbox, s) {
                 continue;
             }
-            if s.property == "PrivateTmp"
-                && !sandbox.switches.contains_key(s.key)
-                && lives_in_tmp(inputs)
-            {
+            if s.property == "PrivateTmp" && host_tmp {
                 continue;
             }
             for (property, value) in switch_properties(s) {
@@ -294,8 +294,16 @@ pub fn apply(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
             if protect_home != "false" {
                 spec.set("ProtectHome", Value::Str(dbus_choice(protect_home)));
             }
-            let paths =
+            let mut paths =
                 read_write_paths(inputs, &sandbox.read_write_paths, protect_home != "false");
+            if host_tmp {
+                for tmp in PRIVATE_TMP_PATHS {
+                    let tmp = format!("-{tmp}");
+                    if !paths.contains(&tmp) {
+                        paths.push(tmp);
+                    }
+                }
+            }
             if !paths.is_empty() && (protect_system != "false" || protect_home != "false") {
                 spec.set("ReadWritePaths", Value::StrList(paths));
             }

@@ -637,10 +637,20 @@ fn an_app_living_in_tmp_keeps_the_hosts_tmp_unless_the_file_asks() {
     };
     for dir in ["/tmp/checkout", "/var/tmp/release"] {
         let p = in_tmp(dir);
+        let s = &p.apps[0].instances[0].service;
         assert_eq!(
-            p.apps[0].instances[0].service.get("PrivateTmp"),
+            s.get("PrivateTmp"),
             None,
             "a private /tmp would hide {dir}/app.js"
+        );
+        // ProtectSystem=strict would leave the host's /tmp read-only.
+        assert_eq!(
+            s.get("ReadWritePaths"),
+            Some(&Value::StrList(vec![
+                format!("-{dir}"),
+                "-/tmp".into(),
+                "-/var/tmp".into()
+            ]))
         );
     }
     // Not a prefix match on the string: /tmpfiles is not /tmp.
