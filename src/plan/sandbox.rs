@@ -163,10 +163,32 @@ const PRIVATE_TMP_PATHS: &[&str] = &["/tmp", "/var/tmp"];
 
 /// Whether a private `/tmp` would hide the app's own files.
 fn lives_in_tmp(inputs: &Inputs<'_>) -> bool {
-    inputs
-        .runs_from
-        .iter()
-        .any(|p| PRIVATE_TMP_PATHS.iter().any(|t| p.starts_with(t)))
+    inputs.runs_from.iter().any(|p| in_tmp(p))
+}
+
+/// Whether `path` is in a directory `PrivateTmp` replaces.
+fn in_tmp(path: &Path) -> bool {
+    PRIVATE_TMP_PATHS.iter().any(|t| path.starts_with(t))
+}
+
+/// The absolute paths a service's command names (program and arguments) and its working
+/// directory.
+fn exec_paths(spec: &UnitSpec) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    if let Some(Value::Exec(commands)) = spec.get("ExecStart") {
+        for c in commands {
+            paths.extend(
+                std::iter::once(&c.path)
+                    .chain(&c.argv)
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_absolute()),
+            );
+        }
+    }
+    if let Some(Value::Str(dir)) = spec.get("WorkingDirectory") {
+        paths.push(PathBuf::from(dir));
+    }
+    paths
 }
 
 /// The one capability a companion needs beyond root's uid (which is what systemd's D-Bus API
@@ -212,10 +234,15 @@ pub fn companion(
     need: CompanionNeed,
 ) {
     let system = host.scope == Scope::System;
+    // pm2ctl itself, its state or the watched tree in /tmp: a private /tmp would hide them.
+    let mut runs_from = exec_paths(spec);
+    runs_from.extend(state_dir.map(Path::to_path_buf));
+    let host_tmp = runs_from.iter().any(|p| in_tmp(p));
     for s in SWITCHES {
         // The companion's own, tighter, filters follow.
         if (s.namespaced && !system)
             || matches!(s.property, "SystemCallFilter" | "RestrictAddressFamilies")
+            || (s.property == "PrivateTmp" && host_tmp)
         {
             continue;
         }

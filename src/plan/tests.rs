@@ -417,6 +417,24 @@ fn exec_wrap_form_when_self_exe_is_known() {
 }
 
 #[test]
+fn a_companion_run_from_tmp_keeps_the_hosts_tmp() {
+    let mut app = App::with_defaults("api", "app.js");
+    app.cron_restart = Some("0 3 * * *".into());
+    let private_tmp = |self_exe: &str| {
+        let mut h = host();
+        h.self_exe = Some(self_exe.into());
+        let p = plan(&eco(vec![app.clone()]), None, &h, &resolver()).unwrap();
+        p.apps[0].companions[0].service.get("PrivateTmp").cloned()
+    };
+    assert_eq!(private_tmp("/usr/bin/pm2ctl"), Some(Value::Bool(true)));
+    assert_eq!(
+        private_tmp("/tmp/build/debug/pm2ctl"),
+        None,
+        "a private /tmp would hide pm2ctl itself"
+    );
+}
+
+#[test]
 fn relative_base_dir_resolves_against_the_callers_cwd() {
     let mut e = eco(vec![App::with_defaults("api", "app.js")]);
     e.base_dir = "../../srv".into();
