@@ -6,14 +6,13 @@
 
 mod common;
 
+use common::generator::{self, wanted, GENERATOR};
 use common::sandbox::{assert_success, fixtures_dir, stdout};
 use common::Sandbox;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(60);
-const GENERATOR: &str = env!("CARGO_BIN_EXE_pm2ctl-generator");
 
 fn workdir(test: &str) -> PathBuf {
     common::sandbox::workdir("generator", test)
@@ -31,37 +30,6 @@ fn answers(sb: &Sandbox, port: u16) -> bool {
     sb.curl(&format!("http://127.0.0.1:{port}/"))
         .status
         .success()
-}
-
-/// Installs the generator as systemd looks for it in /run/systemd/system-generators. systemd
-/// gives generators none of the manager's DefaultEnvironment, so a wrapper names the
-/// sandbox's config directory and the pm2ctl under test (the packaged layout needs neither),
-/// and sends the generator's messages to [`generator_log`] instead of the host's kernel log.
-fn install_generator(sb: &Sandbox) {
-    let dir = PathBuf::from(format!(
-        "/proc/{}/root/run/systemd/system-generators",
-        sb.pid()
-    ));
-    std::fs::create_dir_all(&dir).expect("create the generator directory");
-    let wrapper = dir.join("pm2ctl-generator");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexport PM2CTL_CONFIG_DIR='{}' PM2CTL_BIN='{}' PM2CTL_GENERATOR_LOG='{}'\n\
-             exec '{GENERATOR}' \"$@\"\n",
-            sb.config_dir().display(),
-            common::sandbox::PM2CTL,
-            generator_log(sb).display(),
-        ),
-    )
-    .expect("write the generator wrapper");
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
-        .expect("make the wrapper executable");
-}
-
-/// Where the generator installed by [`install_generator`] writes its messages.
-fn generator_log(sb: &Sandbox) -> PathBuf {
-    sb.dir().join("generator.log")
 }
 
 /// A state directory that outlives the sandboxes booted with it, and an ecosystem file
@@ -104,7 +72,7 @@ fn reboot(state: &Path, saved: &str) -> Sandbox {
         units.trim().is_empty(),
         "pm2ctl units before the generator ran:\n{units}"
     );
-    install_generator(&sb);
+    generator::install(&sb);
     assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
     sb
 }
@@ -119,24 +87,6 @@ fn start_wanted(sb: &Sandbox) -> Vec<String> {
     let mut start = vec!["start".to_string()];
     start.extend(units.iter().cloned());
     assert_success("start the wanted units", &sb.systemctl(&start));
-    units
-}
-
-/// The units the generator wired to `target`.
-fn wanted(sb: &Sandbox, target: &str) -> Vec<String> {
-    let dir = PathBuf::from(format!(
-        "/proc/{}/root/run/systemd/generator/{target}.wants",
-        sb.pid()
-    ));
-    let mut units: Vec<String> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    units.sort();
     units
 }
 
@@ -209,7 +159,7 @@ fn saved_apps_come_back_after_a_reboot_under_the_same_units() {
 #[test]
 fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
     let sb = Sandbox::boot();
-    install_generator(&sb);
+    generator::install(&sb);
     let dump = sb.config_dir().join("dump.toml");
 
     // One app whose script is gone: skipped, the other generated.
@@ -223,7 +173,7 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
     .unwrap();
     assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
     assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-ok@0.service"]);
-    let logged = || std::fs::read_to_string(generator_log(&sb)).unwrap_or_default();
+    let logged = || std::fs::read_to_string(generator::log(&sb)).unwrap_or_default();
     assert!(
         logged().contains("pm2ctl-generator: app `gone` skipped"),
         "the generator did not say why it skipped `gone`:\n{}",
@@ -240,7 +190,7 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
             ("PM2CTL_CONFIG_DIR", &sb.config_dir().display().to_string()),
             (
                 "PM2CTL_GENERATOR_LOG",
-                &generator_log(&sb).display().to_string(),
+                &generator::log(&sb).display().to_string(),
             ),
         ],
         &[GENERATOR, "/run/pm2ctl-generator-test", "/tmp", "/tmp"],
@@ -423,7 +373,7 @@ fn startup_checks_the_generator_and_unstartup_keeps_the_saved_file() {
         "{said}"
     );
 
-    install_generator(&sb);
+    generator::install(&sb);
     let startup = sb.pm2ctl(&["startup"]);
     assert_success("startup", &startup);
     let said = stdout(&startup);
@@ -459,7 +409,7 @@ fn apply_of_a_changed_saved_app_takes_over_its_generated_units() {
         http_app("moved", 4167, "env = { GREETING = \"saved\" }"),
     )
     .unwrap();
-    install_generator(&sb);
+    generator::install(&sb);
     assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
     assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-moved@0.service"]);
     assert_success(
@@ -527,7 +477,7 @@ fn resurrect_restarts_a_stopped_generated_instance() {
         http_app("repaired", 4168, ""),
     )
     .unwrap();
-    install_generator(&sb);
+    generator::install(&sb);
     assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
     let unit = "pm2ctl-repaired@0.service";
     assert_success("start", &sb.systemctl(&["start", unit]));

@@ -9,7 +9,8 @@ pub const GENERATOR: &str = env!("CARGO_BIN_EXE_pm2ctl-generator");
 
 /// Installs the generator where systemd looks for it (/run/systemd/system-generators). systemd
 /// gives generators none of the manager's DefaultEnvironment, so a wrapper names the sandbox's
-/// config directory and the pm2ctl under test (the packaged layout needs neither).
+/// config directory and the pm2ctl under test (the packaged layout needs neither), and sends
+/// the generator's messages to [`log`] rather than the host's kernel log.
 pub fn install(sb: &Sandbox) {
     let dir = PathBuf::from(format!(
         "/proc/{}/root/run/systemd/system-generators",
@@ -20,13 +21,20 @@ pub fn install(sb: &Sandbox) {
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\nexport PM2CTL_CONFIG_DIR='{}' PM2CTL_BIN='{PM2CTL}'\nexec '{GENERATOR}' \"$@\"\n",
+            "#!/bin/sh\nexport PM2CTL_CONFIG_DIR='{}' PM2CTL_BIN='{PM2CTL}' PM2CTL_GENERATOR_LOG='{}'\n\
+             exec '{GENERATOR}' \"$@\"\n",
             sb.config_dir().display(),
+            log(sb).display(),
         ),
     )
     .expect("write the generator wrapper");
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
         .expect("make the wrapper executable");
+}
+
+/// Where the generator installed by [`install`] writes its messages.
+pub fn log(sb: &Sandbox) -> PathBuf {
+    sb.dir().join("generator.log")
 }
 
 /// The units the generator wired to `target`, sorted.
