@@ -300,14 +300,6 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
                 home: home.as_deref(),
                 writable,
                 base_dir: ctx.base_dir,
-                runs_from: std::iter::once(command.cwd.as_path())
-                    .chain(
-                        std::iter::once(&command.exec.path)
-                            .chain(&command.exec.argv)
-                            .map(Path::new)
-                            .filter(|p| p.is_absolute()),
-                    )
-                    .collect(),
             },
         );
         for (name, value) in output {

@@ -7,9 +7,10 @@
 //! files' directories and its user's home (npm/yarn caches), so those stay writable under
 //! `ProtectSystem=strict` and `ProtectHome=read-only` through `ReadWritePaths` (each with
 //! `-`: a path that does not exist is skipped rather than failing the start). `/tmp` is the
-//! app's own (`PrivateTmp`), unless the app itself lives in `/tmp` or `/var/tmp` (its script,
-//! binary or working directory), which a private `/tmp` would hide: such an app writes the
-//! host's `/tmp` and `/var/tmp` as it would unsandboxed, unless its file sets `private_tmp`.
+//! app's own (`PrivateTmp`), unless the app itself lives in `/tmp` or `/var/tmp` (its
+//! script, binary, log files or working directory), which a private `/tmp` would hide: such
+//! an app writes the host's `/tmp` and `/var/tmp` as it would unsandboxed, unless its file
+//! sets `private_tmp`.
 //!
 //! A user's own systemd (`--user`) cannot set up mount namespaces without unprivileged user
 //! namespaces, so there only the options that need none (seccomp, `NoNewPrivileges`) apply.
@@ -153,26 +154,18 @@ pub struct Inputs<'a> {
     pub writable: Vec<PathBuf>,
     /// What relative `read_write_paths` are relative to (the file's directory).
     pub base_dir: &'a Path,
-    /// The paths the app runs from: its working directory, and the program and arguments
-    /// that are absolute paths (the script).
-    pub runs_from: Vec<&'a Path>,
 }
 
 /// The directories `PrivateTmp` replaces with the service's own.
 const PRIVATE_TMP_PATHS: &[&str] = &["/tmp", "/var/tmp"];
-
-/// Whether a private `/tmp` would hide the app's own files.
-fn lives_in_tmp(inputs: &Inputs<'_>) -> bool {
-    inputs.runs_from.iter().any(|p| in_tmp(p))
-}
 
 /// Whether `path` is in a directory `PrivateTmp` replaces.
 fn in_tmp(path: &Path) -> bool {
     PRIVATE_TMP_PATHS.iter().any(|t| path.starts_with(t))
 }
 
-/// The absolute paths a service's command names (program and arguments) and its working
-/// directory.
+/// The absolute paths a service's command names (program and arguments: the script, log
+/// files) and its working directory: what a private `/tmp` would hide when they are in it.
 fn exec_paths(spec: &UnitSpec) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = Vec::new();
     if let Some(Value::Exec(commands)) = spec.get("ExecStart") {
@@ -296,7 +289,8 @@ pub fn apply(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
     let system = inputs.host.scope == Scope::System;
     // An app that lives in /tmp keeps the host's /tmp (a private one would hide it), writable
     // as it would be without the sandbox.
-    let host_tmp = !sandbox.switches.contains_key("private_tmp") && lives_in_tmp(inputs);
+    let host_tmp =
+        !sandbox.switches.contains_key("private_tmp") && exec_paths(spec).iter().any(|p| in_tmp(p));
     if !sandbox.off {
         for s in SWITCHES {
             if s.namespaced && !system {
