@@ -124,7 +124,10 @@ fn a_second_apply_changes_nothing_and_an_env_edit_restarts_only_that_app() {
     assert_success("apply --dry-run", &dry);
     let plan = stdout(&dry);
     assert!(plan.contains("= alpha: unchanged"), "{plan}");
-    assert!(plan.contains("~ beta: replace"), "{plan}");
+    assert!(
+        plan.contains("~ beta: roll instance 0 one at a time"),
+        "{plan}"
+    );
     assert_eq!(pid_on(&sb, 4102), Some(beta), "--dry-run restarted beta");
 
     let third = apply(&sb, &file, &[]);
@@ -464,4 +467,306 @@ fn an_apply_killed_half_way_is_completed_by_the_next_one() {
         "{}",
         stderr(&last)
     );
+}
+
+/// A cluster app of `instances` instances on `port`, running `script` as root with `extra`
+/// lines (env, limits).
+fn cluster_app(name: &str, script: &str, port: u16, instances: u32, extra: &str) -> String {
+    format!(
+        "[[apps]]\nuser = \"root\"\nname = \"{name}\"\nscript = \"{script}\"\nport = {port}\n\
+         exec_mode = \"cluster\"\ninstances = {instances}\n{extra}\n"
+    )
+}
+
+/// `(MainPID, socket ActiveEnterTimestampMonotonic)` of each instance of `name`.
+fn instance_pids_and_sockets(sb: &Sandbox, name: &str, instances: u32) -> Vec<(String, String)> {
+    (0..instances)
+        .map(|i| {
+            (
+                show(sb, &format!("pm2ctl-{name}@{i}.service"), "MainPID"),
+                show(
+                    sb,
+                    &format!("pm2ctl-{name}@{i}.socket"),
+                    "ActiveEnterTimestampMonotonic",
+                ),
+            )
+        })
+        .collect()
+}
+
+/// An app that answers with its pid and `VERSION` (from its code), and exits at once when
+/// its environment has `CRASH=1`.
+fn versioned_app(dir: &Path, version: &str) -> String {
+    let path = dir.join("versioned.js");
+    std::fs::write(
+        &path,
+        format!(
+            "'use strict';\nif (process.env.CRASH === '1') {{ console.error('crash at start'); \
+             process.exit(3); }}\nrequire('http').createServer((q, r) => {{\n  \
+             r.setHeader('Content-Type', 'application/json');\n  \
+             r.end(JSON.stringify({{ pid: process.pid, version: '{version}' }}) + '\\n');\n\
+             }}).listen(Number(process.env.PORT));\n"
+        ),
+    )
+    .expect("write the app");
+    path.display().to_string()
+}
+
+/// What `versioned.js` answers on `port`.
+fn version_on(sb: &Sandbox, port: u16) -> Option<String> {
+    let out = sb.curl(&format!("http://127.0.0.1:{port}/"));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    body["version"].as_str().map(String::from)
+}
+
+fn assert_no_loss(result: &common::load::LoadResult, during: &str) {
+    assert_eq!(
+        (result.failed, result.non2xx),
+        (0, 0),
+        "requests lost during {during} ({} answered), first errors: {:?}",
+        result.ok,
+        result.errors
+    );
+    assert!(result.ok > 0, "no request answered during {during}");
+}
+
+#[test]
+fn an_env_change_rolls_a_cluster_app_under_load_without_losing_a_request() {
+    let sb = Sandbox::boot();
+    let dir = workdir("roll-env");
+    let http = fixture("http.js");
+    let port = 4181;
+    let file = write_file(
+        &dir,
+        &cluster_app("web", &http, port, 4, "env = { MARK = \"a\" }"),
+    );
+    assert_success("first apply", &apply(&sb, &file, &[]));
+    wait_for_pid(&sb, port);
+    let before = instance_pids_and_sockets(&sb, "web", 4);
+
+    write_file(
+        &dir,
+        &cluster_app("web", &http, port, 4, "env = { MARK = \"b\" }"),
+    );
+    let dry = apply(&sb, &file, &["--dry-run"]);
+    assert!(
+        stdout(&dry).contains("~ web: roll instances 0, 1, 2, 3 one at a time"),
+        "{}",
+        stdout(&dry)
+    );
+
+    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = common::load::Load::start(&sb, load_dir.path(), port);
+    load.wait_for_more(&sb, 200);
+    let out = apply(&sb, &file, &[]);
+    assert_success("apply of the env change", &out);
+    load.wait_for_more(&sb, 200);
+    let result = load.finish();
+    assert_no_loss(&result, "the apply");
+
+    let after = instance_pids_and_sockets(&sb, "web", 4);
+    for (i, ((pid_before, socket_before), (pid_after, socket_after))) in
+        before.iter().zip(&after).enumerate()
+    {
+        assert_ne!(pid_before, pid_after, "web@{i} kept its process");
+        assert_eq!(
+            socket_before,
+            socket_after,
+            "web@{i}'s socket was stopped:\n{}",
+            stderr(&out)
+        );
+        let env = show(&sb, &format!("pm2ctl-web@{i}.service"), "Environment");
+        assert!(env.contains("MARK=b"), "web@{i}: {env}");
+    }
+    // One at a time, each ready before the next.
+    let said = stderr(&out);
+    let replaced: Vec<usize> = (0..4)
+        .map(|i| {
+            said.find(&format!("replaced pm2ctl-web@{i}.service: ready"))
+                .unwrap_or_else(|| panic!("web@{i} not replaced:\n{said}"))
+        })
+        .collect();
+    assert!(replaced.windows(2).all(|w| w[0] < w[1]), "{said}");
+    let again = apply(&sb, &file, &[]);
+    assert!(
+        stderr(&again).contains("nothing to change"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+/// The limit of `unit`'s cgroup: `memory.max` on cgroup v2, `memory.limit_in_bytes` on v1.
+fn cgroup_memory_limit(sb: &Sandbox, unit: &str) -> String {
+    let cgroup = show(sb, unit, "ControlGroup");
+    let script = format!(
+        "cat /sys/fs/cgroup{cgroup}/memory.max 2>/dev/null || \
+         cat /sys/fs/cgroup/memory{cgroup}/memory.limit_in_bytes"
+    );
+    stdout(&sb.exec(&["sh", "-c", &script])).trim().to_owned()
+}
+
+#[test]
+fn a_new_memory_limit_is_set_in_place_and_a_later_roll_keeps_the_file_s_value() {
+    let sb = Sandbox::boot();
+    let dir = workdir("roll-limit");
+    let http = fixture("http.js");
+    let port = 4183;
+    let with = |limit: &str, mark: &str| {
+        cluster_app(
+            "web",
+            &http,
+            port,
+            2,
+            &format!("max_memory_restart = \"{limit}\"\nenv = {{ MARK = \"{mark}\" }}"),
+        )
+    };
+    let file = write_file(&dir, &with("300M", "a"));
+    assert_success("first apply", &apply(&sb, &file, &[]));
+    wait_for_pid(&sb, port);
+    let pids: Vec<String> = (0..2)
+        .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
+        .collect();
+
+    write_file(&dir, &with("400M", "a"));
+    let dry = apply(&sb, &file, &["--dry-run"]);
+    assert!(
+        stdout(&dry).contains("~ web: update in place: MemoryMax 300M → 400M"),
+        "{}",
+        stdout(&dry)
+    );
+    let out = apply(&sb, &file, &[]);
+    assert_success("apply of a new limit", &out);
+    for (i, pid) in pids.iter().enumerate() {
+        let unit = format!("pm2ctl-web@{i}.service");
+        assert_eq!(&show(&sb, &unit, "MainPID"), pid, "{unit} was restarted");
+        assert_eq!(show(&sb, &unit, "MemoryMax"), (400u64 << 20).to_string());
+        assert_eq!(cgroup_memory_limit(&sb, &unit), (400u64 << 20).to_string());
+    }
+    let again = apply(&sb, &file, &[]);
+    assert!(
+        stderr(&again).contains("nothing to change"),
+        "{}",
+        stderr(&again)
+    );
+
+    // A later roll writes the file's limit with the rest of the definition.
+    write_file(&dir, &with("500M", "b"));
+    assert_success("apply of a roll", &apply(&sb, &file, &[]));
+    for i in 0..2 {
+        let unit = format!("pm2ctl-web@{i}.service");
+        assert_eq!(show(&sb, &unit, "MemoryMax"), (500u64 << 20).to_string());
+        assert!(show(&sb, &unit, "Environment").contains("MARK=b"));
+    }
+    let again = apply(&sb, &file, &[]);
+    assert!(
+        stderr(&again).contains("nothing to change"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn apply_reload_rolls_new_code_in_and_a_crashing_version_is_rolled_back() {
+    let sb = Sandbox::boot();
+    let dir = workdir("roll-code");
+    let port = 4185;
+    let script = versioned_app(&dir, "v1");
+    let file = write_file(&dir, &cluster_app("web", &script, port, 3, ""));
+    assert_success("first apply", &apply(&sb, &file, &[]));
+    sb.wait_for("v1 answering", PATIENCE, || {
+        version_on(&sb, port).as_deref() == Some("v1")
+    });
+
+    // New code on disk, the same file: plain apply leaves it, --reload rolls it in.
+    versioned_app(&dir, "v2");
+    let plain = apply(&sb, &file, &[]);
+    assert!(
+        stderr(&plain).contains("nothing to change"),
+        "{}",
+        stderr(&plain)
+    );
+    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = common::load::Load::start(&sb, load_dir.path(), port);
+    load.wait_for_more(&sb, 200);
+    let out = apply(&sb, &file, &["--reload"]);
+    assert_success("apply --reload", &out);
+    load.wait_for_more(&sb, 200);
+    assert_no_loss(&load.finish(), "apply --reload");
+    for _ in 0..6 {
+        assert_eq!(version_on(&sb, port).as_deref(), Some("v2"));
+    }
+
+    // A version that exits at start: the roll stops at its first instance, the others
+    // keep serving, and the replaced one gets the previous definition back.
+    let pids: Vec<String> = (1..3)
+        .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
+        .collect();
+    write_file(
+        &dir,
+        &cluster_app("web", &script, port, 3, "env = { CRASH = \"1\" }"),
+    );
+    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = common::load::Load::start(&sb, load_dir.path(), port);
+    load.wait_for_more(&sb, 200);
+    let out = apply(&sb, &file, &[]);
+    load.wait_for_more(&sb, 200);
+    let result = load.finish();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    for text in [
+        "FAILED pm2ctl-web@0.service: the roll stopped there; instances 1, 2 keep the previous definition",
+        "rolled back pm2ctl-web@0.service to the previous definition",
+        "crash at start",
+    ] {
+        assert!(said.contains(text), "{text:?} not in:\n{said}");
+    }
+    assert_no_loss(&result, "the failed roll");
+    for i in 0..3 {
+        let env = show(&sb, &format!("pm2ctl-web@{i}.service"), "Environment");
+        assert!(
+            !env.contains("CRASH"),
+            "web@{i} runs the failed definition: {env}"
+        );
+        assert_eq!(sb.unit_state(&format!("pm2ctl-web@{i}.service")), "active");
+    }
+    let kept: Vec<String> = (1..3)
+        .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
+        .collect();
+    assert_eq!(kept, pids, "instances not reached were restarted");
+    // The file still wants the new version: the next apply tries again.
+    let dry = apply(&sb, &file, &["--dry-run"]);
+    assert!(stdout(&dry).contains("~ web: roll"), "{}", stdout(&dry));
+}
+
+#[test]
+fn a_port_change_moves_each_instance_to_the_new_port_in_turn() {
+    let sb = Sandbox::boot();
+    let dir = workdir("roll-port");
+    let http = fixture("http.js");
+    let file = write_file(&dir, &cluster_app("web", &http, 4187, 2, ""));
+    assert_success("first apply", &apply(&sb, &file, &[]));
+    wait_for_pid(&sb, 4187);
+
+    write_file(&dir, &cluster_app("web", &http, 4188, 2, ""));
+    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = common::load::Load::start(&sb, load_dir.path(), 4187);
+    load.wait_for_more(&sb, 100);
+    let out = apply(&sb, &file, &[]);
+    assert_success("apply of the port change", &out);
+    let on_old_port = load.finish();
+    // The old port served until its last instance moved.
+    assert!(on_old_port.ok >= 100, "{on_old_port:?}");
+    wait_for_pid(&sb, 4188);
+    assert_eq!(pid_on(&sb, 4187), None, "the old port still answers");
+    let said = stderr(&out);
+    let first = said.find("replaced pm2ctl-web@0.service");
+    let second = said.find("stopped pm2ctl-web@1.socket");
+    assert!(
+        first.is_some() && second.is_some() && first < second,
+        "the instances did not move one at a time:\n{said}"
+    );
+    for i in 0..2 {
+        let listen = show(&sb, &format!("pm2ctl-web@{i}.socket"), "Listen");
+        assert!(listen.contains(":4188"), "web@{i}: {listen}");
+    }
 }

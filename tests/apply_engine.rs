@@ -48,6 +48,7 @@ fn app(name: &str, instances: u32, marker: &str) -> DesiredApp {
             })
             .collect(),
         companions: Vec::new(),
+        listen_timeout: pm2ctl::plan::DEFAULT_LISTEN_TIMEOUT,
     };
     plan.slice
         .set("Description", Value::Str(format!("pm2ctl app {name}")));
@@ -77,7 +78,11 @@ impl Engine {
     /// One `apply`: returns the actions taken and the progress text.
     fn apply(&mut self, desired: &[DesiredApp], prune: bool) -> (Vec<(String, Action)>, String) {
         let live = apply::live_units(&self.client).expect("live units");
-        let diff = apply::diff(desired, self.store.state(), &live, Path::new(FILE), prune);
+        let options = apply::Options {
+            prune,
+            ..apply::Options::default()
+        };
+        let diff = apply::diff(desired, self.store.state(), &live, Path::new(FILE), options);
         let source = Source {
             file: Some(FILE.into()),
             env: None,
@@ -90,6 +95,7 @@ impl Engine {
             desired,
             &live,
             &source,
+            options,
             &mut progress,
         )
         .expect("execute");
@@ -111,7 +117,7 @@ fn main_pid(sb: &Sandbox, unit: &str) -> String {
 }
 
 #[test]
-fn creates_leaves_alone_replaces_one_app_and_prunes() {
+fn creates_leaves_alone_rolls_one_app_and_prunes() {
     let sb = Sandbox::boot();
     let state = tempfile::tempdir().unwrap();
     let mut engine = Engine::new(&sb, state.path());
@@ -140,10 +146,10 @@ fn creates_leaves_alone_replaces_one_app_and_prunes() {
     assert_eq!(progress, "");
     assert_eq!(main_pid(&sb, "pm2ctl-a@0.service"), a_pid);
 
-    // `a` changes: it gets new processes, `b` keeps its own.
+    // `a` changes: it gets new processes, one instance at a time; `b` keeps its own.
     let (actions, _) = engine.apply(&[app("a", 2, "2"), app("b", 1, "1")], false);
     assert!(
-        matches!(actions[0].1, Action::Replace { .. }),
+        matches!(&actions[0].1, Action::Roll { instances, .. } if instances == &[0, 1]),
         "{actions:?}"
     );
     assert_eq!(actions[1].1, Action::Unchanged);
@@ -160,7 +166,8 @@ fn creates_leaves_alone_replaces_one_app_and_prunes() {
         actions[0].1,
         Action::Repair {
             instances: vec![1],
-            companions: None
+            companions: None,
+            limits: Vec::new(),
         }
     );
     assert_eq!(sb.unit_state("pm2ctl-a@1.service"), "active");

@@ -235,14 +235,16 @@ fn start(test: &str, apps: &[App]) -> (Sandbox, std::path::PathBuf, String) {
 fn an_apply_killed_at_any_step_is_completed_by_the_next_one() {
     let apps = apps(4301);
     let (sb, path, file) = start("apply-killed", &apps);
-    // Every app is replaced each round (a new mark), so each step is reached.
+    // Every app is rolled each round (a new mark), so each step is reached: web's two
+    // instances get their new definition (`reloaded`) and are restarted, then api's one.
     let steps = [
         "apply:recorded",
         "apply:app",
-        "apply:removed",
-        "apply:created",
+        "apply:reloaded",
+        "apply:restarted",
+        "apply:reloaded#2",
         "apply:app#2",
-        "apply:removed#2",
+        "apply:restarted#3",
     ];
     for (round, step) in steps.iter().enumerate() {
         let mark = format!("m{}", round + 1);
@@ -255,16 +257,16 @@ fn an_apply_killed_at_any_step_is_completed_by_the_next_one() {
 
     // A prune killed once the pruned app's units are gone: the next `apply --prune` forgets it.
     let kept = &apps[..1];
-    write(&path, &ecosystem(kept, "m7"));
+    write(&path, &ecosystem(kept, "m8"));
     let run = run_with_fault(
         &sb,
-        Some("apply:removed#2"),
+        Some("apply:removed"),
         "kill -9 $pid",
         &["apply", &file, "--prune"],
     );
     assert!(run.stopped, "the prune never got there:\n{}", run.output);
     assert_success("apply --prune", &sb.pm2ctl(&["apply", &file, "--prune"]));
-    assert_converged(&sb, &file, kept, "m7");
+    assert_converged(&sb, &file, kept, "m8");
 }
 
 #[test]
@@ -287,15 +289,16 @@ fn a_restarted_dbus_daemon_is_reported_with_what_was_and_was_not_applied() {
     write(&path, &ecosystem(&apps, "m1"));
     let restart_bus = "systemctl restart dbus.service; kill -CONT $pid";
 
-    // The bus goes away once web's old units are removed, before its new ones exist.
-    let run = run_with_fault(&sb, Some("apply:removed"), restart_bus, &["apply", &file]);
+    // The bus goes away once web's first instance has its new definition, before its
+    // restart.
+    let run = run_with_fault(&sb, Some("apply:reloaded"), restart_bus, &["apply", &file]);
     assert!(run.stopped, "{}", run.output);
     assert_eq!(run.code, Some(1), "{}", run.output);
     for said in [
         "the connection to systemd's bus was lost",
-        "stopped while applying web (replace)",
-        "web (replace): its old units are stopped and removed, the new ones not created",
-        "not applied: api (replace)",
+        "stopped while applying web (roll)",
+        "web (roll): instances replaced: none; instance 0 was being replaced",
+        "not applied: api (roll)",
         "Run the same `pm2ctl apply` again",
     ] {
         assert!(
@@ -329,7 +332,7 @@ fn a_daemon_reload_during_apply_or_reload_changes_nothing_for_them() {
     let apps = apps(4331);
     let (sb, path, file) = start("daemon-reload", &apps);
     let daemon_reload = "systemctl daemon-reload; kill -CONT $pid";
-    for (round, step) in ["apply:recorded", "apply:removed", "apply:created"]
+    for (round, step) in ["apply:recorded", "apply:reloaded", "apply:restarted"]
         .iter()
         .enumerate()
     {
@@ -427,7 +430,7 @@ fn a_full_state_store_is_a_clear_error_and_running_apps_are_untouched() {
     assert_serving(&sb, &apps);
 
     // Full in the middle of an apply (after the file's apps were recorded): every app is
-    // still replaced and runs; the error says what could not be recorded.
+    // still rolled and runs; the error says what could not be recorded.
     assert_success("free space", &sb.exec(&["sh", "-c", free]));
     let run = run_with_fault(
         &sb,

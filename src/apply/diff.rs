@@ -3,12 +3,17 @@
 //! executor does.
 //!
 //! The comparison is with systemd, not with the state file: an app is unchanged when each
-//! of its units is loaded and up and each service carries the app's fingerprint, and it
-//! has no unit beyond the plan's. The state file only says which apps came from this file,
-//! for `--prune`.
+//! of its units is loaded and up, each service carries the app's fingerprint and the limits
+//! the file sets (`unit::live`), and it has no unit beyond the plan's. The state file only
+//! says which apps came from this file, for `--prune`, and which roll a killed pm2ctl left
+//! half-done.
+//!
+//! A changed definition is rolled (instance by instance, each new one ready before the next
+//! old one goes); changed limits alone are set on the running units; neither stops the app.
 
 use crate::plan::AppPlan;
 use crate::state::{Desired, State};
+use crate::unit::live::{self, LiveChange};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -35,6 +40,11 @@ pub struct LiveUnit {
     /// A service's `NRestarts` (0 for other kinds): carried into the state's restart
     /// offset when the unit is replaced, so the count PM2 shows survives.
     pub n_restarts: u32,
+    /// A service's limits that systemd changes in place (`unit::live`), as it reports them.
+    pub limits: Vec<(&'static str, u64)>,
+    /// A transient unit's file under systemd's runtime directory: a roll writes the new
+    /// definition there. `None` for units loaded from elsewhere (the generator's).
+    pub transient_file: Option<String>,
 }
 
 impl LiveUnit {
@@ -52,17 +62,33 @@ impl LiveUnit {
 pub enum Action {
     /// Nothing of it runs: create all its units.
     Create,
-    /// It runs with another definition (or has units the plan no longer has): stop and
-    /// remove what runs, then create it anew.
+    /// Remove what runs and create it anew. The executor's way for an app that runs from
+    /// the generator's unit files, which cannot be rolled (see `execute`).
     Replace { reason: String },
+    /// It runs another definition (or `--reload` asked for new processes): its instances are
+    /// replaced one at a time, each new one ready before the next old one goes, sockets kept
+    /// when their address did not change. Instances down are started on the way; units
+    /// beyond the plan (after scaling down) are removed at the end.
+    Roll {
+        reason: String,
+        /// The instances to replace or start, in order.
+        instances: Vec<u32>,
+        /// Instance units beyond the plan, removed once the others are done.
+        extra: Vec<String>,
+        companions: Option<CompanionChange>,
+        /// Limits set in place on the instances that are not replaced.
+        limits: Vec<LiveChange>,
+    },
     /// It runs with this definition but some instances are down (failed, stopped by hand),
-    /// or its companions are down or changed: re-create those only. The instances that run
-    /// are left running.
+    /// its companions are down or changed, or its limits changed: re-create those only and
+    /// set the limits in place. The instances that run are left running.
     Repair {
         instances: Vec<u32>,
         /// Its companions (cron timer, watch agent, memory check) are re-created: every
         /// companion unit of the app that systemd has is removed, the planned ones created.
         companions: Option<CompanionChange>,
+        /// Limits that differ, set on the running instances (`SetUnitProperties`).
+        limits: Vec<LiveChange>,
     },
     /// Its units run with this definition.
     Unchanged,
@@ -125,16 +151,40 @@ pub fn owner_of(unit: &str) -> Option<&str> {
     (!owner.is_empty()).then_some(owner)
 }
 
+/// What `apply` was asked for beyond the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Remove apps recorded from this file that it no longer has.
+    pub prune: bool,
+    /// Roll every running app, changed or not (`apply --reload`): new code on disk is
+    /// picked up with no downtime.
+    pub reload: bool,
+    /// A roll whose new instance does not become ready gives the instances it replaced the
+    /// previous definition again (on by default; `--no-rollback` leaves them).
+    pub rollback: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            prune: false,
+            reload: false,
+            rollback: true,
+        }
+    }
+}
+
 /// Computes what to do. `source` is the ecosystem file being applied (absolute): apps the
-/// state records from it that `desired` lacks are pruned when `prune`, else reported as
-/// orphans.
+/// state records from it that `desired` lacks are pruned with `options.prune`, else
+/// reported as orphans.
 pub fn diff(
     desired: &[DesiredApp],
     state: &State,
     live: &[LiveUnit],
     source: &Path,
-    prune: bool,
+    options: Options,
 ) -> Diff {
+    let prune = options.prune;
     let mut by_owner: BTreeMap<&str, Vec<&LiveUnit>> = BTreeMap::new();
     for unit in live {
         if let Some(owner) = owner_of(&unit.name) {
@@ -152,7 +202,10 @@ pub fn diff(
     for app in desired {
         let mut units = live_of(&app.plan.slice.name);
         let action = match app.desired {
-            Desired::Running => running_action(app, &units),
+            Desired::Running => {
+                let cut_short = state.app(&app.plan.name).is_some_and(|r| r.rolling);
+                running_action(app, &units, cut_short, options.reload)
+            }
             Desired::Stopped => {
                 // A stopped app keeps its cron timer (PM2 starts stopped apps at cron time)
                 // and its watch agent (which leaves a stopped app alone): only its own units
@@ -182,6 +235,7 @@ pub fn diff(
                     Action::Repair {
                         instances: Vec::new(),
                         companions,
+                        limits: Vec::new(),
                     }
                 } else {
                     Action::Stop
@@ -250,8 +304,10 @@ fn companion_change(app: &DesiredApp, units: &[&LiveUnit]) -> Option<CompanionCh
     }
 }
 
-/// The action for an app that should run, given its live units.
-fn running_action(app: &DesiredApp, units: &[&LiveUnit]) -> Action {
+/// The action for an app that should run, given its live units. `cut_short`: the state
+/// says a roll of it was under way when pm2ctl stopped, so an instance may run an older
+/// process than its unit says; `reload`: roll it even if nothing changed.
+fn running_action(app: &DesiredApp, units: &[&LiveUnit], cut_short: bool, reload: bool) -> Action {
     if units.is_empty() {
         return Action::Create;
     }
@@ -260,24 +316,21 @@ fn running_action(app: &DesiredApp, units: &[&LiveUnit]) -> Action {
 
     let wanted: Vec<&str> = app.plan.units().map(|u| u.name.as_str()).collect();
     // A companion no longer planned goes with the companions; any other unit beyond the
-    // plan (an instance after scaling down) means replacing the app.
-    if let Some(extra) = units
+    // plan (an instance after scaling down) is removed once the others are done.
+    let extra: Vec<String> = units
         .iter()
-        .find(|u| !wanted.contains(&u.name.as_str()) && !is_companion(&u.name))
-    {
-        return Action::Replace {
-            reason: format!("{} is no longer planned", extra.name),
-        };
-    }
-    let stale = app.plan.instances.iter().find_map(|i| {
-        let unit = find(&i.service.name)?;
-        (unit.fingerprint.as_deref() != Some(app.fingerprint.as_str())).then_some(unit)
-    });
-    if let Some(unit) = stale {
-        return Action::Replace {
-            reason: format!("{} runs another definition", unit.name),
-        };
-    }
+        .filter(|u| !wanted.contains(&u.name.as_str()) && !is_companion(&u.name))
+        .filter(|u| u.name != app.plan.slice.name)
+        .map(|u| u.name.clone())
+        .collect();
+    let is_stale = |unit: &LiveUnit| unit.fingerprint.as_deref() != Some(app.fingerprint.as_str());
+    let stale: Vec<(u32, &LiveUnit)> = app
+        .plan
+        .instances
+        .iter()
+        .filter_map(|i| Some((i.index, find(&i.service.name)?)))
+        .filter(|(_, unit)| is_stale(unit))
+        .collect();
     let down: Vec<u32> = app
         .plan
         .instances
@@ -293,13 +346,58 @@ fn running_action(app: &DesiredApp, units: &[&LiveUnit]) -> Action {
         .map(|i| i.index)
         .collect();
     let companions = companion_change(app, units);
-    if down.is_empty() && companions.is_none() {
-        Action::Unchanged
+    // Limits: what the first running instance of this definition reports against the plan
+    // (the instances of one app share them).
+    let limits = app
+        .plan
+        .instances
+        .iter()
+        .find_map(|i| {
+            let unit = find(&i.service.name).filter(|u| u.is_up() && !is_stale(u))?;
+            Some(live::changes(&i.service, &unit.limits))
+        })
+        .unwrap_or_default();
+
+    let reason = if let Some((_, unit)) = stale.first() {
+        Some(format!("{} runs another definition", unit.name))
+    } else if cut_short {
+        Some("a roll of it was cut short".to_string())
+    } else if reload {
+        Some("--reload".to_string())
     } else {
-        Action::Repair {
+        extra
+            .first()
+            .map(|unit| format!("{unit} is no longer planned"))
+    };
+    let roll_all = cut_short || reload;
+    match reason {
+        Some(reason) => {
+            let instances: Vec<u32> = app
+                .plan
+                .instances
+                .iter()
+                .map(|i| i.index)
+                .filter(|index| {
+                    roll_all || down.contains(index) || stale.iter().any(|(i, _)| i == index)
+                })
+                .collect();
+            // The instances kept get the limits in place; rolled ones get them with their
+            // new definition.
+            let kept = app.plan.instances.len() > instances.len();
+            Action::Roll {
+                reason,
+                instances,
+                extra,
+                companions,
+                limits: if kept { limits } else { Vec::new() },
+            }
+        }
+        None if down.is_empty() && companions.is_none() && limits.is_empty() => Action::Unchanged,
+        None => Action::Repair {
             instances: down,
             companions,
-        }
+            limits,
+        },
     }
 }
 
@@ -311,6 +409,11 @@ mod tests {
     use crate::unit::{UnitKind, UnitSpec};
 
     const FILE: &str = "/srv/eco.toml";
+    const PRUNE: Options = Options {
+        prune: true,
+        reload: false,
+        rollback: true,
+    };
 
     fn app(name: &str, instances: u32, socket: bool, fp: &str) -> DesiredApp {
         DesiredApp {
@@ -331,6 +434,7 @@ mod tests {
                     })
                     .collect(),
                 companions: Vec::new(),
+                listen_timeout: crate::plan::DEFAULT_LISTEN_TIMEOUT,
             },
             fingerprint: fp.into(),
             desired: Desired::Running,
@@ -343,6 +447,8 @@ mod tests {
             active_state: state.into(),
             fingerprint: fp.map(String::from),
             n_restarts: 0,
+            limits: Vec::new(),
+            transient_file: None,
         }
     }
 
@@ -401,7 +507,7 @@ mod tests {
             &State::default(),
             &[],
             FILE.as_ref(),
-            false,
+            Options::default(),
         );
         assert_eq!(
             actions(&d),
@@ -410,7 +516,13 @@ mod tests {
         assert!(!d.is_empty());
 
         let live = [running(&api, "f1"), running(&web, "f2")].concat();
-        let d = diff(&[api, web], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[api, web],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert_eq!(
             actions(&d),
             vec![("api", &Action::Unchanged), ("web", &Action::Unchanged)]
@@ -419,13 +531,20 @@ mod tests {
     }
 
     #[test]
-    fn only_the_app_whose_definition_changed_is_replaced() {
+    fn only_the_app_whose_definition_changed_is_rolled() {
         let api = app("api", 2, false, "new");
         let web = app("web", 1, false, "f2");
         let live = [running(&api, "old"), running(&web, "f2")].concat();
-        let d = diff(&[api, web], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[api, web],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert!(
-            matches!(&d.changes[0].action, Action::Replace { reason } if reason.contains("pm2ctl-api@0.service")),
+            matches!(&d.changes[0].action, Action::Roll { reason, instances, extra, .. }
+                if reason.contains("pm2ctl-api@0.service") && instances == &[0, 1] && extra.is_empty()),
             "{d:?}"
         );
         assert_eq!(d.changes[0].live.len(), 3);
@@ -433,7 +552,7 @@ mod tests {
     }
 
     #[test]
-    fn scaling_down_replaces_and_scaling_up_or_failures_repair() {
+    fn scaling_down_removes_the_extra_instances_and_scaling_up_or_failures_repair() {
         let four = app("api", 4, true, "f");
         let two = app("api", 2, true, "f");
         let d = diff(
@@ -441,10 +560,14 @@ mod tests {
             &State::default(),
             &running(&four, "f"),
             FILE.as_ref(),
-            false,
+            Options::default(),
         );
+        // Same definition: nothing is restarted, the instances beyond the plan go.
         assert!(
-            matches!(&d.changes[0].action, Action::Replace { reason } if reason.contains("@2.")),
+            matches!(&d.changes[0].action, Action::Roll { reason, instances, extra, .. }
+                if reason.contains("@2.") && instances.is_empty() && extra == &[
+                    "pm2ctl-api@2.service", "pm2ctl-api@2.socket",
+                    "pm2ctl-api@3.service", "pm2ctl-api@3.socket"]),
             "{d:?}"
         );
 
@@ -454,13 +577,14 @@ mod tests {
             &State::default(),
             &running(&two, "f"),
             FILE.as_ref(),
-            false,
+            Options::default(),
         );
         assert_eq!(
             d.changes[0].action,
             Action::Repair {
                 instances: vec![2, 3],
-                companions: None
+                companions: None,
+                limits: Vec::new(),
             }
         );
 
@@ -468,12 +592,19 @@ mod tests {
         let mut live = running(&four, "f");
         live[1].active_state = "failed".into(); // api@0.service
         live[6].active_state = "inactive".into(); // api@2.socket
-        let d = diff(&[four], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[four],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert_eq!(
             d.changes[0].action,
             Action::Repair {
                 instances: vec![0, 2],
-                companions: None
+                companions: None,
+                limits: Vec::new(),
             }
         );
     }
@@ -512,7 +643,7 @@ mod tests {
             &State::default(),
             &live,
             FILE.as_ref(),
-            false,
+            Options::default(),
         );
         assert_eq!(d.changes[0].action, Action::Unchanged);
 
@@ -522,13 +653,14 @@ mod tests {
             &State::default(),
             &live,
             FILE.as_ref(),
-            false,
+            Options::default(),
         );
         assert_eq!(
             d.changes[0].action,
             Action::Repair {
                 instances: vec![],
-                companions: Some(CompanionChange::Down)
+                companions: Some(CompanionChange::Down),
+                limits: Vec::new(),
             }
         );
 
@@ -540,19 +672,26 @@ mod tests {
             &State::default(),
             &live,
             FILE.as_ref(),
-            false,
+            Options::default(),
         );
         assert_eq!(d.changes[0].action, Action::Stop);
         assert_eq!(d.changes[0].live, ["pm2ctl-api@0.service"]);
 
         // Without companions in the plan, the live ones are removed; the app runs on.
         let plain = app("api", 1, false, "f");
-        let d = diff(&[plain], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[plain],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert_eq!(
             d.changes[0].action,
             Action::Repair {
                 instances: vec![],
-                companions: Some(CompanionChange::Changed)
+                companions: Some(CompanionChange::Changed),
+                limits: Vec::new(),
             }
         );
     }
@@ -581,16 +720,29 @@ mod tests {
     #[test]
     fn a_changed_companion_is_updated_and_the_app_left_running() {
         let (api, live) = cron_app("c1", Some("c1"));
-        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[api],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert_eq!(d.changes[0].action, Action::Unchanged);
 
         let (api, live) = cron_app("c2", Some("c1"));
-        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[api],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert_eq!(
             d.changes[0].action,
             Action::Repair {
                 instances: vec![],
-                companions: Some(CompanionChange::Changed)
+                companions: Some(CompanionChange::Changed),
+                limits: Vec::new(),
             }
         );
         assert_eq!(
@@ -605,11 +757,17 @@ mod tests {
             timer: None,
             service: UnitSpec::new("pm2ctl-api-watch.service", UnitKind::Service),
         });
-        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[api],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert!(
             matches!(
                 d.changes[0].action,
-                Action::Repair { ref instances, companions: Some(_) } if instances.is_empty()
+                Action::Repair { ref instances, companions: Some(_), .. } if instances.is_empty()
             ),
             "{d:?}"
         );
@@ -628,13 +786,14 @@ mod tests {
             &State::default(),
             &companions_only,
             FILE.as_ref(),
-            false,
+            Options::default(),
         );
         assert_eq!(
             d.changes[0].action,
             Action::Repair {
                 instances: vec![],
-                companions: Some(CompanionChange::Changed)
+                companions: Some(CompanionChange::Changed),
+                limits: Vec::new(),
             }
         );
         // Unchanged, it is left alone; with instances still up, they are stopped first.
@@ -645,16 +804,28 @@ mod tests {
             &State::default(),
             &companions_only,
             FILE.as_ref(),
-            false,
+            Options::default(),
         );
         assert_eq!(d.changes[0].action, Action::LeftStopped);
-        let d = diff(&[stopped], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[stopped],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert_eq!(d.changes[0].action, Action::Stop);
 
         // A plan recorded before companions were stamped is taken as it runs.
         let (mut api, live) = cron_app("c1", None);
         api.plan.companions[0].service.properties.clear();
-        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[api],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert_eq!(d.changes[0].action, Action::Unchanged);
     }
 
@@ -663,7 +834,13 @@ mod tests {
         let api = app("api", 1, false, "f");
         let mut live = running(&api, "f");
         live[1].active_state = "activating".into();
-        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[api],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert!(d.is_empty());
     }
 
@@ -687,13 +864,13 @@ mod tests {
             &state,
             &live,
             FILE.as_ref(),
-            false,
+            Options::default(),
         );
         assert_eq!(actions(&d), vec![("api", &Action::Unchanged)]);
         assert_eq!(d.orphans, vec!["old".to_string()]);
         assert!(d.is_empty());
 
-        let d = diff(&[api], &state, &live, FILE.as_ref(), true);
+        let d = diff(&[api], &state, &live, FILE.as_ref(), PRUNE);
         assert_eq!(
             actions(&d),
             vec![("api", &Action::Unchanged), ("old", &Action::Prune)]
@@ -710,11 +887,149 @@ mod tests {
     fn an_app_recorded_stopped_is_left_stopped_or_stopped() {
         let mut api = app("api", 1, false, "f");
         api.desired = Desired::Stopped;
-        let d = diff(&[api.clone()], &State::default(), &[], FILE.as_ref(), false);
+        let d = diff(
+            &[api.clone()],
+            &State::default(),
+            &[],
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert_eq!(d.changes[0].action, Action::LeftStopped);
         assert!(d.is_empty());
         let live = running(&api, "f");
-        let d = diff(&[api], &State::default(), &live, FILE.as_ref(), false);
+        let d = diff(
+            &[api],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
         assert_eq!(d.changes[0].action, Action::Stop);
+    }
+
+    /// `api` with one instance whose service asks for `memory_max`.
+    fn limited(memory_max: Option<u64>) -> DesiredApp {
+        let mut api = app("api", 2, true, "f");
+        for i in &mut api.plan.instances {
+            if let Some(m) = memory_max {
+                i.service.set("MemoryMax", crate::unit::Value::U64(m));
+            }
+        }
+        api
+    }
+
+    #[test]
+    fn changed_limits_are_set_in_place() {
+        let api = limited(Some(400 << 20));
+        let mut live = running(&api, "f");
+        for u in &mut live {
+            if u.name.ends_with(".service") {
+                u.limits = vec![("MemoryMax", 300 << 20), ("MemoryHigh", u64::MAX)];
+            }
+        }
+        let d = diff(
+            std::slice::from_ref(&api),
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
+        assert_eq!(
+            d.changes[0].action,
+            Action::Repair {
+                instances: vec![],
+                companions: None,
+                limits: vec![LiveChange {
+                    property: "MemoryMax",
+                    from: 300 << 20,
+                    to: 400 << 20
+                }],
+            }
+        );
+        // The same limits: nothing to do; a limit dropped from the file is lifted.
+        let same = limited(Some(300 << 20));
+        let d = diff(
+            &[same],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let d = diff(
+            &[limited(None)],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
+        assert!(
+            matches!(&d.changes[0].action, Action::Repair { limits, .. }
+                if limits[0].to == u64::MAX),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn reload_rolls_every_instance_of_an_unchanged_app_and_a_cut_short_roll_is_redone() {
+        let api = app("api", 3, true, "f");
+        let live = running(&api, "f");
+        let reload = Options {
+            reload: true,
+            ..Options::default()
+        };
+        let d = diff(
+            std::slice::from_ref(&api),
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            reload,
+        );
+        assert!(
+            matches!(&d.changes[0].action, Action::Roll { reason, instances, .. }
+                if reason == "--reload" && instances == &[0, 1, 2]),
+            "{d:?}"
+        );
+        // Stopped apps stay stopped.
+        let mut stopped = api.clone();
+        stopped.desired = Desired::Stopped;
+        let d = diff(&[stopped], &State::default(), &[], FILE.as_ref(), reload);
+        assert_eq!(d.changes[0].action, Action::LeftStopped);
+
+        let mut state = state_with(&[&api], FILE);
+        if let Some(record) = state.app_mut("api") {
+            record.rolling = true;
+        }
+        let d = diff(&[api], &state, &live, FILE.as_ref(), Options::default());
+        assert!(
+            matches!(&d.changes[0].action, Action::Roll { reason, instances, .. }
+                if reason.contains("cut short") && instances == &[0, 1, 2]),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_roll_replaces_the_stale_and_down_instances_and_sets_limits_on_the_others() {
+        let api = limited(Some(1 << 30));
+        let mut live = running(&api, "f");
+        // api@1 runs an older definition; api@0 runs this one with another limit.
+        live[3].fingerprint = Some("old".into());
+        for u in &mut live {
+            if u.name.ends_with(".service") {
+                u.limits = vec![("MemoryMax", 1 << 20)];
+            }
+        }
+        let d = diff(
+            &[api],
+            &State::default(),
+            &live,
+            FILE.as_ref(),
+            Options::default(),
+        );
+        assert!(
+            matches!(&d.changes[0].action, Action::Roll { instances, limits, .. }
+                if instances == &[1] && limits.len() == 1 && limits[0].to == 1 << 30),
+            "{d:?}"
+        );
     }
 }

@@ -4,9 +4,12 @@
 //! converges from:
 //! 1. every app of the file is recorded in the state (new ids, new plan) and saved, before
 //!    systemd is touched: whatever then runs is owned by a record, so `--prune` finds it;
-//! 2. systemd is changed app by app (old units stopped and unloaded, new ones created);
-//!    the next `apply` compares with what systemd reports (fingerprints on the units), not
-//!    with the state, so a half-done app is seen as changed or down and done again;
+//! 2. systemd is changed app by app (a changed app rolled instance by instance, see `roll`;
+//!    new units created, removed ones stopped and unloaded); the next `apply` compares with
+//!    what systemd reports (fingerprints on the units), not with the state, so a half-done
+//!    app is seen as changed or down and done again. A roll is marked in the state while it
+//!    runs (a unit holds its new definition a moment before its new process runs), so a
+//!    roll cut short is redone whole;
 //! 3. pruned apps are forgotten only after their units are gone, so a prune cut short is
 //!    retried by the next `apply --prune`;
 //! 4. what an app's change updates in the state (restart counts, a pruned record) is saved
@@ -16,13 +19,15 @@
 //! An error talking to systemd (the bus went away) stops the apply with an [`Interrupted`]:
 //! the apps applied, the one under way and how far it got, the apps not applied.
 
-use super::diff::{Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit};
+mod roll;
+
+use super::diff::{Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit, Options};
 use crate::checkpoint;
 use crate::generator;
 use crate::handover;
 use crate::plan::AppPlan;
 use crate::saved;
-use crate::state::{self, Source, Store};
+use crate::state::{self, AppRecord, Source, Store};
 use crate::systemd::{self, Client, JobOutcome, StartRequest};
 use crate::unit::UnitSpec;
 use anyhow::{Context, Result};
@@ -45,6 +50,7 @@ pub struct Failure {
 /// other apps are still applied. An `Err` is a failure to talk to systemd or to save state:
 /// once systemd has been touched it is an [`Interrupted`], which says what was applied and
 /// what was not.
+#[allow(clippy::too_many_arguments)]
 pub fn execute(
     client: &Client,
     store: &mut Store,
@@ -52,8 +58,14 @@ pub fn execute(
     desired: &[DesiredApp],
     live: &[LiveUnit],
     source: &Source,
+    options: Options,
     progress: &mut dyn Write,
 ) -> Result<Vec<Failure>> {
+    // What each app was before this apply: a roll that fails goes back to it.
+    let previous: Vec<AppRecord> = desired
+        .iter()
+        .filter_map(|d| store.state().app(&d.plan.name).cloned())
+        .collect();
     // By name first: with -H, where the saved file is takes asking the host.
     let saved_copy = source.file.as_deref().is_some_and(|file| {
         file.file_name() == Some(std::ffi::OsStr::new(saved::SAVED_FILE))
@@ -82,9 +94,12 @@ pub fn execute(
             progress: &mut *progress,
             failures: &mut failures,
             reached: Reached::Untouched,
+            previous: previous.iter().find(|r| r.name == change.app),
+            rollback: options.rollback,
+            unsaved: None,
         };
         let result = run.apply(app, store, live);
-        let reached = run.reached;
+        let reached = run.reached.clone();
         match result {
             Ok(saved) => {
                 if let Err(e) = saved {
@@ -152,6 +167,7 @@ fn describe_change(change: &Change) -> String {
     let action = match change.action {
         Action::Create => "create",
         Action::Replace { .. } => "replace",
+        Action::Roll { .. } => "roll",
         Action::Repair { .. } => "restart instances",
         Action::Stop => "stop",
         Action::Prune => "prune",
@@ -161,7 +177,7 @@ fn describe_change(change: &Change) -> String {
 }
 
 /// How far one app's change got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Reached {
     /// Nothing of it changed yet.
     Untouched,
@@ -169,11 +185,31 @@ enum Reached {
     Removed,
     /// Its new units are (being) created.
     Creating,
+    /// A roll: these instances were replaced, `at` is under way.
+    Rolling { replaced: Vec<u32>, at: u32 },
+    /// A roll went through its instances (`replaced` were replaced).
+    Rolled { replaced: Vec<u32> },
+}
+
+fn list_instances(instances: &[u32]) -> String {
+    if instances.is_empty() {
+        return "none".into();
+    }
+    let list: Vec<String> = instances.iter().map(u32::to_string).collect();
+    list.join(", ")
 }
 
 impl Reached {
     fn describe(self, action: &Action) -> String {
         match (self, action) {
+            (Reached::Rolling { replaced, at }, _) => format!(
+                "instances replaced: {}; instance {at} was being replaced (`pm2ctl list` shows                  whether it runs); the others run as before",
+                list_instances(&replaced)
+            ),
+            (Reached::Rolled { replaced }, _) => format!(
+                "instances replaced: {}; its other units were being updated",
+                list_instances(&replaced)
+            ),
             (Reached::Untouched, _) => {
                 "nothing of it was changed (it runs as before, if it ran)".into()
             }
@@ -272,6 +308,12 @@ struct Run<'a> {
     progress: &'a mut dyn Write,
     failures: &'a mut Vec<Failure>,
     reached: Reached,
+    /// The app's record before this apply.
+    previous: Option<&'a AppRecord>,
+    /// A roll that fails goes back to `previous`.
+    rollback: bool,
+    /// A state write that failed once systemd was changed, reported at the end.
+    unsaved: Option<anyhow::Error>,
 }
 
 impl Run<'_> {
@@ -295,6 +337,65 @@ impl Run<'_> {
                 self.say(&format!("{}: replace ({reason})", change.app))?;
                 record_changed = self.replace(app, store, live)?;
             }
+            (Action::Roll { .. }, Some(app))
+                if generator::generated(self.client.scope(), &change.live) =>
+            {
+                // The generator's files cannot take another definition (systemd writes
+                // them again at every daemon-reload): the app is handed over whole.
+                self.say(&format!(
+                    "{}: replace (it runs from the saved state's generated units, which \
+                     cannot be rolled)",
+                    change.app
+                ))?;
+                record_changed = self.replace(app, store, live)?;
+            }
+            (
+                Action::Roll {
+                    reason,
+                    instances,
+                    extra,
+                    companions,
+                    limits,
+                },
+                Some(app),
+            ) => {
+                let kept: Vec<&crate::plan::InstancePlan> = app
+                    .plan
+                    .instances
+                    .iter()
+                    .filter(|i| !instances.contains(&i.index))
+                    .collect();
+                if !instances.is_empty() {
+                    self.say(&format!(
+                        "{}: roll instance{} {} one at a time ({reason})",
+                        change.app,
+                        if instances.len() == 1 { "" } else { "s" },
+                        list_instances(instances)
+                    ))?;
+                }
+                if !limits.is_empty() {
+                    self.set_limits(&change.app, &kept, limits)?;
+                }
+                let roll = roll::Roll {
+                    app,
+                    previous: self.previous,
+                    instances,
+                    rollback: self.rollback,
+                };
+                record_changed = self.roll(&roll, store, live)?;
+                if !extra.is_empty() {
+                    self.say(&format!(
+                        "{}: remove the instances beyond the file's count (the others keep \
+                         running)",
+                        change.app
+                    ))?;
+                    self.remove(extra)?;
+                    record_changed |= carry_restarts(store, &change.app, extra, live, 0);
+                }
+                if let Some(why) = companions {
+                    self.renew_companions(app, *why)?;
+                }
+            }
             (
                 Action::Repair {
                     companions: Some(CompanionChange::Changed),
@@ -314,9 +415,22 @@ impl Run<'_> {
                 Action::Repair {
                     instances,
                     companions,
+                    limits,
                 },
                 Some(app),
             ) => {
+                if !limits.is_empty() {
+                    let running: Vec<&crate::plan::InstancePlan> = app
+                        .plan
+                        .instances
+                        .iter()
+                        .filter(|i| !instances.contains(&i.index))
+                        .collect();
+                    self.set_limits(&change.app, &running, limits)?;
+                    if instances.is_empty() && companions.is_none() {
+                        return Ok(Ok(()));
+                    }
+                }
                 let list: Vec<String> = instances.iter().map(u32::to_string).collect();
                 if !instances.is_empty() {
                     self.say(&format!(
@@ -389,7 +503,11 @@ impl Run<'_> {
             }
             (_, None) => anyhow::bail!("internal error: no plan for app {}", change.app),
         }
-        Ok(if record_changed { store.save() } else { Ok(()) })
+        let saved = if record_changed { store.save() } else { Ok(()) };
+        Ok(match self.unsaved.take() {
+            Some(e) => Err(e),
+            None => saved,
+        })
     }
 
     /// Removes what runs of the app (handing it over from the generator's units when it
@@ -405,6 +523,52 @@ impl Run<'_> {
         let record_changed = carry_restarts(store, &change.app, &change.live, live, 1);
         self.create(&app.plan, None, true, true)?;
         Ok(record_changed)
+    }
+
+    /// Sets the changed limits on the running `instances` (`SetUnitProperties`): their
+    /// processes keep running.
+    fn set_limits(
+        &mut self,
+        app: &str,
+        instances: &[&crate::plan::InstancePlan],
+        limits: &[crate::unit::live::LiveChange],
+    ) -> Result<()> {
+        let what: Vec<String> = limits.iter().map(|c| c.describe()).collect();
+        self.say(&format!(
+            "{app}: update in place: {} (its instances keep running)",
+            what.join(", ")
+        ))?;
+        for instance in instances {
+            let spec = crate::unit::live::live_only(&instance.service);
+            self.client.set_properties(&spec)?;
+            self.reached = Reached::Creating;
+            self.say(&format!("  updated {}", instance.service.name))?;
+        }
+        Ok(())
+    }
+
+    /// Re-creates the app's companions: every companion unit systemd has goes, the planned
+    /// ones are created.
+    fn renew_companions(&mut self, app: &DesiredApp, why: CompanionChange) -> Result<()> {
+        let change = self.change;
+        self.say(&match why {
+            CompanionChange::Down => format!(
+                "{}: re-create its cron timer or watch agent (not running)",
+                change.app
+            ),
+            CompanionChange::Changed => format!(
+                "{}: update its cron timer, watch agent or memory check",
+                change.app
+            ),
+        })?;
+        let units: Vec<String> = change
+            .live
+            .iter()
+            .filter(|u| crate::plan::naming::companion_owner(u).is_some())
+            .cloned()
+            .collect();
+        self.remove(&units)?;
+        self.create(&app.plan, Some(&[]), false, true)
     }
 
     /// A pruned app leaves the saved state too, as a deleted one does, so it does not come

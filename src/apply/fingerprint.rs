@@ -16,16 +16,21 @@ use sha2::{Digest, Sha256};
 
 /// The fingerprint of `plan`'s instances (stamped or not): 16 hex digits of the SHA-256 of
 /// the JSON form of its definition: the app's name, namespace and slice, and the units of
-/// its first instance without the `instances=N` variable PM2 exports. So it does not change
+/// its first instance without the `instances=N` variable PM2 exports and without the limits
+/// systemd changes in place (`unit::live`: `apply` sets those on the running units). So it
+/// does not change
 /// with the instance count: after `scale`, the instances kept, those added and a plan of
 /// the saved file (which records the new count) all carry one fingerprint, and `save`,
 /// `resurrect` and the generator find the app unchanged. A change of the count alone shows
-/// in the diff as units missing (created) or beyond the plan (replaced).
+/// in the diff as units missing (created) or beyond the plan (removed).
 ///
 /// Companions are not part of it: each has its own ([`companion_fingerprint`]).
 pub fn fingerprint(plan: &AppPlan) -> String {
     let first = plan.instances.iter().min_by_key(|i| i.index).map(|i| {
+        // Limits systemd changes on a running unit are not part of it (`unit::live`):
+        // the fingerprint says what needs a new process.
         let mut first = i.clone();
+        first.service = crate::unit::live::without_live(&first.service);
         for property in &mut first.service.properties {
             if let (true, Value::StrList(env)) =
                 (property.name == "Environment", &mut property.value)
@@ -143,6 +148,7 @@ mod tests {
                 socket: None,
             }],
             companions: Vec::new(),
+            listen_timeout: crate::plan::DEFAULT_LISTEN_TIMEOUT,
         }
     }
 

@@ -8,7 +8,7 @@ pub mod diff;
 pub mod execute;
 mod fingerprint;
 
-pub use diff::{diff, Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit};
+pub use diff::{diff, Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit, Options};
 pub use execute::{execute, Failure, Interrupted};
 pub use fingerprint::{companion_fingerprint, fingerprint, fingerprinted, stamp, stamped};
 
@@ -40,6 +40,13 @@ pub fn live_units(client: &Client) -> Result<Vec<LiveUnit>> {
                 n_restarts: state
                     .and_then(|s| s.service.as_ref()?.n_restarts)
                     .unwrap_or(0),
+                limits: state
+                    .and_then(|s| s.service.as_ref())
+                    .map(|s| s.live_values())
+                    .unwrap_or_default(),
+                transient_file: state
+                    .filter(|s| s.unit.transient == Some(true))
+                    .and_then(|s| s.unit.fragment_path.clone()),
                 name: u.name,
                 active_state: u.active_state,
             }
@@ -47,20 +54,62 @@ pub fn live_units(client: &Client) -> Result<Vec<LiveUnit>> {
         .collect())
 }
 
-/// The diff as `--dry-run` prints it: one line per app, `+` create, `~` replace or
-/// restart, `-` stop or prune, `=` unchanged.
+fn describe_limits(limits: &[crate::unit::live::LiveChange]) -> String {
+    let what: Vec<String> = limits.iter().map(|c| c.describe()).collect();
+    format!(
+        "update in place: {} (its instances keep running)",
+        what.join(", ")
+    )
+}
+
+/// The diff as `--dry-run` prints it: one line per app, `+` create, `~` roll, update in
+/// place, replace or restart, `-` stop or prune, `=` unchanged.
 pub fn render(diff: &Diff) -> String {
     let mut out = String::new();
     for change in &diff.changes {
         let (mark, what) = match &change.action {
             Action::Create => ('+', "create".to_string()),
             Action::Replace { reason } => ('~', format!("replace ({reason})")),
+            Action::Roll {
+                reason,
+                instances,
+                extra,
+                companions,
+                limits,
+            } => {
+                let mut parts = Vec::new();
+                if !instances.is_empty() {
+                    let list: Vec<String> = instances.iter().map(u32::to_string).collect();
+                    parts.push(format!(
+                        "roll instance{} {} one at a time ({reason})",
+                        if instances.len() == 1 { "" } else { "s" },
+                        list.join(", ")
+                    ));
+                }
+                if !limits.is_empty() {
+                    parts.push(describe_limits(limits));
+                }
+                if !extra.is_empty() {
+                    parts.push(format!(
+                        "remove {} (beyond the file's count; the others keep running)",
+                        extra.join(", ")
+                    ));
+                }
+                if companions.is_some() {
+                    parts.push("update its cron timer, watch agent or memory check".to_string());
+                }
+                ('~', parts.join(", "))
+            }
             Action::Repair {
                 instances,
                 companions,
+                limits,
             } => {
                 let list: Vec<String> = instances.iter().map(u32::to_string).collect();
                 let mut parts = Vec::new();
+                if !limits.is_empty() {
+                    parts.push(describe_limits(limits));
+                }
                 if !list.is_empty() {
                     parts.push(format!(
                         "restart instances {} (not running)",

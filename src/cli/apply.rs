@@ -31,6 +31,14 @@ pub struct Args {
     /// Then save what runs (as `pm2ctl save`), so it comes back at boot.
     #[arg(long, conflicts_with = "dry_run")]
     pub save: bool,
+    /// Also roll the apps whose definition did not change, one instance at a time, so new
+    /// code on disk runs with no downtime (PM2's `startOrReload`).
+    #[arg(long)]
+    pub reload: bool,
+    /// When a new instance does not become ready, leave the instances already replaced
+    /// with the new definition (by default they go back to the previous one).
+    #[arg(long)]
+    pub no_rollback: bool,
     #[command(flatten)]
     pub manager: ManagerArgs,
 }
@@ -153,13 +161,27 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
         let why = crate::systemd::connection_lost(&e).unwrap_or("cannot read what systemd runs");
         e.context(format!("{why}; nothing was changed"))
     })?;
-    let diff = apply::diff(&desired, &current, &live, &source_file, args.prune);
+    let options = apply::Options {
+        prune: args.prune,
+        reload: args.reload,
+        rollback: !args.no_rollback,
+    };
+    let diff = apply::diff(&desired, &current, &live, &source_file, options);
     let Some(store) = store.as_mut() else {
         print!("{}", apply::render(&diff));
         return Ok(ExitCode::SUCCESS);
     };
     let mut stderr = std::io::stderr();
-    let failures = apply::execute(&client, store, &diff, &desired, &live, &source, &mut stderr)?;
+    let failures = apply::execute(
+        &client,
+        store,
+        &diff,
+        &desired,
+        &live,
+        &source,
+        options,
+        &mut stderr,
+    )?;
     for orphan in &diff.orphans {
         eprintln!("{orphan}: no longer in the file, left running (--prune removes it)");
     }

@@ -39,6 +39,8 @@ pub fn run(args: &Args) -> ExitCode {
         prune: false,
         dry_run: false,
         save: false,
+        reload: false,
+        no_rollback: false,
         manager: args.manager.clone(),
     };
     match ecosystem::load_text(file.path(), &text, ecosystem::Format::Toml) {

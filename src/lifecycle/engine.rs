@@ -20,9 +20,19 @@ pub fn converge(
 ) -> Result<Vec<Failure>> {
     let live = apply::live_units(client)?;
     let file = source.file.clone().unwrap_or_default();
-    let diff = apply::diff(desired, store.state(), &live, &file, false);
+    let options = apply::Options::default();
+    let diff = apply::diff(desired, store.state(), &live, &file, options);
     let mut progress = Vec::new();
-    apply::execute(client, store, &diff, desired, &live, source, &mut progress)
+    apply::execute(
+        client,
+        store,
+        &diff,
+        desired,
+        &live,
+        source,
+        options,
+        &mut progress,
+    )
 }
 
 /// The facts `plan` needs about the managed host, the same way `apply` gathers them: here,

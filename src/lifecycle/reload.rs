@@ -30,9 +30,6 @@ use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// PM2's `listen_timeout` default, for apps the store has no definition of.
-pub const DEFAULT_LISTEN_TIMEOUT: Duration = Duration::from_millis(3000);
-
 /// How often a restarted instance is checked while waiting for it.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -171,12 +168,20 @@ fn reload_batch(
     batch: &[&Proc],
 ) -> Result<Vec<Result<Ready, String>>> {
     let services: Vec<String> = batch.iter().map(|p| p.service.clone()).collect();
+    // systemd's automatic restarts so far: one more while waiting means the new process
+    // died and systemd started it again.
+    let restarts: Vec<u32> = client
+        .read_states(&services)?
+        .iter()
+        .map(|s| s.service.as_ref().and_then(|s| s.n_restarts).unwrap_or(0))
+        .collect();
     let outcomes = client.restart_units(&services)?;
     checkpoint::reached("reload:restarted");
     let started = Instant::now();
     Ok(batch
         .iter()
-        .map(|p| {
+        .zip(restarts)
+        .map(|(p, restarts)| {
             let outcome = outcomes.iter().find(|o| o.unit == p.service);
             match outcome {
                 Some(o) if !o.ok() => {
@@ -184,43 +189,75 @@ fn reload_batch(
                         .error
                         .clone()
                         .unwrap_or_else(|| format!("job {}", o.result));
-                    Err(with_report(client, p, why))
+                    Err(with_report(client, &p.service, why))
                 }
-                _ => wait_ready(client, p, started + listen_timeout(store, p)),
+                _ => wait_ready(
+                    client,
+                    &Restarted {
+                        service: &p.service,
+                        socket: p.socket.is_some(),
+                        restarts,
+                    },
+                    started + listen_timeout(store, p),
+                ),
             }
         })
         .collect())
 }
 
-/// The app's `listen_timeout`, when the store recorded its definition.
+/// The app's `listen_timeout`, as the store recorded its plan.
 fn listen_timeout(store: &Store, p: &Proc) -> Duration {
     store
         .state()
         .app(&p.name)
-        .and_then(|app| app.definition.as_ref())
-        .map_or(DEFAULT_LISTEN_TIMEOUT, |d| d.listen_timeout)
+        .map_or(crate::plan::DEFAULT_LISTEN_TIMEOUT, |app| {
+            app.plan.listen_timeout
+        })
+}
+
+/// A service just (re)started, to wait for.
+pub struct Restarted<'a> {
+    pub service: &'a str,
+    /// It has a socket systemd holds: ready means accepting on it.
+    pub socket: bool,
+    /// Its `NRestarts` before the restart.
+    pub restarts: u32,
 }
 
 /// Waits until the restarted instance is ready (see the module's doc), or fails if its
-/// process does not stay up.
-fn wait_ready(client: &Client, p: &Proc, deadline: Instant) -> Result<Ready, String> {
+/// process does not stay up: it is no longer active, or systemd restarted it on its own
+/// (it died at start and `Restart=` brought it back).
+pub fn wait_ready(
+    client: &Client,
+    unit: &Restarted<'_>,
+    deadline: Instant,
+) -> Result<Ready, String> {
+    let service = unit.service.to_string();
     loop {
         let state = client
-            .read_states(std::slice::from_ref(&p.service))
+            .read_states(std::slice::from_ref(&service))
             .map_err(|e| match systemd::connection_lost(&e) {
                 Some(why) => format!("{why} ({e:#})"),
                 None => format!("{e:#}"),
             })?
             .pop()
-            .ok_or_else(|| format!("systemd reported nothing about {}", p.service))?;
-        if state.active_state() != "active" {
-            let why = format!(
-                "{} is {} ({}) after its restart",
-                p.service,
-                state.active_state(),
-                state.sub_state()
-            );
-            return Err(with_report(client, p, why));
+            .ok_or_else(|| format!("systemd reported nothing about {service}"))?;
+        let restarts = state
+            .service
+            .as_ref()
+            .and_then(|s| s.n_restarts)
+            .unwrap_or(0);
+        if state.active_state() != "active" || restarts > unit.restarts {
+            let why = if restarts > unit.restarts {
+                format!("{service} exited after it started, and systemd started it again")
+            } else {
+                format!(
+                    "{service} is {} ({}) after its restart",
+                    state.active_state(),
+                    state.sub_state()
+                )
+            };
+            return Err(with_report(client, &service, why));
         }
         let notify = state
             .service
@@ -230,7 +267,7 @@ fn wait_ready(client: &Client, p: &Proc, deadline: Instant) -> Result<Ready, Str
         if notify {
             return Ok(Ready::Notified);
         }
-        if p.socket.is_none() {
+        if !unit.socket {
             return Ok(Ready::Started);
         }
         if state
@@ -246,9 +283,9 @@ fn wait_ready(client: &Client, p: &Proc, deadline: Instant) -> Result<Ready, Str
     }
 }
 
-/// `why`, followed by systemd's result and the instance's last log lines.
-fn with_report(client: &Client, p: &Proc, why: String) -> String {
-    let report = client.failure_report(&p.service);
+/// `why`, followed by systemd's result and the service's last log lines.
+pub fn with_report(client: &Client, service: &str, why: String) -> String {
+    let report = client.failure_report(service);
     if report.is_empty() {
         why
     } else {

@@ -398,6 +398,7 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
             slice,
             instances,
             companions,
+            listen_timeout: app.listen_timeout,
         },
         warnings,
     ))

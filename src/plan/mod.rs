@@ -147,6 +147,32 @@ pub struct AppPlan {
     /// they existed.
     #[serde(default)]
     pub companions: Vec<Companion>,
+    /// How long a started instance may take to accept on its socket before it is taken as
+    /// ready anyway (PM2's `listen_timeout`): `reload` and a rolling `apply` wait that long
+    /// at most before replacing the next instance.
+    #[serde(default = "default_listen_timeout", with = "millis")]
+    pub listen_timeout: std::time::Duration,
+}
+
+/// PM2's `listen_timeout` default, for plans recorded before it was.
+pub const DEFAULT_LISTEN_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(3000);
+
+fn default_listen_timeout() -> std::time::Duration {
+    DEFAULT_LISTEN_TIMEOUT
+}
+
+/// A `Duration` kept as whole milliseconds in the state store.
+mod millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = <u64 as serde::Deserialize>::deserialize(d)?;
+        Ok(Duration::from_millis(ms))
+    }
 }
 
 impl AppPlan {

@@ -109,6 +109,11 @@ pub struct AppRecord {
     /// `scale` plans new instances from it. Without it, `scale` reads `source.file` again.
     #[serde(default)]
     pub definition: Option<crate::ecosystem::App>,
+    /// Set while `apply` rolls the app (saved before the first instance is replaced, cleared
+    /// once the last one is ready): an instance's unit already holds the new definition a
+    /// moment before its new process runs, so a roll cut short is redone whole.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rolling: bool,
 }
 
 /// One instance of an app.
@@ -178,6 +183,7 @@ impl State {
             plan,
             // A definition describes one fingerprint; a new one makes it stale.
             definition: None,
+            rolling: old.as_ref().is_some_and(|o| o.rolling),
         };
         // Companions have fingerprints of their own: a new cron pattern or watch setting
         // leaves the app's fingerprint as it was, but not the definition.
@@ -263,6 +269,7 @@ pub(crate) mod tests {
                 })
                 .collect(),
             companions: Vec::new(),
+            listen_timeout: crate::plan::DEFAULT_LISTEN_TIMEOUT,
         }
     }
 

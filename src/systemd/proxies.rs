@@ -102,6 +102,11 @@ pub struct UnitProps {
     pub state_change_timestamp: Option<u64>,
     #[zbus(rename = "InvocationID")]
     pub invocation_id: Option<Vec<u8>>,
+    /// The file the unit was loaded from: for a transient unit, the one systemd wrote
+    /// under its runtime directory (`/run/systemd/transient/…`), read again at every
+    /// `daemon-reload`.
+    pub fragment_path: Option<String>,
+    pub transient: Option<bool>,
 }
 
 /// `org.freedesktop.systemd1.Service` properties pm2ctl reads.
@@ -130,6 +135,33 @@ pub struct ServiceProps {
     pub restart: Option<String>,
     /// `LogExtraFields`: `KEY=value` entries (pm2ctl puts `PM2_APP`, `PM2_NAMESPACE` there).
     pub log_extra_fields: Option<Vec<Vec<u8>>>,
+    // The limits systemd changes on a running service (`unit::live`).
+    pub memory_max: Option<u64>,
+    pub memory_high: Option<u64>,
+    pub memory_swap_max: Option<u64>,
+    #[zbus(rename = "CPUQuotaPerSecUSec")]
+    pub cpu_quota_per_sec_usec: Option<u64>,
+    #[zbus(rename = "CPUWeight")]
+    pub cpu_weight: Option<u64>,
+    #[zbus(rename = "IOWeight")]
+    pub io_weight: Option<u64>,
+}
+
+impl ServiceProps {
+    /// The live properties (`unit::live::LIVE`) the service reported, by name.
+    pub fn live_values(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("MemoryMax", self.memory_max),
+            ("MemoryHigh", self.memory_high),
+            ("MemorySwapMax", self.memory_swap_max),
+            ("CPUQuotaPerSecUSec", self.cpu_quota_per_sec_usec),
+            ("CPUWeight", self.cpu_weight),
+            ("IOWeight", self.io_weight),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
+    }
 }
 
 #[zbus::proxy(

@@ -6,6 +6,7 @@
 //! over D-Bus, `render` turns them into unit-file text for the generator.
 
 pub mod dollar;
+pub mod live;
 pub mod render;
 
 pub use render::{render, RenderError};

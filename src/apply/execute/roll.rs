@@ -1,0 +1,489 @@
+//! A rolling replacement: an app's instances are replaced one at a time, each new one ready
+//! before the next old one goes, so the app keeps serving through an `apply`.
+//!
+//! An instance whose socket keeps its address keeps its socket: systemd goes on holding it
+//! (its queued connections survive), and only the service gets its new definition. A
+//! transient service's definition cannot be changed over D-Bus once it exists, so the new one
+//! is written where systemd keeps the transient unit's file (its `FragmentPath`, in systemd's
+//! runtime directory) and systemd reads it again (`daemon-reload`), then the service is
+//! restarted: the Node shim drains the old process, systemd starts the new one on the same
+//! socket. An instance whose socket changed (a new port), or that is missing or down, has its
+//! socket and service removed and created anew instead.
+//!
+//! Readiness is `reload`'s (`lifecycle::reload::wait_ready`): READY=1, accepting on its
+//! socket, or `listen_timeout`. A new instance that does not become ready stops the roll:
+//! the instances not reached keep the previous definition; with rollback (the default) the
+//! replaced ones get it back too, from the state store's previous record.
+
+use super::{Reached, Run};
+use crate::apply::diff::{DesiredApp, LiveUnit};
+use crate::checkpoint;
+use crate::lifecycle::reload::{self, Ready, Restarted};
+use crate::plan::{AppPlan, InstancePlan};
+use crate::state::{AppRecord, Store};
+use crate::unit;
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::time::Instant;
+
+/// How one instance was replaced.
+enum Way {
+    /// Its unit got the new definition in place and was restarted; its socket was kept.
+    InPlace { file: String },
+    /// Its socket and service were removed (if any) and created anew.
+    Anew,
+}
+
+/// What a roll asks of each instance.
+pub(super) struct Roll<'a> {
+    pub app: &'a DesiredApp,
+    /// The app's record before this apply: the definition a failed roll goes back to.
+    pub previous: Option<&'a AppRecord>,
+    pub instances: &'a [u32],
+    pub rollback: bool,
+}
+
+impl Run<'_> {
+    /// Replaces `roll.instances` one at a time. Returns whether the app's record changed.
+    /// A roll stopped by an instance that did not become ready is a failure, not an error.
+    pub(super) fn roll(
+        &mut self,
+        roll: &Roll<'_>,
+        store: &mut Store,
+        live: &[LiveUnit],
+    ) -> Result<bool> {
+        let app = roll.app;
+        let name = &app.plan.name;
+        if roll.instances.is_empty() {
+            return Ok(false);
+        }
+        // A mark that cannot be saved (a full disk) does not stop the roll: it is reported
+        // once every change is made, as other state writes are.
+        if let Err(e) = set_rolling(store, name, true) {
+            self.unsaved.get_or_insert(e);
+        }
+        let no_socket = app
+            .plan
+            .instances
+            .iter()
+            .any(|i| roll.instances.contains(&i.index) && i.socket.is_none());
+        if no_socket {
+            self.say(&format!(
+                "  warning: [{name}] has no socket held by systemd (fork mode, or no `port`): \
+                 connections to it are refused while each instance restarts"
+            ))?;
+        }
+
+        let mut replaced: Vec<u32> = Vec::new();
+        let mut record_changed = false;
+        let mut failed = None;
+        for &index in roll.instances {
+            let Some(planned) = app.plan.instances.iter().find(|i| i.index == index) else {
+                continue;
+            };
+            self.reached = Reached::Rolling {
+                replaced: replaced.clone(),
+                at: index,
+            };
+            let old_socket = previous_socket(roll.previous, live, planned);
+            let result =
+                self.replace_instance(planned, &app.fingerprint, old_socket, live, &app.plan)?;
+            record_changed |= super::carry_restarts(
+                store,
+                name,
+                std::slice::from_ref(&planned.service.name),
+                live,
+                1,
+            );
+            replaced.push(index);
+            match result {
+                Ok(ready) => self.say(&format!(
+                    "  replaced {}: {}",
+                    planned.service.name,
+                    describe_ready(ready)
+                ))?,
+                Err(why) => {
+                    failed = Some((index, why));
+                    break;
+                }
+            }
+        }
+        self.reached = Reached::Rolled {
+            replaced: replaced.clone(),
+        };
+
+        if let Some((index, why)) = failed {
+            let service = app
+                .plan
+                .instances
+                .iter()
+                .find(|i| i.index == index)
+                .map(|i| i.service.name.clone())
+                .unwrap_or_default();
+            let (reason, report) = why.split_once('\n').unwrap_or((&why, ""));
+            self.failures.push(super::Failure {
+                app: name.clone(),
+                unit: service.clone(),
+                reason: format!("not ready after its replacement: {reason}"),
+                report: report.to_string(),
+            });
+            let rest: Vec<String> = roll
+                .instances
+                .iter()
+                .filter(|i| !replaced.contains(i))
+                .map(u32::to_string)
+                .collect();
+            self.say(&format!(
+                "  FAILED {service}: the roll stopped there{}",
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; instance{} {} keep{} the previous definition",
+                        if rest.len() == 1 { "" } else { "s" },
+                        rest.join(", "),
+                        if rest.len() == 1 { "s" } else { "" }
+                    )
+                }
+            ))?;
+            if roll.rollback {
+                record_changed |= self.roll_back(roll, &replaced, store, live)?;
+            }
+        }
+        if let Err(e) = set_rolling(store, name, false) {
+            self.unsaved.get_or_insert(e);
+        }
+        Ok(record_changed)
+    }
+
+    /// Replaces one instance and waits until it is ready. The outer `Err` is a failure to
+    /// talk to systemd (the apply stops); the inner one says why the instance is not ready.
+    fn replace_instance(
+        &mut self,
+        planned: &InstancePlan,
+        fingerprint: &str,
+        old_socket: SocketFate,
+        live: &[LiveUnit],
+        plan: &AppPlan,
+    ) -> Result<Result<Ready, String>> {
+        let service = live.iter().find(|u| u.name == planned.service.name);
+        let way = match (service.and_then(|s| s.transient_file.clone()), old_socket) {
+            (Some(file), SocketFate::Kept | SocketFate::None) => Way::InPlace { file },
+            _ => Way::Anew,
+        };
+        let restarts = service.map_or(0, |s| s.n_restarts);
+        let started = Instant::now();
+        match way {
+            Way::InPlace { file } => {
+                let same = service.and_then(|s| s.fingerprint.as_deref()) == Some(fingerprint);
+                if !same {
+                    match unit::render(&planned.service) {
+                        Ok(text) => {
+                            if let Err(e) = write_unit_file(Path::new(&file), &text) {
+                                // Nothing changed yet: the instance is created anew instead,
+                                // which keeps the others serving but not its socket.
+                                self.say(&format!(
+                                    "  warning: {e:#}: {} is created anew, its socket too",
+                                    planned.service.name
+                                ))?;
+                                return self.replace_anew(planned, plan, live, started);
+                            }
+                            self.client.daemon_reload().context(
+                                "cannot make systemd read the instance's new definition",
+                            )?;
+                            checkpoint::reached("apply:reloaded");
+                        }
+                        // A value no unit file can hold: the unit is created anew instead.
+                        Err(_) => return self.replace_anew(planned, plan, live, started),
+                    }
+                }
+                let outcomes = self
+                    .client
+                    .restart_units(std::slice::from_ref(&planned.service.name))?;
+                checkpoint::reached("apply:restarted");
+                if let Some(o) = outcomes.iter().find(|o| !o.ok()) {
+                    let why = o
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| format!("job {}", o.result));
+                    return Ok(Err(reload::with_report(
+                        self.client,
+                        &planned.service.name,
+                        why,
+                    )));
+                }
+                Ok(reload::wait_ready(
+                    self.client,
+                    &Restarted {
+                        service: &planned.service.name,
+                        socket: planned.socket.is_some(),
+                        restarts,
+                    },
+                    started + plan.listen_timeout,
+                ))
+            }
+            Way::Anew => self.replace_anew(planned, plan, live, started),
+        }
+    }
+
+    /// Removes the instance's units that systemd has and creates them from `planned`.
+    fn replace_anew(
+        &mut self,
+        planned: &InstancePlan,
+        plan: &AppPlan,
+        live: &[LiveUnit],
+        started: Instant,
+    ) -> Result<Result<Ready, String>> {
+        let mut old: Vec<String> = vec![planned.service.name.clone()];
+        old.extend(planned.socket.as_ref().map(|s| s.name.clone()));
+        // The socket of the previous definition may have another name only if the app
+        // changed, which the plan's names rule out: the names are the instance's.
+        old.retain(|n| live.iter().any(|u| &u.name == n));
+        self.remove(&old)?;
+        let failures_before = self.failures.len();
+        self.create(plan, Some(&[planned.index]), false, false)?;
+        if self.failures.len() > failures_before {
+            // `create` reported it with systemd's account: take it back as this roll's.
+            let failure = self.failures.pop();
+            let why = failure.map_or_else(
+                || "it did not start".to_string(),
+                |f| format!("{}\n{}", f.reason, f.report),
+            );
+            self.failures.truncate(failures_before);
+            return Ok(Err(why));
+        }
+        Ok(reload::wait_ready(
+            self.client,
+            &Restarted {
+                service: &planned.service.name,
+                socket: planned.socket.is_some(),
+                restarts: 0,
+            },
+            started + plan.listen_timeout,
+        ))
+    }
+
+    /// Gives the `replaced` instances the previous definition again, and the record its
+    /// previous plan. Returns whether the record changed.
+    fn roll_back(
+        &mut self,
+        roll: &Roll<'_>,
+        replaced: &[u32],
+        store: &mut Store,
+        live: &[LiveUnit],
+    ) -> Result<bool> {
+        let app = roll.app;
+        let name = &app.plan.name;
+        // Only a previous record of what ran can be gone back to: the replaced instances
+        // ran it when their units carried its fingerprint.
+        let previous = roll.previous.filter(|p| {
+            replaced.iter().all(|index| {
+                let service = app.plan.instances.iter().find(|i| i.index == *index);
+                service.is_none_or(|s| {
+                    live.iter()
+                        .find(|u| u.name == s.service.name)
+                        .is_none_or(|u| u.fingerprint.as_deref() == Some(p.fingerprint.as_str()))
+                })
+            })
+        });
+        let Some(previous) = previous else {
+            self.say(&format!(
+                "  {name}: no previous definition to go back to (the state store has none that \
+                 the replaced instances ran): they keep the new one"
+            ))?;
+            return Ok(false);
+        };
+        // The units as they are now: the replaced ones run the new definition.
+        let now: Vec<LiveUnit> = live
+            .iter()
+            .map(|u| {
+                let mut u = u.clone();
+                if replaced.iter().any(|i| {
+                    app.plan
+                        .instances
+                        .iter()
+                        .any(|p| p.index == *i && p.service.name == u.name)
+                }) {
+                    u.fingerprint = Some(app.fingerprint.clone());
+                }
+                u
+            })
+            .collect();
+        for index in replaced.iter().rev() {
+            let Some(old) = previous.plan.instances.iter().find(|i| i.index == *index) else {
+                // A new instance (a higher count): it goes.
+                let mut units = Vec::new();
+                if let Some(i) = app.plan.instances.iter().find(|i| i.index == *index) {
+                    units.push(i.service.name.clone());
+                    units.extend(i.socket.as_ref().map(|s| s.name.clone()));
+                }
+                self.remove(&units)?;
+                continue;
+            };
+            let socket = match (
+                &old.socket,
+                app.plan.instances.iter().find(|i| i.index == *index),
+            ) {
+                (Some(o), Some(new)) if new.socket.as_ref() == Some(o) => SocketFate::Kept,
+                (None, Some(new)) if new.socket.is_none() => SocketFate::None,
+                _ => SocketFate::Changed,
+            };
+            let current = self
+                .client
+                .read_states(std::slice::from_ref(&old.service.name))?;
+            let live_now: Vec<LiveUnit> = now
+                .iter()
+                .map(|u| {
+                    let mut u = u.clone();
+                    if let Some(state) = current.iter().find(|s| s.name == u.name) {
+                        u.n_restarts = state
+                            .service
+                            .as_ref()
+                            .and_then(|s| s.n_restarts)
+                            .unwrap_or(0);
+                    }
+                    u
+                })
+                .collect();
+            match self.replace_instance(
+                old,
+                &previous.fingerprint,
+                socket,
+                &live_now,
+                &previous.plan,
+            )? {
+                Ok(_) => self.say(&format!(
+                    "  rolled back {} to the previous definition",
+                    old.service.name
+                ))?,
+                Err(why) => {
+                    let first = why.lines().next().unwrap_or_default().to_string();
+                    self.say(&format!(
+                        "  {} did not come back with the previous definition either: {first}",
+                        old.service.name
+                    ))?
+                }
+            }
+        }
+        // The record says what runs again; restart counts stay as they were counted.
+        if let Some(record) = store.state_mut().app_mut(name) {
+            record.plan = previous.plan.clone();
+            record.fingerprint = previous.fingerprint.clone();
+            record.definition = previous.definition.clone();
+            record.source = previous.source.clone();
+        }
+        Ok(true)
+    }
+}
+
+/// What happens to an instance's socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SocketFate {
+    /// It has one and keeps it: same definition, and systemd has it up.
+    Kept,
+    /// It has none, before and after.
+    None,
+    /// Its socket is new, changed, gone or down: the instance is created anew.
+    Changed,
+}
+
+/// Whether the socket of `planned` is the one that runs. What runs is known from the
+/// previous record, when the instance's unit carries that record's fingerprint.
+fn previous_socket(
+    previous: Option<&AppRecord>,
+    live: &[LiveUnit],
+    planned: &InstancePlan,
+) -> SocketFate {
+    let up = |name: &str| {
+        live.iter()
+            .any(|u| u.name == name && matches!(u.active_state.as_str(), "active" | "activating"))
+    };
+    let running_fp = live
+        .iter()
+        .find(|u| u.name == planned.service.name)
+        .and_then(|u| u.fingerprint.as_deref());
+    let previous = previous
+        .filter(|p| Some(p.fingerprint.as_str()) == running_fp)
+        .and_then(|p| p.plan.instances.iter().find(|i| i.index == planned.index));
+    match &planned.socket {
+        None => {
+            // A socket left from a cluster definition would keep the port: not in place.
+            let stray = planned
+                .service
+                .name
+                .strip_suffix(".service")
+                .map(|n| format!("{n}.socket"));
+            if stray.is_some_and(|s| live.iter().any(|u| u.name == s)) {
+                SocketFate::Changed
+            } else {
+                SocketFate::None
+            }
+        }
+        Some(socket) => match previous {
+            Some(old) if old.socket.as_ref() == Some(socket) && up(&socket.name) => {
+                SocketFate::Kept
+            }
+            // Without a record of what runs, the same fingerprint means the same socket.
+            None if running_fp.is_some()
+                && up(&socket.name)
+                && same_as_running(planned, running_fp) =>
+            {
+                SocketFate::Kept
+            }
+            _ => SocketFate::Changed,
+        },
+    }
+}
+
+/// True when the instance already runs the planned definition (a `--reload` or a roll
+/// cut short): its socket is the planned one.
+fn same_as_running(planned: &InstancePlan, running_fp: Option<&str>) -> bool {
+    crate::apply::stamped(&planned.service) == running_fp
+}
+
+fn describe_ready(ready: Ready) -> &'static str {
+    match ready {
+        Ready::Notified => "ready (it sent READY=1)",
+        Ready::Accepting => "ready (accepting on its socket)",
+        Ready::ListenTimeout => "taken as ready (listen_timeout passed)",
+        Ready::Started => "started",
+    }
+}
+
+/// Saves the roll mark of `app` (see `AppRecord::rolling`).
+fn set_rolling(store: &mut Store, app: &str, rolling: bool) -> Result<()> {
+    let Some(record) = store.state_mut().app_mut(app) else {
+        return Ok(());
+    };
+    if record.rolling == rolling {
+        return Ok(());
+    }
+    record.rolling = rolling;
+    store.save()
+}
+
+/// Writes a transient unit's new definition over the file systemd keeps for it, on the
+/// managed host, whole or not at all; drop-ins systemd wrote beside it for properties set
+/// at runtime (`SetUnitProperties`) are removed, since the new file holds their values and
+/// a drop-in would override it.
+fn write_unit_file(path: &Path, text: &str) -> Result<()> {
+    let dropins = format!("{}.d", path.display());
+    if let Some(dest) = crate::remote::selected() {
+        crate::remote::write_file(dest, path, text)?;
+        crate::remote::run_script(dest, &format!("rm -rf -- {}", crate::ssh::quote(&dropins)?))?;
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write a new definition in {}", dir.display()))?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    match std::fs::remove_dir_all(&dropins) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {dropins}"))
+        }
+        _ => Ok(()),
+    }
+}
