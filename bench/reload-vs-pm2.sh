@@ -2,7 +2,9 @@
 # bench/reload-vs-pm2.sh: one reload of a 2-instance cluster app under `wrk -t2 -c50` keep-alive
 # load, with pm2ctl and with PM2 7 cluster mode, and print side by side the socket errors, non-2xx
 # responses, requests/s and p99 latency wrk saw during it, and the crash-to-serving time after a
-# `kill -9` of one instance (median of RUNS runs).
+# `kill -9` of one instance (median of RUNS runs). Then the same under load for a deploy through
+# the file: an env value changed, `pm2ctl apply` against `pm2 startOrReload ecosystem.config.js
+# --update-env`.
 #
 #   sudo bench/reload-vs-pm2.sh                 # RUNS = 5, DURATION = 6 s per run
 #   RUNS=3 sudo bench/reload-vs-pm2.sh
@@ -35,8 +37,9 @@ DIR=$BENCH/reload
 build_pm2ctl
 install_pm2 || die "cannot install pm2@$PM2_VERSION"
 
-# The same app for both tools.
-cat >"$DIR/ecosystem.toml" <<EOF
+# The same app for both tools, with MARK=$1 in its environment.
+write_files() {
+  cat >"$DIR/ecosystem.toml" <<EOF
 [[apps]]
 name = "web"
 script = "$APP"
@@ -44,12 +47,14 @@ user = "root"
 exec_mode = "cluster"
 instances = 2
 port = $PORT
+env = { MARK = "$1" }
 EOF
-cat >"$DIR/ecosystem.config.js" <<EOF
+  cat >"$DIR/ecosystem.config.js" <<EOF
 module.exports = { apps: [
-  { name: "web", script: "$APP", exec_mode: "cluster", instances: 2, env: { PORT: "$PORT" } },
+  { name: "web", script: "$APP", exec_mode: "cluster", instances: 2, env: { PORT: "$PORT", MARK: "$1" } },
 ] };
 EOF
+}
 
 # Inside the sandbox with the Node shim's path (lib.sh's, plus PM2CTL_SHIM).
 sb_exec() { PM2CTL_SHIM=$SHIM "$SANDBOX" exec --env PM2CTL_SHIM "$SB" -- "$@"; }
@@ -125,22 +130,30 @@ serving_pids() {
 boot_sandbox
 "$PM2" kill >/dev/null 2>&1 || true
 
-ours=() theirs=()
+ours=() theirs=() ours_apply=() theirs_apply=()
 for ((r = 1; r <= RUNS; r++)); do
   log "run $r/$RUNS: pm2ctl"
-  sb_exec "$PM2CTL" start "$DIR/ecosystem.toml" >/dev/null 2>&1 || die "pm2ctl start failed (run it by hand in a sandbox to see why)"
+  write_files "r$r"
+  sb_exec "$PM2CTL" apply "$DIR/ecosystem.toml" >/dev/null 2>&1 || die "pm2ctl apply failed (run it by hand in a sandbox to see why)"
   wait_serving sb_exec
   ours+=("$(load_and_reload sb_exec sb_exec "$PM2CTL" reload web)")
   read -r a b <<<"$(serving_pids sb_exec)"
   ours[-1]+=" $(crash_to_serving sb_exec "$a" "$b")"
+  wait_serving sb_exec
+  write_files "r$r-changed"
+  ours_apply+=("$(load_and_reload sb_exec sb_exec "$PM2CTL" apply "$DIR/ecosystem.toml")")
   sb_exec "$PM2CTL" delete all >/dev/null 2>&1 || die "pm2ctl delete all failed"
 
   log "run $r/$RUNS: PM2"
+  write_files "r$r"
   "$PM2" start "$DIR/ecosystem.config.js" >/dev/null 2>&1 || die "pm2 start failed"
   wait_serving host
   theirs+=("$(load_and_reload host "$PM2" reload web)")
   read -r a b <<<"$(serving_pids host)"
   theirs[-1]+=" $(crash_to_serving host "$a" "$b")"
+  wait_serving host
+  write_files "r$r-changed"
+  theirs_apply+=("$(load_and_reload host "$PM2" startOrReload "$DIR/ecosystem.config.js" --update-env)")
   "$PM2" delete all >/dev/null 2>&1 || true
 done
 
@@ -163,3 +176,17 @@ done
 echo
 echo "socket errors: wrk's connect + read + write + timeout errors; requests/s and p99 cover the whole run, reload included."
 echo "crash-to-serving: from kill -9 of one instance until its replacement answers on the port (curl polling)."
+
+echo
+echo "A deploy through the file under the same load: one env value changed, then"
+echo "\`pm2ctl apply ecosystem.toml\` (it rolls the app) against \`pm2 startOrReload ecosystem.config.js --update-env\`."
+echo
+echo "| tool   | socket errors | non-2xx | requests/s | p99 latency (ms) | errors per run    |"
+echo "|--------|--------------:|--------:|-----------:|-----------------:|-------------------|"
+for tool in pm2ctl pm2; do
+  if [[ $tool == pm2ctl ]]; then runs=("${ours_apply[@]}"); else runs=("${theirs_apply[@]}"); fi
+  per_run=$(printf '%s\n' "${runs[@]}" | awk '{ print $1 }' | paste -sd, -)
+  printf '| %-6s | %13s | %7s | %10s | %16s | %-17s |\n' "$tool" \
+    "$(column 1 "${runs[@]}")" "$(column 2 "${runs[@]}")" "$(column 3 "${runs[@]}")" \
+    "$(column 4 "${runs[@]}")" "$per_run"
+done

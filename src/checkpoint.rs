@@ -12,6 +12,9 @@
 //! * `apply:app`: before each app's change (`apply:app#2` is before the second change);
 //! * `apply:removed`: an app's old units are stopped and unloaded, the new ones not created;
 //! * `apply:created`: an app's units are created, its socket-activated services not started;
+//! * `apply:reloaded`: in a roll, an instance's unit holds its new definition (systemd read
+//!   it), its process is still the old one;
+//! * `apply:restarted`: in a roll, an instance was restarted, not yet waited for;
 //! * `reload:restarted`: one batch of instances restarted, not yet waited for;
 //! * `reload:done`: every batch reloaded, the restart counts not yet saved.
 
