@@ -85,9 +85,24 @@ pub fn execute(
         .iter()
         .filter(|c| !matches!(c.action, Action::Unchanged | Action::LeftStopped))
         .collect();
-    for (done, change) in changes.iter().enumerate() {
+    // New apps are created together, first (nothing of them runs, so nothing else waits on
+    // them); then every other change in the file's order, each app's on its own.
+    let (creates, others): (Vec<&Change>, Vec<&Change>) =
+        changes.iter().partition(|c| c.action == Action::Create);
+    let mut steps: Vec<Vec<&Change>> = Vec::new();
+    if !creates.is_empty() {
+        steps.push(creates);
+    }
+    steps.extend(others.into_iter().map(|c| vec![c]));
+    for (done, step) in steps.iter().enumerate() {
         checkpoint::reached("apply:app");
+        let change = step[0];
         let app = desired.iter().find(|d| d.plan.name == change.app);
+        let batch: Vec<&AppPlan> = step
+            .iter()
+            .filter_map(|c| desired.iter().find(|d| d.plan.name == c.app))
+            .map(|d| &d.plan)
+            .collect();
         let mut run = Run {
             client,
             change,
@@ -97,23 +112,30 @@ pub fn execute(
             previous: previous.iter().find(|r| r.name == change.app),
             rollback: options.rollback,
             unsaved: None,
+            batch,
         };
-        let result = run.apply(app, store, live);
+        let result = if step.len() > 1 {
+            run.create_all()
+        } else {
+            run.apply(app, store, live)
+        };
         let reached = run.reached.clone();
         match result {
             Ok(saved) => {
                 if let Err(e) = saved {
                     unsaved.get_or_insert(e);
                 }
-                applied.push(describe_change(change));
+                applied.extend(step.iter().map(|c| describe_change(c)));
             }
             Err(cause) => {
+                let names: Vec<String> = step.iter().map(|c| describe_change(c)).collect();
                 return Err(Interrupted {
-                    app: describe_change(change),
+                    app: names.join(", "),
                     reached: reached.describe(&change.action),
                     applied,
-                    not_applied: changes[done + 1..]
+                    not_applied: steps[done + 1..]
                         .iter()
+                        .flatten()
                         .map(|c| describe_change(c))
                         .collect(),
                     cause: match systemd::connection_lost(&cause) {
@@ -121,7 +143,7 @@ pub fn execute(
                         None => format!("{cause:#}"),
                     },
                 }
-                .into())
+                .into());
             }
         }
     }
@@ -314,7 +336,13 @@ struct Run<'a> {
     rollback: bool,
     /// A state write that failed once systemd was changed, reported at the end.
     unsaved: Option<anyhow::Error>,
+    /// The apps created together with this one (see `create_many`).
+    batch: Vec<&'a AppPlan>,
 }
+
+/// How many units' calls are in flight at once: enough that many apps cost a few round
+/// trips, few enough that a file of hundreds of apps does not flood the bus.
+const BATCH: usize = 64;
 
 impl Run<'_> {
     /// Carries out this app's change. The outer `Err` stops the apply (systemd could not
@@ -510,6 +538,17 @@ impl Run<'_> {
         })
     }
 
+    /// Creates every app of `batch` (all new), together.
+    fn create_all(&mut self) -> Result<Result<()>> {
+        let batch = self.batch.clone();
+        for plan in &batch {
+            self.say(&format!("{}: create", plan.name))?;
+        }
+        let apps: Vec<(&AppPlan, Option<&[u32]>)> = batch.iter().map(|p| (*p, None)).collect();
+        self.create_many(&apps, true, true)?;
+        Ok(Ok(()))
+    }
+
     /// Removes what runs of the app (handing it over from the generator's units when it
     /// came from them) and creates it anew. Returns whether its record changed.
     fn replace(&mut self, app: &DesiredApp, store: &mut Store, live: &[LiveUnit]) -> Result<bool> {
@@ -582,6 +621,15 @@ impl Run<'_> {
         }
     }
 
+    /// The app `unit` belongs to: this change's, or in a batch, the one whose slice owns it.
+    fn app_of(&self, unit: &str) -> String {
+        let owner = super::diff::owner_of(unit);
+        self.batch
+            .iter()
+            .find(|plan| owner.is_some() && super::diff::owner_of(&plan.slice.name) == owner)
+            .map_or_else(|| self.change.app.clone(), |plan| plan.name.clone())
+    }
+
     fn say(&mut self, line: &str) -> Result<()> {
         writeln!(self.progress, "{line}")?;
         Ok(())
@@ -638,17 +686,35 @@ impl Run<'_> {
         with_slice: bool,
         with_companions: bool,
     ) -> Result<()> {
+        self.create_many(&[(plan, only)], with_slice, with_companions)
+    }
+
+    /// `create` for several apps at once: each step's calls for every app are sent together
+    /// (slices, then sockets and services, then the socket-activated services' starts, then
+    /// companions), `BATCH` at a time, so many apps cost a few round trips, not a few each.
+    fn create_many(
+        &mut self,
+        apps: &[(&AppPlan, Option<&[u32]>)],
+        with_slice: bool,
+        with_companions: bool,
+    ) -> Result<()> {
         if with_slice {
-            let slice = [StartRequest {
-                main: &plan.slice,
-                aux: Vec::new(),
-            }];
-            self.start_transient(&slice)?;
+            let slices: Vec<StartRequest<'_>> = apps
+                .iter()
+                .map(|(plan, _)| StartRequest {
+                    main: &plan.slice,
+                    aux: Vec::new(),
+                })
+                .collect();
+            self.start_transient(&slices)?;
         }
-        let instances: Vec<_> = plan
-            .instances
+        let instances: Vec<&crate::plan::InstancePlan> = apps
             .iter()
-            .filter(|i| only.is_none_or(|o| o.contains(&i.index)))
+            .flat_map(|(plan, only)| {
+                plan.instances
+                    .iter()
+                    .filter(move |i| only.is_none_or(|o| o.contains(&i.index)))
+            })
             .collect();
         let requests: Vec<StartRequest<'_>> = instances
             .iter()
@@ -672,21 +738,23 @@ impl Run<'_> {
             .filter(|i| i.socket.as_ref().is_some_and(|s| started.contains(&s.name)))
             .map(|i| i.service.name.clone())
             .collect();
-        if !activated.is_empty() {
-            let outcomes = self.client.start_units(&activated)?;
+        for chunk in activated.chunks(BATCH) {
+            let outcomes = self.client.start_units(chunk)?;
             self.report(&outcomes, &[])?;
         }
-        if with_companions && !plan.companions.is_empty() {
+        if with_companions {
             // A timer loads its service (aux) and starts only itself.
-            let requests: Vec<StartRequest<'_>> = plan
-                .companions
+            let requests: Vec<StartRequest<'_>> = apps
                 .iter()
+                .flat_map(|(plan, _)| &plan.companions)
                 .map(|c| StartRequest {
                     main: c.main(),
                     aux: c.timer.as_ref().map(|_| &c.service).into_iter().collect(),
                 })
                 .collect();
-            self.start_transient(&requests)?;
+            if !requests.is_empty() {
+                self.start_transient(&requests)?;
+            }
         }
         Ok(())
     }
@@ -695,6 +763,14 @@ impl Run<'_> {
     /// e.g. a unit someone stopped by hand and that something still references) is
     /// removed and created once more. Returns the main units that started.
     fn start_transient(&mut self, requests: &[StartRequest<'_>]) -> Result<Vec<String>> {
+        let mut started = Vec::new();
+        for chunk in requests.chunks(BATCH) {
+            started.extend(self.start_transient_batch(chunk)?);
+        }
+        Ok(started)
+    }
+
+    fn start_transient_batch(&mut self, requests: &[StartRequest<'_>]) -> Result<Vec<String>> {
         let outcomes = self.client.start_transient(requests)?;
         self.reached = Reached::Creating;
         let exists = |o: &JobOutcome| {
@@ -755,7 +831,7 @@ impl Run<'_> {
                     .find(|a| a.ends_with(".service"))
                     .unwrap_or(&outcome.unit);
                 self.failures.push(Failure {
-                    app: self.change.app.clone(),
+                    app: self.app_of(&outcome.unit),
                     unit: outcome.unit.clone(),
                     reason,
                     report: self.client.failure_report(service),
