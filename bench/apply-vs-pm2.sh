@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# bench/apply-vs-pm2.sh: start the same N Node apps with `pm2ctl apply` and with PM2, and print,
-# side by side, the wall time each takes (median of RUNS runs) and the resident memory each tool
-# leaves behind while the apps run.
+# bench/apply-vs-pm2.sh: start the same N Node apps with `pm2ctl apply` and with PM2, then
+# restart them all, and print side by side the wall time each takes (median of RUNS runs), per app,
+# pm2ctl's own peak resident memory during the apply, and the resident memory each tool leaves
+# behind while the apps run.
 #
-#   sudo bench/apply-vs-pm2.sh            # N = 1, 10, 50; RUNS = 5
+#   sudo bench/apply-vs-pm2.sh            # N = 1, 10, 50, 200; RUNS = 5
 #   COUNTS="1 10" RUNS=3 sudo bench/apply-vs-pm2.sh
 #   PM2CTL=target/debug/pm2ctl sudo bench/apply-vs-pm2.sh   # an already built binary
 #
@@ -15,17 +16,18 @@
 #
 # The app is tests/fixtures/http.js, one instance per app (fork mode), each on its own port.
 # Both tools return once systemd (or PM2's daemon) has launched every process.
-# Needs root (the sandbox), node and npm.
+# Needs root (the sandbox), node, npm and GNU time (/usr/bin/time).
 set -euo pipefail
 
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh" apply-vs-pm2
 RUNS=${RUNS:-5}
-COUNTS=${COUNTS:-"1 10 50"}
+COUNTS=${COUNTS:-"1 10 50 200"}
 APP=$REPO/tests/fixtures/http.js
 BASE_PORT=42000
 
 need_root
 need_commands node npm
+[[ -x /usr/bin/time ]] || die "GNU time is not installed (apt-get install time)"
 positive RUNS
 build_pm2ctl
 install_pm2 || die "cannot install pm2@$PM2_VERSION"
@@ -47,16 +49,19 @@ write_files() {
   } >"$dir/ecosystem.config.js"
 }
 
-# Milliseconds `pm2ctl apply FILE` takes inside the sandbox.
+# "ms peak_kb": the milliseconds `pm2ctl ARGS...` takes inside the sandbox, and its peak RSS
+# (GNU time's %M).
 time_pm2ctl() {
-  sb_exec bash -c 's=$(date +%s%N); "$1" apply "$2" >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(((e - s) / 1000000))' \
-    _ "$PM2CTL" "$1"
+  local rss=$BENCH/pm2ctl-rss
+  sb_exec bash -c 's=$(date +%s%N); /usr/bin/time -f %M -o "$1" "${@:2}" >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(((e - s) / 1000000)) $(tail -1 "$1")' \
+    _ "$rss" "$PM2CTL" "$@"
 }
 
+# Milliseconds `pm2 ARGS...` takes.
 time_pm2() {
   local s e
   s=$(now_ms)
-  "$PM2" start "$1" >/dev/null 2>&1 || die "pm2 start $1 failed"
+  "$PM2" "$@" >/dev/null 2>&1 || die "pm2 $* failed"
   e=$(now_ms)
   echo $((e - s))
 }
@@ -74,11 +79,13 @@ rows=()
 for n in $COUNTS; do
   write_files "$n"
   dir=$BENCH/apps-$n
-  ours=() theirs=()
+  ours=() theirs=() ours_restart=() theirs_restart=() ours_rss=()
   for ((r = 1; r <= RUNS; r++)); do
     log "N=$n run $r/$RUNS"
-    t=$(time_pm2ctl "$dir/ecosystem.toml") || die "pm2ctl apply failed for N=$n (run it by hand in a sandbox to see why)"
-    ours+=("$t")
+    read -r t kb <<<"$(time_pm2ctl apply "$dir/ecosystem.toml")" || die "pm2ctl apply failed for N=$n (run it by hand in a sandbox to see why)"
+    ours+=("$t") ours_rss+=("$kb")
+    read -r t _ <<<"$(time_pm2ctl restart all)" || die "pm2ctl restart all failed for N=$n"
+    ours_restart+=("$t")
     if ((r == RUNS)); then
       # While the apps run: pm2ctl keeps no process of its own.
       left=$(sb_exec pgrep -c -x pm2ctl || true)
@@ -88,8 +95,8 @@ for n in $COUNTS; do
     fi
     sb_exec "$PM2CTL" delete all >/dev/null 2>&1 || die "pm2ctl delete all failed"
 
-    t=$(time_pm2 "$dir/ecosystem.config.js")
-    theirs+=("$t")
+    theirs+=("$(time_pm2 start "$dir/ecosystem.config.js")")
+    theirs_restart+=("$(time_pm2 restart all)")
     if ((r == RUNS)); then
       daemon=$(cat "$PM2_HOME/pm2.pid")
       theirs_rss=$(rss_kb "$daemon")
@@ -100,17 +107,25 @@ for n in $COUNTS; do
   done
   ours_ms=$(printf '%s\n' "${ours[@]}" | median)
   theirs_ms=$(printf '%s\n' "${theirs[@]}" | median)
+  ours_rs=$(printf '%s\n' "${ours_restart[@]}" | median)
+  theirs_rs=$(printf '%s\n' "${theirs_restart[@]}" | median)
+  peak=$(printf '%s\n' "${ours_rss[@]}" | median)
   if ((ours_left == 0)); then ours_mem="0 (no process)"; else ours_mem="$ours_left pm2ctl left!"; fi
-  rows+=("$(printf '| %4d | %17s | %14s | %16s | %18s |' "$n" "$ours_ms" "$theirs_ms" \
-    "$ours_mem" "$((theirs_rss / 1024)) MiB (daemon)")")
+  per_app() { awk -v t="$1" -v n="$2" 'BEGIN { printf "%.1f", t / n }'; }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
+  rows+=("$(printf '| %4d | %8s | %6s | %8s | %6s | %6s | %8s | %8s | %6s | %9s | %14s | %13s |' "$n" \
+    "$ours_ms" "$(per_app "$ours_ms" "$n")" "$theirs_ms" "$(per_app "$theirs_ms" "$n")" \
+    "$(ratio "$ours_ms" "$theirs_ms")" "$ours_rs" "$theirs_rs" "$(ratio "$ours_rs" "$theirs_rs")" \
+    "$((peak / 1024)) MiB" "$ours_mem" "$((theirs_rss / 1024)) MiB")")
 done
 
 echo
 echo "$(basename "$(dirname "$PM2CTL_FROM")") pm2ctl apply (sandboxed systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}')) vs pm2 start ($("$PM2" --version 2>/dev/null | tail -1), warm daemon); median of $RUNS runs, $(nproc) CPUs"
 echo
-echo "| apps | pm2ctl apply (ms) | pm2 start (ms) | pm2ctl RSS left  | PM2 RSS left       |"
-echo "|-----:|------------------:|---------------:|-----------------:|-------------------:|"
+echo "| apps | pm2ctl apply (ms) | ms/app | pm2 start (ms) | ms/app | ratio | pm2ctl restart all (ms) | pm2 restart all (ms) | ratio | pm2ctl peak RSS | pm2ctl RSS left | PM2 RSS left (daemon) |"
+echo "|-----:|---------:|-------:|---------:|-------:|-------:|---------:|---------:|-------:|----------:|---------------:|--------------:|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "PM2's daemon spawn (first \`pm2 ping\`): ${pm2_spawn_ms} ms, not included above."
+echo "peak RSS: pm2ctl's own maximum resident memory during the apply (GNU time %M)."
 echo "RSS left: resident memory of the tool's own processes while the apps run."

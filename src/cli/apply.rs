@@ -11,6 +11,7 @@ use crate::plan::{self, HostFacts};
 use crate::state::{self, Desired, Source};
 use crate::systemd::Client;
 use anyhow::{Context, Result};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -171,8 +172,15 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
         print!("{}", apply::render(&diff));
         return Ok(ExitCode::SUCCESS);
     };
-    let mut stderr = std::io::stderr();
-    let failures = apply::execute(
+    // On a terminal the per-unit lines become one counting line (hundreds of units stay
+    // readable); in a pipe every line is kept.
+    let stderr = std::io::stderr();
+    let mut progress: Box<dyn std::io::Write> = if stderr.is_terminal() {
+        Box::new(super::progress::Counting::new(stderr))
+    } else {
+        Box::new(stderr)
+    };
+    let executed = apply::execute(
         &client,
         store,
         &diff,
@@ -180,8 +188,11 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
         &live,
         &source,
         options,
-        &mut stderr,
-    )?;
+        &mut progress,
+    );
+    progress.flush()?;
+    drop(progress);
+    let failures = executed?;
     for orphan in &diff.orphans {
         eprintln!("{orphan}: no longer in the file, left running (--prune removes it)");
     }

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod memory_check;
 pub mod monit;
 pub mod plan;
+mod progress;
 pub mod reload;
 pub mod remote;
 pub mod resurrect;
