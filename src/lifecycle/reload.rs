@@ -233,6 +233,9 @@ pub fn wait_ready(
     deadline: Instant,
 ) -> Result<Ready, String> {
     let service = unit.service.to_string();
+    // The process the restart started: another one later means it died and systemd started
+    // it again (its NRestarts may have been reset by the restart, so both are watched).
+    let mut first_pid: Option<u32> = None;
     loop {
         let state = client
             .read_states(std::slice::from_ref(&service))
@@ -247,8 +250,14 @@ pub fn wait_ready(
             .as_ref()
             .and_then(|s| s.n_restarts)
             .unwrap_or(0);
-        if state.active_state() != "active" || restarts > unit.restarts {
-            let why = if restarts > unit.restarts {
+        let pid = state.main_pid();
+        let respawned = restarts > unit.restarts
+            || matches!((first_pid, pid), (Some(first), Some(now)) if first != now);
+        if first_pid.is_none() {
+            first_pid = pid;
+        }
+        if state.active_state() != "active" || respawned {
+            let why = if respawned {
                 format!("{service} exited after it started, and systemd started it again")
             } else {
                 format!(
