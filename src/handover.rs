@@ -9,7 +9,8 @@
 //!
 //! The generator reads them too: plain files, no process asked, any error read as "none".
 
-use crate::plan::{naming, Scope};
+use crate::plan::Scope;
+use crate::unit::name as naming;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 

@@ -241,7 +241,7 @@ fn assert_nasty_values_arrived(sb: &Sandbox, unit: &str, app: &Nasty, when: &str
 fn nasty_unit(suffix: &str) -> String {
     format!(
         "pm2ctl-{}{suffix}.service",
-        pm2ctl::plan::naming::escape(NASTY_NAME)
+        pm2ctl::unit::name::escape(NASTY_NAME)
     )
 }
 

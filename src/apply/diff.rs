@@ -14,11 +14,9 @@
 use crate::plan::AppPlan;
 use crate::state::{Desired, State};
 use crate::unit::live::{self, LiveChange};
+use crate::unit::name::owner_of;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// The prefix of every unit name pm2ctl owns.
-const UNIT_PREFIX: &str = "pm2ctl-";
 
 /// One app as the file wants it, already fingerprinted and stamped.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,21 +134,6 @@ impl Diff {
     }
 }
 
-/// The app part of an owned unit's name: `api` for `pm2ctl-api@0.service`,
-/// `pm2ctl-api.slice` and its companions `pm2ctl-api-cron.timer`… (still escaped; `@`
-/// cannot occur in an escaped name).
-pub fn owner_of(unit: &str) -> Option<&str> {
-    if let Some(owner) = crate::plan::naming::companion_owner(unit) {
-        return Some(owner);
-    }
-    let rest = unit.strip_prefix(UNIT_PREFIX)?;
-    let owner = match rest.split_once('@') {
-        Some((owner, _)) => owner,
-        None => rest.strip_suffix(".slice")?,
-    };
-    (!owner.is_empty()).then_some(owner)
-}
-
 /// What `apply` was asked for beyond the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -211,7 +194,7 @@ pub fn diff(
                 // and its watch agent (which leaves a stopped app alone): only its own units
                 // are stopped. Companions that run are kept up to date with the file.
                 let is_companion =
-                    |u: &&LiveUnit| crate::plan::naming::companion_owner(&u.name).is_some();
+                    |u: &&LiveUnit| crate::unit::name::companion_owner(&u.name).is_some();
                 let mut companions = None;
                 if units.iter().any(is_companion) {
                     companions =
@@ -230,7 +213,7 @@ pub fn diff(
                     Action::LeftStopped
                 } else if units
                     .iter()
-                    .any(|u| crate::plan::naming::companion_owner(&u.name).is_some())
+                    .any(|u| crate::unit::name::companion_owner(&u.name).is_some())
                 {
                     Action::Repair {
                         instances: Vec::new(),
@@ -279,8 +262,7 @@ fn companion_change(app: &DesiredApp, units: &[&LiveUnit]) -> Option<CompanionCh
     let find = |name: &str| units.iter().copied().find(|u| u.name == name);
     let wanted: Vec<&str> = app.plan.units().map(|u| u.name.as_str()).collect();
     let retired = units.iter().any(|u| {
-        crate::plan::naming::companion_owner(&u.name).is_some()
-            && !wanted.contains(&u.name.as_str())
+        crate::unit::name::companion_owner(&u.name).is_some() && !wanted.contains(&u.name.as_str())
     });
     // Each companion's service carries the companion's own fingerprint (a plan recorded
     // before companions had one carries none, and is taken as it runs).
@@ -312,7 +294,7 @@ fn running_action(app: &DesiredApp, units: &[&LiveUnit], cut_short: bool, reload
         return Action::Create;
     }
     let find = |name: &str| units.iter().copied().find(|u| u.name == name);
-    let is_companion = |name: &str| crate::plan::naming::companion_owner(name).is_some();
+    let is_companion = |name: &str| crate::unit::name::companion_owner(name).is_some();
 
     let wanted: Vec<&str> = app.plan.units().map(|u| u.name.as_str()).collect();
     // A companion no longer planned goes with the companions; any other unit beyond the
@@ -486,16 +468,6 @@ mod tests {
             .iter()
             .map(|c| (c.app.as_str(), &c.action))
             .collect()
-    }
-
-    #[test]
-    fn owners_come_from_unit_names() {
-        assert_eq!(owner_of("pm2ctl-api@0.service"), Some("api"));
-        assert_eq!(owner_of("pm2ctl-api@12.socket"), Some("api"));
-        assert_eq!(owner_of("pm2ctl-my\\x2dapi.slice"), Some("my\\x2dapi"));
-        assert_eq!(owner_of("pm2ctl.slice"), None);
-        assert_eq!(owner_of("other-api@0.service"), None);
-        assert_eq!(owner_of("pm2ctl-@0.service"), None);
     }
 
     #[test]

@@ -493,7 +493,7 @@ impl Run<'_> {
                         change
                             .live
                             .iter()
-                            .filter(|u| crate::plan::naming::companion_owner(u).is_some())
+                            .filter(|u| crate::unit::name::companion_owner(u).is_some())
                             .cloned(),
                     );
                 }
@@ -603,7 +603,7 @@ impl Run<'_> {
         let units: Vec<String> = change
             .live
             .iter()
-            .filter(|u| crate::plan::naming::companion_owner(u).is_some())
+            .filter(|u| crate::unit::name::companion_owner(u).is_some())
             .cloned()
             .collect();
         self.remove(&units)?;
@@ -623,10 +623,10 @@ impl Run<'_> {
 
     /// The app `unit` belongs to: this change's, or in a batch, the one whose slice owns it.
     fn app_of(&self, unit: &str) -> String {
-        let owner = super::diff::owner_of(unit);
+        let owner = crate::unit::name::owner_of(unit);
         self.batch
             .iter()
-            .find(|plan| owner.is_some() && super::diff::owner_of(&plan.slice.name) == owner)
+            .find(|plan| owner.is_some() && crate::unit::name::owner_of(&plan.slice.name) == owner)
             .map_or_else(|| self.change.app.clone(), |plan| plan.name.clone())
     }
 

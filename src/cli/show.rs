@@ -61,7 +61,7 @@ fn show(args: &Args) -> Result<()> {
                 Some(crate::unit::Value::U64(bytes)) => Some(*bytes),
                 _ => None,
             });
-        let memory_timer = format!("{}.timer", crate::plan::naming::MEMORY_SUFFIX);
+        let memory_timer = format!("{}.timer", crate::unit::name::MEMORY_SUFFIX);
         let checks = plan.companions.iter().filter_map(|c| {
             let timer = c.timer.as_ref()?;
             timer

@@ -485,7 +485,7 @@ fn fits_unit_names(app: &App) -> Result<(), Problem> {
         // The CPU count is known only at plan time: assume the most instances allowed.
         Some(Instances::Max | Instances::MaxMinus(_)) => schema::MAX_INSTANCES as u32 - 1,
     };
-    use crate::plan::naming::{escape, PREFIX, UNIT_NAME_MAX};
+    use crate::unit::name::{escape, PREFIX, UNIT_NAME_MAX};
     let longest = format!("{PREFIX}{}@{max_index}.service", escape(&app.name));
     if longest.len() <= UNIT_NAME_MAX {
         return Ok(());

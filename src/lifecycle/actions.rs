@@ -3,11 +3,12 @@
 //! then `[PM2] [api](0) ✓` per instance).
 
 use super::engine;
-use super::processes::{parse_instance_unit, Proc};
+use super::processes::Proc;
 use super::record;
 use crate::apply::DesiredApp;
 use crate::state::{Desired, Store};
 use crate::systemd::{Client, JobOutcome, KillWhom};
+use crate::unit::name::{self, parse_instance_unit, AppUnitNames};
 use anyhow::Result;
 use nix::sys::signal::Signal;
 use std::collections::{BTreeMap, BTreeSet};
@@ -186,19 +187,14 @@ fn delete(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> 
         .map(|p| p.slice.as_str())
         .collect::<BTreeSet<&str>>()
         .into_iter()
-        .filter(|slice| {
-            let escaped = slice
-                .strip_prefix("pm2ctl-")
-                .and_then(|s| s.strip_suffix(".slice"));
-            escaped.is_some_and(|e| !still_up.contains(e))
-        })
+        .filter(|slice| name::owner_of(slice).is_some_and(|e| !still_up.contains(e)))
         .map(str::to_string)
         .collect();
     let companions: Vec<String> = owned
         .iter()
         .filter(|u| {
-            crate::plan::naming::companion_owner(&u.name)
-                .is_some_and(|owner| emptied.contains(&format!("pm2ctl-{owner}.slice")))
+            name::companion_owner(&u.name)
+                .is_some_and(|owner| emptied.contains(&AppUnitNames::from_escaped(owner).slice()))
         })
         .map(|u| u.name.clone())
         .collect();

@@ -5,6 +5,7 @@ use crate::state::State;
 use crate::status::{self, Status};
 use crate::systemd::{Client, UnitState};
 use crate::target;
+use crate::unit::name::{self, parse_instance_unit, AppUnitNames};
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -72,68 +73,6 @@ impl Proc {
             .chain(std::iter::once(self.service.clone()))
             .collect()
     }
-}
-
-/// The parts of an instance unit name: `pm2ctl-<esc>@<i>.<suffix>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceUnit<'a> {
-    pub escaped: &'a str,
-    pub index: u32,
-    pub suffix: &'a str,
-}
-
-/// Splits `pm2ctl-<esc>@<i>.service` (or `.socket`); `None` for any other unit.
-pub fn parse_instance_unit(unit: &str) -> Option<InstanceUnit<'_>> {
-    let rest = unit.strip_prefix("pm2ctl-")?;
-    let (stem, suffix) = rest.rsplit_once('.')?;
-    if !matches!(suffix, "service" | "socket") {
-        return None;
-    }
-    let (escaped, index) = stem.rsplit_once('@')?;
-    if escaped.is_empty() || index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(InstanceUnit {
-        escaped,
-        index: index.parse().ok()?,
-        suffix,
-    })
-}
-
-/// Undoes systemd's unit-name escaping (`systemd-escape --unescape`): `\xNN` is a byte,
-/// `-` a `/`. Malformed escapes are kept as written.
-pub fn unescape(escaped: &str) -> String {
-    let bytes = escaped.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if bytes.get(i + 1) == Some(&b'x') => {
-                let hex = escaped
-                    .get(i + 2..i + 4)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 4;
-                    }
-                    None => {
-                        out.push(b'\\');
-                        i += 1;
-                    }
-                }
-            }
-            b'-' => {
-                out.push(b'/');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The value of `KEY=` among a service's `LogExtraFields`.
@@ -242,12 +181,12 @@ pub fn observe(client: &Client, state: &State) -> Result<Vec<Observed>> {
         .into_iter()
         .map(|((escaped, index), has_socket)| Proc {
             pm_id: 0,
-            name: unescape(&escaped),
+            name: name::app_name(&escaped),
             namespace: "default".to_string(),
             index,
-            service: format!("pm2ctl-{escaped}@{index}.service"),
-            socket: has_socket.then(|| format!("pm2ctl-{escaped}@{index}.socket")),
-            slice: format!("pm2ctl-{escaped}.slice"),
+            service: AppUnitNames::from_escaped(&escaped).service(index),
+            socket: has_socket.then(|| AppUnitNames::from_escaped(&escaped).socket(index)),
+            slice: AppUnitNames::from_escaped(&escaped).slice(),
             loaded: true,
             status: Status::Stopped,
             main_pid: None,
@@ -294,40 +233,6 @@ pub fn observe(client: &Client, state: &State) -> Result<Vec<Observed>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn instance_units_parse_and_others_do_not() {
-        assert_eq!(
-            parse_instance_unit("pm2ctl-api@3.service"),
-            Some(InstanceUnit {
-                escaped: "api",
-                index: 3,
-                suffix: "service"
-            })
-        );
-        assert_eq!(
-            parse_instance_unit("pm2ctl-a\\x40b@0.socket"),
-            Some(InstanceUnit {
-                escaped: "a\\x40b",
-                index: 0,
-                suffix: "socket"
-            })
-        );
-        assert_eq!(parse_instance_unit("pm2ctl-api.slice"), None);
-        assert_eq!(parse_instance_unit("pm2ctl-api@x.service"), None);
-        assert_eq!(parse_instance_unit("pm2ctl-@1.service"), None);
-        assert_eq!(parse_instance_unit("other-api@1.service"), None);
-        assert_eq!(parse_instance_unit("pm2ctl-api@1.timer"), None);
-    }
-
-    #[test]
-    fn unescape_reverses_systemd_escape() {
-        assert_eq!(unescape("api\\x20v2-beta"), "api v2/beta");
-        assert_eq!(unescape("my\\x2dapp"), "my-app");
-        assert_eq!(unescape("h\\xc3\\xa9llo"), "héllo");
-        assert_eq!(unescape("bad\\xzz"), "bad\\xzz");
-        assert_eq!(unescape("end\\x"), "end\\x");
-    }
 
     #[test]
     fn a_socket_is_stopped_before_its_service() {

@@ -3,8 +3,8 @@
 
 use super::marks::Marks;
 use super::record::{self, Record, Stream};
-use crate::lifecycle::processes::{parse_instance_unit, unescape};
-use crate::plan::naming;
+use crate::unit::name as naming;
+use crate::unit::name::{app_name, parse_instance_unit};
 use std::collections::HashMap;
 
 /// One thing selected by a target.
@@ -187,7 +187,7 @@ impl Query {
             .user_unit
             .as_deref()
             .and_then(parse_instance_unit)
-            .map(|unit| (unescape(unit.escaped), unit.index))
+            .map(|unit| (app_name(unit.escaped), unit.index))
         else {
             return;
         };
@@ -207,7 +207,7 @@ impl Query {
     pub fn accepts(&self, record: &Record) -> bool {
         if let Some(unit) = &record.dropped_from {
             let flushed = parse_instance_unit(unit).is_some_and(|u| {
-                record.realtime_usec <= self.marks.hidden_until(&unescape(u.escaped), None)
+                record.realtime_usec <= self.marks.hidden_until(&app_name(u.escaped), None)
             });
             return !flushed && self.selection.accepts_unit(unit);
         }
@@ -268,7 +268,7 @@ impl Selection {
         {
             return true;
         }
-        self.accepts_app(&unescape(parsed.escaped), Some(parsed.index), None)
+        self.accepts_app(&app_name(parsed.escaped), Some(parsed.index), None)
     }
 }
 

@@ -4,9 +4,9 @@
 //! by hand remain reachable.
 
 use super::query::{AppFields, Matcher, Selection};
-use crate::lifecycle::processes::{parse_instance_unit, unescape};
 use crate::plan::{AppPlan, Scope};
 use crate::target::{self, TargetError};
+use crate::unit::name::{app_name, parse_instance_unit};
 use crate::unit::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -219,7 +219,7 @@ pub fn discover(scope: Scope) -> Known {
         Scope::User => {
             let mut apps: Vec<String> = journal_values("_SYSTEMD_USER_UNIT")
                 .iter()
-                .filter_map(|unit| parse_instance_unit(unit).map(|u| unescape(u.escaped)))
+                .filter_map(|unit| parse_instance_unit(unit).map(|u| app_name(u.escaped)))
                 .collect();
             apps.sort_unstable();
             apps.dedup();

@@ -30,10 +30,10 @@
 
 use super::env::{self, EnvInputs};
 use super::exec::{self, Runtime};
-use super::naming::AppUnitNames;
 use super::sandbox::{self, Inputs};
 use super::{companion, gate, logs, memory, AppPlan, HostFacts, InstancePlan, Resolver, Scope};
 use crate::ecosystem::{App, ExecMode, Instances};
+use crate::unit::name::AppUnitNames;
 use crate::unit::{UnitKind, UnitSpec, Value};
 use std::collections::BTreeMap;
 use std::path::Path;

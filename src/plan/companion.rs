@@ -16,10 +16,10 @@
 //! directory (`PM2CTL_STATE_DIR` when the caller set it) as the command that planned them,
 //! sandboxed by `sandbox::companion` with only what each needs.
 
-use super::naming::AppUnitNames;
 use super::sandbox::{self, CompanionNeed};
 use super::{Companion, HostFacts, Scope};
 use crate::ecosystem::{cron, App, Watch};
+use crate::unit::name::AppUnitNames;
 use crate::unit::{ExecCommand, UnitKind, UnitSpec, Value};
 use std::path::{Path, PathBuf};
 

@@ -19,7 +19,6 @@ pub mod gate;
 pub mod host;
 pub mod logs;
 pub mod memory;
-pub mod naming;
 mod paths;
 pub mod sandbox;
 pub mod show;
@@ -190,7 +189,7 @@ impl AppPlan {
 
     /// Whether the app has a watch agent (PM2's "watching" column).
     pub fn is_watched(&self) -> bool {
-        let agent = format!("{}.service", naming::WATCH_SUFFIX);
+        let agent = format!("{}.service", crate::unit::name::WATCH_SUFFIX);
         self.companions
             .iter()
             .any(|c| c.timer.is_none() && c.service.name.ends_with(&agent))

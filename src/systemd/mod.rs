@@ -19,8 +19,7 @@ use std::process::Command;
 
 pub use jobs::JobOutcome;
 
-/// The glob matching every unit pm2ctl owns.
-pub const OWNED_PATTERN: &str = "pm2ctl-*";
+pub use crate::unit::name::OWNED_PATTERN;
 
 /// The env var carrying an app's fingerprint on its service units (see `apply`).
 pub const FINGERPRINT_VAR: &str = "PM2CTL_FINGERPRINT";

@@ -7,6 +7,7 @@
 
 pub mod dollar;
 pub mod live;
+pub mod name;
 pub mod render;
 
 pub use render::{render, RenderError};

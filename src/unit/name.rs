@@ -1,11 +1,15 @@
-//! Unit names: systemd's unit-name escaping (what `systemd-escape` does) and the
-//! fixed `pm2ctl-<esc>…` names every other part of pm2ctl relies on.
+//! Unit names, their one home: systemd's unit-name escaping and unescaping (what
+//! `systemd-escape` does), the fixed `pm2ctl-<esc>…` names every other part of pm2ctl relies
+//! on, and reading an app, an instance or a companion back out of a name.
 
 /// systemd refuses unit names longer than this (`UNIT_NAME_MAX - 1`).
 pub const UNIT_NAME_MAX: usize = 255;
 
 /// The prefix that marks a unit as owned by pm2ctl.
 pub const PREFIX: &str = "pm2ctl-";
+
+/// The glob matching every unit pm2ctl owns (`ListUnitsByPatterns`).
+pub const OWNED_PATTERN: &str = "pm2ctl-*";
 
 /// What follows the escaped app name in its companion units' names.
 pub const CRON_SUFFIX: &str = "-cron";
@@ -35,6 +39,82 @@ pub fn companion_owner(unit: &str) -> Option<&str> {
                 .or_else(|| stem.strip_suffix(MEMORY_SUFFIX))
         })?;
     (!owner.is_empty()).then_some(owner)
+}
+
+/// The app part of an owned unit's name: `api` for `pm2ctl-api@0.service`,
+/// `pm2ctl-api.slice` and its companions `pm2ctl-api-cron.timer`… (still escaped; `@`
+/// cannot occur in an escaped name).
+pub fn owner_of(unit: &str) -> Option<&str> {
+    if let Some(owner) = companion_owner(unit) {
+        return Some(owner);
+    }
+    let rest = unit.strip_prefix(PREFIX)?;
+    let owner = match rest.split_once('@') {
+        Some((owner, _)) => owner,
+        None => rest.strip_suffix(".slice")?,
+    };
+    (!owner.is_empty()).then_some(owner)
+}
+
+/// The parts of an instance unit name: `pm2ctl-<esc>@<i>.<suffix>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceUnit<'a> {
+    pub escaped: &'a str,
+    pub index: u32,
+    pub suffix: &'a str,
+}
+
+/// Splits `pm2ctl-<esc>@<i>.service` (or `.socket`); `None` for any other unit.
+pub fn parse_instance_unit(unit: &str) -> Option<InstanceUnit<'_>> {
+    let rest = unit.strip_prefix(PREFIX)?;
+    let (stem, suffix) = rest.rsplit_once('.')?;
+    if !matches!(suffix, "service" | "socket") {
+        return None;
+    }
+    let (escaped, index) = stem.rsplit_once('@')?;
+    if escaped.is_empty() || index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(InstanceUnit {
+        escaped,
+        index: index.parse().ok()?,
+        suffix,
+    })
+}
+
+/// Undoes [`escape`] (`systemd-escape --unescape`): `-` is `/`, `\xNN` a byte. `None` when
+/// the text is not an escaped name: a `\` not followed by `x` and two hex digits, or bytes
+/// that are not UTF-8.
+pub fn unescape(escaped: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(escaped.len());
+    let mut rest = escaped.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        match b {
+            b'-' => {
+                bytes.push(b'/');
+                rest = tail;
+            }
+            b'\\' => {
+                if tail.first() != Some(&b'x') {
+                    return None;
+                }
+                let hex = std::str::from_utf8(tail.get(1..3)?).ok()?;
+                bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                rest = &tail[3..];
+            }
+            _ => {
+                bytes.push(b);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// The app name an escaped name stands for, to show: its unescaped form, or the text as
+/// written when it is not a well-formed escaped name (a unit someone else named).
+pub fn app_name(escaped: &str) -> String {
+    unescape(escaped).unwrap_or_else(|| escaped.to_string())
 }
 
 /// Escapes a string the way `systemd-escape` (and `unit_name_escape()`) does:
@@ -83,6 +163,13 @@ impl AppUnitNames {
             ));
         }
         Ok(names)
+    }
+
+    /// The names of an app known only by its units' (escaped) names, as systemd lists them.
+    pub fn from_escaped(escaped: &str) -> AppUnitNames {
+        AppUnitNames {
+            escaped: escaped.to_string(),
+        }
     }
 
     pub fn slice(&self) -> String {
@@ -168,6 +255,73 @@ mod tests {
         let err = AppUnitNames::new(&long, 0).unwrap_err();
         assert!(err.contains("systemd allows 255"), "{err}");
         assert!(AppUnitNames::new("", 0).is_err());
+    }
+
+    #[test]
+    fn unescape_reverses_escape_and_refuses_malformed_names() {
+        assert_eq!(unescape("api\\x20v2-beta").as_deref(), Some("api v2/beta"));
+        assert_eq!(unescape("my\\x2dapp").as_deref(), Some("my-app"));
+        assert_eq!(unescape("h\\xc3\\xa9llo").as_deref(), Some("héllo"));
+        assert_eq!(unescape("bad\\xzz"), None);
+        assert_eq!(unescape("end\\x"), None);
+        assert_eq!(unescape("lone\\"), None);
+        assert_eq!(unescape("\\xff"), None, "not UTF-8");
+        assert_eq!(app_name("bad\\xzz"), "bad\\xzz");
+    }
+
+    #[test]
+    fn instance_units_parse_and_others_do_not() {
+        assert_eq!(
+            parse_instance_unit("pm2ctl-api@3.service"),
+            Some(InstanceUnit {
+                escaped: "api",
+                index: 3,
+                suffix: "service"
+            })
+        );
+        assert_eq!(
+            parse_instance_unit("pm2ctl-a\\x40b@0.socket"),
+            Some(InstanceUnit {
+                escaped: "a\\x40b",
+                index: 0,
+                suffix: "socket"
+            })
+        );
+        assert_eq!(parse_instance_unit("pm2ctl-api.slice"), None);
+        assert_eq!(parse_instance_unit("pm2ctl-api@x.service"), None);
+        assert_eq!(parse_instance_unit("pm2ctl-@1.service"), None);
+        assert_eq!(parse_instance_unit("other-api@1.service"), None);
+        assert_eq!(parse_instance_unit("pm2ctl-api@1.timer"), None);
+    }
+
+    #[test]
+    fn owners_come_from_unit_names() {
+        assert_eq!(owner_of("pm2ctl-api@0.service"), Some("api"));
+        assert_eq!(owner_of("pm2ctl-api@12.socket"), Some("api"));
+        assert_eq!(owner_of("pm2ctl-my\\x2dapi.slice"), Some("my\\x2dapi"));
+        assert_eq!(owner_of("pm2ctl-api-cron.timer"), Some("api"));
+        assert_eq!(owner_of("pm2ctl.slice"), None);
+        assert_eq!(owner_of("other-api@0.service"), None);
+        assert_eq!(owner_of("pm2ctl-@0.service"), None);
+    }
+
+    proptest::proptest! {
+        /// Any app name short enough for systemd survives escaping and unescaping, and its
+        /// units name it.
+        #[test]
+        fn escape_then_unescape_is_the_name(name in "\\PC{1,12}") {
+            proptest::prop_assert_eq!(unescape(&escape(&name)), Some(name.clone()));
+            let names = AppUnitNames::new(&name, 3).map_err(proptest::test_runner::TestCaseError::fail)?;
+            let service = names.service(3);
+            let parsed = parse_instance_unit(&service).ok_or_else(|| {
+                proptest::test_runner::TestCaseError::fail("the service name does not parse")
+            })?;
+            proptest::prop_assert_eq!(parsed.index, 3);
+            proptest::prop_assert_eq!(app_name(parsed.escaped), name.clone());
+            let (slice, timer) = (names.slice(), names.cron_timer());
+            proptest::prop_assert_eq!(owner_of(&slice), Some(parsed.escaped));
+            proptest::prop_assert_eq!(owner_of(&timer), Some(parsed.escaped));
+        }
     }
 
     /// The real `systemd-escape`, when installed, must agree with ours.
