@@ -770,3 +770,48 @@ fn a_port_change_moves_each_instance_to_the_new_port_in_turn() {
         assert!(listen.contains(":4188"), "web@{i}: {listen}");
     }
 }
+
+/// More apps than a batch keeps in flight, and more signals than zbus queues unread: apply,
+/// list, restart and delete all still finish, each unit accounted for.
+#[test]
+fn a_hundred_apps_are_applied_listed_restarted_and_deleted() {
+    let sb = Sandbox::boot();
+    let dir = workdir("hundred");
+    let apps: String = (0..100)
+        .map(|i| {
+            format!(
+                "[[apps]]\nuser = \"root\"\nname = \"many-{i}\"\nscript = \"/bin/sleep\"\n\
+                 args = \"1000\"\n\n"
+            )
+        })
+        .collect();
+    let file = write_file(&dir, &apps);
+    assert_success("apply of 100 apps", &apply(&sb, &file, &[]));
+    let active = |sb: &Sandbox| {
+        stdout(&sb.systemctl(&[
+            "list-units",
+            "pm2ctl-many*.service",
+            "--state=active",
+            "--plain",
+            "--no-legend",
+        ]))
+        .lines()
+        .count()
+    };
+    assert_eq!(active(&sb), 100);
+    let list = sb.pm2ctl(&["jlist"]);
+    assert_success("jlist", &list);
+    let procs: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).expect("JSON");
+    assert_eq!(procs.len(), 100);
+    assert_success("restart all", &sb.pm2ctl(&["restart", "all"]));
+    assert_eq!(active(&sb), 100);
+    assert_success("delete all", &sb.pm2ctl(&["delete", "all"]));
+    let left = stdout(&sb.systemctl(&[
+        "list-units",
+        "pm2ctl-many*",
+        "--all",
+        "--plain",
+        "--no-legend",
+    ]));
+    assert_eq!(left.trim(), "", "units left after delete all");
+}

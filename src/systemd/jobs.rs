@@ -6,7 +6,6 @@
 
 use super::proxies::ManagerProxy;
 use anyhow::{Context, Result};
-use futures_util::future::join_all;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::future::Future;
@@ -56,15 +55,42 @@ where
         .await
         .context("cannot listen for systemd's JobRemoved signal")?;
     let (units, calls): (Vec<String>, Vec<F>) = calls.into_iter().unzip();
-    let replies = join_all(calls).await;
+    // The signal stream is read while the calls go out: zbus keeps at most 64 unread
+    // signals per stream and then stops reading the connection, replies included, so a batch
+    // of more jobs than that would wait forever on replies stuck behind its own signals.
+    let mut finished: HashMap<OwnedObjectPath, String> = HashMap::new();
+    let replies = {
+        let calls = super::join_bounded(calls);
+        tokio::pin!(calls);
+        loop {
+            tokio::select! {
+                replies = &mut calls => break replies,
+                signal = removed.next() => {
+                    let signal = signal
+                        .context("the bus connection closed while waiting for systemd's jobs")?;
+                    let args = signal.args().context("malformed JobRemoved signal")?;
+                    finished.insert(args.job.clone(), args.result.clone());
+                }
+            }
+        }
+    };
 
     let mut outcomes: Vec<Option<JobOutcome>> = vec![None; units.len()];
     let mut pending: HashMap<OwnedObjectPath, usize> = HashMap::new();
     for (i, (unit, reply)) in units.iter().zip(replies).enumerate() {
         match reply {
-            Ok(job) => {
-                pending.insert(job, i);
-            }
+            Ok(job) => match finished.remove(&job) {
+                Some(result) => {
+                    outcomes[i] = Some(JobOutcome {
+                        unit: unit.clone(),
+                        result,
+                        error: None,
+                    });
+                }
+                None => {
+                    pending.insert(job, i);
+                }
+            },
             Err(e) if is_no_such_unit(&e) => {
                 outcomes[i] = Some(JobOutcome {
                     unit: unit.clone(),

@@ -12,12 +12,34 @@ pub mod variant;
 use crate::plan::Scope;
 use crate::unit::UnitSpec;
 use anyhow::{Context, Result};
-use futures_util::future::join_all;
 use futures_util::StreamExt;
 use proxies::{ManagerProxy, ServiceProps, UnitProps};
 use std::process::Command;
 
 pub use jobs::JobOutcome;
+
+/// How many calls one batch keeps in flight on the bus at once. dbus-daemon refuses more
+/// pending replies per connection than its `max_replies_per_connection` (128 on Debian's
+/// system bus): a batch of hundreds of units must not hit that.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// Signals a connection keeps for a stream that is not read yet (zbus drops the oldest
+/// beyond this). A batch reads its `JobRemoved`/`UnitRemoved` stream only once its calls are
+/// sent, and hundreds of units send a few signals each meanwhile: none may be lost.
+const MAX_QUEUED: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(1 << 16) {
+    Some(n) => n,
+    None => unreachable!(),
+};
+
+/// Runs `futures` with at most `MAX_IN_FLIGHT` of them pending, results in their order.
+pub(crate) async fn join_bounded<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    futures_util::stream::iter(futures)
+        .buffered(MAX_IN_FLIGHT)
+        .collect()
+        .await
+}
 
 pub use crate::unit::name::OWNED_PATTERN;
 
@@ -171,6 +193,7 @@ impl Client {
                     // cross ssh, so authenticate anonymously, as sd-bus does over ssh.
                     zbus::connection::Builder::unix_stream(stream)
                         .auth_mechanism(zbus::connection::AuthMechanism::Anonymous)
+                        .max_queued(MAX_QUEUED)
                         .build()
                         .await
                         .with_context(|| {
@@ -182,12 +205,20 @@ impl Client {
                             )
                         })?
                 }
-                (None, Scope::System) => zbus::Connection::system().await.context(
-                    "cannot connect to the system bus (is systemd running? set DBUS_SYSTEM_BUS_ADDRESS?)",
-                )?,
-                (None, Scope::User) => zbus::Connection::session().await.context(
-                    "cannot connect to the user bus (is `systemd --user` running? try `loginctl enable-linger`)",
-                )?,
+                (None, Scope::System) => zbus::connection::Builder::system()
+                    .max_queued(MAX_QUEUED)
+                    .build()
+                    .await
+                    .context(
+                        "cannot connect to the system bus (is systemd running? set DBUS_SYSTEM_BUS_ADDRESS?)",
+                    )?,
+                (None, Scope::User) => zbus::connection::Builder::session()
+                    .max_queued(MAX_QUEUED)
+                    .build()
+                    .await
+                    .context(
+                        "cannot connect to the user bus (is `systemd --user` running? try `loginctl enable-linger`)",
+                    )?,
             };
             // Not cached: a cached proxy would fetch every Manager property and watch them.
             let manager = ManagerProxy::builder(&connection)
@@ -320,7 +351,7 @@ impl Client {
     /// Forgets the failed state of units so their names can be reused; unknown units are fine.
     pub fn reset_failed(&self, names: &[String]) -> Result<()> {
         self.with_manager(async |manager| {
-            let results = join_all(names.iter().map(|n| manager.reset_failed_unit(n))).await;
+            let results = join_bounded(names.iter().map(|n| manager.reset_failed_unit(n))).await;
             for (name, result) in names.iter().zip(results) {
                 match result {
                     Ok(()) => {}
@@ -344,29 +375,49 @@ impl Client {
                 .receive_unit_removed()
                 .await
                 .context("cannot listen for systemd's UnitRemoved signal")?;
-            let resets = join_all(names.iter().map(|n| manager.reset_failed_unit(n))).await;
-            for (name, result) in names.iter().zip(resets) {
-                match result {
-                    Ok(()) => {}
-                    Err(e) if jobs::is_no_such_unit(&e) => {}
-                    Err(e) => return Err(e).with_context(|| format!("ResetFailedUnit {name}")),
-                }
-            }
-            // Checked after listening, so a unit unloaded in between is not waited for.
-            let lookups = join_all(names.iter().map(|n| manager.get_unit(n))).await;
-            let mut loaded = std::collections::HashSet::new();
-            for (name, lookup) in names.iter().zip(lookups) {
-                match lookup {
-                    // A unit from a file (the generator's, at boot) stays loaded once
-                    // stopped, and is no name `start_transient` will need.
-                    Ok(path) if !self.is_transient(&path).await => {}
-                    Ok(_) => {
-                        loaded.insert(name.clone());
+            // Read while the calls below go out (see `jobs::run`: an unread stream of more
+            // than 64 signals would stop the connection); units unloaded meanwhile are gone.
+            let mut gone: std::collections::HashSet<String> = std::collections::HashSet::new();
+            let check = async {
+                let resets = join_bounded(names.iter().map(|n| manager.reset_failed_unit(n))).await;
+                for (name, result) in names.iter().zip(resets) {
+                    match result {
+                        Ok(()) => {}
+                        Err(e) if jobs::is_no_such_unit(&e) => {}
+                        Err(e) => return Err(e).with_context(|| format!("ResetFailedUnit {name}")),
                     }
-                    Err(e) if jobs::is_no_such_unit(&e) => {}
-                    Err(e) => return Err(e).with_context(|| format!("GetUnit {name}")),
                 }
-            }
+                // Checked after listening, so a unit unloaded in between is not waited for.
+                let lookups = join_bounded(names.iter().map(|n| manager.get_unit(n))).await;
+                let mut loaded = std::collections::HashSet::new();
+                for (name, lookup) in names.iter().zip(lookups) {
+                    match lookup {
+                        // A unit from a file (the generator's, at boot) stays loaded once
+                        // stopped, and is no name `start_transient` will need.
+                        Ok(path) if !self.is_transient(&path).await => {}
+                        Ok(_) => {
+                            loaded.insert(name.clone());
+                        }
+                        Err(e) if jobs::is_no_such_unit(&e) => {}
+                        Err(e) => return Err(e).with_context(|| format!("GetUnit {name}")),
+                    }
+                }
+                anyhow::Ok(loaded)
+            };
+            tokio::pin!(check);
+            let mut loaded = loop {
+                tokio::select! {
+                    loaded = &mut check => break loaded?,
+                    signal = removed.next() => {
+                        let signal = signal.context(
+                            "the bus connection closed while waiting for units to unload",
+                        )?;
+                        let args = signal.args().context("malformed UnitRemoved signal")?;
+                        gone.insert(args.id.to_string());
+                    }
+                }
+            };
+            loaded.retain(|name: &String| !gone.contains(name));
             let wait = async {
                 while !loaded.is_empty() {
                     let signal = removed
@@ -494,7 +545,7 @@ impl Client {
                     service,
                 })
             });
-            join_all(reads).await.into_iter().collect()
+            join_bounded(reads).await.into_iter().collect()
         })
     }
 
@@ -540,7 +591,7 @@ impl Client {
                         })
                     }
                 });
-            join_all(reads).await.into_iter().collect()
+            join_bounded(reads).await.into_iter().collect()
         })
     }
 
