@@ -164,15 +164,23 @@ echo
 echo "One reload of a 2-instance cluster app (tests/fixtures/http.js) under wrk -t2 -c50 keep-alive load, ${DURATION} s runs,"
 echo "median of $RUNS runs, $(nproc) CPUs. pm2ctl: systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}') in a sandbox, Node shim; PM2 $("$PM2" --version 2>/dev/null | tail -1) cluster mode."
 echo
+# table OURS THEIRS N: one row per tool, the medians of the first N figures of its runs (the
+# arrays named OURS and THEIRS hold one line of figures per run), then each run's socket errors.
+table() {
+  local -n ours_runs=$1 theirs_runs=$2
+  local columns=$3 tool runs per_run row c
+  for tool in pm2ctl pm2; do
+    if [[ $tool == pm2ctl ]]; then runs=("${ours_runs[@]}"); else runs=("${theirs_runs[@]}"); fi
+    per_run=$(printf '%s\n' "${runs[@]}" | awk '{ print $1 }' | paste -sd, -)
+    row="| $tool"
+    for ((c = 1; c <= columns; c++)); do row+=" | $(column "$c" "${runs[@]}")"; done
+    echo "$row | $per_run |"
+  done
+}
+
 echo "| tool   | socket errors | non-2xx | requests/s | p99 latency (ms) | crash-to-serving (ms) | errors per run    |"
 echo "|--------|--------------:|--------:|-----------:|-----------------:|----------------------:|-------------------|"
-for tool in pm2ctl pm2; do
-  if [[ $tool == pm2ctl ]]; then runs=("${ours[@]}"); else runs=("${theirs[@]}"); fi
-  per_run=$(printf '%s\n' "${runs[@]}" | awk '{ print $1 }' | paste -sd, -)
-  printf '| %-6s | %13s | %7s | %10s | %16s | %21s | %-17s |\n' "$tool" \
-    "$(column 1 "${runs[@]}")" "$(column 2 "${runs[@]}")" "$(column 3 "${runs[@]}")" \
-    "$(column 4 "${runs[@]}")" "$(column 5 "${runs[@]}")" "$per_run"
-done
+table ours theirs 5
 echo
 echo "socket errors: wrk's connect + read + write + timeout errors; requests/s and p99 cover the whole run, reload included."
 echo "crash-to-serving: from kill -9 of one instance until its replacement answers on the port (curl polling)."
@@ -183,10 +191,4 @@ echo "\`pm2ctl apply ecosystem.toml\` (it rolls the app) against \`pm2 startOrRe
 echo
 echo "| tool   | socket errors | non-2xx | requests/s | p99 latency (ms) | errors per run    |"
 echo "|--------|--------------:|--------:|-----------:|-----------------:|-------------------|"
-for tool in pm2ctl pm2; do
-  if [[ $tool == pm2ctl ]]; then runs=("${ours_apply[@]}"); else runs=("${theirs_apply[@]}"); fi
-  per_run=$(printf '%s\n' "${runs[@]}" | awk '{ print $1 }' | paste -sd, -)
-  printf '| %-6s | %13s | %7s | %10s | %16s | %-17s |\n' "$tool" \
-    "$(column 1 "${runs[@]}")" "$(column 2 "${runs[@]}")" "$(column 3 "${runs[@]}")" \
-    "$(column 4 "${runs[@]}")" "$per_run"
-done
+table ours_apply theirs_apply 4

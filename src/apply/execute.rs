@@ -394,12 +394,8 @@ impl Run<'_> {
                     .filter(|i| !instances.contains(&i.index))
                     .collect();
                 if !instances.is_empty() {
-                    self.say(&format!(
-                        "{}: roll instance{} {} one at a time ({reason})",
-                        change.app,
-                        if instances.len() == 1 { "" } else { "s" },
-                        list_instances(instances)
-                    ))?;
+                    let roll = super::describe_roll(instances, reason);
+                    self.say(&format!("{}: {roll}", change.app))?;
                 }
                 if !limits.is_empty() {
                     self.set_limits(&change.app, &kept, limits)?;
@@ -572,11 +568,7 @@ impl Run<'_> {
         instances: &[&crate::plan::InstancePlan],
         limits: &[crate::unit::live::LiveChange],
     ) -> Result<()> {
-        let what: Vec<String> = limits.iter().map(|c| c.describe()).collect();
-        self.say(&format!(
-            "{app}: update in place: {} (its instances keep running)",
-            what.join(", ")
-        ))?;
+        self.say(&format!("{app}: {}", super::describe_limits(limits)))?;
         for instance in instances {
             let spec = crate::unit::live::live_only(&instance.service);
             self.client.set_properties(&spec)?;

@@ -54,7 +54,17 @@ pub fn live_units(client: &Client) -> Result<Vec<LiveUnit>> {
         .collect())
 }
 
-fn describe_limits(limits: &[crate::unit::live::LiveChange]) -> String {
+/// `roll instances 0, 1 one at a time (why)`, as the dry run and the progress say it.
+pub(crate) fn describe_roll(instances: &[u32], reason: &str) -> String {
+    let list: Vec<String> = instances.iter().map(u32::to_string).collect();
+    format!(
+        "roll instance{} {} one at a time ({reason})",
+        if instances.len() == 1 { "" } else { "s" },
+        list.join(", ")
+    )
+}
+
+pub(crate) fn describe_limits(limits: &[crate::unit::live::LiveChange]) -> String {
     let what: Vec<String> = limits.iter().map(|c| c.describe()).collect();
     format!(
         "update in place: {} (its instances keep running)",
@@ -79,12 +89,7 @@ pub fn render(diff: &Diff) -> String {
             } => {
                 let mut parts = Vec::new();
                 if !instances.is_empty() {
-                    let list: Vec<String> = instances.iter().map(u32::to_string).collect();
-                    parts.push(format!(
-                        "roll instance{} {} one at a time ({reason})",
-                        if instances.len() == 1 { "" } else { "s" },
-                        list.join(", ")
-                    ));
+                    parts.push(describe_roll(instances, reason));
                 }
                 if !limits.is_empty() {
                     parts.push(describe_limits(limits));
