@@ -815,3 +815,57 @@ fn a_hundred_apps_are_applied_listed_restarted_and_deleted() {
     ]));
     assert_eq!(left.trim(), "", "units left after delete all");
 }
+
+/// `apply --json` as a tool reads it: what changed per app, then nothing, then a dry run of
+/// an edit, and a broken file's message.
+#[test]
+fn apply_json_reports_each_app_s_action() {
+    let sb = Sandbox::boot();
+    let dir = workdir("json");
+    let http = fixture("http.js");
+    let file = write_file(&dir, &cluster_app("web", &http, 4190, 2, ""));
+    let json = |out: &Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+    };
+
+    let first = apply(&sb, &file, &["--json"]);
+    assert_success("apply --json", &first);
+    let doc = json(&first);
+    assert_eq!(doc["changed"], true, "{doc}");
+    assert_eq!(doc["dry_run"], false);
+    assert_eq!(doc["apps"][0]["name"], "web");
+    assert_eq!(doc["apps"][0]["action"], "create");
+    assert!(
+        doc["apps"][0]["units"]
+            .as_array()
+            .is_some_and(|u| u.contains(&"pm2ctl-web@1.socket".into())),
+        "{doc}"
+    );
+
+    let again = json(&apply(&sb, &file, &["--json"]));
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["apps"][0]["action"], "unchanged");
+
+    write_file(
+        &dir,
+        &cluster_app("web", &http, 4190, 2, "env = { MARK = \"new\" }"),
+    );
+    let dry = json(&apply(&sb, &file, &["--dry-run", "--json"]));
+    assert_eq!(dry["changed"], true);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["apps"][0]["action"], "roll");
+    assert_eq!(dry["apps"][0]["instances"], serde_json::json!([0, 1]));
+    assert!(!show(&sb, "pm2ctl-web@0.service", "Environment").contains("MARK"));
+
+    write_file(&dir, "[[apps]]\nname = \"web\"\nscript = 3\n");
+    let broken = apply(&sb, &file, &["--json"]);
+    assert_eq!(broken.status.code(), Some(2));
+    let error = json(&broken);
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("script")),
+        "{error}"
+    );
+}

@@ -7,6 +7,7 @@
 pub mod diff;
 pub mod execute;
 mod fingerprint;
+pub mod report;
 
 pub use diff::{diff, Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit, Options};
 pub use execute::{execute, Failure, Interrupted};

@@ -40,6 +40,10 @@ pub struct Args {
     /// with the new definition (by default they go back to the previous one).
     #[arg(long)]
     pub no_rollback: bool,
+    /// Print what was done (or, with --dry-run, would be) as one JSON document on stdout
+    /// (docs/apply-json.md); progress and messages stay on stderr.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub manager: ManagerArgs,
 }
@@ -71,6 +75,7 @@ fn run_with(args: &Args, eco: Option<Ecosystem>) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("pm2ctl apply: {e:#}");
+            print_json_error(args, &format!("{e:#}"));
             ExitCode::from(1)
         }
     }
@@ -83,6 +88,7 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
         Err(e) => {
             eprintln!("{e}");
             eprintln!("{}: not applied, nothing was changed", args.file.display());
+            print_json_error(args, &e.to_string());
             return Ok(ExitCode::from(2));
         }
     };
@@ -116,6 +122,7 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
         Err(e) => {
             eprintln!("{}:\n{e}", args.file.display());
             eprintln!("{}: not applied, nothing was changed", args.file.display());
+            print_json_error(args, &format!("{}:\n{e}", args.file.display()));
             return Ok(ExitCode::from(2));
         }
     };
@@ -169,7 +176,11 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
     };
     let diff = apply::diff(&desired, &current, &live, &source_file, options);
     let Some(store) = store.as_mut() else {
-        print!("{}", apply::render(&diff));
+        if args.json {
+            print_json(&apply::report::report(&diff, &desired, &[], true))?;
+        } else {
+            print!("{}", apply::render(&diff));
+        }
         return Ok(ExitCode::SUCCESS);
     };
     // On a terminal the per-unit lines become one counting line (hundreds of units stay
@@ -199,11 +210,28 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
     if diff.is_empty() {
         eprintln!("nothing to change");
     }
+    if args.json {
+        print_json(&apply::report::report(&diff, &desired, &failures, false))?;
+    }
     if failures.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
         print_failures(&failures);
         Ok(ExitCode::from(1))
+    }
+}
+
+fn print_json(report: &apply::report::Report) -> Result<()> {
+    let text = serde_json::to_string_pretty(report).context("cannot write the JSON report")?;
+    println!("{text}");
+    Ok(())
+}
+
+/// With `--json`, an apply that stopped on an error still prints one document: `error`
+/// holds the message also printed on stderr.
+fn print_json_error(args: &Args, message: &str) {
+    if args.json {
+        println!("{}", serde_json::json!({ "error": message }));
     }
 }
 

@@ -41,6 +41,7 @@ pub fn run(args: &Args) -> ExitCode {
         save: false,
         reload: false,
         no_rollback: false,
+        json: false,
         manager: args.manager.clone(),
     };
     match ecosystem::load_text(file.path(), &text, ecosystem::Format::Toml) {
