@@ -188,10 +188,7 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
     let out = sb.exec_with_env(
         &[
             ("PM2CTL_CONFIG_DIR", &sb.config_dir().display().to_string()),
-            (
-                "PM2CTL_GENERATOR_LOG",
-                &generator::log(&sb).display().to_string(),
-            ),
+            ("PM2CTL_GENERATOR_LOG", generator::LOG_INSIDE),
         ],
         &[GENERATOR, "/run/pm2ctl-generator-test", "/tmp", "/tmp"],
     );

@@ -139,6 +139,21 @@ impl Sandbox {
             .unwrap_or_else(|| panic!("cannot read a version in {text:?}"))
     }
 
+    /// Whether a memory limit is enforced in this sandbox. systemd 256 and newer run on a
+    /// cgroup v2 tree rooted at the sandbox's own cgroup, which has no controllers when the
+    /// host keeps them all on cgroup v1 (as this project's CI machines do).
+    pub fn memory_enforced(&self) -> bool {
+        let root = PathBuf::from(format!("/proc/{}/root/sys/fs/cgroup", self.pid));
+        match std::fs::read_to_string(root.join("cgroup.controllers")) {
+            Ok(controllers) => controllers.split_whitespace().any(|c| c == "memory"),
+            Err(_) => root.join("memory").is_dir(),
+        }
+    }
+
+    /// The reason a test that needs an enforced memory limit gives when it skips.
+    pub const NO_MEMORY_CONTROLLER: &'static str =
+        "no memory controller: cgroup v2 of a host whose controllers are on v1";
+
     /// The host PID of the sandbox's systemd (PID 1 inside).
     pub fn pid(&self) -> u32 {
         self.pid
