@@ -101,7 +101,10 @@ fn saved_apps_come_back_after_a_reboot_under_the_same_units() {
         ),
     );
     let saved = saved_after(&state, &file, |sb| {
-        assert!(answers(sb, 4160) && answers(sb, 4161));
+        // apply returns once the processes run, not once Node listens.
+        sb.wait_for("both apps to answer", PATIENCE, || {
+            answers(sb, 4160) && answers(sb, 4161)
+        });
     });
 
     let sb = reboot(&state, &saved);
