@@ -76,11 +76,15 @@ pub fn main(argv: &[OsString]) -> i32 {
         .first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let scope = scope_of(std::env::var("SYSTEMD_SCOPE").ok().as_deref(), &program);
     let Some(normal) = argv.get(1).map(PathBuf::from) else {
         log("usage: pm2ctl-generator NORMAL-DIR [EARLY-DIR LATE-DIR]");
         return 0;
     };
+    let scope = scope_of(
+        std::env::var("SYSTEMD_SCOPE").ok().as_deref(),
+        &program,
+        &normal,
+    );
     let file = match saved::saved_file(scope) {
         Ok(file) => file,
         Err(e) => {
@@ -112,12 +116,15 @@ pub fn output_dir(scope: Scope) -> Option<PathBuf> {
 }
 
 /// Which manager runs the generator: systemd says so in `$SYSTEMD_SCOPE` (since v251);
-/// else the path it was run from (`.../user-generators/...`, or a name with "user").
-fn scope_of(systemd_scope: Option<&str>, program: &str) -> Scope {
+/// else the path it was run from (`.../user-generators/...`, or a name with "user"), or the
+/// directory it writes to (a user manager's is under `/run/user/`): a script that execs the
+/// generator (the .rpm's user generator) hides the first on systemd 247 to 250.
+fn scope_of(systemd_scope: Option<&str>, program: &str, normal_dir: &Path) -> Scope {
     match systemd_scope {
         Some("user") => Scope::User,
         Some("system") => Scope::System,
         _ if program.contains("user") => Scope::User,
+        _ if normal_dir.starts_with("/run/user") => Scope::User,
         _ => Scope::System,
     }
 }
@@ -360,10 +367,14 @@ mod tests {
     fn the_scope_comes_from_systemd_else_from_the_path() {
         let user_path = "/usr/lib/systemd/user-generators/pm2ctl-generator";
         let system_path = "/usr/lib/systemd/system-generators/pm2ctl-generator";
-        assert_eq!(scope_of(Some("user"), system_path), Scope::User);
-        assert_eq!(scope_of(Some("system"), user_path), Scope::System);
-        assert_eq!(scope_of(None, user_path), Scope::User);
-        assert_eq!(scope_of(None, system_path), Scope::System);
+        let system_dir = Path::new("/run/systemd/generator");
+        let user_dir = Path::new("/run/user/1000/systemd/generator");
+        assert_eq!(scope_of(Some("user"), system_path, system_dir), Scope::User);
+        assert_eq!(scope_of(Some("system"), user_path, user_dir), Scope::System);
+        assert_eq!(scope_of(None, user_path, system_dir), Scope::User);
+        assert_eq!(scope_of(None, system_path, system_dir), Scope::System);
+        // Run through a script (argv[0] is the real binary), before $SYSTEMD_SCOPE (251).
+        assert_eq!(scope_of(None, system_path, user_dir), Scope::User);
     }
 
     #[test]

@@ -272,6 +272,9 @@ fn cluster_instances_share_one_port_and_a_killed_one_comes_back() {
 #[test]
 fn max_memory_restart_kills_a_leaking_app_and_systemd_restarts_it() {
     let sb = Sandbox::boot();
+    if !sb.memory_enforced() {
+        return common::sandbox::skip(Sandbox::NO_MEMORY_CONTROLLER);
+    }
     let dir = workdir("leak");
     let file = write_file(
         &dir,

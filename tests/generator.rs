@@ -101,7 +101,10 @@ fn saved_apps_come_back_after_a_reboot_under_the_same_units() {
         ),
     );
     let saved = saved_after(&state, &file, |sb| {
-        assert!(answers(sb, 4160) && answers(sb, 4161));
+        // apply returns once the processes run, not once Node listens.
+        sb.wait_for("both apps to answer", PATIENCE, || {
+            answers(sb, 4160) && answers(sb, 4161)
+        });
     });
 
     let sb = reboot(&state, &saved);
@@ -188,10 +191,7 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
     let out = sb.exec_with_env(
         &[
             ("PM2CTL_CONFIG_DIR", &sb.config_dir().display().to_string()),
-            (
-                "PM2CTL_GENERATOR_LOG",
-                &generator::log(&sb).display().to_string(),
-            ),
+            ("PM2CTL_GENERATOR_LOG", generator::LOG_INSIDE),
         ],
         &[GENERATOR, "/run/pm2ctl-generator-test", "/tmp", "/tmp"],
     );

@@ -389,5 +389,8 @@ fn companion_units_run_sandboxed_and_still_do_their_work() {
     // The memory check reads the instances and finds nothing over the mark.
     assert_success("the memory check", &sb.systemctl(&["start", memory]));
     assert_eq!(show(&sb, memory, "Result"), "success");
-    assert!(sb.curl("http://127.0.0.1:4193/").status.success());
+    // The watch agent's restart runs a new process, which listens a moment later.
+    sb.wait_for("the app to answer", PATIENCE, || {
+        sb.curl("http://127.0.0.1:4193/").status.success()
+    });
 }

@@ -290,6 +290,13 @@ fn send_signal_reaches_the_app() {
     let sb = Sandbox::boot();
     three_apps(&sb);
     let pid = main_pid(&sb, "pm2ctl-worker@0.service");
+    // Node installs the fixture's handlers only once its script runs; SIGUSR2 before that
+    // ends the process (seen on systemd 257, which starts it sooner).
+    let started = format!("signals fixture started pid={pid}");
+    sb.wait_for("the worker's handlers", WAIT, || {
+        let journal = sb.journalctl(&["-o", "cat", "-u", "pm2ctl-worker@0.service"]);
+        stdout(&journal).contains(&started)
+    });
 
     pm2ctl(&sb, &["sendSignal", "SIGUSR2", "worker"]);
 

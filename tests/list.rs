@@ -324,7 +324,7 @@ fn show_describes_one_app_and_refuses_unknown_ones() {
         "Restart=always",
         "online",
         "systemctl status pm2ctl-web@0.service pm2ctl-web@1.service",
-        "journalctl PM2_APP=web -f",
+        "journalctl PM2_APP=web _SYSTEMD_SLICE=pm2ctl-web.slice -f",
         "PORT=3100",
         "Last 10 log lines",
     ] {

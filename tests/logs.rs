@@ -130,9 +130,13 @@ fn exec_wrap_keeps_stdout_and_stderr_apart_in_the_journal() {
     }
 
     // The app itself is the unit's main process: nothing of pm2ctl stays between it and systemd.
+    // (Its executable, not its comm: newer Node names its main thread "MainThread".)
     let main_pid = stdout(&sb.systemctl(&["show", "-P", "MainPID", "pm2ctl-printer@0.service"]));
-    let comm = stdout(&sb.exec(&["cat", &format!("/proc/{}/comm", main_pid.trim())]));
-    assert_eq!(comm.trim(), "node");
+    let exe = stdout(&sb.exec(&["readlink", &format!("/proc/{}/exe", main_pid.trim())]));
+    assert!(
+        exe.trim().ends_with("/node") || exe.trim().ends_with("/nodejs"),
+        "main process runs {exe:?}"
+    );
 }
 
 #[test]
@@ -304,6 +308,103 @@ fn logs_shows_stdout_and_stderr_told_apart() {
     // Without a target: every app.
     let every = pm2ctl_lines(&sb, &["logs", "--nostream", "--lines", "1000", "--raw"]);
     assert!(every.contains(&"out line 1".to_string()), "{every:#?}");
+}
+
+/// systemd's own lines about the app's unit ("Starting …", "Started …", "Stopping …"), which
+/// systemd 257 tags with the unit's `PM2_APP`, are never shown as the app's output: not by
+/// `logs` (history or following), nor in `show`; `logs --events` shows them under pm2ctl's
+/// prefix, on every release.
+#[test]
+fn systemds_lines_about_an_app_are_events_not_its_output() {
+    let sb = Sandbox::boot();
+    printer_with_lines(&sb, 2);
+    let unit = "pm2ctl-printer@0.service";
+    // The journal has them (PID 1's, about the unit), as on a real host.
+    sb.wait_for("PID 1's lines about the unit", WAIT, || {
+        !stdout(&sb.journalctl(&["_PID=1", &format!("UNIT={unit}"), "-o", "cat"]))
+            .trim()
+            .is_empty()
+    });
+    // systemd's wording: "Started pm2ctl-printer@0.service - pm2ctl app printer …" from 249 on,
+    // "Started pm2ctl app printer …" (the description alone) before; the printer's own lines
+    // are "out line N" and "err line N".
+    let is_event = |l: &str| {
+        [
+            "Starting ",
+            "Started ",
+            "Stopping ",
+            "Stopped ",
+            "Deactivated",
+            "Succeeded",
+        ]
+        .iter()
+        .any(|w| l.contains(w))
+    };
+
+    let history = pm2ctl_lines(&sb, &["logs", "printer", "--nostream", "--lines", "1000"]);
+    assert!(
+        history.iter().any(|l| l.contains("| out line")),
+        "{history:#?}"
+    );
+    assert!(!history.iter().any(|l| is_event(l)), "{history:#?}");
+    let shown = stdout(&sb.pm2ctl(&["show", "printer"]));
+    assert!(
+        !shown.lines().any(|l| l.contains("|printer") && is_event(l)),
+        "{shown}"
+    );
+
+    let events = pm2ctl_lines(
+        &sb,
+        &[
+            "logs",
+            "printer",
+            "--nostream",
+            "--lines",
+            "1000",
+            "--events",
+        ],
+    );
+    assert!(
+        events
+            .iter()
+            .any(|l| l.starts_with("pm2ctl | App [printer:0] ") && l.contains("Started ")),
+        "{events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|l| is_event(l))
+            .all(|l| l.starts_with("pm2ctl | ")),
+        "{events:#?}"
+    );
+
+    // Following, across a restart: the app's new lines, and its events only when asked.
+    let pm2ctl = PM2CTL.to_string();
+    for flag in ["", "--events"] {
+        let script = format!(
+            "timeout --preserve-status --signal=INT 6 {pm2ctl} logs printer --lines 0 {flag} & \
+             sleep 2; {pm2ctl} restart printer >/dev/null; wait"
+        );
+        let out = sb.exec(&["sh", "-c", &script]);
+        assert_success(&script, &out);
+        let lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
+        assert!(
+            lines.iter().any(|l| l.contains("| out line")),
+            "{flag}: {lines:#?}"
+        );
+        let shown: Vec<&String> = lines.iter().filter(|l| is_event(l)).collect();
+        if flag.is_empty() {
+            assert!(shown.is_empty(), "{lines:#?}");
+        } else {
+            assert!(
+                !shown.is_empty()
+                    && shown
+                        .iter()
+                        .all(|l| l.starts_with("pm2ctl | App [printer:0] ")),
+                "{lines:#?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -99,6 +99,29 @@ fn the_journal_records_a_service_line() {
     });
 }
 
+/// As on a real host, PID 1's own lines reach the journal: "Started …" and the like, with the
+/// unit they are about in `UNIT=`.
+#[test]
+fn the_journal_records_pid1s_own_lines() {
+    let sb = Sandbox::boot();
+    let run = sb.exec(&[
+        "systemd-run",
+        "--wait",
+        "--quiet",
+        "--unit=pid1-says",
+        "true",
+    ]);
+    assert_success("systemd-run", &run);
+    sb.wait_for(
+        "PID 1's line about the unit",
+        Duration::from_secs(10),
+        || {
+            stdout(&sb.journalctl(&["_PID=1", "UNIT=pid1-says.service", "-o", "cat"]))
+                .contains("pid1-says.service")
+        },
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // D-Bus: the Manager API, spoken directly (no proxy), from the host over the sandbox's bus socket.
 

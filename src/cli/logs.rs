@@ -7,7 +7,7 @@ use crate::logs::record::Record;
 use crate::logs::render::{Format, Renderer};
 use crate::logs::wrap::{self, WrapOptions};
 use crate::logs::{marks, targets};
-use crate::plan::Scope;
+use crate::plan::{naming, Scope};
 use anyhow::{Context, Result};
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -68,6 +68,14 @@ A user's own manager (--user) does not add these fields (systemd 252 applies Log
 system units only); `logs --user` finds those lines by their unit, as does
 `journalctl --user --user-unit 'pm2ctl-api@*'`.
 
+systemd's own lines about an app's units (\"Starting pm2ctl-api@0.service…\", \"Started …\",
+\"Deactivated successfully\") are not the app's output: `logs` leaves them out, and
+`logs --events` shows them under pm2ctl's prefix (`pm2ctl | App [api:0] Started …`). Since
+systemd 254 they carry the unit's fields too, so there `journalctl PM2_APP=api` shows them
+beside the app's lines (they come from PID 1); the app's lines alone are
+
+    journalctl PM2_APP=api _SYSTEMD_SLICE=pm2ctl-api.slice
+
 The journal rotates and caps its own size (SystemMaxUse= in journald.conf). When an app logs
 faster than its rate limit (log_rate_limit in the ecosystem file), journald drops lines and
 says so; those notices are shown here. `pm2ctl flush` hides older lines from `logs`; they
@@ -108,6 +116,10 @@ pub struct LogsArgs {
     /// Print the lines and exit instead of following.
     #[arg(long, alias = "no-stream")]
     pub nostream: bool,
+    /// Also show systemd's own lines about the apps' units (starting, started, stopped,
+    /// failed), under pm2ctl's prefix: `pm2ctl | App [api:0] Started …`.
+    #[arg(long)]
+    pub events: bool,
     /// Only lines since this time, in journalctl's syntax ("2026-11-23 10:00", "-1h", "today").
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -142,6 +154,7 @@ fn run_logs(args: LogsArgs) -> Result<()> {
     let known = targets::discover(scope);
     let resolved = known.resolve(args.target.as_deref())?;
     let mut query = journal_query(scope, known, &resolved, args.lines, !args.nostream)?;
+    query.events = args.events;
     query.streams = match (args.err, args.out) {
         (true, _) => StreamFilter::Err,
         (_, true) => StreamFilter::Out,
@@ -194,6 +207,14 @@ fn journal_query(
         },
         marks: marks::read_current(scope)?,
         every_app: resolved.every_app,
+        events: false,
+        event_units: resolved
+            .pm_ids
+            .keys()
+            .map(|(app, index)| {
+                format!("{}{}@{index}.service", naming::PREFIX, naming::escape(app))
+            })
+            .collect(),
     })
 }
 

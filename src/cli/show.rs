@@ -388,11 +388,12 @@ pub fn describe(
     let _ = writeln!(out, "  {on}systemctl{user} status {}", services.join(" "));
     let _ = writeln!(out, "  {on}systemctl{user} status {}", first.slice);
     let _ = writeln!(out, "  {on}systemctl{user} show {}", first.service);
-    // A user's manager adds no PM2_APP field (see `logs --help`): select by unit there.
+    // A user's manager adds no PM2_APP field (see `logs --help`): select by unit there. The
+    // slice keeps out systemd's own lines about the units, which carry PM2_APP since 254.
     let lines_of = if scope == Scope::User {
         format!("--user-unit '{}@*'", first.slice.trim_end_matches(".slice"))
     } else {
-        format!("PM2_APP={name}")
+        format!("PM2_APP={name} _SYSTEMD_SLICE={}", first.slice)
     };
     let _ = writeln!(out, "  {on}journalctl{user} {lines_of} -f");
     let _ = writeln!(
@@ -457,7 +458,7 @@ mod tests {
             "Restart=always",
             "/srv/child.js",
             "systemctl status pm2ctl-web@0.service pm2ctl-web@1.service",
-            "journalctl PM2_APP=web -f",
+            "journalctl PM2_APP=web _SYSTEMD_SLICE=pm2ctl-web.slice -f",
             "PATH=/usr/bin",
             "2026-11-22",
         ] {

@@ -93,6 +93,12 @@ pub struct Query {
     /// The target was every app (`all` or none): when following, apps started later are
     /// followed too.
     pub every_app: bool,
+    /// Show the system manager's own lines about the apps' units (`logs --events`); without
+    /// it they are left out, whatever systemd tags them with.
+    pub events: bool,
+    /// The instance units of the selection, by which such lines are found where systemd does
+    /// not give them the unit's `PM2_*` fields (252 does not, 257 does).
+    pub event_units: Vec<String>,
 }
 
 impl Query {
@@ -102,6 +108,9 @@ impl Query {
     /// lines that will be shown. journald's suppression notices are their own group: they
     /// carry no `PM2_APP`, only the unit's name in the text, and are filtered afterwards
     /// (a user unit's notices name the user's manager, not the unit: none are read there).
+    /// An app's group asks for its slice too: systemd 257 gives PID 1's lines about a unit
+    /// the unit's `PM2_APP`, but they come from `-.slice`, never from the app's. Those lines
+    /// are a group of their own, by unit, when `events` asks for them.
     pub fn journalctl_args(&self) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "--no-pager".into(),
@@ -147,7 +156,14 @@ impl Query {
         for matcher in &self.selection.matchers {
             let mut group = match (matcher, &self.user) {
                 (Matcher::App { name, instances }, None) => {
-                    let mut group = vec![format!("PM2_APP={name}")];
+                    let mut group = vec![
+                        format!("PM2_APP={name}"),
+                        format!(
+                            "_SYSTEMD_SLICE={}{}.slice",
+                            naming::PREFIX,
+                            naming::escape(name)
+                        ),
+                    ];
                     for i in instances.iter().flatten() {
                         group.push(format!("PM2_INSTANCE={i}"));
                     }
@@ -164,6 +180,11 @@ impl Query {
         }
         if !groups.is_empty() && self.user.is_none() {
             groups.push(vec![format!("MESSAGE_ID={}", record::DROPPED_MESSAGE_ID)]);
+            if self.events && !self.event_units.is_empty() {
+                let mut group = vec!["_PID=1".to_string()];
+                group.extend(self.event_units.iter().map(|u| format!("UNIT={u}")));
+                groups.push(group);
+            }
         }
         for (i, group) in groups.into_iter().enumerate() {
             if i > 0 {
@@ -175,8 +196,20 @@ impl Query {
     }
 
     /// Fills in the app, instance, namespace and date format of a user unit's line, which
-    /// lack them (see [`UserJournal`]); any other record is left as it is.
+    /// lack them (see [`UserJournal`]), and the app and instance of the manager's line about
+    /// an instance unit where systemd did not tag it; any other record is left as it is.
     pub fn attribute(&self, record: &mut Record) {
+        if let Some(unit) = record
+            .event_unit
+            .as_deref()
+            .filter(|_| record.app.is_none())
+        {
+            if let Some(parsed) = parse_instance_unit(unit) {
+                record.app = Some(unescape(parsed.escaped));
+                record.instance = Some(parsed.index);
+            }
+            return;
+        }
         let Some(user) = &self.user else {
             return;
         };
@@ -214,6 +247,18 @@ impl Query {
         let Some(app) = &record.app else {
             return false;
         };
+        if let Some(unit) = &record.event_unit {
+            // Neither stdout nor stderr: only when asked, and for the selection.
+            return self.events
+                && record.realtime_usec
+                    > self.marks.hidden_until(app, record.namespace.as_deref())
+                && (self.event_units.contains(unit)
+                    || self.selection.accepts_app(
+                        app,
+                        record.instance,
+                        record.namespace.as_deref(),
+                    ));
+        }
         record.realtime_usec > self.marks.hidden_until(app, record.namespace.as_deref())
             && self.streams.accepts(record.stream)
             && self
@@ -315,8 +360,10 @@ mod tests {
             matches(&q),
             [
                 "PM2_APP=api",
+                "_SYSTEMD_SLICE=pm2ctl-api.slice",
                 "+",
                 "PM2_APP=worker",
+                "_SYSTEMD_SLICE=pm2ctl-worker.slice",
                 "PM2_INSTANCE=1",
                 "PM2_INSTANCE=2",
                 "+",
@@ -381,6 +428,7 @@ mod tests {
             date_format: None,
             dropped_from: None,
             user_unit: None,
+            event_unit: None,
         }
     }
 
@@ -481,6 +529,47 @@ mod tests {
         let every = query(vec![], StreamFilter::Both);
         assert!(every.accepts(&record(Some("web"), 3, Stream::Out)));
         assert!(!every.accepts(&record(None, 3, Stream::Out)));
+    }
+
+    fn event(unit: &str, app: Option<&str>) -> Record {
+        Record {
+            event_unit: Some(unit.into()),
+            namespace: None,
+            ..record(app, 0, Stream::Out)
+        }
+    }
+
+    #[test]
+    fn the_managers_lines_are_shown_only_when_asked() {
+        let mut q = query(vec![app("chatty")], StreamFilter::Both);
+        // As 257 tags them, and as 252 does not (the app comes from the unit's name).
+        let tagged = event("pm2ctl-chatty@0.service", Some("chatty"));
+        let mut untagged = event("pm2ctl-chatty@1.service", None);
+        q.attribute(&mut untagged);
+        assert_eq!(untagged.app.as_deref(), Some("chatty"));
+        assert_eq!(untagged.instance, Some(1));
+        assert!(!q.accepts(&tagged), "an event is not the app's output");
+        assert!(!q.accepts(&untagged));
+        assert!(!matches(&q).contains(&"_PID=1".to_string()));
+
+        q.events = true;
+        q.event_units = vec![
+            "pm2ctl-chatty@0.service".into(),
+            "pm2ctl-chatty@1.service".into(),
+        ];
+        assert!(q.accepts(&tagged));
+        assert!(q.accepts(&untagged));
+        let mut other = event("pm2ctl-web@0.service", None);
+        q.attribute(&mut other);
+        assert!(!q.accepts(&other), "another app's events");
+        assert_eq!(
+            matches(&q)[matches(&q).len() - 3..],
+            [
+                "_PID=1",
+                "UNIT=pm2ctl-chatty@0.service",
+                "UNIT=pm2ctl-chatty@1.service"
+            ]
+        );
     }
 
     #[test]

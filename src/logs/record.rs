@@ -17,6 +17,8 @@ pub const FIELDS: &[&str] = &[
     "PM2_LOG_DATE_FORMAT",
     "OBJECT_SYSTEMD_UNIT",
     "_SYSTEMD_USER_UNIT",
+    "_PID",
+    "UNIT",
 ];
 
 /// Which stream a line came from, as `exec-wrap` encodes it in the priority.
@@ -61,6 +63,11 @@ pub struct Record {
     pub dropped_from: Option<String>,
     /// The unit of a user's manager the line came from (`_SYSTEMD_USER_UNIT`).
     pub user_unit: Option<String>,
+    /// The unit a line of the system manager's own is about (`UNIT=`, set when `_PID=1`):
+    /// "Starting …", "Started …", "Deactivated successfully", a failure. Such a line is an
+    /// event of the app, never its output. systemd 257 gives it the unit's `LogExtraFields`
+    /// (so it matches `PM2_APP=`); 252 does not.
+    pub event_unit: Option<String>,
 }
 
 /// Parses one line of `journalctl -o json`; `None` for a line that is not an entry.
@@ -87,6 +94,9 @@ pub fn parse(line: &str) -> Option<Record> {
         date_format: text("PM2_LOG_DATE_FORMAT"),
         dropped_from,
         user_unit: text("_SYSTEMD_USER_UNIT"),
+        event_unit: (text("_PID").as_deref() == Some("1"))
+            .then(|| text("UNIT"))
+            .flatten(),
         message,
     })
 }
@@ -174,6 +184,21 @@ mod tests {
         // The same text from an app is just a line.
         let line = r#"{"MESSAGE":"Suppressed 1 messages from x","PM2_APP":"a"}"#;
         assert_eq!(parse(line).unwrap().dropped_from, None);
+    }
+
+    #[test]
+    fn the_managers_lines_about_a_unit_are_events() {
+        // As systemd 257 writes them: the unit's LogExtraFields included.
+        let line = r#"{"MESSAGE":"Started pm2ctl-chatty@0.service - pm2ctl app chatty (instance 0).","_PID":"1","UNIT":"pm2ctl-chatty@0.service","PM2_APP":"chatty","PM2_INSTANCE":"0","PRIORITY":"6"}"#;
+        let record = parse(line).unwrap();
+        assert_eq!(
+            record.event_unit.as_deref(),
+            Some("pm2ctl-chatty@0.service")
+        );
+        assert_eq!(record.app.as_deref(), Some("chatty"));
+        // The app's own line, even one that says the same, is not.
+        let line = r#"{"MESSAGE":"Started x","_PID":"412","PM2_APP":"chatty"}"#;
+        assert_eq!(parse(line).unwrap().event_unit, None);
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct Renderer {
 const RESET: &str = "\x1b[0m";
 const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+/// What stands before systemd's lines about an app, where an app's `id|name` would.
+pub const EVENT_PREFIX: &str = "pm2ctl";
 /// Prefix colors, one per app and instance.
 const PALETTE: &[&str] = &[
     "\x1b[36m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[33m", "\x1b[96m", "\x1b[92m", "\x1b[95m",
@@ -60,6 +63,9 @@ impl Renderer {
             .get(&(app.to_string(), index))
             .copied()
             .unwrap_or(index);
+        if let Some(unit) = &record.event_unit {
+            return self.render_event(record, unit, app, id);
+        }
         let text = match self.format {
             Format::Raw => record.message.clone(),
             Format::Json => serde_json::json!({
@@ -93,6 +99,39 @@ impl Renderer {
         Output {
             text,
             to_stderr: false,
+        }
+    }
+
+    /// systemd's own line about an app's unit, under pm2ctl's prefix as PM2 shows its own
+    /// (`PM2 | App [api:0] starting`): never as the app's output, and on stderr with `--raw`.
+    fn render_event(&self, record: &Record, unit: &str, app: &str, id: u32) -> Output {
+        let text = match self.format {
+            Format::Json => serde_json::json!({
+                "message": record.message,
+                "timestamp": iso_time(record.realtime_usec),
+                "type": "event",
+                "process_id": id,
+                "app_name": app,
+                "unit": unit,
+            })
+            .to_string(),
+            Format::Raw | Format::Pm2 => {
+                let time = self
+                    .timestamp
+                    .as_deref()
+                    .map(|f| format!("{}: ", timefmt::format_usec(record.realtime_usec, f)))
+                    .unwrap_or_default();
+                let text = format!("{EVENT_PREFIX} | App [{app}:{id}] {time}{}", record.message);
+                if self.colors {
+                    format!("{DIM}{text}{RESET}")
+                } else {
+                    text
+                }
+            }
+        };
+        Output {
+            text,
+            to_stderr: self.format == Format::Raw,
         }
     }
 
@@ -160,6 +199,7 @@ mod tests {
             date_format: None,
             dropped_from: None,
             user_unit: None,
+            event_unit: None,
         }
     }
 
@@ -230,6 +270,32 @@ mod tests {
         assert_eq!(r.render(&rec).text, "0|api    | at 1795428000: hi");
         r.timestamp = Some("x".into());
         assert_eq!(r.render(&rec).text, "0|api    | 1795428000250: hi");
+    }
+
+    #[test]
+    fn systemds_lines_about_an_app_carry_pm2ctls_prefix() {
+        let mut r = renderer(Format::Pm2);
+        r.pm_ids.insert(("chatty".into(), 0), 4);
+        let event = Record {
+            event_unit: Some("pm2ctl-chatty@0.service".into()),
+            ..record(
+                "chatty",
+                0,
+                Stream::Out,
+                "Started pm2ctl-chatty@0.service - pm2ctl app chatty (instance 0).",
+            )
+        };
+        let line = r.render(&event);
+        assert_eq!(
+            line.text,
+            "pm2ctl | App [chatty:4] Started pm2ctl-chatty@0.service - pm2ctl app chatty (instance 0)."
+        );
+        assert!(!line.to_stderr);
+        assert!(renderer(Format::Raw).render(&event).to_stderr);
+        let json = renderer(Format::Json).render(&event);
+        let value: serde_json::Value = serde_json::from_str(&json.text).unwrap();
+        assert_eq!(value["type"], "event");
+        assert_eq!(value["unit"], "pm2ctl-chatty@0.service");
     }
 
     #[test]

@@ -137,6 +137,16 @@ const GATED: &[Gated] = &[
     },
 ];
 
+/// Properties newer systemd no longer has, from the version that lacks them: sending one
+/// fails the whole call there, as an unknown property does on older versions. Each is left
+/// out without a warning, since that version gives what it asked for anyway.
+const REMOVED: &[(&str, u32)] = &[
+    // On 262 the manager has no CPUAccounting (tests/gate.rs against sid), on 257 it has: CPU
+    // usage is accounted without it on cgroup v2, which newer releases require. The first
+    // version without it lies between; 258 is the first that requires cgroup v2.
+    ("CPUAccounting", 258),
+];
+
 /// `ProtectSystem=strict` (232); older systemd gets `full` (only /usr, /boot and /etc
 /// read-only).
 const PROTECT_SYSTEM_STRICT_SINCE: u32 = 232;
@@ -150,6 +160,11 @@ pub fn apply(units: &mut [&mut UnitSpec], version: u32, app_name: &str) -> Vec<S
     // loss text → (property names, needed version), kept ordered for stable output
     let mut losses: BTreeMap<&'static str, (Vec<&'static str>, u32)> = BTreeMap::new();
     for spec in units.iter_mut() {
+        spec.properties.retain(|p| {
+            !REMOVED
+                .iter()
+                .any(|(name, from)| p.name == *name && version >= *from)
+        });
         spec.properties.retain(|p| {
             let Some(g) = GATED.iter().find(|g| g.property == p.name) else {
                 return true;
@@ -231,6 +246,16 @@ mod tests {
         let mut a = spec();
         assert!(apply(&mut [&mut a], 254, "api").is_empty());
         assert_eq!(a, spec());
+    }
+
+    #[test]
+    fn what_newer_systemd_removed_is_left_out_silently() {
+        let mut a = spec();
+        a.set("CPUAccounting", Value::Bool(true));
+        assert!(apply(&mut [&mut a], 257, "api").is_empty());
+        assert_eq!(a.get("CPUAccounting"), Some(&Value::Bool(true)));
+        assert!(apply(&mut [&mut a], 262, "api").is_empty());
+        assert_eq!(a.get("CPUAccounting"), None);
     }
 
     #[test]

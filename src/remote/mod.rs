@@ -138,15 +138,16 @@ pub fn bridge(dest: &Destination, scope: Scope) -> Result<(UnixStream, Bridge)> 
 /// explicitly: systemd 252's bridge connects to the system bus even with `--user`. It is the
 /// session's `$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`, which a
 /// non-interactive ssh session may lack (no PAM session): then the standard
-/// `/run/user/UID/bus`.
+/// `/run/user/UID/bus`. `--user` only where the bridge knows it: 247's does not.
 fn bridge_command(scope: Scope) -> Result<String> {
     Ok(match scope {
         Scope::System => "systemd-stdio-bridge".to_string(),
         Scope::User => format!(
             "sh -c {}",
             ssh::quote(
-                "r=\"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}\"; \
-                 exec systemd-stdio-bridge --user \
+                "r=\"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}\"; u=; \
+                 systemd-stdio-bridge --help 2>/dev/null | grep -q -e --user && u=--user; \
+                 exec systemd-stdio-bridge $u \
                  --bus-path=\"${DBUS_SESSION_BUS_ADDRESS:-unix:path=$r/bus}\""
             )?
         ),
@@ -250,7 +251,8 @@ mod tests {
             "systemd-stdio-bridge"
         );
         let user = bridge_command(Scope::User).unwrap();
-        assert!(user.contains("exec systemd-stdio-bridge --user"), "{user}");
+        assert!(user.contains("exec systemd-stdio-bridge $u"), "{user}");
+        assert!(user.contains("grep -q -e --user && u=--user"), "{user}");
         assert!(user.contains("/run/user/$(id -u)"), "{user}");
         assert!(user.contains("--bus-path="), "{user}");
     }

@@ -24,7 +24,7 @@ pub fn install(sb: &Sandbox) {
             "#!/bin/sh\nexport PM2CTL_CONFIG_DIR='{}' PM2CTL_BIN='{PM2CTL}' PM2CTL_GENERATOR_LOG='{}'\n\
              exec '{GENERATOR}' \"$@\"\n",
             sb.config_dir().display(),
-            log(sb).display(),
+            LOG_INSIDE,
         ),
     )
     .expect("write the generator wrapper");
@@ -32,12 +32,19 @@ pub fn install(sb: &Sandbox) {
         .expect("make the wrapper executable");
 }
 
-/// Where the generator installed by [`install`] writes its messages.
+/// Where the generator installed by [`install`] writes its messages, as a path inside the
+/// sandbox: under /run, since systemd 257 runs generators with every other file system
+/// read-only (as on a real host).
+pub const LOG_INSIDE: &str = "/run/pm2ctl-generator-test.log";
+
+/// [`LOG_INSIDE`] as the host reaches it.
 pub fn log(sb: &Sandbox) -> PathBuf {
-    sb.dir().join("generator.log")
+    PathBuf::from(format!("/proc/{}/root{LOG_INSIDE}", sb.pid()))
 }
 
-/// The units the generator wired to `target`, sorted.
+/// The units the generator wired to `target`, sorted: pm2ctl's only, since systemd's own
+/// generators write there too (257's ssh generator adds `sshd-unix-local.socket` where
+/// openssh-server is installed).
 pub fn wanted(sb: &Sandbox, target: &str) -> Vec<String> {
     let dir = PathBuf::from(format!(
         "/proc/{}/root/run/systemd/generator/{target}.wants",
@@ -48,6 +55,7 @@ pub fn wanted(sb: &Sandbox, target: &str) -> Vec<String> {
             entries
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with("pm2ctl-"))
                 .collect()
         })
         .unwrap_or_default();

@@ -5,6 +5,7 @@
 
 pub mod generator;
 pub mod load;
+pub mod plan_cases;
 pub mod remote;
 pub mod sandbox;
 

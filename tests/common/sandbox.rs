@@ -12,14 +12,23 @@ use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The Debian release whose systemd the sandboxes boot (`PM2CTL_TEST_SYSTEMD`), or `host`.
+pub fn release() -> String {
+    std::env::var("PM2CTL_TEST_SYSTEMD")
+        .ok()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
+
 /// The launcher, one implementation shared by the tests, the README and developers.
 pub const LAUNCHER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sandbox/pm2ctl-sandbox");
 
 /// The pm2ctl binary cargo built for these tests.
 pub const PM2CTL: &str = env!("CARGO_BIN_EXE_pm2ctl");
 
-/// The repository's fixture directory. The sandbox shares the host's root filesystem, so fixtures
-/// here are visible inside (its /tmp is its own).
+/// The repository's fixture directory. The sandbox shares the host's root filesystem, or with a
+/// Debian release's root (`PM2CTL_TEST_SYSTEMD`) has the build tree bound in at the same path,
+/// so fixtures here are visible inside (its /tmp is its own).
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -49,6 +58,12 @@ pub fn sandbox_root() -> PathBuf {
         Some(target) => target.join("sandbox"),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sandbox"),
     }
+}
+
+/// Says why the calling test does not apply to the release it runs against; the test then
+/// returns. tests/matrix shows the reason in its table.
+pub fn skip(reason: &str) {
+    println!("pm2ctl-test-skipped: {reason}");
 }
 
 /// Fails the calling test unless it runs as root, with the command that runs it properly.
@@ -112,6 +127,32 @@ impl Sandbox {
     pub fn id(&self) -> &str {
         &self.id
     }
+
+    /// The systemd version PID 1 inside runs (`systemctl --version`'s first number).
+    pub fn systemd_version(&self) -> u32 {
+        let out = self.systemctl(&["--version"]);
+        assert_success("systemctl --version", &out);
+        let text = stdout(&out);
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read a version in {text:?}"))
+    }
+
+    /// Whether a memory limit is enforced in this sandbox. systemd 256 and newer run on a
+    /// cgroup v2 tree rooted at the sandbox's own cgroup, which has no controllers when the
+    /// host keeps them all on cgroup v1 (as this project's CI machines do).
+    pub fn memory_enforced(&self) -> bool {
+        let root = PathBuf::from(format!("/proc/{}/root/sys/fs/cgroup", self.pid));
+        match std::fs::read_to_string(root.join("cgroup.controllers")) {
+            Ok(controllers) => controllers.split_whitespace().any(|c| c == "memory"),
+            Err(_) => root.join("memory").is_dir(),
+        }
+    }
+
+    /// The reason a test that needs an enforced memory limit gives when it skips.
+    pub const NO_MEMORY_CONTROLLER: &'static str =
+        "no memory controller: cgroup v2 of a host whose controllers are on v1";
 
     /// The host PID of the sandbox's systemd (PID 1 inside).
     pub fn pid(&self) -> u32 {
