@@ -205,7 +205,7 @@ impl Query {
             .filter(|_| record.app.is_none())
         {
             if let Some(parsed) = parse_instance_unit(unit) {
-                record.app = Some(unescape(parsed.escaped));
+                record.app = Some(app_name(parsed.escaped));
                 record.instance = Some(parsed.index);
             }
             return;
