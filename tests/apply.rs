@@ -598,14 +598,17 @@ fn an_env_change_rolls_a_cluster_app_under_load_without_losing_a_request() {
     );
 }
 
-/// The limit of `unit`'s cgroup: `memory.max` on cgroup v2, `memory.limit_in_bytes` on v1.
-fn cgroup_memory_limit(sb: &Sandbox, unit: &str) -> String {
+/// The limit of `unit`'s cgroup: `memory.max` on cgroup v2, `memory.limit_in_bytes` on v1;
+/// `None` where the sandbox has no memory controller (a release booted on this host's
+/// hybrid hierarchy gets a cgroup2 without controllers: limits are accepted, not enforced).
+fn cgroup_memory_limit(sb: &Sandbox, unit: &str) -> Option<String> {
     let cgroup = show(sb, unit, "ControlGroup");
     let script = format!(
         "cat /sys/fs/cgroup{cgroup}/memory.max 2>/dev/null || \
-         cat /sys/fs/cgroup/memory{cgroup}/memory.limit_in_bytes"
+         cat /sys/fs/cgroup/memory{cgroup}/memory.limit_in_bytes 2>/dev/null"
     );
-    stdout(&sb.exec(&["sh", "-c", &script])).trim().to_owned()
+    let out = sb.exec(&["sh", "-c", &script]);
+    out.status.success().then(|| stdout(&out).trim().to_owned())
 }
 
 #[test]
@@ -643,7 +646,14 @@ fn a_new_memory_limit_is_set_in_place_and_a_later_roll_keeps_the_file_s_value() 
         let unit = format!("pm2ctl-web@{i}.service");
         assert_eq!(&show(&sb, &unit, "MainPID"), pid, "{unit} was restarted");
         assert_eq!(show(&sb, &unit, "MemoryMax"), (400u64 << 20).to_string());
-        assert_eq!(cgroup_memory_limit(&sb, &unit), (400u64 << 20).to_string());
+        match cgroup_memory_limit(&sb, &unit) {
+            Some(limit) => assert_eq!(limit, (400u64 << 20).to_string()),
+            // The host's own systemd has the v1 memory controller: there it must be seen.
+            None => assert!(
+                std::env::var("PM2CTL_TEST_SYSTEMD").is_ok_and(|r| !r.is_empty() && r != "host"),
+                "no memory limit in {unit}'s cgroup"
+            ),
+        }
     }
     let again = apply(&sb, &file, &[]);
     assert!(
