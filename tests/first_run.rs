@@ -19,7 +19,11 @@ fn run(what: &str, cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{what} failed ({}):\n{text}", out.status);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{text}",
+        out.status
+    );
     text
 }
 
@@ -28,7 +32,9 @@ fn run(what: &str, cmd: &mut Command) -> String {
 fn clone_into(dest: &Path) {
     run(
         "git clone",
-        Command::new("git").args(["clone", "--quiet", REPO]).arg(dest),
+        Command::new("git")
+            .args(["clone", "--quiet", REPO])
+            .arg(dest),
     );
     let changed = run(
         "git status",
@@ -118,7 +124,10 @@ fn the_demo_runs_from_a_clone_in_a_closed_home() {
         text.contains("hello from instance"),
         "the cluster app did not answer:\n{text}"
     );
-    assert!(text.contains("heartbeat"), "the worker did not log:\n{text}");
+    assert!(
+        text.contains("heartbeat"),
+        "the worker did not log:\n{text}"
+    );
     assert_eq!(
         mode.ok(),
         Some(0o700),
