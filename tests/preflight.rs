@@ -197,3 +197,34 @@ fn resurrect_refuses_a_saved_app_its_account_cannot_reach() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_directory_closed_after_apply_is_reported_with_systemds_own_cause() {
+    // What the preflight could not see: the directory is closed after the app was applied,
+    // then the stopped app is started again. The failure says what systemd says.
+    let sb = Sandbox::boot();
+    let dir = workdir("closed_later");
+    let app = dir.join("app");
+    std::fs::create_dir(&app).expect("mkdir");
+    write(&app.join("app.js"), "setInterval(() => {}, 1000);\n");
+    let file = write(
+        &dir.join("later.toml"),
+        &format!(
+            "[[apps]]\nname = \"later\"\nuser = \"nobody\"\nscript = \"app.js\"\ncwd = \"{}\"\n",
+            app.display()
+        ),
+    );
+    assert_success("apply", &sb.pm2ctl(&["apply", &file]));
+    assert_success("stop", &sb.pm2ctl(&["stop", "later"]));
+    chmod(&app, 0o700);
+    let out = sb.pm2ctl(&["restart", "later"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("cause: CHDIR: systemd could not start the command (exit status 200)"),
+        "{said}"
+    );
+    assert!(said.contains("Permission denied"), "{said}");
+    assert!(!said.contains("result: success"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
