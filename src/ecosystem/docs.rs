@@ -362,7 +362,7 @@ pub static APP_OPTION_DOCS: &[OptionDoc] = &[
         default: "empty",
         systemd: "the watch agent's arguments",
         example: "watch_options = { usePolling = true, interval = 500 }",
-        text: "PM2's chokidar options: usePolling with interval, followSymlinks; others are accepted without effect or refused with what to write instead.",
+        text: "PM2's chokidar options, in chokidar's spelling or snake_case: usePolling (with interval, default 100 ms) polls instead of inotify; followSymlinks watches where links lead. persistent, ignoreInitial, ignorePermissionErrors, alwaysStat, atomic, useFsEvents, disableGlobbing and binaryInterval are accepted without effect; ignored, cwd, depth and awaitWriteFinish are refused with what to write instead.",
     },
     OptionDoc {
         key: "out_file",
