@@ -133,20 +133,14 @@ const FILES: [(&str, &str); 3] = [
 
 /// pm2ctl(1): clap_mangen's page with ENVIRONMENT, FILES and SEE ALSO before VERSION.
 fn top_page(cmd: clap::Command) -> Result<String> {
-    use roff::{bold, roman, Roff};
+    use roff::{roman, Roff};
     let mut page = Vec::new();
     clap_mangen::Man::new(cmd).render(&mut page)?;
     let mut page = String::from_utf8(page).context("the man page is not UTF-8")?;
 
     let mut extra = Roff::new();
-    for (title, entries) in [("ENVIRONMENT", &ENVIRONMENT[..]), ("FILES", &FILES[..])] {
-        extra.control("SH", [title]);
-        for (name, what) in entries {
-            extra.control("TP", []);
-            extra.text([bold(*name)]);
-            extra.text([roman(*what)]);
-        }
-    }
+    definitions(&mut extra, "ENVIRONMENT", &ENVIRONMENT);
+    definitions(&mut extra, "FILES", &FILES);
     extra.control("SH", ["SEE ALSO"]);
     extra.text([roman(
         "systemctl(1), journalctl(1), systemd.service(5), systemd.resource-control(5), \
@@ -161,6 +155,16 @@ fn top_page(cmd: clap::Command) -> Result<String> {
         None => page.push_str(extra),
     }
     Ok(page)
+}
+
+/// A section of NAME, then what it is, entries (ENVIRONMENT, FILES).
+fn definitions(page: &mut roff::Roff, title: &str, entries: &[(&str, &str)]) {
+    page.control("SH", [title]);
+    for (name, what) in entries {
+        page.control("TP", []);
+        page.text([roff::bold(*name)]);
+        page.text([roff::roman(*what)]);
+    }
 }
 
 /// A paragraph of plain text.
@@ -289,41 +293,39 @@ pub fn generator_page(version: &str) -> String {
     para(&mut page, "Transient units are gone after a reboot. pm2ctl save writes what runs to dump.toml in the config directory (/etc/pm2ctl for the system manager, $XDG_CONFIG_HOME/pm2ctl for a user's). At every boot and daemon-reload, systemd runs pm2ctl-generator, which plans that file as pm2ctl apply would and writes the units into normal-dir, with .wants/ links from multi-user.target (default.target for a user), sockets.target and timers.target. They carry the names and fingerprints apply gives, so pm2ctl list, restart and delete see one app, and a later apply or resurrect finds them unchanged.");
     para(&mut page, "A generator may not talk to any process: systemd's version is read from the libsystemd-shared-NNN.so file name. An app saved stopped gets its units without the boot links (a cron timer is armed still). Apps that pm2ctl apply has taken over since the boot (marked in /run/pm2ctl/handed-over) are left out.");
     para(&mut page, "A corrupt file or a broken app is skipped with a message in the kernel log; so is an app whose account may not pass, read or run a path it needs (the check of pm2ctl apply; a path or account that does not exist yet is not a reason to skip, as file systems and network accounts may still be on their way). The others are generated. The generator always exits 0, so a boot never fails because of it.");
-    page.control("SH", ["ENVIRONMENT"]);
-    for (name, what) in [
-        (
-            "PM2CTL_CONFIG_DIR",
-            "The directory holding dump.toml, instead of the default.",
-        ),
-        (
-            "PM2CTL_GENERATOR_LOG",
-            "A file for the generator's messages, instead of the kernel log.",
-        ),
-        (
-            "PM2CTL_SYSTEMD_VERSION",
-            "The systemd version to plan for, instead of the one found.",
-        ),
-    ] {
-        page.control("TP", []);
-        page.text([roff::bold(name)]);
-        page.text([roff::roman(what)]);
-    }
-    page.control("SH", ["FILES"]);
-    for (name, what) in [
-        (
-            "/etc/pm2ctl/dump.toml",
-            "What pm2ctl save wrote; an ordinary ecosystem file.",
-        ),
-        (
-            "/etc/pm2ctl/startup-disabled",
-            "Written by pm2ctl unstartup: the generator does nothing.",
-        ),
-        ("/run/systemd/generator/", "Where the units are written."),
-    ] {
-        page.control("TP", []);
-        page.text([roff::bold(name)]);
-        page.text([roff::roman(what)]);
-    }
+    definitions(
+        &mut page,
+        "ENVIRONMENT",
+        &[
+            (
+                crate::saved::CONFIG_DIR_VAR,
+                "The directory holding dump.toml, instead of the default.",
+            ),
+            (
+                crate::generator::LOG_FILE_VAR,
+                "A file for the generator's messages, instead of the kernel log.",
+            ),
+            (
+                crate::generator::SYSTEMD_VERSION_VAR,
+                "The systemd version to plan for, instead of the one found.",
+            ),
+        ],
+    );
+    definitions(
+        &mut page,
+        "FILES",
+        &[
+            (
+                "/etc/pm2ctl/dump.toml",
+                "What pm2ctl save wrote; an ordinary ecosystem file.",
+            ),
+            (
+                "/etc/pm2ctl/startup-disabled",
+                "Written by pm2ctl unstartup: the generator does nothing.",
+            ),
+            ("/run/systemd/generator/", "Where the units are written."),
+        ],
+    );
     page.control("SH", ["SEE ALSO"]);
     page.text([roff::roman("pm2ctl(1), pm2ctl-save(1), pm2ctl-resurrect(1), pm2ctl-startup(1), pm2ctl-ecosystem(5), systemd.generator(7)")]);
     page.render()
