@@ -226,5 +226,10 @@ fn a_directory_closed_after_apply_is_reported_with_systemds_own_cause() {
     );
     assert!(said.contains("Permission denied"), "{said}");
     assert!(!said.contains("result: success"), "{said}");
+    assert_eq!(
+        said.matches("cause:").count(),
+        1,
+        "one report, once:\n{said}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
