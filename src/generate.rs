@@ -428,7 +428,19 @@ mod tests {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["pm2ctl-validate.1", "pm2ctl.1"]);
+        assert_eq!(
+            names,
+            [
+                "pm2ctl-ecosystem.5",
+                "pm2ctl-generator.8",
+                "pm2ctl-validate.1",
+                "pm2ctl.1"
+            ]
+        );
+        for extra in ["pm2ctl-ecosystem.5", "pm2ctl-generator.8"] {
+            let page = fs::read_to_string(dir.path().join(extra)).unwrap();
+            assert!(page.contains("pm2ctl 1.2.3"), "{extra}: {page}");
+        }
         let page = fs::read_to_string(dir.path().join("pm2ctl.1")).unwrap();
         assert!(page.contains("pm2ctl 1.2.3"), "{page}");
         for section in ["SUBCOMMANDS", "ENVIRONMENT", "FILES", "SEE ALSO", "VERSION"] {
