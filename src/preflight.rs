@@ -42,7 +42,7 @@ pub enum Problem {
         component: PathBuf,
         owner: String,
         mode: u32,
-        /// What the account may not do there: `pass`, `read`, `run`, `create files in`.
+        /// What the account may not do there: `pass`, `read`, `run`, `write`, `create files in`.
         verb: &'static str,
     },
 }
@@ -111,6 +111,7 @@ impl std::fmt::Display for Problem {
                     ),
                     "read" => write!(f, "\n  fix: `chmod o+r {c}`, {user_fix}"),
                     "run" => write!(f, "\n  fix: `chmod o+x {c}`, {user_fix}"),
+                    "write" => write!(f, "\n  fix: `chown {account} {c}`, {user_fix}"),
                     _ => write!(
                         f,
                         "\n  fix: `chown {account} {c}`, choose log files {account} may write \
@@ -219,9 +220,9 @@ fn walk(app: &str, account: &Account, need: &Need, path: &Path) -> Result<(), Bo
         let meta = match std::fs::metadata(prefix) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && i > 0 => {
-                if need.access == Access::Create {
-                    // The log directory does not exist yet: exec-wrap creates it in the
-                    // nearest one that does, which the loop let the account pass.
+                if need.access == Access::Append {
+                    // The log file (or its directory) does not exist yet: exec-wrap creates
+                    // it in the nearest directory that does, which the loop let it pass.
                     let parent = prefixes[i - 1];
                     let meta = std::fs::metadata(parent).map_err(|_| missing(app, need, prefix))?;
                     return require(app, account, need, parent, &meta, WRITE | EXEC);
@@ -242,7 +243,8 @@ fn walk(app: &str, account: &Account, need: &Need, path: &Path) -> Result<(), Bo
             Access::Read => READ,
             Access::Execute => EXEC,
             Access::Enter => EXEC,
-            Access::Create => WRITE | EXEC,
+            Access::Append if meta.is_dir() => WRITE | EXEC,
+            Access::Append => WRITE,
         };
         return require(app, account, need, prefix, &meta, want);
     }
@@ -291,6 +293,8 @@ fn require(
         }
     } else if want & READ != 0 {
         "read"
+    } else if want & WRITE != 0 {
+        "write"
     } else {
         "run"
     };
@@ -412,6 +416,34 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("user = "), "{text}");
+    }
+
+    #[test]
+    fn a_log_file_that_exists_needs_only_to_be_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let file = dir.path().join("out.log");
+        std::fs::write(&file, "").unwrap();
+        let need = |path: PathBuf| Need {
+            what: "log file",
+            path,
+            access: Access::Append,
+        };
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(check_need("api", &nobody(), &need(file.clone())), Ok(()));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let text = check_need("api", &nobody(), &need(file.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("does not let nobody write it"), "{text}");
+        // A file still to be created: the directory must take it.
+        let text = check_need("api", &nobody(), &need(dir.path().join("sub/err.log")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("does not let nobody create files in it"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -14,8 +14,9 @@ pub enum Access {
     Execute,
     /// Enter the directory (the working directory).
     Enter,
-    /// Create files in the directory, or in the nearest one that exists (log files).
-    Create,
+    /// Append to the file if it exists, else create it in its directory or in the nearest
+    /// one that exists (log files: exec-wrap creates what is missing).
+    Append,
 }
 
 /// One path an app needs.

@@ -248,12 +248,8 @@ pub fn plan_app(
             &host.home,
             &mut warnings,
         );
-        for dir in [&files.out, &files.err]
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.parent())
-        {
-            access.need("log directory", dir, Access::Create);
+        for file in [&files.out, &files.err].into_iter().flatten() {
+            access.need("log file", file, Access::Append);
         }
         let writable: Vec<std::path::PathBuf> = std::iter::once(command.cwd.clone())
             .chain(
