@@ -23,6 +23,7 @@ use crate::apply;
 use crate::ecosystem::{self, Ecosystem};
 use crate::handover;
 use crate::plan::{self, host::SystemResolver, HostFacts, Scope};
+use crate::preflight;
 use crate::saved;
 use crate::unit::{render, UnitSpec};
 use std::ffi::OsString;
@@ -197,6 +198,21 @@ pub fn generate(file: &Path, host: &HostFacts, dir: &Path, handed_over: &[String
                 continue;
             }
         };
+        // The preflight of `apply`: an app whose account may not reach its files would fail
+        // at start; it is skipped, saying why. Only a refusal by the permissions of a path
+        // that exists counts here: at boot a file system or a network account may still be
+        // on its way.
+        if let Some(problem) = planned
+            .access
+            .iter()
+            .filter_map(preflight::check_app)
+            .find(preflight::Problem::is_denial)
+        {
+            outcome
+                .skipped
+                .push(format!("app `{}` skipped:\n{problem}", app.name));
+            continue;
+        }
         for app_plan in planned.apps {
             let name = app_plan.name.clone();
             let (app_plan, _) = apply::fingerprinted(app_plan);

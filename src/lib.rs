@@ -17,6 +17,7 @@ pub mod installed;
 pub mod lifecycle;
 pub mod logs;
 pub mod plan;
+pub mod preflight;
 pub mod remote;
 pub mod safe_path;
 pub mod saved;

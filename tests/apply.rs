@@ -201,12 +201,17 @@ fn a_broken_file_exits_2_and_leaves_running_apps_untouched() {
 fn a_unit_that_cannot_start_fails_the_apply_and_others_still_run() {
     let sb = Sandbox::boot();
     let dir = workdir("fails");
+    // An app that exits with status 3 before it reports ready: its start job fails.
+    let doomed = dir.join("doomed.js");
+    std::fs::write(&doomed, "process.exit(3);\n").expect("write the app");
     let file = write_file(
         &dir,
         &[
             http_app("fine", 4131, ""),
-            // A user that does not exist: systemd refuses to run it (exit status 217/USER).
-            http_app("doomed", 4132, "user = \"no-such-user-here\""),
+            format!(
+                "[[apps]]\nname = \"doomed\"\nuser = \"root\"\nscript = \"{}\"\nwait_ready = true\n",
+                doomed.display()
+            ),
         ]
         .concat(),
     );
@@ -214,7 +219,15 @@ fn a_unit_that_cannot_start_fails_the_apply_and_others_still_run() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("pm2ctl-doomed@0.service"), "{err}");
-    assert!(err.contains("result:"), "no systemd Result in:\n{err}");
+    assert!(
+        err.contains("result: exit-code"),
+        "no systemd Result in:\n{err}"
+    );
+    assert!(
+        err.contains("cause: the main process exited with status 3"),
+        "no cause in:\n{err}"
+    );
+    assert!(!err.contains("result: success"), "{err}");
     assert!(err.contains("state:"), "no unit state in:\n{err}");
     assert!(wait_for_pid(&sb, 4131) > 0);
 }

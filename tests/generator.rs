@@ -489,3 +489,35 @@ fn resurrect_restarts_a_stopped_generated_instance() {
     sb.wait_for("repaired to answer again", PATIENCE, || answers(&sb, 4168));
     assert_eq!(sb.unit_state(unit), "active");
 }
+
+#[test]
+fn an_app_whose_account_cannot_reach_its_files_is_skipped_at_boot_saying_why() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::boot();
+    generator::install(&sb);
+    let dir = workdir("closed");
+    let closed = dir.join("closed");
+    std::fs::create_dir_all(&closed).unwrap();
+    std::fs::write(closed.join("app.js"), "setInterval(() => {}, 1000);\n").unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The same check as apply's: the app nobody cannot reach is left out, the other generated.
+    std::fs::write(
+        sb.config_dir().join("dump.toml"),
+        format!(
+            "{}\n[[apps]]\nuser = \"nobody\"\nname = \"closed\"\nscript = \"{}/app.js\"\n",
+            http_app("ok", 4163, ""),
+            closed.display()
+        ),
+    )
+    .unwrap();
+    assert_success("daemon-reload", &sb.systemctl(&["daemon-reload"]));
+    assert_eq!(wanted(&sb, "multi-user.target"), ["pm2ctl-ok@0.service"]);
+    let logged = std::fs::read_to_string(generator::log(&sb)).unwrap_or_default();
+    assert!(
+        logged.contains("pm2ctl-generator: app `closed` skipped")
+            && logged.contains("`nobody`")
+            && logged.contains(&format!("{} (owner root:root, mode 0700", closed.display())),
+        "the generator did not say why it skipped `closed`:\n{logged}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -283,6 +283,11 @@ fn a_man_page_renders_for_pm2ctl_and_each_verb() {
     let (_tmp, dir) = generate("man");
     let mut pages = vec!["pm2ctl.1".to_owned()];
     pages.extend(verbs().iter().map(|v| format!("pm2ctl-{v}.1")));
+    // The file format and the generator, which no verb describes.
+    pages.extend([
+        "pm2ctl-ecosystem.5".to_owned(),
+        "pm2ctl-generator.8".to_owned(),
+    ]);
     for page in pages {
         let path = dir.join(&page);
         assert!(path.is_file(), "no man page {page}");

@@ -32,6 +32,9 @@ log_rate_limit = { burst = 5000, interval = "10s" }
 name = "sleeper"
 namespace = "batch"
 script = "/bin/sleep"
+# protect_home = "tmpfs" hides every home: a working directory in the build tree would be
+# gone for it when the clone is in one (/root/<clone>).
+cwd = "/"
 interpreter = "none"
 args = ["infinity"]
 user = "nobody"

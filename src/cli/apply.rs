@@ -126,6 +126,15 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    // Before anything is touched: can each app's account reach its files? (With -H they
+    // are the other host's, which systemd there checks at start.)
+    if remote.is_none() {
+        if let Err(e) = crate::preflight::verdict(&planned) {
+            eprintln!("{}:\n{e}", args.file.display());
+            eprintln!("{}: not applied, nothing was changed", args.file.display());
+            return Ok(ExitCode::from(2));
+        }
+    }
     for warning in &planned.warnings {
         eprintln!("warning: {warning}");
     }

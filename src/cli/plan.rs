@@ -39,6 +39,9 @@ fn plan(args: &Args) -> Result<()> {
     let host = HostFacts::detect(args.manager.scope(), args.systemd_version);
     let plan = plan::plan(&eco, args.env.as_deref(), &host, &SystemResolver)
         .map_err(|e| UsageError(format!("{}:\n{e}", args.file.display())))?;
+    // What the apps' accounts must reach, checked as `apply` does.
+    crate::preflight::verdict(&plan)
+        .map_err(|e| UsageError(format!("{}:\n{e}", args.file.display())))?;
     if args.json {
         println!("{:#}", plan::show::json(&plan));
     } else if args.unit_files {

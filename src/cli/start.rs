@@ -262,6 +262,10 @@ fn start_apps(
 ) -> Result<Vec<Failure>> {
     let host = engine::host_facts(client)?;
     let plan = engine::plan(eco, source.env.as_deref(), &host)?;
+    if crate::remote::selected().is_none() {
+        crate::preflight::verdict(&plan)
+            .map_err(|e| UsageError(format!("{e}\n[PM2][ERROR] nothing was started or changed")))?;
+    }
     for warning in &plan.warnings {
         eprintln!("[PM2][WARN] {warning}");
     }

@@ -11,6 +11,7 @@
 
 mod convert;
 pub mod cron;
+pub mod docs;
 mod js_format;
 pub mod model;
 mod schema;

@@ -524,8 +524,8 @@ fn watch_options(v: &Node) -> Conv<(WatchOptions, Vec<String>)> {
                         return Err(match suggest(&entry.key, known) {
                             Some(k) => problem.with_help(format!("did you mean `{k}`?")),
                             None => problem.with_help(
-                                "pm2ctl reads followSymlinks, usePolling and interval; README.md, \
-                                 \"Watch and cron restarts\", lists the others",
+                                "pm2ctl reads followSymlinks, usePolling and interval; \
+                                 `man pm2ctl-ecosystem` lists the others",
                             ),
                         });
                     }
@@ -678,7 +678,9 @@ fn sandbox(v: &Node) -> Conv<Sandbox> {
                     ));
                     problem = match suggest(key, known) {
                         Some(k) => problem.with_help(format!("did you mean `{k}`?")),
-                        None => problem.with_help("README.md, \"Least privilege\", lists the keys"),
+                        None => {
+                            problem.with_help("`man pm2ctl-ecosystem` lists the keys (sandbox)")
+                        }
                     };
                     return Err(problem);
                 }

@@ -152,8 +152,9 @@ fn restart(
             desired: Desired::Running,
         }];
         let failures = engine::converge(client, store, &desired, &record.source)?;
+        // `explain` adds systemd's account once, as for the loaded instances.
         for f in failures {
-            failed.insert(f.unit, format!("{}\n{}", f.reason, f.report));
+            failed.insert(f.unit, f.reason);
         }
     }
     Ok(failed)

@@ -28,6 +28,7 @@
 //! - `user`/`group` → `User`/`Group`. On the system manager an app without `user` runs as the
 //!   caller (as under PM2), not as root, unless the caller is root.
 
+use super::access::{Access, AppAccess};
 use super::env::{self, EnvInputs};
 use super::exec::{self, Runtime};
 use super::sandbox::{self, Inputs};
@@ -76,7 +77,11 @@ pub fn instance_count(instances: Option<Instances>, cpus: u32) -> u32 {
 }
 
 /// Plans one app; `Err` holds every problem found, each naming the app.
-pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), Vec<String>> {
+/// Also says which paths the app's account must reach (`access`).
+pub fn plan_app(
+    app: &App,
+    ctx: &Context<'_>,
+) -> Result<(AppPlan, Vec<String>, AppAccess), Vec<String>> {
     let mut app = app.clone();
     if app.append_env_to_name {
         if let Some(env) = ctx.env_name {
@@ -200,6 +205,28 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
         .map(|p| p.to_string_lossy().into_owned());
 
     let home = home_of(user.as_deref(), host, ctx.resolver);
+    let mut access = AppAccess {
+        app: app.name.clone(),
+        user: user.clone(),
+        group: group.clone(),
+        needs: Vec::new(),
+    };
+    if let Some(wrapper) = &self_exe {
+        if !app.disable_logs {
+            access.need("pm2ctl binary (exec-wrap)", wrapper, Access::Execute);
+        }
+    }
+    match &command.script {
+        Some(script) => {
+            access.need("interpreter", &command.exec.path, Access::Execute);
+            access.need("script", script, Access::Read);
+        }
+        None => access.need("command", &command.exec.path, Access::Execute),
+    }
+    access.need("working directory", &command.cwd, Access::Enter);
+    if command.runtime.loads_node_shim() {
+        access.need("Node shim", &host.node_shim, Access::Read);
+    }
 
     let mut slice = UnitSpec::new(names.slice(), UnitKind::Slice);
     slice.set(
@@ -221,6 +248,9 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
             &host.home,
             &mut warnings,
         );
+        for file in [&files.out, &files.err].into_iter().flatten() {
+            access.need("log file", file, Access::Append);
+        }
         let writable: Vec<std::path::PathBuf> = std::iter::once(command.cwd.clone())
             .chain(
                 [&files.out, &files.err]
@@ -401,6 +431,7 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
             listen_timeout: app.listen_timeout,
         },
         warnings,
+        access,
     ))
 }
 

@@ -40,6 +40,9 @@ pub struct AppCommand {
     pub runtime: Runtime,
     /// The absolute working directory.
     pub cwd: PathBuf,
+    /// The script file an interpreter loads (`None` when the command is the script itself,
+    /// or a shell line).
+    pub script: Option<PathBuf>,
 }
 
 /// The working directory: `cwd` against the file's directory, or that directory.
@@ -79,6 +82,7 @@ pub fn resolve(
                 exec,
                 runtime: Runtime::Other,
                 cwd,
+                script: None,
             });
         }
         Script::File { path, kind } => {
@@ -87,6 +91,7 @@ pub fn resolve(
         }
     };
 
+    let script = interpreter.is_some().then(|| PathBuf::from(&script_path));
     let (exec, runtime) = match interpreter {
         None => {
             let mut argv = vec![script_path.clone()];
@@ -118,7 +123,12 @@ pub fn resolve(
             (exec, runtime)
         }
     };
-    Ok(AppCommand { exec, runtime, cwd })
+    Ok(AppCommand {
+        exec,
+        runtime,
+        cwd,
+        script,
+    })
 }
 
 enum Script {

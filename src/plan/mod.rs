@@ -9,6 +9,7 @@
 //! connections across the N listening sockets, and systemd holds each one open while its
 //! instance restarts).
 
+pub mod access;
 mod app;
 pub use app::instance_count;
 pub(crate) use app::readable;
@@ -201,6 +202,8 @@ pub struct Plan {
     pub apps: Vec<AppPlan>,
     /// Things the user should know (properties dropped for an old systemd, …).
     pub warnings: Vec<String>,
+    /// Per app, in the order of `apps`: the paths its account must reach (see `access`).
+    pub access: Vec<access::AppAccess>,
 }
 
 /// Every reason a file could not be planned, each naming its app and key.
@@ -253,9 +256,10 @@ pub fn plan(
     let mut problems = Vec::new();
     for app in &eco.apps {
         match app::plan_app(app, &ctx) {
-            Ok((app_plan, warnings)) => {
+            Ok((app_plan, warnings, access)) => {
                 plan.apps.push(app_plan);
                 plan.warnings.extend(warnings);
+                plan.access.push(access);
             }
             Err(errs) => problems.extend(errs),
         }

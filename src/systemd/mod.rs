@@ -5,6 +5,7 @@
 //! Batches (start N units, read N units' state) are issued concurrently on the one
 //! connection, so they cost one round trip's latency, not N.
 
+pub mod cause;
 mod jobs;
 pub mod proxies;
 pub mod variant;
@@ -637,54 +638,57 @@ impl Client {
         })
     }
 
-    /// Why a unit failed, for the user: systemd's `Result`, the main process' exit status
-    /// or signal, and the last lines it logged.
+    /// Why a unit failed, for the user: its state, systemd's `Result`, the cause of its last
+    /// run's end (the step systemd could not take and its error, the exit status, the
+    /// signal, an OOM kill: see `cause`), and the last lines it logged.
     pub fn failure_report(&self, name: &str) -> String {
         let mut report = String::new();
-        if let Ok(states) = self.read_states(&[name.to_string()]) {
-            if let Some(state) = states.first() {
-                // A unit with Restart= may already be trying again: say so, or a fresh
-                // attempt's `result: success` would read as if nothing went wrong.
-                report.push_str(&format!(
-                    "state: {} ({})",
-                    state.active_state(),
-                    state.sub_state()
-                ));
-                if let Some(n) = state.service.as_ref().and_then(|s| s.n_restarts) {
-                    if n > 0 {
-                        report.push_str(&format!(", restarted {n} times"));
-                    }
+        let entries = self.journal_entries(name, 50);
+        let journal = cause::from_journal(&entries);
+        let state = self
+            .read_states(&[name.to_string()])
+            .ok()
+            .and_then(|s| s.into_iter().next());
+        if let Some(state) = &state {
+            // A unit with Restart= may already be trying again: say so.
+            report.push_str(&format!(
+                "state: {} ({})",
+                state.active_state(),
+                state.sub_state()
+            ));
+            if let Some(n) = state.service.as_ref().and_then(|s| s.n_restarts) {
+                if n > 0 {
+                    report.push_str(&format!(", restarted {n} times"));
                 }
-                report.push('\n');
             }
-            if let Some(service) = states.first().and_then(|s| s.service.as_ref()) {
-                report.push_str(&format!(
-                    "result: {}",
-                    service.result.as_deref().unwrap_or("unknown")
-                ));
-                match (service.exec_main_code, service.exec_main_status) {
-                    (Some(1), Some(status)) => {
-                        report.push_str(&format!(", exit status {status}"));
-                        if let Some(step) = exec_step(status) {
-                            report.push_str(&format!(
-                                " ({step}: systemd could not start the command)"
-                            ));
-                        }
-                    }
-                    (Some(2 | 3), Some(signal)) => {
-                        report.push_str(&format!(", killed by signal {}", signal_name(signal)))
-                    }
-                    _ => {}
+            report.push('\n');
+        }
+        let service = state.as_ref().and_then(|s| s.service.as_ref());
+        // The journal's result is the failed run's; the live one belongs to the attempt
+        // under way and reads `success` until it ends.
+        let live = service
+            .and_then(|s| s.result.clone())
+            .filter(|r| r != "success");
+        if let Some(result) = journal.result.clone().or(live) {
+            report.push_str(&format!("result: {result}\n"));
+        }
+        match journal.cause {
+            Some(cause) => report.push_str(&format!("cause: {cause}\n")),
+            None => {
+                if let Some(cause) = service.and_then(live_cause) {
+                    report.push_str(&format!("cause: {cause}\n"));
                 }
             }
         }
-        let journal = self.last_journal_lines(name, 10);
-        if !journal.is_empty() {
-            if !report.is_empty() {
-                report.push('\n');
-            }
+        let lines: Vec<&str> = entries
+            .iter()
+            .rev()
+            .take(10)
+            .map(|e| e.message.as_str())
+            .collect();
+        if !lines.is_empty() {
             report.push_str("last log lines:\n");
-            for line in journal.lines() {
+            for line in lines.iter().rev() {
                 report.push_str("  ");
                 report.push_str(line);
                 report.push('\n');
@@ -693,8 +697,9 @@ impl Client {
         report.trim_end().to_string()
     }
 
-    /// `journalctl -u UNIT -n N -o cat`; empty when the journal cannot be read.
-    pub fn last_journal_lines(&self, unit: &str, lines: u32) -> String {
+    /// The last `lines` entries of `unit`'s journal (`journalctl -u UNIT -o json`), oldest
+    /// first; empty when the journal cannot be read.
+    pub fn journal_entries(&self, unit: &str, lines: u32) -> Vec<cause::Entry> {
         let mut cmd = Command::new("journalctl");
         if self.scope == Scope::User {
             cmd.arg("--user");
@@ -702,18 +707,21 @@ impl Client {
         cmd.args([
             "--no-pager",
             "-o",
-            "cat",
+            "json",
             "-n",
             &lines.to_string(),
             "-u",
             unit,
         ]);
         let Ok(mut cmd) = crate::remote::localize(cmd) else {
-            return String::new();
+            return Vec::new();
         };
         match cmd.output() {
-            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
-            _ => String::new(),
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(cause::Entry::parse)
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -787,6 +795,24 @@ pub fn exec_step(status: i32) -> Option<&'static str> {
         226 => "NAMESPACE",
         _ => return None,
     })
+}
+
+/// The cause from the unit's live properties, when the journal has none: the main
+/// process' exit status or signal, if it has ended.
+fn live_cause(service: &ServiceProps) -> Option<String> {
+    match (service.exec_main_code, service.exec_main_status) {
+        (Some(1), Some(status)) => Some(match exec_step(status) {
+            Some(step) => {
+                format!("{step}: systemd could not start the command (exit status {status})")
+            }
+            None => format!("the main process exited with status {status}"),
+        }),
+        (Some(2 | 3), Some(signal)) => Some(format!(
+            "the main process was killed by signal {}",
+            signal_name(signal)
+        )),
+        _ => None,
+    }
 }
 
 /// `SIGKILL` for 9; the number itself when unknown.

@@ -3,7 +3,7 @@
 //!
 //! One sandbox per test: nextest runs every test in its own process, a boot takes about a second,
 //! and a test then starts from a clean systemd whatever the tests before it left behind (see
-//! README.md). Sandboxes need root; a test that needs one and runs without root fails and says how
+//! docs/testing.md). Sandboxes need root; a test that needs one and runs without root fails and says how
 //! to run it, rather than passing without having checked anything.
 
 use std::ffi::OsStr;
