@@ -3,7 +3,6 @@
 //! host's saved state, on that host.
 
 use super::ManagerArgs;
-use crate::ecosystem;
 use crate::saved::SavedFile;
 use std::process::ExitCode;
 
@@ -41,7 +40,7 @@ pub fn run(args: &Args) -> ExitCode {
         save: false,
         manager: args.manager.clone(),
     };
-    match ecosystem::load_text(file.path(), &text, ecosystem::Format::Toml) {
+    match crate::saved::load_text(file.path(), &text) {
         Ok(eco) => super::apply::run_loaded(&args, eco),
         Err(e) => {
             eprintln!("{e}");

@@ -9,7 +9,7 @@
 use super::{ActionFailed, ManagerArgs, UsageError};
 use crate::apply::{self, DesiredApp, Failure};
 use crate::ecosystem::units::{parse_duration, parse_size, split_args};
-use crate::ecosystem::{self, App, Ecosystem, Instances, Interpreter, LogTarget, Watch};
+use crate::ecosystem::{App, Ecosystem, Instances, Interpreter, LogTarget, Watch};
 use crate::lifecycle::{self, engine, Action, Proc};
 use crate::state::{self, Desired, Source, Store};
 use crate::systemd::Client;
@@ -22,11 +22,12 @@ use std::process::ExitCode;
 pub struct Args {
     /// An ecosystem file, a script or command, or a known app name, namespace or id
     /// (PM2's default: `ecosystem.config.js`).
+    /// Several are started one after the other; `-` reads a JSON file from stdin.
     #[arg(
         value_name = "file|script|name|namespace|id",
         default_value = "ecosystem.config.js"
     )]
-    pub target: String,
+    pub targets: Vec<String>,
 
     /// The app's name (default: the script's file name without extension).
     #[arg(short = 'n', long)]
@@ -134,6 +135,8 @@ pub struct Args {
 
     #[command(flatten)]
     pub manager: ManagerArgs,
+    #[command(flatten)]
+    pub pm2: super::Pm2NoOps,
 
     /// Arguments for the script, after `--`.
     #[arg(last = true, allow_hyphen_values = true)]
@@ -147,35 +150,53 @@ pub fn run(args: Args) -> ExitCode {
 fn start(args: &Args) -> Result<()> {
     let client = args.manager.connect()?;
     let mut store = state::lock_current(args.manager.scope())?;
+    // PM2 starts its targets one after the other and stops at the first that fails.
+    for target in &args.targets {
+        start_one(&client, &mut store, target, args)?;
+    }
+    println!("[PM2] Done.");
+    Ok(())
+}
 
+fn start_one(client: &Client, store: &mut Store, target: &str, args: &Args) -> Result<()> {
     // PM2 looks for a known name, namespace or id first: `start api` starts it again.
-    let procs = lifecycle::processes::list(&client, store.state())
+    let procs = lifecycle::processes::list(client, store.state())
         .context("cannot list pm2ctl's processes")?;
-    if let Some(selected) = Target::parse(&args.target)
-        .ok()
-        .and_then(|t| t.select(&procs).ok())
-    {
+    let by_script = super::targets::script_apps(target, store.state());
+    let known = if by_script.is_empty() {
+        Target::parse(target)
+            .ok()
+            .and_then(|t| t.select(&procs).ok())
+    } else {
+        crate::target::select(&by_script, &procs).ok()
+    };
+    if let Some(selected) = known {
         if args.watch.is_some() {
             // PM2's `start NAME --watch`: watching on, then the restart.
             return super::watch::restart_watching(
-                &client,
-                &mut store,
+                client,
+                store,
                 &selected,
                 super::watch::WatchChange::On,
             );
         }
-        return restart_known(&client, &mut store, &selected);
+        return restart_known(client, store, &selected);
     }
 
-    let failures = match classify(&args.target) {
-        StartTarget::File(file) => start_file(&client, &mut store, &file, args)?,
-        StartTarget::Script(script) => start_script(&client, &mut store, &script, args)?,
-    };
+    if super::targets::is_file(target) {
+        let (eco, source) = super::targets::load(target, &args.only, args.env.as_deref())?;
+        return start_or(client, store, &eco, &source, Then::Restart);
+    }
+    let failures = start_script(client, store, target, args)?;
+    report_failures(&failures)
+}
+
+/// Prints the units that did not start, as `start` reports them.
+fn report_failures(failures: &[Failure]) -> Result<()> {
     if failures.is_empty() {
-        println!("[PM2] Done.");
         return Ok(());
     }
-    for f in &failures {
+    for f in failures {
         eprintln!("[PM2][ERROR] {} ({}): {}", f.app, f.unit, f.reason);
         for line in f.report.lines() {
             eprintln!("  {line}");
@@ -195,26 +216,137 @@ fn restart_known(client: &Client, store: &mut Store, selected: &[&Proc]) -> Resu
     }
 }
 
-/// `start FILE`: `apply` without pruning; apps the file names are started (a stopped one
-/// too: the user asked for it), the others are left alone.
-fn start_file(
+/// The arguments of `startOrRestart`, `startOrReload` and `startOrGracefulReload`.
+#[derive(clap::Args, Debug)]
+pub struct StartOrArgs {
+    /// The ecosystem file; `-` reads one (JSON) from stdin.
+    #[arg(default_value = "ecosystem.config.js")]
+    pub file: String,
+    /// Only these of its apps (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "APPS")]
+    pub only: Vec<String>,
+    /// Use the file's `env_<NAME>` tables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Accepted for PM2's command lines: the file's env is always applied.
+    #[arg(short = 'a', long)]
+    pub update_env: bool,
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+    #[command(flatten)]
+    pub pm2: super::Pm2NoOps,
+}
+
+/// `startOrRestart FILE` (`then` Restart), `startOrReload`/`startOrGracefulReload FILE`
+/// (`then` Reload).
+pub fn run_start_or(args: &StartOrArgs, then: Then) -> ExitCode {
+    super::finish(
+        start_or_file(
+            &args.manager,
+            &args.file,
+            &args.only,
+            args.env.as_deref(),
+            then,
+        )
+        .map(|()| println!("[PM2] Done.")),
+    )
+}
+
+/// `start_or` of a file target (or `-`), under the store's lock.
+pub fn start_or_file(
+    manager: &ManagerArgs,
+    file: &str,
+    only: &[String],
+    env: Option<&str>,
+    then: Then,
+) -> Result<()> {
+    // The file first: a broken one changes nothing.
+    let (eco, source) = super::targets::load(file, only, env)?;
+    let client = manager.connect()?;
+    let mut store = state::lock_current(manager.scope())?;
+    start_or(&client, &mut store, &eco, &source, then)
+}
+
+/// What `start FILE` and the `startOr…` verbs do to the file's apps that already ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// `start FILE`, `startOrRestart`, `restart FILE`: restarted.
+    Restart,
+    /// `startOrReload`, `startOrGracefulReload`, `reload FILE`: reloaded, one instance at
+    /// a time, each ready before the next.
+    Reload,
+}
+
+/// PM2's `start FILE` / `startOrRestart` / `startOrReload`: the file's apps go through the
+/// apply engine without pruning (missing ones are created, stopped ones started, changed
+/// ones replaced), then those that were running unchanged are restarted or reloaded.
+pub fn start_or(
     client: &Client,
     store: &mut Store,
-    file: &Path,
-    args: &Args,
-) -> Result<Vec<Failure>> {
-    let file = std::path::absolute(file)
-        .with_context(|| format!("cannot resolve the path {}", file.display()))?;
-    let mut eco = ecosystem::load(&file).map_err(anyhow::Error::new)?;
-    if !args.only.is_empty() {
-        eco.apps.retain(|a| args.only.contains(&a.name));
+    eco: &Ecosystem,
+    source: &Source,
+    then: Then,
+) -> Result<()> {
+    let before = lifecycle::processes::list(client, store.state())
+        .context("cannot list pm2ctl's processes")?;
+    // The file's names as they run (`append_env_to_name` adds `-<env>`).
+    let host = engine::host_facts(client)?;
+    let planned = engine::plan(eco, source.env.as_deref(), &host)?;
+    let running_before: Vec<(String, String)> = planned
+        .apps
+        .iter()
+        .filter(|a| before.iter().any(|p| p.name == a.name && p.loaded))
+        .filter_map(|a| {
+            let record = store.state().app(&a.name)?;
+            Some((a.name.clone(), record.fingerprint.clone()))
+        })
+        .collect();
+    let failures = start_planned(client, store, eco, planned, source)?;
+    // Apps the engine replaced (their definition changed) already run new processes.
+    let unchanged: Vec<String> = running_before
+        .into_iter()
+        .filter(|(name, fingerprint)| {
+            store
+                .state()
+                .app(name)
+                .is_some_and(|r| &r.fingerprint == fingerprint)
+        })
+        .map(|(name, _)| name)
+        .collect();
+    for app in &eco.apps {
+        let started = !unchanged.contains(&app.name)
+            && !failures.iter().any(|f| f.app == app.name)
+            && store.state().app(&app.name).is_some();
+        if started {
+            let n = store
+                .state()
+                .app(&app.name)
+                .map_or(0, |r| r.instances.len());
+            println!("[PM2] App [{}] launched ({n} instances)", app.name);
+        }
     }
-    println!("[PM2] Applying {}", file.display());
-    let source = Source {
-        file: Some(file),
-        env: args.env.clone(),
-    };
-    start_apps(client, store, &eco, &source)
+    let procs = lifecycle::processes::list(client, store.state())
+        .context("cannot list pm2ctl's processes")?;
+    let selected: Vec<&Proc> = procs
+        .iter()
+        .filter(|p| p.loaded && unchanged.contains(&p.name))
+        .collect();
+    let ok = selected.is_empty()
+        || match then {
+            Then::Restart => {
+                lifecycle::actions::announce(Action::Restart, &selected);
+                let report = lifecycle::actions::run(client, store, Action::Restart, &selected)?;
+                report.print();
+                report.all_ok()
+            }
+            Then::Reload => super::reload::reload_selected(client, store, &selected, 1)?,
+        };
+    report_failures(&failures)?;
+    if ok {
+        Ok(())
+    } else {
+        Err(ActionFailed("some processes did not restart".into()).into())
+    }
 }
 
 /// `start SCRIPT`: one app from the flags, recorded with its definition (for `scale`).
@@ -262,6 +394,17 @@ fn start_apps(
 ) -> Result<Vec<Failure>> {
     let host = engine::host_facts(client)?;
     let plan = engine::plan(eco, source.env.as_deref(), &host)?;
+    start_planned(client, store, eco, plan, source)
+}
+
+/// `start_apps` of an ecosystem already planned.
+fn start_planned(
+    client: &Client,
+    store: &mut Store,
+    eco: &Ecosystem,
+    plan: crate::plan::Plan,
+    source: &Source,
+) -> Result<Vec<Failure>> {
     for warning in &plan.warnings {
         eprintln!("[PM2][WARN] {warning}");
     }
@@ -376,12 +519,20 @@ pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, Strin
     let has_script_extension = Path::new(script)
         .extension()
         .is_some_and(|e| SCRIPT_EXTENSIONS.iter().any(|x| e == *x));
-    let script_text = if script.contains('/') || has_script_extension || script_path.exists() {
+    // A command line (`"cc hello.c; ./a.out"`) runs through a shell, as written: PM2's rule
+    // for a script with a space that names no file.
+    let shell_line = script.contains(char::is_whitespace) && !script_path.exists();
+    let names_file = script.contains('/') || has_script_extension || script_path.exists();
+    let script_text = if names_file && !shell_line {
         script_path.to_string_lossy().into_owned()
     } else {
         script.to_string()
     };
-    let name = args.name.clone().unwrap_or_else(|| default_name(script));
+    // PM2 names a command line after the whole line.
+    let name = args.name.clone().unwrap_or_else(|| match shell_line {
+        true => script.to_string(),
+        false => default_name(script),
+    });
     let mut app = App::with_defaults(&name, &script_text);
     app.cwd = Some(working_dir);
     app.args = args.args.clone();
@@ -515,7 +666,7 @@ mod tests {
             "--flag",
             "-v",
         ]);
-        let app = app_from_args(&args.target, &args, Path::new("/srv/site")).unwrap();
+        let app = app_from_args(&args.targets[0], &args, Path::new("/srv/site")).unwrap();
         assert_eq!(app.name, "api");
         assert_eq!(app.namespace, "web");
         assert_eq!(app.instances, Some(Instances::Max));
@@ -530,7 +681,7 @@ mod tests {
     #[test]
     fn defaults_are_pm2s() {
         let args = parse(&["./workers/mailer.js"]);
-        let app = app_from_args(&args.target, &args, Path::new("/srv")).unwrap();
+        let app = app_from_args(&args.targets[0], &args, Path::new("/srv")).unwrap();
         assert_eq!(app.name, "mailer");
         assert_eq!(app.namespace, "default");
         assert_eq!(app.instances, None);
@@ -542,7 +693,7 @@ mod tests {
     fn no_target_means_pm2s_default_file() {
         let args = parse(&[]);
         assert_eq!(
-            classify(&args.target),
+            classify(&args.targets[0]),
             StartTarget::File("ecosystem.config.js".into())
         );
     }

@@ -120,9 +120,11 @@ pub fn stop(args: StopArgs) -> ExitCode {
     let code = if args.watch {
         finish(stop_and_unwatch(&args.target))
     } else {
-        finish(act_on_targets(
+        finish(super::act_on(
             &args.target.manager,
             &args.target.targets,
+            &args.target.only,
+            args.target.env.as_deref(),
             Action::Stop,
         ))
     };
