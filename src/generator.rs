@@ -159,7 +159,7 @@ fn generated_on(dest: &crate::ssh::Destination, scope: Scope, units: &[String]) 
 pub fn generate(file: &Path, host: &HostFacts, dir: &Path, handed_over: &[String]) -> Outcome {
     let mut outcome = Outcome::default();
     let eco = match crate::saved::load(file) {
-        Ok(eco) => eco,
+        Ok((eco, _)) => eco,
         Err(e) => {
             outcome.skipped.push(format!(
                 "{}: not loaded, no app started:\n{e}",

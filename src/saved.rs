@@ -122,11 +122,11 @@ pub fn load_text(path: &Path, text: &str) -> Result<Ecosystem, ecosystem::LoadEr
     ecosystem::load_text(path, text, ecosystem::Format::Toml)
 }
 
-/// `ecosystem::load`, except that a saved file with no app loads as no app.
-pub fn load(path: &Path) -> Result<Ecosystem, ecosystem::LoadError> {
+/// `ecosystem::load_with_warnings`, except that a saved file with no app loads as no app.
+pub fn load(path: &Path) -> Result<(Ecosystem, Vec<ecosystem::Warning>), ecosystem::LoadError> {
     match fs::read_to_string(path) {
-        Ok(text) if is_empty_saved(&text) => load_text(path, &text),
-        _ => ecosystem::load(path),
+        Ok(text) if is_empty_saved(&text) => load_text(path, &text).map(|eco| (eco, Vec::new())),
+        _ => ecosystem::load_with_warnings(path),
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 /// The output is not written anywhere else, so nothing is overwritten by mistake:
 /// `pm2ctl import ecosystem.config.js > ecosystem.toml`.
 pub fn run(file: &Path) -> ExitCode {
-    match ecosystem::load(file) {
+    match super::load_file(file) {
         Ok(eco) => {
             print!("{}", ecosystem::to_toml(&eco, file));
             ExitCode::SUCCESS

@@ -27,6 +27,7 @@ pub mod targets;
 pub mod validate;
 pub mod watch;
 
+use crate::ecosystem::LoadError;
 use crate::lifecycle::{self, Action, Proc};
 use crate::plan::Scope;
 use crate::state;
@@ -165,6 +166,20 @@ impl ManagerArgs {
 
     pub fn connect(&self) -> Result<Client> {
         Client::connect(self.scope())
+    }
+}
+
+/// Loads an ecosystem file as `ecosystem::load` does, showing its warnings on stderr.
+pub fn load_file(path: &std::path::Path) -> Result<crate::ecosystem::Ecosystem, LoadError> {
+    let (eco, warnings) = crate::ecosystem::load_with_warnings(path)?;
+    print_warnings(&warnings);
+    Ok(eco)
+}
+
+/// Shows a file's warnings (unknown keys of PM2's formats) on stderr.
+pub fn print_warnings(warnings: &[crate::ecosystem::Warning]) {
+    for w in warnings {
+        eprintln!("{w}");
     }
 }
 

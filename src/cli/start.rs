@@ -162,14 +162,10 @@ fn start_one(client: &Client, store: &mut Store, target: &str, args: &Args) -> R
     // PM2 looks for a known name, namespace or id first: `start api` starts it again.
     let procs = lifecycle::processes::list(client, store.state())
         .context("cannot list pm2ctl's processes")?;
-    let by_script = super::targets::script_apps(target, store.state());
-    let known = if by_script.is_empty() {
-        Target::parse(target)
-            .ok()
-            .and_then(|t| t.select(&procs).ok())
-    } else {
-        crate::target::select(&by_script, &procs).ok()
-    };
+    let known = Target::parse(target)
+        .ok()
+        .and_then(|t| t.select(&procs).ok())
+        .or_else(|| stopped_same_script(target, args, store, &procs));
     if let Some(selected) = known {
         if args.watch.is_some() {
             // PM2's `start NAME --watch`: watching on, then the restart.
@@ -189,6 +185,26 @@ fn start_one(client: &Client, store: &mut Store, target: &str, args: &Args) -> R
     }
     let failures = start_script(client, store, target, args)?;
     report_failures(&failures)
+}
+
+/// PM2's `start SCRIPT` of a script it runs under the same name, stopped: the processes
+/// of that app, to start again (a running one is refused by `start_script`).
+fn stopped_same_script<'a>(
+    target: &str,
+    args: &Args,
+    store: &Store,
+    procs: &'a [Proc],
+) -> Option<Vec<&'a Proc>> {
+    if super::targets::is_file(target) {
+        return None;
+    }
+    let name = args.name.clone().unwrap_or_else(|| default_name(target));
+    if !super::targets::script_apps(target, store.state()).contains(&name) {
+        return None;
+    }
+    let selected: Vec<&Proc> = procs.iter().filter(|p| p.name == name).collect();
+    let stopped = !selected.is_empty() && selected.iter().all(|p| !p.loaded);
+    stopped.then_some(selected)
 }
 
 /// Prints the units that did not start, as `start` reports them.
