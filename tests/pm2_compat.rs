@@ -336,3 +336,29 @@ fn init_writes_a_file_pm2ctl_reads() {
         "not overwritten"
     );
 }
+
+#[test]
+fn the_environment_on_the_command_line_reaches_the_app() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("env_line");
+    ok(
+        "start with env",
+        &scene.sh(
+            &sb,
+            &format!(
+                "NODE_ENV=production GREETING='hello there' pm2 start {} --uid root --name envy",
+                fixture("signals.js")
+            ),
+        ),
+    );
+    wait_online(&scene, &sb, 1);
+    let env = ok("env", &scene.sh(&sb, "pm2 env 0"));
+    assert!(env.contains("GREETING: hello there"), "{env}");
+    // In the process itself, as PM2 gives it.
+    let pid = jlist(&scene, &sb)[0].3;
+    // Read inside: the sandbox has its own pid namespace.
+    let environ = sb.exec(&["cat", &format!("/proc/{pid}/environ")]).stdout;
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(environ.contains("NODE_ENV=production"), "{environ}");
+    assert!(environ.contains("GREETING=hello there"), "{environ}");
+}

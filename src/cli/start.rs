@@ -373,8 +373,11 @@ fn start_script(
     args: &Args,
 ) -> Result<Vec<Failure>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let app =
+    let mut app =
         app_from_args(script, args, &cwd).map_err(|e| UsageError(format!("[PM2][ERROR] {e}")))?;
+    // PM2 gives an app started from the command line the caller's environment
+    // (`NODE_ENV=production pm2 start app.js`); a file's apps get only what the file says.
+    app.env = caller_env(std::env::vars_os());
     if store.state().app(&app.name).is_some() && !args.force {
         anyhow::bail!(
             "[PM2][ERROR] Script already launched as {}, add -f option to force re-execution",
@@ -447,6 +450,54 @@ fn start_planned(
         })
         .collect();
     engine::converge(client, store, &desired, source)
+}
+
+/// Variables of the caller's environment an app does not get: what systemd sets for each
+/// unit (the user's identity and session, the service's own protocol variables), the
+/// shell's bookkeeping, and pm2ctl's own settings.
+const NOT_INHERITED: [&str; 20] = [
+    "_",
+    "SHLVL",
+    "PWD",
+    "OLDPWD",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "MAIL",
+    "XDG_RUNTIME_DIR",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "INVOCATION_ID",
+    "JOURNAL_STREAM",
+    "SYSTEMD_EXEC_PID",
+    "NOTIFY_SOCKET",
+    "LISTEN_PID",
+    "LISTEN_FDS",
+    "LISTEN_FDNAMES",
+    "WATCHDOG_PID",
+    "WATCHDOG_USEC",
+];
+
+/// The caller's environment as an app started from the command line gets it (PM2's rule),
+/// without `NOT_INHERITED`, `PM2CTL_*`, and what cannot be an environment variable of a
+/// unit (names other than `[A-Za-z_][A-Za-z0-9_]*`, such as bash's exported functions;
+/// values that are not UTF-8 or hold control characters).
+pub fn caller_env(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> std::collections::BTreeMap<String, String> {
+    vars.filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, v)| {
+            let mut chars = k.chars();
+            let name_ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            name_ok
+                && !NOT_INHERITED.contains(&k.as_str())
+                && !k.starts_with("PM2CTL_")
+                && !v.chars().any(|c| c.is_control() && c != '\t')
+        })
+        .collect()
 }
 
 /// How `start` reads its target.
@@ -776,6 +827,31 @@ mod tests {
         assert_eq!(classify("apps.json"), StartTarget::File("apps.json".into()));
         assert_eq!(classify("app.js"), StartTarget::Script("app.js".into()));
         assert_eq!(classify("python3"), StartTarget::Script("python3".into()));
+    }
+
+    #[test]
+    fn the_callers_environment_is_passed_on_as_pm2_does() {
+        let vars = [
+            ("NODE_ENV", "production"),
+            ("PATH", "/opt/node/bin:/usr/bin"),
+            ("HOME", "/root"),
+            ("INVOCATION_ID", "abc"),
+            ("PM2CTL_STATE_DIR", "/x"),
+            ("BASH_FUNC_f%%", "() { :; }"),
+            ("MULTI", "a\nb"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let env = caller_env(vars.into_iter());
+        let keys: Vec<&str> = env.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["NODE_ENV", "PATH"]);
+    }
+
+    #[test]
+    fn a_command_line_is_run_as_written_and_named_after_it() {
+        let args = parse(&["cc hello.c; ./a.out"]);
+        let app = app_from_args("cc hello.c; ./a.out", &args, Path::new("/srv")).unwrap();
+        assert_eq!(app.script, "cc hello.c; ./a.out");
+        assert_eq!(app.name, "cc hello.c; ./a.out");
     }
 
     #[test]
