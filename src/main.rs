@@ -25,7 +25,8 @@ struct Cli {
 enum Command {
     /// Check an ecosystem file and report every problem in it.
     Validate { file: std::path::PathBuf },
-    /// Print the ecosystem.toml equivalent of a PM2 ecosystem file (.json, .js, .cjs, .mjs).
+    /// Print the ecosystem.toml equivalent of a PM2 ecosystem file (.json, .js, .cjs, .mjs,
+    /// .yml) or of PM2's process dump (`~/.pm2/dump.pm2`, what `pm2 save` wrote).
     Import { file: std::path::PathBuf },
     /// Show the systemd units a file becomes, with every property (no systemd needed).
     Plan(cli::plan::Args),

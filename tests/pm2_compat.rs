@@ -362,3 +362,54 @@ fn the_environment_on_the_command_line_reaches_the_app() {
     assert!(environ.contains("NODE_ENV=production"), "{environ}");
     assert!(environ.contains("GREETING=hello there"), "{environ}");
 }
+
+#[test]
+fn a_pm2_hosts_dump_moves_over_in_one_import() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("dump_import");
+    let http = fixture("http.js");
+    let signals = fixture("signals.js");
+    let dir = scene.dir.display().to_string();
+    // What `pm2 save` writes: one pm2_env per process, two for the 2-instance cluster app.
+    let process = |name: &str, script: &str, id: u32, mode: &str, env: &str| {
+        format!(
+            "{{\"name\":\"{name}\",\"pm_exec_path\":\"{script}\",\"pm_cwd\":\"{dir}\",\
+             \"exec_mode\":\"{mode}\",\"exec_interpreter\":\"node\",\"node_args\":[],\
+             \"namespace\":\"default\",\"username\":\"root\",\"pm_id\":{id},\
+             \"status\":\"online\",\"restart_time\":2,\"vizion\":true,\"axm_monitor\":{{}},\
+             \"pm_out_log_path\":\"/root/.pm2/logs/{name}-out.log\",\"env\":{env}}}"
+        )
+    };
+    let env = "{\"PORT\":\"3302\",\"PM2_HOME\":\"/root/.pm2\",\"unique_id\":\"u\",\
+               \"NODE_APP_INSTANCE\":0,\"web\":\"{}\",\"HOME\":\"/root\"}";
+    scene.write(
+        "dump.pm2",
+        &format!(
+            "[{},{},{}]",
+            process("web", &http, 0, "cluster_mode", env),
+            process("web", &http, 1, "cluster_mode", env),
+            process("jobs", &signals, 2, "fork_mode", "{}")
+        ),
+    );
+    let out = scene.sh(
+        &sb,
+        "pm2ctl() { pm2 \"$@\"; }; pm2 import dump.pm2 > ecosystem.toml",
+    );
+    ok("import", &out);
+    assert!(
+        stderr(&out).contains("pm2ctl apply ecosystem.toml --save"),
+        "{}",
+        stderr(&out)
+    );
+    let toml = std::fs::read_to_string(scene.dir.join("ecosystem.toml")).expect("the import");
+    assert!(
+        !toml.contains("PM2_HOME") && !toml.contains("unique_id"),
+        "{toml}"
+    );
+    ok("apply", &scene.sh(&sb, "pm2 apply ecosystem.toml --save"));
+    wait_online(&scene, &sb, 3);
+    let list = jlist(&scene, &sb);
+    let names: Vec<&str> = list.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(names, ["web", "web", "jobs"]);
+    ok("curl", &sb.curl("http://127.0.0.1:3302/"));
+}

@@ -452,51 +452,13 @@ fn start_planned(
     engine::converge(client, store, &desired, source)
 }
 
-/// Variables of the caller's environment an app does not get: what systemd sets for each
-/// unit (the user's identity and session, the service's own protocol variables), the
-/// shell's bookkeeping, and pm2ctl's own settings.
-const NOT_INHERITED: [&str; 20] = [
-    "_",
-    "SHLVL",
-    "PWD",
-    "OLDPWD",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "MAIL",
-    "XDG_RUNTIME_DIR",
-    "DBUS_SESSION_BUS_ADDRESS",
-    "INVOCATION_ID",
-    "JOURNAL_STREAM",
-    "SYSTEMD_EXEC_PID",
-    "NOTIFY_SOCKET",
-    "LISTEN_PID",
-    "LISTEN_FDS",
-    "LISTEN_FDNAMES",
-    "WATCHDOG_PID",
-    "WATCHDOG_USEC",
-];
-
 /// The caller's environment as an app started from the command line gets it (PM2's rule),
-/// without `NOT_INHERITED`, `PM2CTL_*`, and what cannot be an environment variable of a
-/// unit (names other than `[A-Za-z_][A-Za-z0-9_]*`, such as bash's exported functions;
-/// values that are not UTF-8 or hold control characters).
+/// less what `ecosystem::pm2_dump::inheritable` leaves out.
 pub fn caller_env(
     vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
 ) -> std::collections::BTreeMap<String, String> {
     vars.filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, v)| {
-            let mut chars = k.chars();
-            let name_ok = chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-            name_ok
-                && !NOT_INHERITED.contains(&k.as_str())
-                && !k.starts_with("PM2CTL_")
-                && !v.chars().any(|c| c.is_control() && c != '\t')
-        })
+        .filter(|(k, v)| crate::ecosystem::pm2_dump::inheritable(k, v))
         .collect()
 }
 

@@ -13,6 +13,7 @@ mod convert;
 pub mod cron;
 mod js_format;
 pub mod model;
+pub mod pm2_dump;
 mod schema;
 mod toml_format;
 mod toml_write;
@@ -175,6 +176,27 @@ pub fn load_text_with_warnings(
         Format::Yaml => yaml_format::parse(text).map_err(|(p, span)| single(path, p, span))?,
     };
     validate_tree(path, &root, format)
+}
+
+/// Whether `path` is PM2's process dump (`dump.pm2`, `dump.pm2.bak`, any `*.pm2`).
+pub fn is_pm2_dump(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.ends_with(".pm2") || name.ends_with(".pm2.bak")
+}
+
+/// Reads PM2's process dump at `path` as the ecosystem that starts the same apps (see
+/// `pm2_dump`), validated as PM2's own files are.
+pub fn load_pm2_dump(path: &Path) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
+    let text = read_text(path).map_err(|(p, span)| single(path, p, span))?;
+    let json = pm2_dump::ecosystem_json(&text)
+        .map_err(|m| single(path, convert::Problem::new(m), None))?;
+    // Positions would be the generated text's: the messages name keys only.
+    let root = js_format::json_tree(&json.to_string(), false)
+        .map_err(|(p, span)| single(path, p, span))?;
+    validate_tree(path, &root, Format::Json)
 }
 
 fn single(path: &Path, problem: convert::Problem, span: Option<Span>) -> LoadError {
