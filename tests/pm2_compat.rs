@@ -391,10 +391,7 @@ fn a_pm2_hosts_dump_moves_over_in_one_import() {
             process("jobs", &signals, 2, "fork_mode", "{}")
         ),
     );
-    let out = scene.sh(
-        &sb,
-        "pm2ctl() { pm2 \"$@\"; }; pm2 import dump.pm2 > ecosystem.toml",
-    );
+    let out = scene.sh(&sb, "pm2 import dump.pm2 > ecosystem.toml");
     ok("import", &out);
     assert!(
         stderr(&out).contains("pm2ctl apply ecosystem.toml --save"),
