@@ -201,6 +201,18 @@ impl SavedFile {
         SavedFile { path, remote: None }
     }
 
+    /// The copy `save` keeps of the saved state it replaced (`dump.toml.bak`), which
+    /// `resurrect` falls back to when the saved file cannot be read, as PM2 does with
+    /// `dump.pm2.bak`.
+    pub fn backup(&self) -> SavedFile {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".bak");
+        SavedFile {
+            path: self.path.with_file_name(name),
+            remote: self.remote,
+        }
+    }
+
     /// Its path, on the machine it is on.
     pub fn path(&self) -> &Path {
         &self.path

@@ -410,3 +410,35 @@ fn a_pm2_hosts_dump_moves_over_in_one_import() {
     assert_eq!(names, ["web", "web", "jobs"]);
     ok("curl", &sb.curl("http://127.0.0.1:3302/"));
 }
+
+#[test]
+fn resurrect_falls_back_to_the_previous_save_when_the_saved_file_is_damaged() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("resurrect_bak");
+    let signals = fixture("signals.js");
+    ok(
+        "start",
+        &scene.sh(&sb, &format!("pm2 start {signals} --uid root --name first")),
+    );
+    ok("save", &scene.sh(&sb, "pm2 save"));
+    ok(
+        "start",
+        &scene.sh(
+            &sb,
+            &format!("pm2 start {signals} --uid root --name second"),
+        ),
+    );
+    ok("save", &scene.sh(&sb, "pm2 save"));
+    ok("kill", &scene.sh(&sb, "pm2 kill"));
+    let saved = sb.config_dir().join("dump.toml");
+    std::fs::write(&saved, "[[apps]\nname = \"torn").expect("damage the saved file");
+    let out = scene.sh(&sb, "pm2 resurrect");
+    ok("resurrect", &out);
+    assert!(
+        stderr(&out).contains("resurrecting from"),
+        "{}",
+        stderr(&out)
+    );
+    wait_online(&scene, &sb, 1);
+    assert_eq!(jlist(&scene, &sb)[0].0, "first", "the save before the last");
+}

@@ -44,6 +44,17 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(eco) => super::apply::run_loaded(&args, eco),
         Err(e) => {
             eprintln!("{e}");
+            // PM2's fallback: the saved state before the last `save`.
+            let backup = file.backup();
+            if let Ok(Some(text)) = backup.read() {
+                if let Ok(eco) = crate::saved::load_text(backup.path(), &text) {
+                    eprintln!(
+                        "[PM2][WARN] {file} cannot be read (left as it is): resurrecting from {backup}"
+                    );
+                    // Recorded as the saved file's apps, as any resurrect.
+                    return super::apply::run_loaded(&args, eco);
+                }
+            }
             eprintln!("{file}: not applied, nothing was changed");
             ExitCode::from(2)
         }
