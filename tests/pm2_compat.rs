@@ -442,3 +442,69 @@ fn resurrect_falls_back_to_the_previous_save_when_the_saved_file_is_damaged() {
     wait_online(&scene, &sb, 1);
     assert_eq!(jlist(&scene, &sb)[0].0, "first", "the save before the last");
 }
+
+#[test]
+fn restart_options_change_the_app_as_pm2s_do() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("restart_options");
+    let signals = fixture("signals.js");
+    let environ = |scene: &Scene| {
+        let pid = jlist(scene, &sb)[0].3;
+        let out = sb.exec(&["cat", &format!("/proc/{pid}/environ")]).stdout;
+        String::from_utf8_lossy(&out).replace('\0', "\n")
+    };
+    ok(
+        "start",
+        &scene.sh(
+            &sb,
+            &format!("STAGE=one pm2 start {signals} --uid root --name opts"),
+        ),
+    );
+    wait_online(&scene, &sb, 1);
+    ok("restart", &scene.sh(&sb, "STAGE=two pm2 restart opts"));
+    wait_online(&scene, &sb, 1);
+    assert!(
+        environ(&scene).contains("STAGE=one"),
+        "kept without --update-env"
+    );
+    ok(
+        "restart --update-env",
+        &scene.sh(&sb, "STAGE=two pm2 restart opts --update-env"),
+    );
+    wait_online(&scene, &sb, 1);
+    assert!(environ(&scene).contains("STAGE=two"), "{}", environ(&scene));
+
+    ok(
+        "restart --node-args --cron-restart",
+        &scene.sh(
+            &sb,
+            "pm2 restart opts --node-args='--max-old-space-size=64' --cron-restart '0 3 * * *'",
+        ),
+    );
+    wait_online(&scene, &sb, 1);
+    let pid = jlist(&scene, &sb)[0].3;
+    let cmdline = sb.exec(&["cat", &format!("/proc/{pid}/cmdline")]).stdout;
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("--max-old-space-size=64"),
+        "{}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    let timers = stdout(&sb.systemctl(&["list-timers", "--all", "--no-legend", "pm2ctl-*"]));
+    assert!(!timers.trim().is_empty(), "no cron timer");
+
+    // An app of a file is changed in its file.
+    scene.write(
+        "apps.json",
+        &format!(
+            "{{\"apps\":[{{\"name\":\"filed\",\"script\":\"{signals}\",\"user\":\"root\"}}]}}"
+        ),
+    );
+    ok("start FILE", &scene.sh(&sb, "pm2 start apps.json"));
+    let refused = scene.sh(&sb, "pm2 restart filed --node-args=--trace-warnings");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("change it there"),
+        "{}",
+        stderr(&refused)
+    );
+}

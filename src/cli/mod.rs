@@ -14,6 +14,7 @@ pub mod memory_check;
 pub mod monit;
 pub mod plan;
 pub mod pm2;
+pub mod redefine;
 pub mod reload;
 pub mod remote;
 pub mod resurrect;
@@ -52,8 +53,8 @@ pub struct TargetArgs {
     /// With an ecosystem file: its `env_<NAME>` tables.
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
-    /// Accepted for PM2's command lines: an ecosystem file always brings its env; a
-    /// process restarted by name keeps the definition it was started with.
+    /// `restart`: an app started from the command line gets the caller's environment
+    /// again (an ecosystem file always brings its own env, as in PM2).
     #[arg(short = 'a', long)]
     pub update_env: bool,
     #[command(flatten)]

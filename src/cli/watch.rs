@@ -96,11 +96,13 @@ pub struct RestartArgs {
     /// or the paths and ignores of its definition).
     #[arg(long)]
     pub watch: bool,
+    #[command(flatten)]
+    pub changes: super::redefine::Changes,
 }
 
 pub fn restart(args: RestartArgs) -> ExitCode {
     if !args.watch {
-        return args.target.run(Action::Restart);
+        return finish(super::redefine::restart(&args.target, &args.changes));
     }
     finish(select_and_restart(&args.target, WatchChange::Toggle))
 }
