@@ -508,3 +508,38 @@ fn restart_options_change_the_app_as_pm2s_do() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn reload_logs_after_logrotate_moved_the_files_writes_new_ones() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("reload_logs");
+    let out_file = scene.dir.join("printer-out.log");
+    ok(
+        "start with a log file",
+        &scene.sh(
+            &sb,
+            &format!(
+                "PRINT_INTERVAL_MS=50 pm2 start {} --uid root --name printer -o {}",
+                fixture("printer.js"),
+                out_file.display()
+            ),
+        ),
+    );
+    wait_online(&scene, &sb, 1);
+    let has_lines = |path: &std::path::Path| {
+        std::fs::read_to_string(path).is_ok_and(|t| t.contains("out line"))
+    };
+    sb.wait_for("lines in the log file", WAIT, || has_lines(&out_file));
+    // logrotate without copytruncate: the file is moved away and a new one created.
+    let rotated = scene.dir.join("printer-out.log.1");
+    std::fs::rename(&out_file, &rotated).expect("rotate");
+    std::fs::write(&out_file, "").expect("create");
+    let text = ok("reloadLogs", &scene.sh(&sb, "pm2 reloadLogs"));
+    assert!(text.contains("[PM2] Reloading all logs..."), "{text}");
+    assert!(text.contains("[PM2] All logs reloaded"), "{text}");
+    sb.wait_for("lines in the new file", WAIT, || has_lines(&out_file));
+    let before = std::fs::metadata(&rotated).map(|m| m.len()).unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(500));
+    let after = std::fs::metadata(&rotated).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(before, after, "the rotated file is no longer written");
+}
