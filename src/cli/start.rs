@@ -126,6 +126,10 @@ pub struct Args {
     pub watch_delay: Option<f64>,
     #[arg(long)]
     pub disable_source_map_support: bool,
+    /// A pid file (PM2's `pid_file`): accepted; systemd tracks the main process, and
+    /// `pid NAME` prints it.
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
     /// Start the same script again under another name.
     #[arg(short = 'f', long)]
     pub force: bool,
@@ -653,6 +657,7 @@ pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, Strin
             .map_err(|_| format!("--watch-delay: {seconds} is not a number of seconds"))?;
     }
     app.source_map_support = !args.disable_source_map_support;
+    app.pid_file = args.pid_file.as_deref().map(absolute);
     app.force = args.force;
     Ok(app)
 }
@@ -814,6 +819,20 @@ mod tests {
         let app = app_from_args("cc hello.c; ./a.out", &args, Path::new("/srv")).unwrap();
         assert_eq!(app.script, "cc hello.c; ./a.out");
         assert_eq!(app.name, "cc hello.c; ./a.out");
+    }
+
+    #[test]
+    fn pm2s_pid_and_no_op_flags_take_their_values() {
+        let args = parse(&[
+            "a.js",
+            "-p",
+            "/run/a.pid",
+            "--no-vizion",
+            "--source-map-support",
+        ]);
+        assert_eq!(args.targets, ["a.js"]);
+        let app = app_from_args("a.js", &args, Path::new("/srv")).unwrap();
+        assert_eq!(app.pid_file.as_deref(), Some(Path::new("/run/a.pid")));
     }
 
     #[test]
