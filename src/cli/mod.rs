@@ -47,16 +47,8 @@ pub struct TargetArgs {
         value_name = "id|name|namespace|all|/regex/|script|file|-"
     )]
     pub targets: Vec<String>,
-    /// With an ecosystem file: only these of its apps (comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "APPS")]
-    pub only: Vec<String>,
-    /// With an ecosystem file: its `env_<NAME>` tables.
-    #[arg(long, value_name = "NAME")]
-    pub env: Option<String>,
-    /// `restart`: an app started from the command line gets the caller's environment
-    /// again (an ecosystem file always brings its own env, as in PM2).
-    #[arg(short = 'a', long)]
-    pub update_env: bool,
+    #[command(flatten)]
+    pub file: FileOptions,
     #[command(flatten)]
     pub manager: ManagerArgs,
     #[command(flatten)]
@@ -69,14 +61,20 @@ impl TargetArgs {
     pub fn run(self, action: Action) -> ExitCode {
         if action == Action::Restart {
             return finish(self.restart_files_then(|rest| {
-                act_on(&self.manager, rest, &self.only, self.env.as_deref(), action)
+                act_on(
+                    &self.manager,
+                    rest,
+                    &self.file.only,
+                    self.file.env.as_deref(),
+                    action,
+                )
             }));
         }
         finish(act_on(
             &self.manager,
             &self.targets,
-            &self.only,
-            self.env.as_deref(),
+            &self.file.only,
+            self.file.env.as_deref(),
             action,
         ))
     }
@@ -93,8 +91,8 @@ impl TargetArgs {
             start::start_or_file(
                 &self.manager,
                 file,
-                &self.only,
-                self.env.as_deref(),
+                &self.file.only,
+                self.file.env.as_deref(),
                 start::Then::Restart,
             )?;
         }
@@ -103,6 +101,21 @@ impl TargetArgs {
         }
         rest(&others)
     }
+}
+
+/// PM2's options for an ecosystem file given as a target (`restart FILE --only a,b`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FileOptions {
+    /// With an ecosystem file: only these of its apps (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "APPS")]
+    pub only: Vec<String>,
+    /// With an ecosystem file: its `env_<NAME>` tables.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// `restart`: an app started from the command line gets the caller's environment
+    /// again (an ecosystem file always brings its own env, as in PM2).
+    #[arg(short = 'a', long)]
+    pub update_env: bool,
 }
 
 /// PM2's options that mean nothing here (PM2 Plus and its agent, git metadata, PM2's own

@@ -41,14 +41,14 @@ impl Changes {
 /// their units change), then the processes that still run their old definition restart.
 pub fn restart(args: &TargetArgs, changes: &Changes) -> Result<()> {
     args.restart_files_then(|targets| {
-        if changes.any(args.update_env) {
+        if changes.any(args.file.update_env) {
             restart_changed(args, targets, changes)
         } else {
             super::act_on(
                 &args.manager,
                 targets,
-                &args.only,
-                args.env.as_deref(),
+                &args.file.only,
+                args.file.env.as_deref(),
                 Action::Restart,
             )
         }
@@ -58,7 +58,7 @@ pub fn restart(args: &TargetArgs, changes: &Changes) -> Result<()> {
 fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> Result<()> {
     let client = args.manager.connect()?;
     let mut store = state::lock_current(args.manager.scope())?;
-    let targets = super::targets::expand(targets, &args.only, None, store.state())?;
+    let targets = super::targets::expand(targets, &args.file.only, None, store.state())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let selected = target::select(&targets, &procs)?;
@@ -71,7 +71,10 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
             .app(name)
             .with_context(|| format!("{name} is not recorded"))?;
         let Some(mut app) = record.definition.clone() else {
-            if !args.update_env || changes.node_args.is_some() || changes.cron_restart.is_some() {
+            if !args.file.update_env
+                || changes.node_args.is_some()
+                || changes.cron_restart.is_some()
+            {
                 let file = record
                     .source
                     .file
@@ -88,7 +91,7 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
             // --update-env alone: an app of a file keeps its file's environment.
             continue;
         };
-        if args.update_env {
+        if args.file.update_env {
             app.env = super::start::caller_env(std::env::vars_os());
         }
         if let Some(node_args) = &changes.node_args {

@@ -19,15 +19,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
-    /// With an ecosystem file: only these of its apps (comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "APPS")]
-    pub only: Vec<String>,
-    /// With an ecosystem file: its `env_<NAME>` tables.
-    #[arg(long, value_name = "NAME")]
-    pub env: Option<String>,
-    /// Accepted for PM2's command lines: an ecosystem file always brings its env.
-    #[arg(short = 'a', long)]
-    pub update_env: bool,
+    #[command(flatten)]
+    pub file: super::FileOptions,
     #[command(flatten)]
     pub manager: ManagerArgs,
     #[command(flatten)]
@@ -63,8 +56,8 @@ fn reload(args: &Args) -> Result<()> {
         super::start::start_or_file(
             &args.manager,
             file,
-            &args.only,
-            args.env.as_deref(),
+            &args.file.only,
+            args.file.env.as_deref(),
             super::start::Then::Reload,
         )?;
     }
@@ -74,7 +67,7 @@ fn reload(args: &Args) -> Result<()> {
     let client = args.manager.connect()?;
     // Held for the whole reload: another pm2ctl waits instead of acting on stale units.
     let mut store = state::lock_current(args.manager.scope())?;
-    let targets = super::targets::expand(&others, &args.only, None, store.state())?;
+    let targets = super::targets::expand(&others, &args.file.only, None, store.state())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let selected: Vec<&Proc> = target::select(&targets, &procs)?;

@@ -242,15 +242,8 @@ pub struct StartOrArgs {
     /// The ecosystem file; `-` reads one (JSON) from stdin.
     #[arg(default_value = "ecosystem.config.js")]
     pub file: String,
-    /// Only these of its apps (comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "APPS")]
-    pub only: Vec<String>,
-    /// Use the file's `env_<NAME>` tables.
-    #[arg(long, value_name = "NAME")]
-    pub env: Option<String>,
-    /// Accepted for PM2's command lines: the file's env is always applied.
-    #[arg(short = 'a', long)]
-    pub update_env: bool,
+    #[command(flatten)]
+    pub options: super::FileOptions,
     #[command(flatten)]
     pub manager: ManagerArgs,
     #[command(flatten)]
@@ -264,8 +257,8 @@ pub fn run_start_or(args: &StartOrArgs, then: Then) -> ExitCode {
         start_or_file(
             &args.manager,
             &args.file,
-            &args.only,
-            args.env.as_deref(),
+            &args.options.only,
+            args.options.env.as_deref(),
             then,
         )
         .map(|()| println!("[PM2] Done.")),

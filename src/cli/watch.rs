@@ -125,8 +125,8 @@ pub fn stop(args: StopArgs) -> ExitCode {
         finish(super::act_on(
             &args.target.manager,
             &args.target.targets,
-            &args.target.only,
-            args.target.env.as_deref(),
+            &args.target.file.only,
+            args.target.file.env.as_deref(),
             Action::Stop,
         ))
     };

@@ -189,9 +189,7 @@ pub fn plan_app(app: &App, ctx: &Context<'_>) -> Result<(AppPlan, Vec<String>), 
             }
             Some(listen_address(app.listen_address.as_deref(), port))
         }
-        (ExecMode::Cluster, None)
-            if count > 1 && app.increment_var.as_deref() != Some("PORT") =>
-        {
+        (ExecMode::Cluster, None) if count > 1 && app.increment_var.as_deref() != Some("PORT") => {
             // PM2's cluster master shares whatever port the code listens on; here the
             // port must be known to hold a socket the instances share.
             warnings.push(format!(
