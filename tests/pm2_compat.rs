@@ -220,6 +220,21 @@ fn pm2s_small_verbs_answer_as_pm2_does() {
     wait_online(&scene, &sb, 2);
     assert_eq!(jlist(&scene, &sb)[0].2, 1, "restarting a running app is");
 
+    // -f starts the same script once more, under the same name.
+    let again = scene.sh(&sb, "pm2 start other.js --uid root");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("add -f option"),
+        "{}",
+        stderr(&again)
+    );
+    ok(
+        "start -f",
+        &scene.sh(&sb, "pm2 start other.js --uid root -f"),
+    );
+    wait_online(&scene, &sb, 3);
+    assert_eq!(ok("id", &scene.sh(&sb, "pm2 id other")).trim(), "[ 1, 2 ]");
+
     // PM2's usage errors exit 1.
     let unknown = scene.sh(&sb, "pm2 frobnicate");
     assert_eq!(unknown.status.code(), Some(1));

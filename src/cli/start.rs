@@ -375,11 +375,28 @@ fn start_script(
     // PM2 gives an app started from the command line the caller's environment
     // (`NODE_ENV=production pm2 start app.js`); a file's apps get only what the file says.
     app.env = caller_env(std::env::vars_os());
-    if store.state().app(&app.name).is_some() && !args.force {
-        anyhow::bail!(
-            "[PM2][ERROR] Script already launched as {}, add -f option to force re-execution",
-            app.name
+    if store.state().app(&app.name).is_some() {
+        if !args.force {
+            anyhow::bail!(
+                "[PM2][ERROR] Script already launched as {}, add -f option to force re-execution",
+                app.name
+            );
+        }
+        // PM2 starts one more process under the same name: here, one more instance of the
+        // app (names are unique; `list` shows both processes with that name, as PM2's).
+        println!(
+            "[PM2] Starting {} as {} (one more process)",
+            app.script, app.name
         );
+        let scaled =
+            lifecycle::scale::scale(client, store, &app.name, lifecycle::scale::ScaleTo::More(1))?;
+        for f in &scaled.failures {
+            eprintln!("[PM2][ERROR] {f}");
+        }
+        if !scaled.failures.is_empty() {
+            return Err(ActionFailed("the new process did not start".into()).into());
+        }
+        return Ok(Vec::new());
     }
     let eco = Ecosystem {
         source: PathBuf::from(&app.script),
