@@ -98,9 +98,10 @@ pub struct Args {
     /// stderr log file.
     #[arg(short = 'e', long)]
     pub error: Option<PathBuf>,
-    /// Combined log file.
-    #[arg(short = 'l', long)]
-    pub log: Option<PathBuf>,
+    /// Combined log file; without a path, PM2's name `<app>.log` in pm2ctl's log
+    /// directory (`/var/log/pm2ctl`, or `<state dir>/logs` for --user).
+    #[arg(short = 'l', long, num_args = 0..=1, default_missing_value = "", value_name = "PATH")]
+    pub log: Option<String>,
     #[arg(long)]
     pub merge_logs: bool,
     /// Prefix log lines with a timestamp.
@@ -372,6 +373,9 @@ fn start_script(
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let mut app =
         app_from_args(script, args, &cwd).map_err(|e| UsageError(format!("[PM2][ERROR] {e}")))?;
+    if args.log.as_deref() == Some("") {
+        app.log_file = LogTarget::File(default_log_file(args.manager.scope(), &app.name)?);
+    }
     // PM2 gives an app started from the command line the caller's environment
     // (`NODE_ENV=production pm2 start app.js`); a file's apps get only what the file says.
     app.env = caller_env(std::env::vars_os());
@@ -464,6 +468,28 @@ fn start_planned(
         })
         .collect();
     engine::converge(client, store, &desired, source)
+}
+
+/// Where `-l` without a path writes, as PM2's `~/.pm2/logs/<name>.log`: `/var/log/pm2ctl`
+/// for the system manager, the state directory's `logs` for a user's.
+pub fn default_log_file(scope: crate::plan::Scope, name: &str) -> Result<PathBuf> {
+    let dir = match scope {
+        crate::plan::Scope::System => PathBuf::from("/var/log/pm2ctl"),
+        crate::plan::Scope::User => state::default_dir(scope)
+            .context("-l without a path: give it a path")?
+            .join("logs"),
+    };
+    // PM2's file names: the name with anything but letters, digits, `.` and `-` as `-`.
+    let file: String = name
+        .chars()
+        .map(
+            |c| match c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                true => c,
+                false => '-',
+            },
+        )
+        .collect();
+    Ok(dir.join(format!("{file}.log")))
 }
 
 /// The caller's environment as an app started from the command line gets it (PM2's rule),
@@ -635,13 +661,18 @@ pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, Strin
     app.treekill = !args.no_treekill;
     app.stop_exit_codes = args.stop_exit_codes.clone();
     let log = |p: &Option<PathBuf>| match p.as_deref() {
+        // `-l` without a path: the caller picks the default file (`default_log_file`).
         None => LogTarget::Journal,
         Some(p) if p == Path::new("/dev/null") || p == Path::new("NULL") => LogTarget::Null,
         Some(p) => LogTarget::File(absolute(p)),
     };
     app.out_file = log(&args.output);
     app.error_file = log(&args.error);
-    app.log_file = log(&args.log);
+    app.log_file = log(&args
+        .log
+        .as_ref()
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from));
     if args.merge_logs {
         app.merge_logs = Some(true);
     }
@@ -843,6 +874,23 @@ mod tests {
         assert_eq!(args.targets, ["a.js"]);
         let app = app_from_args("a.js", &args, Path::new("/srv")).unwrap();
         assert_eq!(app.pid_file.as_deref(), Some(Path::new("/run/a.pid")));
+    }
+
+    #[test]
+    fn log_without_a_path_is_pm2s_default_file() {
+        let args = parse(&["a.js", "-l", "-o", "/srv/out.log"]);
+        assert_eq!(args.log.as_deref(), Some(""));
+        let app = app_from_args("a.js", &args, Path::new("/srv")).unwrap();
+        assert_eq!(
+            app.log_file,
+            LogTarget::Journal,
+            "the caller chooses the file"
+        );
+        assert_eq!(app.out_file, LogTarget::File("/srv/out.log".into()));
+        assert_eq!(
+            default_log_file(crate::plan::Scope::System, "my api").unwrap(),
+            Path::new("/var/log/pm2ctl/my-api.log")
+        );
     }
 
     #[test]
