@@ -558,3 +558,23 @@ fn reload_logs_after_logrotate_moved_the_files_writes_new_ones() {
     let after = std::fs::metadata(&rotated).map(|m| m.len()).unwrap_or(0);
     assert_eq!(before, after, "the rotated file is no longer written");
 }
+
+#[test]
+fn pm2s_startup_line_of_runbooks_runs() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("startup_line");
+    common::generator::install(&sb);
+    let text = ok(
+        "startup",
+        &scene.sh(&sb, "pm2 startup systemd -u root --hp /root"),
+    );
+    assert!(text.contains("[PM2] Init System found: systemd"), "{text}");
+    let other = scene.sh(&sb, "pm2 startup upstart");
+    assert_eq!(other.status.code(), Some(1));
+    assert!(
+        stderr(&other).contains("pm2ctl runs on systemd"),
+        "{}",
+        stderr(&other)
+    );
+    ok("unstartup", &scene.sh(&sb, "pm2 unstartup systemd"));
+}
