@@ -578,3 +578,27 @@ fn pm2s_startup_line_of_runbooks_runs() {
     );
     ok("unstartup", &scene.sh(&sb, "pm2 unstartup systemd"));
 }
+
+#[test]
+fn a_pm2_yaml_file_with_an_old_key_starts_with_a_warning() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("yaml");
+    scene.write(
+        "process.yml",
+        &format!(
+            "apps:\n  - name: yml-app\n    script: {}\n    user: root\n    \
+             max_memory_restrat: 300M\n    env:\n      FROM: yaml\n",
+            fixture("signals.js")
+        ),
+    );
+    let out = scene.sh(&sb, "pm2 start process.yml");
+    ok("start process.yml", &out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("process.yml:5:5: warning: apps[0].max_memory_restrat")
+            && err.contains("did you mean `max_memory_restart`?"),
+        "{err}"
+    );
+    wait_online(&scene, &sb, 1);
+    assert!(ok("env", &scene.sh(&sb, "pm2 env 0")).contains("FROM: yaml"));
+}
