@@ -20,7 +20,7 @@
 //! when neither says, 252 (the oldest supported), which only ever leaves newer properties out.
 
 use crate::apply;
-use crate::ecosystem::{self, Ecosystem};
+use crate::ecosystem::Ecosystem;
 use crate::handover;
 use crate::plan::{self, host::SystemResolver, HostFacts, Scope};
 use crate::preflight;
@@ -166,8 +166,8 @@ fn generated_on(dest: &crate::ssh::Destination, scope: Scope, units: &[String]) 
 /// leaving out the apps named in `handed_over`.
 pub fn generate(file: &Path, host: &HostFacts, dir: &Path, handed_over: &[String]) -> Outcome {
     let mut outcome = Outcome::default();
-    let eco = match ecosystem::load(file) {
-        Ok(eco) => eco,
+    let eco = match crate::saved::load(file) {
+        Ok((eco, _)) => eco,
         Err(e) => {
             outcome.skipped.push(format!(
                 "{}: not loaded, no app started:\n{e}",
@@ -475,7 +475,7 @@ mod output_tests {
         let outcome = generate(&file, &host, &out, &[]);
 
         // What apply would start: the same plan, fingerprinted, rendered.
-        let eco = ecosystem::load(&file).unwrap();
+        let eco = crate::ecosystem::load(&file).unwrap();
         let good = Ecosystem {
             apps: eco.apps[..2].to_vec(),
             ..eco

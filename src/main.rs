@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use pm2ctl::cli;
+use pm2ctl::cli::start::Then;
 use pm2ctl::lifecycle::Action;
 use std::process::ExitCode;
 
@@ -24,7 +25,8 @@ struct Cli {
 enum Command {
     /// Check an ecosystem file and report every problem in it.
     Validate { file: std::path::PathBuf },
-    /// Print the ecosystem.toml equivalent of a PM2 ecosystem file (.json, .js, .cjs, .mjs).
+    /// Print the ecosystem.toml equivalent of a PM2 ecosystem file (.json, .js, .cjs, .mjs,
+    /// .yml) or of PM2's process dump (`~/.pm2/dump.pm2`, what `pm2 save` wrote).
     Import { file: std::path::PathBuf },
     /// Show the systemd units a file becomes, with every property (no systemd needed).
     Plan(cli::plan::Args),
@@ -77,6 +79,40 @@ enum Command {
     Monit(cli::monit::Args),
     /// Deploy with git over ssh from `[deploy.ENV]`: setup, update, revert [N], curr, prev, list, exec.
     Deploy(cli::deploy::Args),
+    /// Start the file's apps that do not run, restart those that do (PM2's verb).
+    #[command(name = "startOrRestart")]
+    StartOrRestart(cli::start::StartOrArgs),
+    /// Start the file's apps that do not run, reload those that do: no request is lost.
+    #[command(name = "startOrReload")]
+    StartOrReload(cli::start::StartOrArgs),
+    /// As `startOrReload` (PM2's graceful reload is pm2ctl's only reload).
+    #[command(name = "startOrGracefulReload")]
+    StartOrGracefulReload(cli::start::StartOrArgs),
+    /// Stop and delete every app (the saved state is kept: `resurrect` brings it back).
+    Kill(cli::pm2::Args),
+    /// PM2 updates its daemon; there is none here: prints PM2's line, changes nothing.
+    #[command(alias = "updatePM2")]
+    Update,
+    /// Answers `{ msg: 'pong' }` when systemd answers.
+    Ping(cli::pm2::Args),
+    /// PM2 Plus: accepted, does nothing.
+    Link(cli::pm2::PlusArgs),
+    /// PM2 Plus: accepted, does nothing.
+    Unlink(cli::pm2::PlusArgs),
+    /// Make apps that write log files open them again (after logrotate moved them).
+    #[command(name = "reloadLogs")]
+    ReloadLogs(cli::pm2::Args),
+    /// Every `pm2_env` field of the process with this pm_id, `key: value`.
+    Env(cli::pm2::EnvArgs),
+    /// The pm_ids of an app: `[ 0, 1 ]`.
+    Id(cli::pm2::IdArgs),
+    /// The main pid of each process of an app (of every app without a name), one a line.
+    Pid(cli::pm2::PidArgs),
+    /// Empty the saved state (the apps running now are not touched).
+    Cleardump(cli::pm2::Args),
+    /// Write an ecosystem.config.js to start from (`simple`: one app).
+    #[command(alias = "init")]
+    Ecosystem(cli::pm2::EcosystemArgs),
     /// Run COMMAND with stdout and stderr as separate journal streams (the ExecStart of app units).
     #[command(hide = true)]
     ExecWrap(cli::logs::ExecWrapArgs),
@@ -98,7 +134,16 @@ fn main() -> ExitCode {
     }
     // Units that run pm2ctl itself send a `$` as a token (see `unit::dollar`).
     let args = pm2ctl::unit::dollar::decode(std::env::args_os().collect());
-    let matches = Cli::command().get_matches_from(args);
+    // Called as `pm2`: PM2's usage, messages and exit codes (0 or 1).
+    let pm2 = cli::pm2::called_as_pm2();
+    let mut command = Cli::command();
+    if pm2 {
+        command = command.name("pm2").bin_name("pm2");
+    }
+    let matches = match cli::pm2::parse_lenient(&command, args) {
+        Ok(matches) => matches,
+        Err(e) => return cli::pm2::usage_error(e, pm2, &mut command),
+    };
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     pm2ctl::logs::diagnostics::init();
     // Held to the end: it ends this run's ssh connection to the -H host.
@@ -127,7 +172,7 @@ fn main() -> ExitCode {
         }
         None => None,
     };
-    match cli.command {
+    let code = match cli.command {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),
         Command::Import { file } => cli::import::run(&file),
         Command::Plan(args) => cli::plan::run(args),
@@ -155,5 +200,25 @@ fn main() -> ExitCode {
         Command::Show(args) => cli::show::run(args),
         Command::Monit(args) => cli::monit::run(args),
         Command::Deploy(args) => cli::deploy::run(args),
+        Command::StartOrRestart(args) => cli::start::run_start_or(&args, Then::Restart),
+        Command::StartOrReload(args) | Command::StartOrGracefulReload(args) => {
+            cli::start::run_start_or(&args, Then::Reload)
+        }
+        Command::Kill(args) => cli::pm2::kill(&args),
+        Command::Update => cli::pm2::update(),
+        Command::Ping(args) => cli::pm2::ping(&args),
+        Command::Link(_) => cli::pm2::plus("link"),
+        Command::Unlink(_) => cli::pm2::plus("unlink"),
+        Command::ReloadLogs(args) => cli::pm2::reload_logs(&args),
+        Command::Env(args) => cli::pm2::env(&args),
+        Command::Id(args) => cli::pm2::id(&args),
+        Command::Pid(args) => cli::pm2::pid(&args),
+        Command::Cleardump(args) => cli::pm2::cleardump(&args),
+        Command::Ecosystem(args) => cli::pm2::ecosystem(&args),
+    };
+    if pm2 {
+        cli::pm2::pm2_exit_code(code)
+    } else {
+        code
     }
 }

@@ -89,12 +89,61 @@ pub fn ecosystem_of(state: &State, saved: &Path, home: &Path) -> (Ecosystem, Vec
     (eco, warnings)
 }
 
-/// The TOML text of a saved ecosystem.
+/// The first line of every saved file: how a saved file is told from a user's.
+const HEADER: &str =
+    "# What pm2ctl ran when `pm2ctl save` wrote this file: `pm2ctl resurrect` applies it,\n\
+     # and pm2ctl-generator turns it into unit files at every boot.\n";
+
+/// The TOML text of a saved ecosystem; one with no app is [`empty_toml`].
 pub fn to_toml(eco: &Ecosystem) -> String {
-    let header =
-        "# What pm2ctl ran when `pm2ctl save` wrote this file: `pm2ctl resurrect` applies it,\n\
-                  # and pm2ctl-generator turns it into unit files at every boot.\n";
-    format!("{header}{}", ecosystem::apps_toml(eco))
+    if eco.apps.is_empty() && eco.deploy.is_empty() {
+        return empty_toml();
+    }
+    format!("{HEADER}{}", ecosystem::apps_toml(eco))
+}
+
+/// A saved file that holds no app (`cleardump`, `delete` of every saved app): read back
+/// as nothing to run, where a user's file without apps is an error.
+pub fn empty_toml() -> String {
+    format!("{HEADER}apps = []\n")
+}
+
+/// Reads `text`, the content of the saved file `path`: a saved file emptied by `delete` or
+/// `cleardump` is an ecosystem of no app; anything else is loaded as any ecosystem.toml.
+pub fn load_text(path: &Path, text: &str) -> Result<Ecosystem, ecosystem::LoadError> {
+    if is_empty_saved(text) {
+        return Ok(Ecosystem {
+            source: path.to_path_buf(),
+            base_dir: path.parent().unwrap_or(Path::new("/")).to_path_buf(),
+            apps: Vec::new(),
+            deploy: Default::default(),
+        });
+    }
+    ecosystem::load_text(path, text, ecosystem::Format::Toml)
+}
+
+/// `ecosystem::load_with_warnings`, except that a saved file with no app loads as no app.
+pub fn load(path: &Path) -> Result<(Ecosystem, Vec<ecosystem::Warning>), ecosystem::LoadError> {
+    match fs::read_to_string(path) {
+        Ok(text) if is_empty_saved(&text) => load_text(path, &text).map(|eco| (eco, Vec::new())),
+        _ => ecosystem::load_with_warnings(path),
+    }
+}
+
+/// A saved file (it starts with the header `save` writes) whose only content is no app:
+/// `apps = []`, or nothing at all (as older versions wrote it).
+fn is_empty_saved(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix(HEADER) else {
+        return false;
+    };
+    match toml::from_str::<toml::Table>(rest) {
+        Ok(table) => match table.get("apps") {
+            None => table.is_empty(),
+            Some(toml::Value::Array(apps)) => apps.is_empty() && table.len() == 1,
+            Some(_) => false,
+        },
+        Err(_) => false,
+    }
 }
 
 /// Writes `text` to `path` atomically (temp file, fsync, rename, fsync of the directory),
@@ -152,6 +201,18 @@ impl SavedFile {
         SavedFile { path, remote: None }
     }
 
+    /// The copy `save` keeps of the saved state it replaced (`dump.toml.bak`), which
+    /// `resurrect` falls back to when the saved file cannot be read, as PM2 does with
+    /// `dump.pm2.bak`.
+    pub fn backup(&self) -> SavedFile {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".bak");
+        SavedFile {
+            path: self.path.with_file_name(name),
+            remote: self.remote,
+        }
+    }
+
     /// Its path, on the machine it is on.
     pub fn path(&self) -> &Path {
         &self.path
@@ -198,7 +259,7 @@ pub fn forget(file: &SavedFile, names: &[String]) -> Result<Vec<String>> {
     let Some(text) = file.read()? else {
         return Ok(Vec::new());
     };
-    let mut eco = ecosystem::load_text(file.path(), &text, ecosystem::Format::Toml)
+    let mut eco = load_text(file.path(), &text)
         .map_err(anyhow::Error::new)
         .with_context(|| format!("cannot read the saved state {file}"))?;
     let (gone, kept): (Vec<App>, Vec<App>) = std::mem::take(&mut eco.apps)

@@ -14,7 +14,7 @@ use pm2ctl::ecosystem::{self, Diagnostic};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-const INPUT_EXTENSIONS: &[&str] = &["toml", "json", "js", "cjs", "mjs"];
+const INPUT_EXTENSIONS: &[&str] = &["toml", "json", "js", "cjs", "mjs", "yml", "yaml"];
 
 struct Expected {
     line: Option<usize>,

@@ -101,7 +101,8 @@ fn saved_apps_come_back_after_a_reboot_under_the_same_units() {
         ),
     );
     let saved = saved_after(&state, &file, |sb| {
-        // apply returns once the processes run, not once Node listens.
+        // `api` has no socket (fork mode): it answers once node listens, a moment after
+        // apply returns (longer on a loaded machine).
         sb.wait_for("both apps to answer", PATIENCE, || {
             answers(sb, 4160) && answers(sb, 4161)
         });

@@ -6,7 +6,7 @@
 
 use super::ManagerArgs;
 use crate::apply::{self, DesiredApp, Failure};
-use crate::ecosystem::{self, Ecosystem};
+use crate::ecosystem::Ecosystem;
 use crate::plan::{self, HostFacts};
 use crate::state::{self, Desired, Source};
 use crate::systemd::Client;
@@ -83,7 +83,7 @@ fn run_with(args: &Args, eco: Option<Ecosystem>) -> ExitCode {
 
 fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
     // The file first: a broken file stops everything before systemd is even asked.
-    let eco = match loaded.map_or_else(|| ecosystem::load(&args.file), Ok) {
+    let eco = match loaded.map_or_else(|| super::load_file(&args.file), Ok) {
         Ok(eco) => eco,
         Err(e) => {
             eprintln!("{e}");

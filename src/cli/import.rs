@@ -8,9 +8,30 @@ use std::process::ExitCode;
 /// The output is not written anywhere else, so nothing is overwritten by mistake:
 /// `pm2ctl import ecosystem.config.js > ecosystem.toml`.
 pub fn run(file: &Path) -> ExitCode {
-    match ecosystem::load(file) {
+    let dump = ecosystem::is_pm2_dump(file);
+    let loaded = if dump {
+        ecosystem::load_pm2_dump(file).map(|(eco, warnings)| {
+            super::print_warnings(&warnings);
+            eco
+        })
+    } else {
+        super::load_file(file)
+    };
+    match loaded {
         Ok(eco) => {
             print!("{}", ecosystem::to_toml(&eco, file));
+            if dump {
+                eprintln!(
+                    "{}: {} app{} of a PM2 host. To move them over:\n  \
+                     pm2ctl import {} > ecosystem.toml\n  \
+                     pm2 kill                                  # PM2's own pm2: its apps stop\n  \
+                     pm2ctl apply ecosystem.toml --save        # they run under systemd, and at boot",
+                    file.display(),
+                    eco.apps.len(),
+                    if eco.apps.len() == 1 { "" } else { "s" },
+                    file.display()
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

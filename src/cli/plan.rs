@@ -3,7 +3,6 @@
 //! this machine's facts (CPUs, user, PATH, systemd version); needs no running systemd.
 
 use super::{ManagerArgs, UsageError};
-use crate::ecosystem;
 use crate::plan::{self, host::SystemResolver, HostFacts};
 use crate::unit;
 use anyhow::Result;
@@ -35,7 +34,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn plan(args: &Args) -> Result<()> {
-    let eco = ecosystem::load(&args.file)?;
+    let eco = super::load_file(&args.file)?;
     let host = HostFacts::detect(args.manager.scope(), args.systemd_version);
     let plan = plan::plan(&eco, args.env.as_deref(), &host, &SystemResolver)
         .map_err(|e| UsageError(format!("{}:\n{e}", args.file.display())))?;

@@ -20,7 +20,11 @@ pub struct Args {
           value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
     #[command(flatten)]
+    pub file: super::FileOptions,
+    #[command(flatten)]
     pub manager: ManagerArgs,
+    #[command(flatten)]
+    pub pm2: super::Pm2NoOps,
 }
 
 const READY_HELP: &str = "\
@@ -42,25 +46,48 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn reload(args: &Args) -> Result<()> {
+    // `reload FILE` is PM2's `startOrReload FILE`.
+    let (files, others): (Vec<String>, Vec<String>) = args
+        .targets
+        .iter()
+        .cloned()
+        .partition(|t| super::targets::is_file(t));
+    for file in &files {
+        super::start::start_or_file(
+            &args.manager,
+            file,
+            &args.file.only,
+            args.file.env.as_deref(),
+            super::start::Then::Reload,
+        )?;
+    }
+    if others.is_empty() {
+        return Ok(());
+    }
     let client = args.manager.connect()?;
     // Held for the whole reload: another pm2ctl waits instead of acting on stale units.
     let mut store = state::lock_current(args.manager.scope())?;
+    let targets = super::targets::expand(&others, &args.file.only, None, store.state())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
-    let selected: Vec<&Proc> = target::select(&args.targets, &procs)?;
-    announce(&selected);
-    let report = reload::run(
-        &client,
-        &mut store,
-        &selected,
-        usize::from(args.parallel),
-        &mut Printer { done: "" },
-    )?;
-    if report.all_ok() {
+    let selected: Vec<&Proc> = target::select(&targets, &procs)?;
+    if reload_selected(&client, &mut store, &selected, usize::from(args.parallel))? {
         Ok(())
     } else {
         Err(ActionFailed("reload failed for some processes".into()).into())
     }
+}
+
+/// Reloads `selected` with PM2's lines; true when every instance came back.
+pub fn reload_selected(
+    client: &crate::systemd::Client,
+    store: &mut state::Store,
+    selected: &[&Proc],
+    parallel: usize,
+) -> Result<bool> {
+    announce(selected);
+    let report = reload::run(client, store, selected, parallel, &mut Printer { done: "" })?;
+    Ok(report.all_ok())
 }
 
 /// PM2's line per app: `[PM2] Applying action reloadProcessId on app [api](ids: [ 0, 1 ])`.

@@ -3,7 +3,6 @@
 //! host's saved state, on that host.
 
 use super::ManagerArgs;
-use crate::ecosystem;
 use crate::saved::SavedFile;
 use std::process::ExitCode;
 
@@ -44,10 +43,21 @@ pub fn run(args: &Args) -> ExitCode {
         json: false,
         manager: args.manager.clone(),
     };
-    match ecosystem::load_text(file.path(), &text, ecosystem::Format::Toml) {
+    match crate::saved::load_text(file.path(), &text) {
         Ok(eco) => super::apply::run_loaded(&args, eco),
         Err(e) => {
             eprintln!("{e}");
+            // PM2's fallback: the saved state before the last `save`.
+            let backup = file.backup();
+            if let Ok(Some(text)) = backup.read() {
+                if let Ok(eco) = crate::saved::load_text(backup.path(), &text) {
+                    eprintln!(
+                        "[PM2][WARN] {file} cannot be read (left as it is): resurrecting from {backup}"
+                    );
+                    // Recorded as the saved file's apps, as any resurrect.
+                    return super::apply::run_loaded(&args, eco);
+                }
+            }
             eprintln!("{file}: not applied, nothing was changed");
             ExitCode::from(2)
         }

@@ -48,6 +48,15 @@ pub fn save(manager: &ManagerArgs) -> Result<SavedFile> {
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
+    // The state it replaces, when it reads, is kept for `resurrect` to fall back to.
+    if let Some(previous) = file.read()? {
+        if saved::load_text(file.path(), &previous).is_ok() {
+            let backup = file.backup();
+            backup
+                .write(&previous)
+                .with_context(|| format!("the previous saved state was not kept in {backup}"))?;
+        }
+    }
     file.write(&saved::to_toml(&eco))
         .with_context(|| format!("the saved state was not written to {file}"))?;
     Ok(file)

@@ -9,7 +9,7 @@
 use super::{ActionFailed, ManagerArgs, UsageError};
 use crate::apply::{self, DesiredApp, Failure};
 use crate::ecosystem::units::{parse_duration, parse_size, split_args};
-use crate::ecosystem::{self, App, Ecosystem, Instances, Interpreter, LogTarget, Watch};
+use crate::ecosystem::{App, Ecosystem, Instances, Interpreter, LogTarget, Watch};
 use crate::lifecycle::{self, engine, Action, Proc};
 use crate::state::{self, Desired, Source, Store};
 use crate::systemd::Client;
@@ -22,11 +22,12 @@ use std::process::ExitCode;
 pub struct Args {
     /// An ecosystem file, a script or command, or a known app name, namespace or id
     /// (PM2's default: `ecosystem.config.js`).
+    /// Several are started one after the other; `-` reads a JSON file from stdin.
     #[arg(
         value_name = "file|script|name|namespace|id",
         default_value = "ecosystem.config.js"
     )]
-    pub target: String,
+    pub targets: Vec<String>,
 
     /// The app's name (default: the script's file name without extension).
     #[arg(short = 'n', long)]
@@ -97,9 +98,10 @@ pub struct Args {
     /// stderr log file.
     #[arg(short = 'e', long)]
     pub error: Option<PathBuf>,
-    /// Combined log file.
-    #[arg(short = 'l', long)]
-    pub log: Option<PathBuf>,
+    /// Combined log file; without a path, PM2's name `<app>.log` in pm2ctl's log
+    /// directory (`/var/log/pm2ctl`, or `<state dir>/logs` for --user).
+    #[arg(short = 'l', long, num_args = 0..=1, default_missing_value = "", value_name = "PATH")]
+    pub log: Option<String>,
     #[arg(long)]
     pub merge_logs: bool,
     /// Prefix log lines with a timestamp.
@@ -125,6 +127,10 @@ pub struct Args {
     pub watch_delay: Option<f64>,
     #[arg(long)]
     pub disable_source_map_support: bool,
+    /// A pid file (PM2's `pid_file`): accepted; systemd tracks the main process, and
+    /// `pid NAME` prints it.
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
     /// Start the same script again under another name.
     #[arg(short = 'f', long)]
     pub force: bool,
@@ -134,6 +140,8 @@ pub struct Args {
 
     #[command(flatten)]
     pub manager: ManagerArgs,
+    #[command(flatten)]
+    pub pm2: super::Pm2NoOps,
 
     /// Arguments for the script, after `--`.
     #[arg(last = true, allow_hyphen_values = true)]
@@ -147,35 +155,69 @@ pub fn run(args: Args) -> ExitCode {
 fn start(args: &Args) -> Result<()> {
     let client = args.manager.connect()?;
     let mut store = state::lock_current(args.manager.scope())?;
+    // PM2 starts its targets one after the other and stops at the first that fails.
+    for target in &args.targets {
+        start_one(&client, &mut store, target, args)?;
+    }
+    println!("[PM2] Done.");
+    Ok(())
+}
 
+fn start_one(client: &Client, store: &mut Store, target: &str, args: &Args) -> Result<()> {
     // PM2 looks for a known name, namespace or id first: `start api` starts it again.
-    let procs = lifecycle::processes::list(&client, store.state())
+    let procs = lifecycle::processes::list(client, store.state())
         .context("cannot list pm2ctl's processes")?;
-    if let Some(selected) = Target::parse(&args.target)
+    let known = Target::parse(target)
         .ok()
         .and_then(|t| t.select(&procs).ok())
-    {
+        .or_else(|| stopped_same_script(target, args, store, &procs));
+    if let Some(selected) = known {
         if args.watch.is_some() {
             // PM2's `start NAME --watch`: watching on, then the restart.
             return super::watch::restart_watching(
-                &client,
-                &mut store,
+                client,
+                store,
                 &selected,
                 super::watch::WatchChange::On,
             );
         }
-        return restart_known(&client, &mut store, &selected);
+        return restart_known(client, store, &selected);
     }
 
-    let failures = match classify(&args.target) {
-        StartTarget::File(file) => start_file(&client, &mut store, &file, args)?,
-        StartTarget::Script(script) => start_script(&client, &mut store, &script, args)?,
-    };
+    if super::targets::is_file(target) {
+        let (eco, source) = super::targets::load(target, &args.only, args.env.as_deref())?;
+        return start_or(client, store, &eco, &source, Then::Restart);
+    }
+    let failures = start_script(client, store, target, args)?;
+    report_failures(&failures)
+}
+
+/// PM2's `start SCRIPT` of a script it runs under the same name, stopped: the processes
+/// of that app, to start again (a running one is refused by `start_script`).
+fn stopped_same_script<'a>(
+    target: &str,
+    args: &Args,
+    store: &Store,
+    procs: &'a [Proc],
+) -> Option<Vec<&'a Proc>> {
+    if super::targets::is_file(target) {
+        return None;
+    }
+    let name = args.name.clone().unwrap_or_else(|| default_name(target));
+    if !super::targets::script_apps(target, store.state()).contains(&name) {
+        return None;
+    }
+    let selected: Vec<&Proc> = procs.iter().filter(|p| p.name == name).collect();
+    let stopped = !selected.is_empty() && selected.iter().all(|p| !p.loaded);
+    stopped.then_some(selected)
+}
+
+/// Prints the units that did not start, as `start` reports them.
+fn report_failures(failures: &[Failure]) -> Result<()> {
     if failures.is_empty() {
-        println!("[PM2] Done.");
         return Ok(());
     }
-    for f in &failures {
+    for f in failures {
         eprintln!("[PM2][ERROR] {} ({}): {}", f.app, f.unit, f.reason);
         for line in f.report.lines() {
             eprintln!("  {line}");
@@ -195,26 +237,130 @@ fn restart_known(client: &Client, store: &mut Store, selected: &[&Proc]) -> Resu
     }
 }
 
-/// `start FILE`: `apply` without pruning; apps the file names are started (a stopped one
-/// too: the user asked for it), the others are left alone.
-fn start_file(
+/// The arguments of `startOrRestart`, `startOrReload` and `startOrGracefulReload`.
+#[derive(clap::Args, Debug)]
+pub struct StartOrArgs {
+    /// The ecosystem file; `-` reads one (JSON) from stdin.
+    #[arg(default_value = "ecosystem.config.js")]
+    pub file: String,
+    #[command(flatten)]
+    pub options: super::FileOptions,
+    #[command(flatten)]
+    pub manager: ManagerArgs,
+    #[command(flatten)]
+    pub pm2: super::Pm2NoOps,
+}
+
+/// `startOrRestart FILE` (`then` Restart), `startOrReload`/`startOrGracefulReload FILE`
+/// (`then` Reload).
+pub fn run_start_or(args: &StartOrArgs, then: Then) -> ExitCode {
+    super::finish(
+        start_or_file(
+            &args.manager,
+            &args.file,
+            &args.options.only,
+            args.options.env.as_deref(),
+            then,
+        )
+        .map(|()| println!("[PM2] Done.")),
+    )
+}
+
+/// `start_or` of a file target (or `-`), under the store's lock.
+pub fn start_or_file(
+    manager: &ManagerArgs,
+    file: &str,
+    only: &[String],
+    env: Option<&str>,
+    then: Then,
+) -> Result<()> {
+    // The file first: a broken one changes nothing.
+    let (eco, source) = super::targets::load(file, only, env)?;
+    let client = manager.connect()?;
+    let mut store = state::lock_current(manager.scope())?;
+    start_or(&client, &mut store, &eco, &source, then)
+}
+
+/// What `start FILE` and the `startOr…` verbs do to the file's apps that already ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// `start FILE`, `startOrRestart`, `restart FILE`: restarted.
+    Restart,
+    /// `startOrReload`, `startOrGracefulReload`, `reload FILE`: reloaded, one instance at
+    /// a time, each ready before the next.
+    Reload,
+}
+
+/// PM2's `start FILE` / `startOrRestart` / `startOrReload`: the file's apps go through the
+/// apply engine without pruning (missing ones are created, stopped ones started, changed
+/// ones replaced), then those that were running unchanged are restarted or reloaded.
+pub fn start_or(
     client: &Client,
     store: &mut Store,
-    file: &Path,
-    args: &Args,
-) -> Result<Vec<Failure>> {
-    let file = std::path::absolute(file)
-        .with_context(|| format!("cannot resolve the path {}", file.display()))?;
-    let mut eco = ecosystem::load(&file).map_err(anyhow::Error::new)?;
-    if !args.only.is_empty() {
-        eco.apps.retain(|a| args.only.contains(&a.name));
+    eco: &Ecosystem,
+    source: &Source,
+    then: Then,
+) -> Result<()> {
+    let before = lifecycle::processes::list(client, store.state())
+        .context("cannot list pm2ctl's processes")?;
+    // The file's names as they run (`append_env_to_name` adds `-<env>`).
+    let host = engine::host_facts(client)?;
+    let planned = engine::plan(eco, source.env.as_deref(), &host)?;
+    let running_before: Vec<(String, String)> = planned
+        .apps
+        .iter()
+        .filter(|a| before.iter().any(|p| p.name == a.name && p.loaded))
+        .filter_map(|a| {
+            let record = store.state().app(&a.name)?;
+            Some((a.name.clone(), record.fingerprint.clone()))
+        })
+        .collect();
+    let failures = start_planned(client, store, eco, planned, source)?;
+    // Apps the engine replaced (their definition changed) already run new processes.
+    let unchanged: Vec<String> = running_before
+        .into_iter()
+        .filter(|(name, fingerprint)| {
+            store
+                .state()
+                .app(name)
+                .is_some_and(|r| &r.fingerprint == fingerprint)
+        })
+        .map(|(name, _)| name)
+        .collect();
+    for app in &eco.apps {
+        let started = !unchanged.contains(&app.name)
+            && !failures.iter().any(|f| f.app == app.name)
+            && store.state().app(&app.name).is_some();
+        if started {
+            let n = store
+                .state()
+                .app(&app.name)
+                .map_or(0, |r| r.instances.len());
+            println!("[PM2] App [{}] launched ({n} instances)", app.name);
+        }
     }
-    println!("[PM2] Applying {}", file.display());
-    let source = Source {
-        file: Some(file),
-        env: args.env.clone(),
-    };
-    start_apps(client, store, &eco, &source)
+    let procs = lifecycle::processes::list(client, store.state())
+        .context("cannot list pm2ctl's processes")?;
+    let selected: Vec<&Proc> = procs
+        .iter()
+        .filter(|p| p.loaded && unchanged.contains(&p.name))
+        .collect();
+    let ok = selected.is_empty()
+        || match then {
+            Then::Restart => {
+                lifecycle::actions::announce(Action::Restart, &selected);
+                let report = lifecycle::actions::run(client, store, Action::Restart, &selected)?;
+                report.print();
+                report.all_ok()
+            }
+            Then::Reload => super::reload::reload_selected(client, store, &selected, 1)?,
+        };
+    report_failures(&failures)?;
+    if ok {
+        Ok(())
+    } else {
+        Err(ActionFailed("some processes did not restart".into()).into())
+    }
 }
 
 /// `start SCRIPT`: one app from the flags, recorded with its definition (for `scale`).
@@ -225,13 +371,36 @@ fn start_script(
     args: &Args,
 ) -> Result<Vec<Failure>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let app =
+    let mut app =
         app_from_args(script, args, &cwd).map_err(|e| UsageError(format!("[PM2][ERROR] {e}")))?;
-    if store.state().app(&app.name).is_some() && !args.force {
-        anyhow::bail!(
-            "[PM2][ERROR] Script already launched as {}, add -f option to force re-execution",
-            app.name
+    if args.log.as_deref() == Some("") {
+        app.log_file = LogTarget::File(default_log_file(args.manager.scope(), &app.name)?);
+    }
+    // PM2 gives an app started from the command line the caller's environment
+    // (`NODE_ENV=production pm2 start app.js`); a file's apps get only what the file says.
+    app.env = caller_env(std::env::vars_os());
+    if store.state().app(&app.name).is_some() {
+        if !args.force {
+            anyhow::bail!(
+                "[PM2][ERROR] Script already launched as {}, add -f option to force re-execution",
+                app.name
+            );
+        }
+        // PM2 starts one more process under the same name: here, one more instance of the
+        // app (names are unique; `list` shows both processes with that name, as PM2's).
+        println!(
+            "[PM2] Starting {} as {} (one more process)",
+            app.script, app.name
         );
+        let scaled =
+            lifecycle::scale::scale(client, store, &app.name, lifecycle::scale::ScaleTo::More(1))?;
+        for f in &scaled.failures {
+            eprintln!("[PM2][ERROR] {f}");
+        }
+        if !scaled.failures.is_empty() {
+            return Err(ActionFailed("the new process did not start".into()).into());
+        }
+        return Ok(Vec::new());
     }
     let eco = Ecosystem {
         source: PathBuf::from(&app.script),
@@ -262,6 +431,17 @@ fn start_apps(
 ) -> Result<Vec<Failure>> {
     let host = engine::host_facts(client)?;
     let plan = engine::plan(eco, source.env.as_deref(), &host)?;
+    start_planned(client, store, eco, plan, source)
+}
+
+/// `start_apps` of an ecosystem already planned.
+fn start_planned(
+    client: &Client,
+    store: &mut Store,
+    eco: &Ecosystem,
+    plan: crate::plan::Plan,
+    source: &Source,
+) -> Result<Vec<Failure>> {
     if crate::remote::selected().is_none() {
         crate::preflight::verdict(&plan)
             .map_err(|e| UsageError(format!("{e}\n[PM2][ERROR] nothing was started or changed")))?;
@@ -292,6 +472,38 @@ fn start_apps(
         })
         .collect();
     engine::converge(client, store, &desired, source)
+}
+
+/// Where `-l` without a path writes, as PM2's `~/.pm2/logs/<name>.log`: `/var/log/pm2ctl`
+/// for the system manager, the state directory's `logs` for a user's.
+pub fn default_log_file(scope: crate::plan::Scope, name: &str) -> Result<PathBuf> {
+    let dir = match scope {
+        crate::plan::Scope::System => PathBuf::from("/var/log/pm2ctl"),
+        crate::plan::Scope::User => state::default_dir(scope)
+            .context("-l without a path: give it a path")?
+            .join("logs"),
+    };
+    // PM2's file names: the name with anything but letters, digits, `.` and `-` as `-`.
+    let file: String = name
+        .chars()
+        .map(
+            |c| match c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                true => c,
+                false => '-',
+            },
+        )
+        .collect();
+    Ok(dir.join(format!("{file}.log")))
+}
+
+/// The caller's environment as an app started from the command line gets it (PM2's rule),
+/// less what `ecosystem::pm2_dump::inheritable` leaves out.
+pub fn caller_env(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> std::collections::BTreeMap<String, String> {
+    vars.filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, v)| crate::ecosystem::pm2_dump::inheritable(k, v))
+        .collect()
 }
 
 /// How `start` reads its target.
@@ -380,12 +592,20 @@ pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, Strin
     let has_script_extension = Path::new(script)
         .extension()
         .is_some_and(|e| SCRIPT_EXTENSIONS.iter().any(|x| e == *x));
-    let script_text = if script.contains('/') || has_script_extension || script_path.exists() {
+    // A command line (`"cc hello.c; ./a.out"`) runs through a shell, as written: PM2's rule
+    // for a script with a space that names no file.
+    let shell_line = script.contains(char::is_whitespace) && !script_path.exists();
+    let names_file = script.contains('/') || has_script_extension || script_path.exists();
+    let script_text = if names_file && !shell_line {
         script_path.to_string_lossy().into_owned()
     } else {
         script.to_string()
     };
-    let name = args.name.clone().unwrap_or_else(|| default_name(script));
+    // PM2 names a command line after the whole line.
+    let name = args.name.clone().unwrap_or_else(|| match shell_line {
+        true => script.to_string(),
+        false => default_name(script),
+    });
     let mut app = App::with_defaults(&name, &script_text);
     app.cwd = Some(working_dir);
     app.args = args.args.clone();
@@ -445,13 +665,18 @@ pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, Strin
     app.treekill = !args.no_treekill;
     app.stop_exit_codes = args.stop_exit_codes.clone();
     let log = |p: &Option<PathBuf>| match p.as_deref() {
+        // `-l` without a path: the caller picks the default file (`default_log_file`).
         None => LogTarget::Journal,
         Some(p) if p == Path::new("/dev/null") || p == Path::new("NULL") => LogTarget::Null,
         Some(p) => LogTarget::File(absolute(p)),
     };
     app.out_file = log(&args.output);
     app.error_file = log(&args.error);
-    app.log_file = log(&args.log);
+    app.log_file = log(&args
+        .log
+        .as_ref()
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from));
     if args.merge_logs {
         app.merge_logs = Some(true);
     }
@@ -477,6 +702,7 @@ pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, Strin
             .map_err(|_| format!("--watch-delay: {seconds} is not a number of seconds"))?;
     }
     app.source_map_support = !args.disable_source_map_support;
+    app.pid_file = args.pid_file.as_deref().map(absolute);
     app.force = args.force;
     Ok(app)
 }
@@ -519,7 +745,7 @@ mod tests {
             "--flag",
             "-v",
         ]);
-        let app = app_from_args(&args.target, &args, Path::new("/srv/site")).unwrap();
+        let app = app_from_args(&args.targets[0], &args, Path::new("/srv/site")).unwrap();
         assert_eq!(app.name, "api");
         assert_eq!(app.namespace, "web");
         assert_eq!(app.instances, Some(Instances::Max));
@@ -534,7 +760,7 @@ mod tests {
     #[test]
     fn defaults_are_pm2s() {
         let args = parse(&["./workers/mailer.js"]);
-        let app = app_from_args(&args.target, &args, Path::new("/srv")).unwrap();
+        let app = app_from_args(&args.targets[0], &args, Path::new("/srv")).unwrap();
         assert_eq!(app.name, "mailer");
         assert_eq!(app.namespace, "default");
         assert_eq!(app.instances, None);
@@ -546,7 +772,7 @@ mod tests {
     fn no_target_means_pm2s_default_file() {
         let args = parse(&[]);
         assert_eq!(
-            classify(&args.target),
+            classify(&args.targets[0]),
             StartTarget::File("ecosystem.config.js".into())
         );
     }
@@ -613,6 +839,62 @@ mod tests {
         assert_eq!(classify("apps.json"), StartTarget::File("apps.json".into()));
         assert_eq!(classify("app.js"), StartTarget::Script("app.js".into()));
         assert_eq!(classify("python3"), StartTarget::Script("python3".into()));
+    }
+
+    #[test]
+    fn the_callers_environment_is_passed_on_as_pm2_does() {
+        let vars = [
+            ("NODE_ENV", "production"),
+            ("PATH", "/opt/node/bin:/usr/bin"),
+            ("HOME", "/root"),
+            ("INVOCATION_ID", "abc"),
+            ("PM2CTL_STATE_DIR", "/x"),
+            ("BASH_FUNC_f%%", "() { :; }"),
+            ("MULTI", "a\nb"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let env = caller_env(vars.into_iter());
+        let keys: Vec<&str> = env.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["NODE_ENV", "PATH"]);
+    }
+
+    #[test]
+    fn a_command_line_is_run_as_written_and_named_after_it() {
+        let args = parse(&["cc hello.c; ./a.out"]);
+        let app = app_from_args("cc hello.c; ./a.out", &args, Path::new("/srv")).unwrap();
+        assert_eq!(app.script, "cc hello.c; ./a.out");
+        assert_eq!(app.name, "cc hello.c; ./a.out");
+    }
+
+    #[test]
+    fn pm2s_pid_and_no_op_flags_take_their_values() {
+        let args = parse(&[
+            "a.js",
+            "-p",
+            "/run/a.pid",
+            "--no-vizion",
+            "--source-map-support",
+        ]);
+        assert_eq!(args.targets, ["a.js"]);
+        let app = app_from_args("a.js", &args, Path::new("/srv")).unwrap();
+        assert_eq!(app.pid_file.as_deref(), Some(Path::new("/run/a.pid")));
+    }
+
+    #[test]
+    fn log_without_a_path_is_pm2s_default_file() {
+        let args = parse(&["a.js", "-l", "-o", "/srv/out.log"]);
+        assert_eq!(args.log.as_deref(), Some(""));
+        let app = app_from_args("a.js", &args, Path::new("/srv")).unwrap();
+        assert_eq!(
+            app.log_file,
+            LogTarget::Journal,
+            "the caller chooses the file"
+        );
+        assert_eq!(app.out_file, LogTarget::File("/srv/out.log".into()));
+        assert_eq!(
+            default_log_file(crate::plan::Scope::System, "my api").unwrap(),
+            Path::new("/var/log/pm2ctl/my-api.log")
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! `pm2ctl validate FILE`: load an ecosystem file and report every problem in it.
 
-use crate::ecosystem::{self, Ecosystem};
+use crate::ecosystem::Ecosystem;
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Exit 0 with a one-line summary on stdout, or 2 with every diagnostic on stderr.
 pub fn run(file: &Path) -> ExitCode {
-    match ecosystem::load(file) {
+    match super::load_file(file) {
         Ok(eco) => {
             for note in notes(&eco) {
                 eprintln!("{note}");

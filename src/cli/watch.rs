@@ -96,11 +96,13 @@ pub struct RestartArgs {
     /// or the paths and ignores of its definition).
     #[arg(long)]
     pub watch: bool,
+    #[command(flatten)]
+    pub changes: super::redefine::Changes,
 }
 
 pub fn restart(args: RestartArgs) -> ExitCode {
     if !args.watch {
-        return args.target.run(Action::Restart);
+        return finish(super::redefine::restart(&args.target, &args.changes));
     }
     finish(select_and_restart(&args.target, WatchChange::Toggle))
 }
@@ -120,9 +122,11 @@ pub fn stop(args: StopArgs) -> ExitCode {
     let code = if args.watch {
         finish(stop_and_unwatch(&args.target))
     } else {
-        finish(act_on_targets(
+        finish(super::act_on(
             &args.target.manager,
             &args.target.targets,
+            &args.target.file.only,
+            args.target.file.env.as_deref(),
             Action::Stop,
         ))
     };

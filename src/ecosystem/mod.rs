@@ -14,12 +14,14 @@ pub mod cron;
 pub mod docs;
 mod js_format;
 pub mod model;
+pub mod pm2_dump;
 mod schema;
 mod toml_format;
 mod toml_write;
 mod tree;
 pub mod units;
 mod validate;
+mod yaml_format;
 
 pub use js_format::NODE_VAR;
 pub use model::*;
@@ -44,11 +46,28 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, "error")
+    }
+}
+
+/// A diagnostic that does not stop the file from loading, rendered `FILE:LINE:COL:
+/// warning: KEY: MESSAGE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning(pub Diagnostic);
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.render(f, "warning")
+    }
+}
+
+impl Diagnostic {
+    fn render(&self, f: &mut fmt::Formatter<'_>, severity: &str) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
         if let Some(s) = self.span {
             write!(f, ":{}:{}", s.line, s.column)?;
         }
-        write!(f, ": error: ")?;
+        write!(f, ": {severity}: ")?;
         if let Some(k) = &self.key {
             write!(f, "{k}: ")?;
         }
@@ -92,6 +111,8 @@ pub enum Format {
     Json,
     /// `.js`, `.cjs`, `.mjs`: evaluated by `node`.
     JavaScript,
+    /// PM2's `.yml` / `.yaml`.
+    Yaml,
 }
 
 impl Format {
@@ -103,10 +124,7 @@ impl Format {
         match ext.as_str() {
             "json" => Ok(Format::Json),
             "js" | "cjs" | "mjs" => Ok(Format::JavaScript),
-            "yml" | "yaml" => Err(
-                "YAML ecosystem files are not supported; convert it to ecosystem.toml or JSON"
-                    .into(),
-            ),
+            "yml" | "yaml" => Ok(Format::Yaml),
             // pm2ctl's own format; any other name (e.g. `apps.conf`) is read as TOML.
             _ => Ok(Format::Toml),
         }
@@ -116,15 +134,30 @@ impl Format {
 /// Reads and validates an ecosystem file, choosing the format from its name.
 /// Every problem in the file is returned at once.
 pub fn load(path: &Path) -> Result<Ecosystem, LoadError> {
+    load_with_warnings(path).map(|(eco, _)| eco)
+}
+
+/// `load`, with the problems that did not stop the file from loading (unknown keys in
+/// PM2's own formats), for the user to see.
+pub fn load_with_warnings(path: &Path) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
     let format = Format::of(path).map_err(|m| single(path, convert::Problem::new(m), None))?;
     // Also for scripts: the size, encoding and NUL checks apply to every file.
     let text = read_text(path).map_err(|(p, span)| single(path, p, span))?;
-    load_text(path, &text, format)
+    load_text_with_warnings(path, &text, format)
 }
 
 /// Validates `text` as the content of `path` in `format`. JavaScript (and PM2's
 /// non-strict JSON) is evaluated from the file at `path` by node.
 pub fn load_text(path: &Path, text: &str, format: Format) -> Result<Ecosystem, LoadError> {
+    load_text_with_warnings(path, text, format).map(|(eco, _)| eco)
+}
+
+/// `load_text`, with the warnings.
+pub fn load_text_with_warnings(
+    path: &Path,
+    text: &str,
+    format: Format,
+) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
     let root = match format {
         Format::Toml => toml_format::parse(text).map_err(|errors| LoadError {
             diagnostics: errors
@@ -141,8 +174,30 @@ pub fn load_text(path: &Path, text: &str, format: Format) -> Result<Ecosystem, L
         Format::Json | Format::JavaScript => {
             js_format::parse(path, text, format).map_err(|(p, span)| single(path, p, span))?
         }
+        Format::Yaml => yaml_format::parse(text).map_err(|(p, span)| single(path, p, span))?,
     };
     validate_tree(path, &root, format)
+}
+
+/// Whether `path` is PM2's process dump (`dump.pm2`, `dump.pm2.bak`, any `*.pm2`).
+pub fn is_pm2_dump(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.ends_with(".pm2") || name.ends_with(".pm2.bak")
+}
+
+/// Reads PM2's process dump at `path` as the ecosystem that starts the same apps (see
+/// `pm2_dump`), validated as PM2's own files are.
+pub fn load_pm2_dump(path: &Path) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
+    let text = read_text(path).map_err(|(p, span)| single(path, p, span))?;
+    let json = pm2_dump::ecosystem_json(&text)
+        .map_err(|m| single(path, convert::Problem::new(m), None))?;
+    // Positions would be the generated text's: the messages name keys only.
+    let root = js_format::json_tree(&json.to_string(), false)
+        .map_err(|(p, span)| single(path, p, span))?;
+    validate_tree(path, &root, Format::Json)
 }
 
 fn single(path: &Path, problem: convert::Problem, span: Option<Span>) -> LoadError {
@@ -157,14 +212,23 @@ fn single(path: &Path, problem: convert::Problem, span: Option<Span>) -> LoadErr
     }
 }
 
-fn validate_tree(path: &Path, root: &tree::Node, format: Format) -> Result<Ecosystem, LoadError> {
+fn validate_tree(
+    path: &Path,
+    root: &tree::Node,
+    format: Format,
+) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
     let layout = match format {
         Format::Toml => validate::Layout::Toml,
         _ => validate::Layout::Pm2,
     };
     let mut ck = validate::Checker::new(path);
+    ck.unknown_keys_warn = layout == validate::Layout::Pm2;
     match validate::ecosystem(root, layout, &mut ck, path, &base_dir_of(path)) {
-        Some(eco) if ck.diagnostics.is_empty() => Ok(eco),
+        Some(eco) if ck.diagnostics.is_empty() => {
+            let mut warnings = ck.warnings;
+            warnings.sort_by_key(|d| d.span.map_or((usize::MAX, 0), |s| (s.line, s.column)));
+            Ok((eco, warnings.into_iter().map(Warning).collect()))
+        }
         _ => {
             let mut diagnostics = ck.diagnostics;
             // Reading order: by position, problems without one last.

@@ -202,7 +202,7 @@ proptest! {
         let file = path("fuzz.json");
         let result = js_format::parse_strict_json(&text)
             .map_err(|(p, span)| single(&file, p, span))
-            .and_then(|root| validate_tree(&file, &root, Format::Json));
+            .and_then(|root| validate_tree(&file, &root, Format::Json).map(|(eco, _)| eco));
         check(result, "fuzz.json")?;
     }
 
@@ -211,7 +211,7 @@ proptest! {
         let file = path("fuzz.json");
         let result = js_format::parse_strict_json(&text)
             .map_err(|(p, span)| single(&file, p, span))
-            .and_then(|root| validate_tree(&file, &root, Format::Json));
+            .and_then(|root| validate_tree(&file, &root, Format::Json).map(|(eco, _)| eco));
         check(result, "fuzz.json")?;
     }
 }

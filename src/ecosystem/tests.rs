@@ -696,3 +696,71 @@ fn watch_options_the_agent_cannot_honour_are_refused_with_line_and_key() {
         assert!(text.contains(help), "{option}: {text}");
     }
 }
+
+/// Writes `text` as `name` in a fresh directory and loads it, with its warnings.
+fn load_with_warnings_named(
+    name: &str,
+    text: &str,
+) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write");
+    load_with_warnings(&path)
+}
+
+#[test]
+fn unknown_keys_of_pm2s_files_are_warnings_naming_file_key_and_suggestion() {
+    let json = "{\"apps\": [{\n  \"name\": \"api\",\n  \"script\": \"a.js\",\n  \
+                \"instnaces\": 4,\n  \"vizion\": false\n}],\n \"extra\": 1}\n";
+    let (eco, warnings) =
+        load_with_warnings_named("apps.json", json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(eco.apps[0].name, "api");
+    let text: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{text:?}");
+    assert!(
+        text[0].contains("apps.json:4:3: warning: apps[0].instnaces: unknown app option")
+            && text[0].contains("did you mean `instances`?"),
+        "{text:?}"
+    );
+    assert!(
+        text[1].contains("apps.json:7:2: warning: extra: unknown top-level key"),
+        "{text:?}"
+    );
+
+    let yaml = "apps:\n  - name: api\n    script: a.js\n    max_memory_restrat: 300M\n";
+    let (_, warnings) =
+        load_with_warnings_named("process.yml", yaml).unwrap_or_else(|e| panic!("{e}"));
+    let text = warnings[0].to_string();
+    assert!(
+        text.contains("process.yml:4:5: warning:")
+            && text.contains("did you mean `max_memory_restart`?"),
+        "{text}"
+    );
+
+    // pm2ctl's own TOML stays strict.
+    let toml = "[[apps]]\nname = \"api\"\nscript = \"a.js\"\ninstnaces = 4\n";
+    let err = load_with_warnings_named("ecosystem.toml", toml).unwrap_err();
+    assert!(
+        err.to_string().contains("error: apps[0].instnaces"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pm2s_yaml_files_load_as_its_json_files_do() {
+    let yaml = "apps:\n  - name: api\n    script: server.js\n    instances: 2\n    \
+                exec_mode: cluster\n    max_memory_restart: 300M\n    env:\n      \
+                NODE_ENV: development\n    env_production:\n      NODE_ENV: production\n";
+    let (yml, _) = load_with_warnings_named("process.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
+    let json = "{\"apps\": [{\"name\": \"api\", \"script\": \"server.js\", \"instances\": 2, \
+                \"exec_mode\": \"cluster\", \"max_memory_restart\": \"300M\", \
+                \"env\": {\"NODE_ENV\": \"development\"}, \
+                \"env_production\": {\"NODE_ENV\": \"production\"}}]}";
+    let (from_json, _) =
+        load_with_warnings_named("process.json", json).unwrap_or_else(|e| panic!("{e}"));
+    let strip = |mut app: App| {
+        app.span = Span::default();
+        app
+    };
+    assert_eq!(strip(yml.apps[0].clone()), strip(from_json.apps[0].clone()));
+}

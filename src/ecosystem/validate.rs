@@ -22,6 +22,11 @@ pub enum Layout {
 pub struct Checker {
     file: PathBuf,
     pub diagnostics: Vec<Diagnostic>,
+    /// Problems that do not stop the file from loading.
+    pub warnings: Vec<Diagnostic>,
+    /// An unknown key is a warning, not an error: PM2's own files (PM2 drops keys it does
+    /// not know, so an old working file keeps working); pm2ctl's TOML stays strict.
+    pub unknown_keys_warn: bool,
 }
 
 impl Checker {
@@ -29,7 +34,17 @@ impl Checker {
         Checker {
             file: file.to_path_buf(),
             diagnostics: Vec::new(),
+            warnings: Vec::new(),
+            unknown_keys_warn: false,
         }
+    }
+
+    /// A warning: the key is ignored and the file still loads.
+    pub fn warn(&mut self, span: Option<Span>, key: &str, problem: Problem) {
+        let before = self.diagnostics.len();
+        self.report(span, key, problem);
+        let warning = self.diagnostics.split_off(before);
+        self.warnings.extend(warning);
     }
 
     pub fn report(&mut self, span: Option<Span>, key: &str, problem: Problem) {
@@ -108,7 +123,7 @@ pub fn ecosystem(
         },
         Some(AppsAt::Root(node)) => apps.extend(app(node, "", ck)),
         // A misspelt `apps` is already reported as an unknown key with a suggestion.
-        None if misspelling_of(root, &["apps"]) => {}
+        None if misspelling_of(root, &["apps"]) && !ck.unknown_keys_warn => {}
         None => ck.report(
             root.span,
             "",
@@ -238,7 +253,12 @@ fn unknown_key<'a>(
     if let Some(s) = schema::suggest(&e.key, candidates) {
         problem = problem.with_help(format!("did you mean `{s}`?"));
     }
-    ck.report(e.key_span.or(e.value.span), &join(path, &e.key), problem);
+    if ck.unknown_keys_warn {
+        problem.message.push_str(": ignored, as PM2 does");
+        ck.warn(e.key_span.or(e.value.span), &join(path, &e.key), problem);
+    } else {
+        ck.report(e.key_span.or(e.value.span), &join(path, &e.key), problem);
+    }
 }
 
 /// Which kind of table `apply_options` reads.
@@ -423,7 +443,7 @@ fn finish_app(
         }),
         _ => false,
     };
-    if !script_written && !misspelling_of(node, &script_spellings) {
+    if !script_written && (ck.unknown_keys_warn || !misspelling_of(node, &script_spellings)) {
         ck.report(
             node.span,
             path,

@@ -256,7 +256,7 @@ fn environment(planned: Option<&UnitSpec>, live: &UnitState) -> Vec<(String, Str
 
 /// The command line of a planned service, with its log files: the log wrapper's
 /// (`pm2ctl exec-wrap --out-file F --err-file F -- real…`) or systemd's file outputs.
-fn command_of(spec: &UnitSpec) -> (Command, Option<String>, Option<String>) {
+pub fn command_of(spec: &UnitSpec) -> (Command, Option<String>, Option<String>) {
     let Some(Value::Exec(commands)) = spec.get("ExecStart") else {
         return Default::default();
     };

@@ -9,6 +9,7 @@
 
 use super::processes::Proc;
 use crate::state::{AppRecord, Desired, State};
+use crate::status::Status;
 use std::collections::BTreeSet;
 
 /// Apps every instance of which is among `procs`.
@@ -51,9 +52,13 @@ pub fn stopped(state: &mut State, procs: &[&Proc]) {
     }
 }
 
-/// `restart`: each restart counts once, and a restarted app is wanted running again.
+/// `restart`: a restart of a running process counts once (PM2 does not count starting a
+/// stopped or errored one), and a restarted app is wanted running again.
 pub fn restarted(state: &mut State, procs: &[&Proc]) {
-    carry(state, procs, |p| i64::from(p.n_restarts) + 1);
+    carry(state, procs, |p| {
+        let ran = p.loaded && matches!(p.status, Status::Online | Status::Launching);
+        i64::from(p.n_restarts) + i64::from(ran)
+    });
     for p in procs {
         if let Some((app, _)) = known(state, p) {
             app.desired = Desired::Running;
@@ -72,6 +77,10 @@ pub fn deleted(state: &mut State, procs: &[&Proc]) {
             app.instances.remove(at);
             app.plan.instances.retain(|i| i.index != p.index);
         }
+    }
+    // PM2's ids start again at 0 once its list is empty.
+    if state.apps.is_empty() {
+        state.next_pm_id = 0;
     }
 }
 
@@ -150,6 +159,39 @@ mod tests {
         assert_eq!(s.apps["worker"].desired, Desired::Running);
         // After the restart systemd counts from 0 again.
         assert_eq!(restart_count(offsets(&s, "worker")[0], 0), 5);
+    }
+
+    #[test]
+    fn starting_a_stopped_process_again_is_no_restart() {
+        let mut s = state();
+        let stopped_proc = Proc {
+            loaded: false,
+            status: Status::Stopped,
+            main_pid: None,
+            ..proc("worker", 2, 0, 0)
+        };
+        restarted(&mut s, &[&stopped_proc]);
+        assert_eq!(restart_count(offsets(&s, "worker")[0], 0), 0);
+        let errored = Proc {
+            status: Status::Errored,
+            ..proc("worker", 2, 0, 3)
+        };
+        restarted(&mut s, &[&errored]);
+        assert_eq!(
+            restart_count(offsets(&s, "worker")[0], 0),
+            3,
+            "its automatic ones"
+        );
+    }
+
+    #[test]
+    fn ids_start_again_at_zero_when_the_list_empties() {
+        let mut s = state();
+        s.next_pm_id = 3;
+        deleted(&mut s, &[&proc("api", 0, 0, 0)]);
+        assert_eq!(s.next_pm_id, 3, "apps remain");
+        deleted(&mut s, &[&proc("api", 1, 1, 0), &proc("worker", 2, 0, 0)]);
+        assert_eq!(s.next_pm_id, 0);
     }
 
     #[test]

@@ -194,6 +194,17 @@ pub fn plan_app(
             }
             Some(listen_address(app.listen_address.as_deref(), port))
         }
+        (ExecMode::Cluster, None) if count > 1 && app.increment_var.as_deref() != Some("PORT") => {
+            // PM2's cluster master shares whatever port the code listens on; here the
+            // port must be known to hold a socket the instances share.
+            warnings.push(format!(
+                "app `{}`: cluster mode without `port` (nor PORT in its env): if its code \
+                 listens on a fixed port (`app.listen(8004)`), its {count} instances fight \
+                 over it; set `port = 8004` (that port), and systemd holds one socket they share",
+                app.name
+            ));
+            None
+        }
         _ => None,
     };
     let merge_logs = app
