@@ -92,6 +92,9 @@ fn start_wanted(sb: &Sandbox) -> Vec<String> {
 
 #[test]
 fn saved_apps_come_back_after_a_reboot_under_the_same_units() {
+    if let Some(why) = generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     let (state, file) = state_and_file(
         "reboot",
         &format!(
@@ -162,6 +165,9 @@ fn saved_apps_come_back_after_a_reboot_under_the_same_units() {
 
 #[test]
 fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
+    if let Some(why) = generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     let sb = Sandbox::boot();
     generator::install(&sb);
     let dump = sb.config_dir().join("dump.toml");
@@ -216,6 +222,9 @@ fn a_broken_saved_file_or_app_does_not_fail_the_generator() {
 /// back at boot as it was saved, until the next `save`.
 #[test]
 fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
+    if let Some(why) = generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     let (state, file) = state_and_file(
         "delete",
         &format!(
@@ -270,6 +279,9 @@ fn a_deleted_app_does_not_come_back_after_a_reboot_and_a_stopped_one_does() {
 /// `daemon-reload` (the generator again, as at the next boot) does not bring it back.
 #[test]
 fn resurrected_apps_keep_their_file_and_a_pruned_one_leaves_the_saved_state() {
+    if let Some(why) = generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     let (state, file) = state_and_file(
         "prune",
         &format!(
@@ -324,6 +336,9 @@ fn resurrected_apps_keep_their_file_and_a_pruned_one_leaves_the_saved_state() {
 /// `resurrect` after a reboot.
 #[test]
 fn after_scale_save_resurrect_and_the_generator_change_nothing() {
+    if let Some(why) = generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     let (state, file) = state_and_file(
         "scale",
         &http_app("grown", 4165, "exec_mode = \"cluster\"\ninstances = 2"),
@@ -356,6 +371,9 @@ fn after_scale_save_resurrect_and_the_generator_change_nothing() {
 /// keeps the saved file.
 #[test]
 fn startup_checks_the_generator_and_unstartup_keeps_the_saved_file() {
+    if let Some(why) = generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     let dir = workdir("startup");
     let file = dir.join("ecosystem.toml");
     std::fs::write(&file, http_app("booted", 4166, "")).unwrap();
@@ -401,6 +419,9 @@ fn startup_checks_the_generator_and_unstartup_keeps_the_saved_file() {
 /// shows the app once, and a later `daemon-reload` does not bring the generated units back.
 #[test]
 fn apply_of_a_changed_saved_app_takes_over_its_generated_units() {
+    if let Some(why) = generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     let dir = workdir("handover");
     let file = dir.join("ecosystem.toml");
     let sb = Sandbox::boot();
@@ -472,6 +493,9 @@ fn apply_of_a_changed_saved_app_takes_over_its_generated_units() {
 /// of the same definition) from its generated unit file.
 #[test]
 fn resurrect_restarts_a_stopped_generated_instance() {
+    if let Some(why) = generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     let sb = Sandbox::boot();
     std::fs::write(
         sb.config_dir().join("dump.toml"),
@@ -493,6 +517,9 @@ fn resurrect_restarts_a_stopped_generated_instance() {
 
 #[test]
 fn an_app_whose_account_cannot_reach_its_files_is_skipped_at_boot_saying_why() {
+    if let Some(why) = generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     use std::os::unix::fs::PermissionsExt;
     let sb = Sandbox::boot();
     generator::install(&sb);

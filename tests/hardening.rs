@@ -280,6 +280,9 @@ fn specifiers_variables_and_escapes_reach_the_process_unchanged_through_dbus_and
 
 #[test]
 fn specifiers_variables_and_escapes_reach_the_process_unchanged_through_the_generator() {
+    if let Some(why) = common::generator::skip_reason() {
+        return common::sandbox::skip(&why);
+    }
     let dir = common::sandbox::workdir("hardening", "nasty-generator");
     let state = dir.join("state");
     std::fs::create_dir_all(&state).expect("create the state directory");
