@@ -110,8 +110,10 @@ enum Command {
     Pid(cli::pm2::PidArgs),
     /// Empty the saved state (the apps running now are not touched).
     Cleardump(cli::pm2::Args),
-    /// Write an ecosystem.config.js to start from (`simple`: one app).
-    #[command(alias = "init")]
+    /// Write an ecosystem.config.js to start from (`simple`: one app); PM2's `ecosystem`.
+    // Named `init`, `ecosystem` an alias: `man pm2ctl-ecosystem` is the file format's page (5),
+    // which a verb page of that name would shadow (section 1 is searched first).
+    #[command(name = "init", alias = "ecosystem")]
     Ecosystem(cli::pm2::EcosystemArgs),
     /// Run COMMAND with stdout and stderr as separate journal streams (the ExecStart of app units).
     #[command(hide = true)]
