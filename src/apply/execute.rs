@@ -387,18 +387,12 @@ impl Run<'_> {
                 },
                 Some(app),
             ) => {
-                let kept: Vec<&crate::plan::InstancePlan> = app
-                    .plan
-                    .instances
-                    .iter()
-                    .filter(|i| !instances.contains(&i.index))
-                    .collect();
                 if !instances.is_empty() {
                     let roll = super::describe_roll(instances, reason);
                     self.say(&format!("{}: {roll}", change.app))?;
                 }
                 if !limits.is_empty() {
-                    self.set_limits(&change.app, &kept, limits)?;
+                    self.set_limits(&app.plan, instances, limits)?;
                 }
                 let roll = roll::Roll {
                     app,
@@ -444,13 +438,7 @@ impl Run<'_> {
                 Some(app),
             ) => {
                 if !limits.is_empty() {
-                    let running: Vec<&crate::plan::InstancePlan> = app
-                        .plan
-                        .instances
-                        .iter()
-                        .filter(|i| !instances.contains(&i.index))
-                        .collect();
-                    self.set_limits(&change.app, &running, limits)?;
+                    self.set_limits(&app.plan, instances, limits)?;
                     if instances.is_empty() && companions.is_none() {
                         return Ok(Ok(()));
                     }
@@ -484,14 +472,7 @@ impl Run<'_> {
                             change.app
                         ),
                     })?;
-                    // Every companion unit systemd has, those no longer planned included.
-                    units.extend(
-                        change
-                            .live
-                            .iter()
-                            .filter(|u| crate::unit::name::companion_owner(u).is_some())
-                            .cloned(),
-                    );
+                    units.extend(self.live_companions());
                 }
                 if generator::generated(self.client.scope(), &units) {
                     // The generator's files hold this very definition (same fingerprint):
@@ -560,16 +541,21 @@ impl Run<'_> {
         Ok(record_changed)
     }
 
-    /// Sets the changed limits on the running `instances` (`SetUnitProperties`): their
+    /// Sets the changed limits on the app's instances but `except` (those re-created or
+    /// rolled, which get them with their definition) with `SetUnitProperties`: their
     /// processes keep running.
     fn set_limits(
         &mut self,
-        app: &str,
-        instances: &[&crate::plan::InstancePlan],
+        plan: &AppPlan,
+        except: &[u32],
         limits: &[crate::unit::live::LiveChange],
     ) -> Result<()> {
-        self.say(&format!("{app}: {}", super::describe_limits(limits)))?;
-        for instance in instances {
+        self.say(&format!(
+            "{}: {}",
+            plan.name,
+            super::describe_limits(limits)
+        ))?;
+        for instance in plan.instances.iter().filter(|i| !except.contains(&i.index)) {
             let spec = crate::unit::live::live_only(&instance.service);
             self.client.set_properties(&spec)?;
             self.reached = Reached::Creating;
@@ -592,14 +578,19 @@ impl Run<'_> {
                 change.app
             ),
         })?;
-        let units: Vec<String> = change
+        let units = self.live_companions();
+        self.remove(&units)?;
+        self.create(&app.plan, Some(&[]), false, true)
+    }
+
+    /// Every companion unit of the app systemd has, those no longer planned included.
+    fn live_companions(&self) -> Vec<String> {
+        self.change
             .live
             .iter()
             .filter(|u| crate::unit::name::companion_owner(u).is_some())
             .cloned()
-            .collect();
-        self.remove(&units)?;
-        self.create(&app.plan, Some(&[]), false, true)
+            .collect()
     }
 
     /// A pruned app leaves the saved state too, as a deleted one does, so it does not come
@@ -656,11 +647,7 @@ impl Run<'_> {
             } else {
                 // A stop that failed still ends with the unit down (systemd kills what
                 // does not stop in time); say so, the removal itself succeeded.
-                self.say(&format!(
-                    "  stopped {} ({})",
-                    outcome.unit,
-                    describe(&outcome)
-                ))?;
+                self.say(&format!("  stopped {} ({})", outcome.unit, outcome.why()))?;
             }
         }
         self.reached = Reached::Removed;
@@ -815,7 +802,7 @@ impl Run<'_> {
             if outcome.ok() {
                 self.say(&format!("  started {}{with}", outcome.unit))?;
             } else {
-                let reason = describe(outcome);
+                let reason = outcome.why();
                 self.say(&format!("  FAILED {}{with}: {reason}", outcome.unit))?;
                 // The service is what has a Result, an exit status and a journal.
                 let service = aux
@@ -831,12 +818,5 @@ impl Run<'_> {
             }
         }
         Ok(())
-    }
-}
-
-fn describe(outcome: &JobOutcome) -> String {
-    match &outcome.error {
-        Some(error) => error.clone(),
-        None => format!("job {}", outcome.result),
     }
 }

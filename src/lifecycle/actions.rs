@@ -210,7 +210,7 @@ fn by_unit(outcomes: Vec<JobOutcome>) -> BTreeMap<String, String> {
         .into_iter()
         .filter(|o| !o.ok())
         .map(|o| {
-            let why = o.error.unwrap_or_else(|| format!("job {}", o.result));
+            let why = o.why();
             (o.unit, why)
         })
         .collect()

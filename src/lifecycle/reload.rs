@@ -25,7 +25,7 @@ use super::record;
 use crate::checkpoint;
 use crate::state::Store;
 use crate::status::Status;
-use crate::systemd::{self, Client};
+use crate::systemd::{self, Client, JobOutcome};
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -168,41 +168,42 @@ fn reload_batch(
     batch: &[&Proc],
 ) -> Result<Vec<Result<Ready, String>>> {
     let services: Vec<String> = batch.iter().map(|p| p.service.clone()).collect();
-    // systemd's automatic restarts so far: one more while waiting means the new process
-    // died and systemd started it again.
-    let restarts: Vec<u32> = client
-        .read_states(&services)?
-        .iter()
-        .map(|s| s.service.as_ref().and_then(|s| s.n_restarts).unwrap_or(0))
-        .collect();
     let outcomes = client.restart_units(&services)?;
     checkpoint::reached("reload:restarted");
     let started = Instant::now();
     Ok(batch
         .iter()
-        .zip(restarts)
-        .map(|(p, restarts)| {
+        .map(|p| {
             let outcome = outcomes.iter().find(|o| o.unit == p.service);
-            match outcome {
-                Some(o) if !o.ok() => {
-                    let why = o
-                        .error
-                        .clone()
-                        .unwrap_or_else(|| format!("job {}", o.result));
-                    Err(with_report(client, &p.service, why))
-                }
-                _ => wait_ready(
-                    client,
-                    &Restarted {
-                        service: &p.service,
-                        socket: p.socket.is_some(),
-                        restarts,
-                    },
-                    started + listen_timeout(store, p),
-                ),
-            }
+            // systemd's automatic restarts as listed: one more while waiting means the new
+            // process died and systemd started it again.
+            let restarted = Restarted {
+                service: &p.service,
+                socket: p.socket.is_some(),
+                restarts: p.n_restarts,
+            };
+            ready_after(
+                client,
+                outcome,
+                &restarted,
+                started + listen_timeout(store, p),
+            )
         })
         .collect())
+}
+
+/// The readiness of a service whose restart job ended with `outcome`: the job's failure with
+/// systemd's account, or what [`wait_ready`] sees.
+pub fn ready_after(
+    client: &Client,
+    outcome: Option<&JobOutcome>,
+    unit: &Restarted<'_>,
+    deadline: Instant,
+) -> Result<Ready, String> {
+    match outcome {
+        Some(o) if !o.ok() => Err(with_report(client, unit.service, o.why())),
+        _ => wait_ready(client, unit, deadline),
+    }
 }
 
 /// The app's `listen_timeout`, as the store recorded its plan.

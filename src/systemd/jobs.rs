@@ -26,6 +26,15 @@ impl JobOutcome {
     pub fn ok(&self) -> bool {
         self.error.is_none() && self.result == "done"
     }
+
+    /// Why it did not succeed, as a user reads it: systemd's refusal of the call, or the
+    /// job's result (`job failed`, `job timeout`…).
+    pub fn why(&self) -> String {
+        match &self.error {
+            Some(error) => error.clone(),
+            None => format!("job {}", self.result),
+        }
+    }
 }
 
 /// `org.freedesktop.systemd1.NoSuchUnit`: the unit is not loaded.

@@ -201,19 +201,9 @@ impl Run<'_> {
                     .client
                     .restart_units(std::slice::from_ref(&planned.service.name))?;
                 checkpoint::reached("apply:restarted");
-                if let Some(o) = outcomes.iter().find(|o| !o.ok()) {
-                    let why = o
-                        .error
-                        .clone()
-                        .unwrap_or_else(|| format!("job {}", o.result));
-                    return Ok(Err(reload::with_report(
-                        self.client,
-                        &planned.service.name,
-                        why,
-                    )));
-                }
-                Ok(reload::wait_ready(
+                Ok(reload::ready_after(
                     self.client,
+                    outcomes.first(),
                     &Restarted {
                         service: &planned.service.name,
                         socket: planned.socket.is_some(),
@@ -408,11 +398,8 @@ fn previous_socket(
     match &planned.socket {
         None => {
             // A socket left from a cluster definition would keep the port: not in place.
-            let stray = planned
-                .service
-                .name
-                .strip_suffix(".service")
-                .map(|n| format!("{n}.socket"));
+            let stray = unit::name::parse_instance_unit(&planned.service.name)
+                .map(|u| unit::name::AppUnitNames::from_escaped(u.escaped).socket(u.index));
             if stray.is_some_and(|s| live.iter().any(|u| u.name == s)) {
                 SocketFate::Changed
             } else {
