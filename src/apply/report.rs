@@ -68,6 +68,33 @@ pub fn report(diff: &Diff, desired: &[DesiredApp], failures: &[Failure], dry_run
                     .map(|u| u.name.clone())
                     .collect()
             };
+            // The units of `instances` (replaced or started), the services of the others when
+            // limits are set on them in place, and the companions when they are re-created.
+            let touched = |instances: &[u32], limits: bool, companions: bool| -> Vec<String> {
+                let mut units = instance_units(instances);
+                if limits {
+                    let others: Vec<u32> = plan
+                        .into_iter()
+                        .flat_map(|p| &p.instances)
+                        .map(|i| i.index)
+                        .filter(|i| !instances.contains(i))
+                        .collect();
+                    units.extend(
+                        instance_units(&others)
+                            .into_iter()
+                            .filter(|u| u.ends_with(".service")),
+                    );
+                }
+                if companions {
+                    units.extend(
+                        plan.into_iter()
+                            .flat_map(|p| &p.companions)
+                            .flat_map(|c| c.units())
+                            .map(|u| u.name.clone()),
+                    );
+                }
+                units
+            };
             let mut entry = AppReport {
                 name: change.app.clone(),
                 action: "unchanged",
@@ -101,7 +128,7 @@ pub fn report(diff: &Diff, desired: &[DesiredApp], failures: &[Failure], dry_run
                     entry.instances = instances.clone();
                     entry.limits = limits.iter().map(|l| l.describe()).collect();
                     entry.companions = companions.is_some();
-                    entry.units = instance_units(instances);
+                    entry.units = touched(instances, !limits.is_empty(), companions.is_some());
                     entry.units.extend(extra.iter().cloned());
                 }
                 Action::Repair {
@@ -113,28 +140,7 @@ pub fn report(diff: &Diff, desired: &[DesiredApp], failures: &[Failure], dry_run
                     entry.instances = instances.clone();
                     entry.limits = limits.iter().map(|l| l.describe()).collect();
                     entry.companions = companions.is_some();
-                    entry.units = instance_units(instances);
-                    if !limits.is_empty() {
-                        let all: Vec<u32> = plan
-                            .into_iter()
-                            .flat_map(|p| &p.instances)
-                            .map(|i| i.index)
-                            .filter(|i| !instances.contains(i))
-                            .collect();
-                        entry.units.extend(
-                            instance_units(&all)
-                                .into_iter()
-                                .filter(|u| u.ends_with(".service")),
-                        );
-                    }
-                    if companions.is_some() {
-                        entry.units.extend(
-                            plan.into_iter()
-                                .flat_map(|p| &p.companions)
-                                .flat_map(|c| c.units())
-                                .map(|u| u.name.clone()),
-                        );
-                    }
+                    entry.units = touched(instances, !limits.is_empty(), companions.is_some());
                 }
                 Action::Unchanged => {}
                 Action::LeftStopped => entry.action = "stopped",
@@ -219,5 +225,58 @@ mod tests {
         };
         let json = serde_json::to_value(report(&quiet, &[], &[], false)).expect("JSON");
         assert_eq!(json["changed"], false);
+    }
+
+    /// A roll that also sets limits on the instances it keeps names their services too.
+    #[test]
+    fn a_roll_names_the_kept_instances_it_updates_in_place() {
+        use crate::plan::{AppPlan, InstancePlan};
+        use crate::state::Desired;
+        use crate::unit::live::LiveChange;
+        use crate::unit::{UnitKind, UnitSpec};
+        let instance = |index: u32| InstancePlan {
+            index,
+            service: UnitSpec::new(format!("pm2ctl-web@{index}.service"), UnitKind::Service),
+            socket: None,
+        };
+        let web = DesiredApp {
+            plan: AppPlan {
+                name: "web".into(),
+                namespace: "default".into(),
+                slice: UnitSpec::new("pm2ctl-web.slice", UnitKind::Slice),
+                instances: vec![instance(0), instance(1)],
+                companions: Vec::new(),
+                listen_timeout: crate::plan::DEFAULT_LISTEN_TIMEOUT,
+            },
+            fingerprint: "f".into(),
+            desired: Desired::Running,
+        };
+        let diff = Diff {
+            changes: vec![Change {
+                app: "web".into(),
+                action: Action::Roll {
+                    reason: "pm2ctl-web@0.service is down".into(),
+                    instances: vec![0],
+                    extra: Vec::new(),
+                    companions: None,
+                    limits: vec![LiveChange {
+                        property: "MemoryMax",
+                        from: 1 << 20,
+                        to: 2 << 20,
+                    }],
+                },
+                live: Vec::new(),
+            }],
+            orphans: Vec::new(),
+        };
+        let json = serde_json::to_value(report(&diff, &[web], &[], true)).expect("JSON");
+        assert_eq!(
+            json["apps"][0]["units"],
+            serde_json::json!(["pm2ctl-web@0.service", "pm2ctl-web@1.service"])
+        );
+        assert_eq!(
+            json["apps"][0]["limits"],
+            serde_json::json!(["MemoryMax 1M → 2M"])
+        );
     }
 }
