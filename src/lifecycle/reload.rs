@@ -180,7 +180,7 @@ fn reload_batch(
             let restarted = Restarted {
                 service: &p.service,
                 socket: p.socket.is_some(),
-                restarts: p.n_restarts,
+                restarts: Some(p.n_restarts),
             };
             ready_after(
                 client,
@@ -221,8 +221,10 @@ pub struct Restarted<'a> {
     pub service: &'a str,
     /// It has a socket systemd holds: ready means accepting on it.
     pub socket: bool,
-    /// Its `NRestarts` before the restart.
-    pub restarts: u32,
+    /// Its `NRestarts` before the restart, when it ran steadily. `None` when systemd may
+    /// have been restarting it on its own (a failed version rolled back): the count first
+    /// seen after the restart is the one to compare with then.
+    pub restarts: Option<u32>,
 }
 
 /// Waits until the restarted instance is ready (see the module's doc), or fails if its
@@ -237,6 +239,7 @@ pub fn wait_ready(
     // The process the restart started: another one later means it died and systemd started
     // it again (its NRestarts may have been reset by the restart, so both are watched).
     let mut first_pid: Option<u32> = None;
+    let mut baseline = unit.restarts;
     loop {
         let state = client
             .read_states(std::slice::from_ref(&service))
@@ -252,7 +255,8 @@ pub fn wait_ready(
             .and_then(|s| s.n_restarts)
             .unwrap_or(0);
         let pid = state.main_pid();
-        let respawned = restarts > unit.restarts
+        let before = *baseline.get_or_insert(restarts);
+        let respawned = restarts > before
             || matches!((first_pid, pid), (Some(first), Some(now)) if first != now);
         if first_pid.is_none() {
             first_pid = pid;

@@ -86,8 +86,14 @@ impl Run<'_> {
                 at: index,
             };
             let old_socket = previous_socket(roll.previous, live, planned);
-            let result =
-                self.replace_instance(planned, &app.fingerprint, old_socket, live, &app.plan)?;
+            let result = self.replace_instance(
+                planned,
+                &app.fingerprint,
+                old_socket,
+                live,
+                &app.plan,
+                Running::Steadily,
+            )?;
             record_changed |= super::carry_restarts(
                 store,
                 name,
@@ -165,13 +171,17 @@ impl Run<'_> {
         old_socket: SocketFate,
         live: &[LiveUnit],
         plan: &AppPlan,
+        running: Running,
     ) -> Result<Result<Ready, String>> {
         let service = live.iter().find(|u| u.name == planned.service.name);
         let way = match (service.and_then(|s| s.transient_file.clone()), old_socket) {
             (Some(file), SocketFate::Kept | SocketFate::None) => Way::InPlace { file },
             _ => Way::Anew,
         };
-        let restarts = service.map_or(0, |s| s.n_restarts);
+        let restarts = match running {
+            Running::Steadily => Some(service.map_or(0, |s| s.n_restarts)),
+            Running::MaybeFailing => None,
+        };
         let started = Instant::now();
         match way {
             Way::InPlace { file } => {
@@ -196,6 +206,14 @@ impl Run<'_> {
                         // A value no unit file can hold: the unit is created anew instead.
                         Err(_) => return self.replace_anew(planned, plan, live, started),
                     }
+                }
+                if running == Running::MaybeFailing {
+                    // A restart asked for while systemd restarts a failing process on its own
+                    // is merged into that restart, which may still be starting the failed
+                    // version: stopping first cancels it, and what starts next is what
+                    // systemd has just read.
+                    self.client
+                        .stop_units(std::slice::from_ref(&planned.service.name))?;
                 }
                 let outcomes = self
                     .client
@@ -247,7 +265,7 @@ impl Run<'_> {
             &Restarted {
                 service: &planned.service.name,
                 socket: planned.socket.is_some(),
-                restarts: 0,
+                restarts: Some(0),
             },
             started + plan.listen_timeout,
         ))
@@ -318,29 +336,13 @@ impl Run<'_> {
                 (None, Some(new)) if new.socket.is_none() => SocketFate::None,
                 _ => SocketFate::Changed,
             };
-            let current = self
-                .client
-                .read_states(std::slice::from_ref(&old.service.name))?;
-            let live_now: Vec<LiveUnit> = now
-                .iter()
-                .map(|u| {
-                    let mut u = u.clone();
-                    if let Some(state) = current.iter().find(|s| s.name == u.name) {
-                        u.n_restarts = state
-                            .service
-                            .as_ref()
-                            .and_then(|s| s.n_restarts)
-                            .unwrap_or(0);
-                    }
-                    u
-                })
-                .collect();
             match self.replace_instance(
                 old,
                 &previous.fingerprint,
                 socket,
-                &live_now,
+                &now,
                 &previous.plan,
+                Running::MaybeFailing,
             )? {
                 Ok(_) => self.say(&format!(
                     "  rolled back {} to the previous definition",
@@ -364,6 +366,15 @@ impl Run<'_> {
         }
         Ok(true)
     }
+}
+
+/// How the instance being replaced runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Running {
+    /// Steadily: its count of systemd's restarts before the replacement is the baseline.
+    Steadily,
+    /// Perhaps failing and being restarted by systemd: a roll back of a failed version.
+    MaybeFailing,
 }
 
 /// What happens to an instance's socket.
