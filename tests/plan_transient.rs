@@ -6,7 +6,8 @@
 mod common;
 
 use common::Sandbox;
-use pm2ctl::plan::{self, host::SystemResolver, HostFacts, Plan, Scope};
+use pm2ctl::host::local::SystemResolver;
+use pm2ctl::plan::{self, HostFacts, Plan, Scope};
 use pm2ctl::systemd::{Client, StartRequest};
 use std::path::PathBuf;
 

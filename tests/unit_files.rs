@@ -7,7 +7,8 @@ mod common;
 
 use common::sandbox::{assert_success, stdout};
 use common::Sandbox;
-use pm2ctl::plan::{self, host::SystemResolver, HostFacts, Scope};
+use pm2ctl::host::local::SystemResolver;
+use pm2ctl::plan::{self, HostFacts, Scope};
 use pm2ctl::unit::render;
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod pm2;
 mod progress;
 pub mod redefine;
+pub mod reference;
 pub mod reload;
 pub mod remote;
 pub mod resurrect;

@@ -15,7 +15,7 @@
 use super::ManagerArgs;
 use crate::ecosystem;
 use crate::plan::Scope;
-use crate::saved;
+use crate::boot::saved;
 use crate::systemd::{self, Client};
 use anyhow::{bail, Context, Result};
 use std::os::unix::fs::PermissionsExt as _;

@@ -33,7 +33,7 @@ pub fn load(target: &str, only: &[String], env: Option<&str>) -> Result<(Ecosyst
     } else {
         let file = std::path::absolute(target)
             .with_context(|| format!("cannot resolve the path {target}"))?;
-        let (eco, warnings) = crate::saved::load(&file).map_err(anyhow::Error::new)?;
+        let (eco, warnings) = crate::boot::saved::load(&file).map_err(anyhow::Error::new)?;
         super::print_warnings(&warnings);
         (eco, Some(file))
     };

@@ -8,9 +8,9 @@
 //! count as it runs now.
 
 use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances, LogTarget};
-use crate::generator;
+use crate::boot::generator;
+use crate::host::ssh::Destination;
 use crate::plan::{self, Scope};
-use crate::ssh::Destination;
 use crate::state::{AppRecord, Desired, State};
 use crate::systemd::Client;
 use anyhow::{bail, Context, Result};
@@ -175,7 +175,7 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
 }
 
 /// The saved file of one manager: on this machine, or with `-H` on the remote host (read and
-/// replaced over ssh, see `crate::remote::store`).
+/// replaced over ssh, see `crate::host::remote::store`).
 #[derive(Debug, Clone)]
 pub struct SavedFile {
     path: PathBuf,
@@ -185,9 +185,9 @@ pub struct SavedFile {
 impl SavedFile {
     /// The saved file of `scope` on the machine this run manages.
     pub fn of(scope: Scope) -> Result<SavedFile> {
-        Ok(match crate::remote::selected() {
+        Ok(match crate::host::remote::selected() {
             Some(dest) => SavedFile {
-                path: crate::remote::RemoteDir::Config(scope)
+                path: crate::host::remote::RemoteDir::Config(scope)
                     .resolve(dest)?
                     .join(SAVED_FILE),
                 remote: Some(dest),
@@ -221,7 +221,7 @@ impl SavedFile {
     /// Its text; `None` when there is none.
     pub fn read(&self) -> Result<Option<String>> {
         match self.remote {
-            Some(dest) => crate::remote::read_file(dest, &self.path),
+            Some(dest) => crate::host::remote::read_file(dest, &self.path),
             None => match fs::read_to_string(&self.path) {
                 Ok(text) => Ok(Some(text)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -233,7 +233,7 @@ impl SavedFile {
     /// Replaces it with `text`, atomically.
     pub fn write(&self, text: &str) -> Result<()> {
         match self.remote {
-            Some(dest) => crate::remote::write_file(dest, &self.path, text),
+            Some(dest) => crate::host::remote::write_file(dest, &self.path, text),
             None => write_atomic(&self.path, text),
         }
     }
@@ -372,7 +372,7 @@ fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
         bail!("it was started without a file and its definition was not recorded");
     };
     // With -H, the file as the remote host has it: the state is that host's.
-    let eco = crate::remote::load_recorded(file)?;
+    let eco = crate::host::remote::load_recorded(file)?;
     let env = record.source.env.as_deref();
     let app = eco
         .apps
