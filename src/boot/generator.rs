@@ -20,12 +20,12 @@
 //! when neither says, 252 (the oldest supported), which only ever leaves newer properties out.
 
 use crate::apply;
-use crate::ecosystem::Ecosystem;
 use crate::boot::handover;
+use crate::boot::saved;
+use crate::ecosystem::Ecosystem;
 use crate::host::local::SystemResolver;
 use crate::plan::{self, HostFacts, Scope};
 use crate::preflight;
-use crate::boot::saved;
 use crate::unit::{render, UnitSpec};
 use std::ffi::OsString;
 use std::io::Write as _;

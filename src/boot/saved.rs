@@ -7,8 +7,8 @@
 //! made absolute (the file lives elsewhere than the one it came from) and its instance
 //! count as it runs now.
 
-use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances, LogTarget};
 use crate::boot::generator;
+use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances, LogTarget};
 use crate::host::ssh::Destination;
 use crate::plan::{self, Scope};
 use crate::state::{AppRecord, Desired, State};

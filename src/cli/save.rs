@@ -5,8 +5,8 @@
 //! Exit codes: 0 written, 1 it could not be (nothing is changed then).
 
 use super::ManagerArgs;
-use crate::plan::HostFacts;
 use crate::boot::saved::{self, SavedFile};
+use crate::plan::HostFacts;
 use crate::state;
 use anyhow::{Context, Result};
 use std::process::ExitCode;

@@ -13,9 +13,9 @@
 //! Exit codes: 0 done, 1 something is missing or not allowed (said on stderr).
 
 use super::ManagerArgs;
+use crate::boot::saved;
 use crate::ecosystem;
 use crate::plan::Scope;
-use crate::boot::saved;
 use crate::systemd::{self, Client};
 use anyhow::{bail, Context, Result};
 use std::os::unix::fs::PermissionsExt as _;

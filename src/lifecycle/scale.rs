@@ -9,8 +9,8 @@
 
 use super::engine;
 use crate::apply::{self, DesiredApp};
-use crate::ecosystem::{App, Ecosystem, ExecMode, Instances};
 use crate::boot::saved;
+use crate::ecosystem::{App, Ecosystem, ExecMode, Instances};
 use crate::state::{AppRecord, Desired, InstanceRecord, Store};
 use crate::systemd::Client;
 use crate::target::TargetError;
