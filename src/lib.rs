@@ -13,6 +13,7 @@ pub mod ecosystem;
 pub mod host;
 pub mod inspect;
 pub mod lifecycle;
+pub mod load;
 pub mod logs;
 pub mod plan;
 pub mod preflight;

@@ -49,7 +49,7 @@ fn rendered_unit_files_run_the_planned_command_and_environment() {
     );
     let file = dir.join("ecosystem.toml");
     std::fs::write(&file, toml).unwrap();
-    let eco = pm2ctl::ecosystem::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let eco = pm2ctl::load::ecosystem(&file).unwrap_or_else(|e| panic!("{e}"));
     let mut host = HostFacts::detect(Scope::System, Some(252));
     host.self_exe = Some(PathBuf::from(common::sandbox::PM2CTL));
     let plan = plan::plan(&eco, None, &host, &SystemResolver).unwrap_or_else(|e| panic!("{e}"));

@@ -476,7 +476,7 @@ mod output_tests {
         let outcome = generate(&file, &host, &out, &[]);
 
         // What apply would start: the same plan, fingerprinted, rendered.
-        let eco = crate::ecosystem::load(&file).unwrap();
+        let eco = crate::load::ecosystem(&file).unwrap();
         let good = Ecosystem {
             apps: eco.apps[..2].to_vec(),
             ..eco

@@ -126,7 +126,7 @@ pub fn load_text(path: &Path, text: &str) -> Result<Ecosystem, ecosystem::LoadEr
 pub fn load(path: &Path) -> Result<(Ecosystem, Vec<ecosystem::Warning>), ecosystem::LoadError> {
     match fs::read_to_string(path) {
         Ok(text) if is_empty_saved(&text) => load_text(path, &text).map(|eco| (eco, Vec::new())),
-        _ => ecosystem::load_with_warnings(path),
+        _ => crate::load::ecosystem_with_warnings(path),
     }
 }
 
@@ -434,7 +434,7 @@ mod tests {
         assert!(warnings[0].starts_with("gone: not saved"), "{warnings:?}");
         write_atomic(&saved, &to_toml(&eco)).unwrap();
 
-        let back = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+        let back = crate::load::ecosystem(&saved).unwrap_or_else(|e| panic!("{e}"));
         let api = &back.apps[0];
         assert_eq!(api.name, "api-production");
         assert!(!api.append_env_to_name);
@@ -474,7 +474,7 @@ mod tests {
              [[apps]]\nname = \"worker\"\nscript = \"/srv/w.js\"\nenv = { A = \"1\" }\n",
         )
         .unwrap();
-        let before = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+        let before = crate::load::ecosystem(&saved).unwrap_or_else(|e| panic!("{e}"));
 
         assert!(forget(&SavedFile::local(saved.clone()), &["other".into()])
             .unwrap()
@@ -487,7 +487,7 @@ mod tests {
             .unwrap(),
             ["api"]
         );
-        let after = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+        let after = crate::load::ecosystem(&saved).unwrap_or_else(|e| panic!("{e}"));
         // The same definition (only its line in the file moved).
         let mut worker = before.apps[1].clone();
         worker.span = after.apps[0].span;

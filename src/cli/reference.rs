@@ -100,7 +100,7 @@ const ENVIRONMENT: [(&str, &str); 4] = [
          one, /usr/lib/pm2ctl/pm2ctl-shim.js.",
     ),
     (
-        crate::ecosystem::NODE_VAR,
+        crate::load::NODE_VAR,
         "The node binary that evaluates PM2's JavaScript ecosystem files (.js, .cjs, .mjs, and \
          .json that is not strict JSON). Default: node, looked up in PATH.",
     ),

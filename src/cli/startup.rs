@@ -14,7 +14,6 @@
 
 use super::ManagerArgs;
 use crate::boot::saved;
-use crate::ecosystem;
 use crate::plan::Scope;
 use crate::systemd::{self, Client};
 use anyhow::{bail, Context, Result};
@@ -247,7 +246,7 @@ fn print_saved(scope: Scope) -> Result<()> {
         );
         return Ok(());
     }
-    let eco = ecosystem::load(&file)
+    let eco = crate::load::ecosystem(&file)
         .map_err(anyhow::Error::new)
         .with_context(|| format!("the saved state {} does not load", file.display()))?;
     println!("[PM2] At boot, from {}:", file.display());

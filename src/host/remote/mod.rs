@@ -214,7 +214,7 @@ pub fn run_script_with_input(
 pub fn load_recorded(path: &std::path::Path) -> Result<crate::ecosystem::Ecosystem, anyhow::Error> {
     use crate::ecosystem::{self, Format};
     let Some(dest) = selected() else {
-        return ecosystem::load(path).map_err(anyhow::Error::new);
+        return crate::load::ecosystem(path).map_err(anyhow::Error::new);
     };
     let format = Format::of(path).map_err(anyhow::Error::msg)?;
     if format == Format::JavaScript {
