@@ -1,7 +1,7 @@
 //! The apply engine (diff + executor) against a real systemd, with hand-built unit specs:
 //! what it does to units, independent of how ecosystem files are planned.
 
-mod common;
+use crate::common;
 
 use common::sandbox::stdout;
 use common::Sandbox;
