@@ -22,17 +22,7 @@ pub struct Candidate {
     pub whole_app: bool,
 }
 
-impl target::Process for Candidate {
-    fn pm_id(&self) -> u32 {
-        self.pm_id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-}
+target::process_by_fields!(Candidate);
 
 /// Everything known about apps that have logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
