@@ -460,11 +460,12 @@ fn an_apply_killed_half_way_is_completed_by_the_next_one() {
     // Edit it and kill -9 the apply while it waits for the old process to stop.
     write_file(&dir, &stubborn("two"));
     let script = format!(
-        "{} apply {file} >/dev/null 2>&1 & pid=$!; \
+        "{} apply {} >/dev/null 2>&1 & pid=$!; \
          i=0; until [ \"$(systemctl show -P ActiveState {unit})\" = deactivating ] || [ $i = 1200 ]; \
          do sleep 0.05; i=$((i+1)); done; \
          [ $i -lt 1200 ] || echo never-deactivating; kill -9 $pid; wait $pid; echo killed",
-        common::sandbox::PM2CTL
+        common::sandbox::sh(common::sandbox::PM2CTL),
+        common::sandbox::sh(&file),
     );
     let killed = sb.exec(&["sh", "-c", &script]);
     assert_eq!(stdout(&killed).trim(), "killed");

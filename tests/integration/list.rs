@@ -375,7 +375,7 @@ fn monit_shows_the_apps_in_a_terminal_and_quits_cleanly() {
     );
     let command = format!(
         "{} monit; echo \"EXIT=$?\"; stty -a | grep -o -- '-*icanon'",
-        common::sandbox::PM2CTL
+        common::sandbox::sh(common::sandbox::PM2CTL)
     );
     assert_success(
         "tmux send-keys",

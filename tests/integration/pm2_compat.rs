@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use common::sandbox::{fixture, stdout, workdir, PM2CTL};
+use common::sandbox::{fixture, sh, stdout, workdir, PM2CTL};
 use common::Sandbox;
 use std::path::PathBuf;
 use std::process::Output;
@@ -295,7 +295,10 @@ fn after_delete_all_the_saved_file_still_reads_as_nothing() {
         "start",
         &scene.sh(
             &sb,
-            &format!("pm2 start {} --uid root --name keep", fixture("signals.js")),
+            &format!(
+                "pm2 start {} --uid root --name keep",
+                sh(fixture("signals.js"))
+            ),
         ),
     );
     ok("save", &scene.sh(&sb, "pm2 save"));
@@ -304,7 +307,7 @@ fn after_delete_all_the_saved_file_still_reads_as_nothing() {
     let saved = sb.config_dir().join("dump.toml");
     ok(
         "start of the saved file",
-        &scene.sh(&sb, &format!("pm2 start {}", saved.display())),
+        &scene.sh(&sb, &format!("pm2 start {}", sh(saved.display()))),
     );
     assert!(jlist(&scene, &sb).is_empty());
     ok(
@@ -321,7 +324,7 @@ fn a_shell_command_line_runs_as_written() {
     let sb = Sandbox::boot();
     let scene = Scene::new("shell_line");
     let marker = scene.dir.join("ran");
-    let line = format!("echo ran > {}; sleep 300", marker.display());
+    let line = format!("echo ran > \"{}\"; sleep 300", marker.display());
     ok(
         "start of a command line",
         &scene.sh(&sb, &format!("pm2 start '{line}' --uid root")),
@@ -362,7 +365,7 @@ fn the_environment_on_the_command_line_reaches_the_app() {
             &sb,
             &format!(
                 "NODE_ENV=production GREETING='hello there' pm2 start {} --uid root --name envy",
-                fixture("signals.js")
+                sh(fixture("signals.js"))
             ),
         ),
     );
@@ -430,7 +433,7 @@ fn a_pm2_hosts_dump_moves_over_in_one_import() {
 fn resurrect_falls_back_to_the_previous_save_when_the_saved_file_is_damaged() {
     let sb = Sandbox::boot();
     let scene = Scene::new("resurrect_bak");
-    let signals = fixture("signals.js");
+    let signals = sh(fixture("signals.js"));
     ok(
         "start",
         &scene.sh(&sb, &format!("pm2 start {signals} --uid root --name first")),
@@ -462,7 +465,7 @@ fn resurrect_falls_back_to_the_previous_save_when_the_saved_file_is_damaged() {
 fn restart_options_change_the_app_as_pm2s_do() {
     let sb = Sandbox::boot();
     let scene = Scene::new("restart_options");
-    let signals = fixture("signals.js");
+    let signals = sh(fixture("signals.js"));
     let environ = |scene: &Scene| {
         let pid = jlist(scene, &sb)[0].3;
         let out = sb.exec(&["cat", &format!("/proc/{pid}/environ")]).stdout;
@@ -535,8 +538,8 @@ fn reload_logs_after_logrotate_moved_the_files_writes_new_ones() {
             &sb,
             &format!(
                 "PRINT_INTERVAL_MS=50 pm2 start {} --uid root --name printer -o {}",
-                fixture("printer.js"),
-                out_file.display()
+                sh(fixture("printer.js")),
+                sh(out_file.display())
             ),
         ),
     );
@@ -586,7 +589,7 @@ fn a_pm2_yaml_file_with_an_old_key_starts_with_a_warning() {
     scene.write(
         "process.yml",
         &format!(
-            "apps:\n  - name: yml-app\n    script: {}\n    user: root\n    \
+            "apps:\n  - name: yml-app\n    script: {:?}\n    user: root\n    \
              max_memory_restrat: 300M\n    env:\n      FROM: yaml\n",
             fixture("signals.js")
         ),

@@ -57,18 +57,20 @@ impl RemoteHost {
             dir,
             "sshd_config",
             &format!(
-                "ListenAddress {ADDRESS}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+                "ListenAddress {ADDRESS}\nHostKey \"{d}/host_key\"\n\
+                 AuthorizedKeysFile \"{d}/authorized_keys\"\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n\
-                 SetEnv PM2CTL_STATE_DIR={state} PM2CTL_CONFIG_DIR={config} PM2CTL_SHIM={shim}\n"
+                 SetEnv \"PM2CTL_STATE_DIR={state}\" \"PM2CTL_CONFIG_DIR={config}\" \
+                 \"PM2CTL_SHIM={shim}\"\n"
             ),
         );
         write(
             dir,
             "ssh_config",
             &format!(
-                "Host *\n  IdentityFile {d}/client_key\n  IdentitiesOnly yes\n  \
-                 UserKnownHostsFile {d}/known_hosts\n  GlobalKnownHostsFile /dev/null\n  \
+                "Host *\n  IdentityFile \"{d}/client_key\"\n  IdentitiesOnly yes\n  \
+                 UserKnownHostsFile \"{d}/known_hosts\"\n  GlobalKnownHostsFile /dev/null\n  \
                  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n"
             ),
         );
@@ -117,7 +119,8 @@ impl RemoteHost {
             "-c",
             &format!(
                 "ip addr add {ADDRESS}{PREFIX} dev veth-s && ip link set veth-s up && mkdir -p /run/sshd \
-                 && systemd-run --quiet --unit=test-sshd /usr/sbin/sshd -D -e -f {d}/sshd_config"
+                 && systemd-run --quiet --unit=test-sshd /usr/sbin/sshd -D -e -f {config}",
+                config = super::sandbox::sh(dir.join("sshd_config").display())
             ),
         ]);
         assert_success("starting sshd in the sandbox", &setup);
@@ -170,7 +173,7 @@ impl RemoteHost {
             .args(argv)
             .env(
                 "PM2CTL_SSH",
-                format!("ssh -F {}", self.ssh_config().display()),
+                format!("ssh -F {}", super::sandbox::sh(self.ssh_config().display())),
             )
             // pm2ctl's ssh control directory goes under the test's own directory, never the
             // host's /tmp (which the host-leak test watches).
