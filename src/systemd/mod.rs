@@ -601,6 +601,9 @@ impl Client {
                     }
                     _ => None,
                 };
+                if sample.is_none() && running(s) {
+                    tracing::debug!(unit = s.name, "not read from its cgroup");
+                }
                 async move {
                     let name = s.name;
                     let unit = UnitProps {
