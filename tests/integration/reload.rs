@@ -1,0 +1,208 @@
+//! `pm2ctl reload` against a real systemd: a cluster app under continuous keep-alive load
+//! loses no request, and a reload that meets an instance which never becomes ready stops
+//! there while the others keep serving.
+//!
+//! Most instances are made the way the plan makes them (one `ReusePort` socket per
+//! instance, the Node shim in NODE_OPTIONS, KillSignal=SIGINT) with systemd-run, so those
+//! tests depend on nothing but the reload itself; one goes through `pm2ctl start` end to end.
+
+use crate::common;
+
+use common::load::Load;
+use common::sandbox::{assert_success, fixtures_dir, stdout};
+use common::Sandbox;
+use std::path::Path;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+const PORT: u16 = 3300;
+
+fn shim() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("shim/node/pm2ctl-shim.js")
+        .display()
+        .to_string()
+}
+
+/// Instance `index` of cluster app `name`: its socket on 127.0.0.1:PORT and its service
+/// running fixture `script` under the shim, started.
+fn run_cluster_instance(sb: &Sandbox, name: &str, index: u32, script: &str, extra: &[String]) {
+    let mut argv = vec![
+        "systemd-run".to_string(),
+        format!("--unit=pm2ctl-{name}@{index}"),
+        format!("--slice=pm2ctl-{name}.slice"),
+        format!("--socket-property=ListenStream=127.0.0.1:{PORT}"),
+        "--socket-property=ReusePort=yes".to_string(),
+        format!("--property=LogExtraFields=PM2_APP={name}"),
+        format!("--property=LogExtraFields=PM2_INSTANCE={index}"),
+        "--property=LogExtraFields=PM2_NAMESPACE=default".to_string(),
+        "--property=KillSignal=SIGINT".to_string(),
+        "--property=TimeoutStopSec=10".to_string(),
+        format!("--setenv=NODE_OPTIONS=--require {}", shim()),
+        format!("--setenv=PORT={PORT}"),
+        format!("--setenv=NODE_APP_INSTANCE={index}"),
+        "--setenv=PM2CTL_KILL_TIMEOUT_MS=10000".to_string(),
+    ];
+    argv.extend(extra.iter().cloned());
+    argv.push("/usr/bin/node".to_string());
+    argv.push(fixtures_dir().join(script).display().to_string());
+    assert_success("systemd-run", &sb.exec(&argv));
+    let service = format!("pm2ctl-{name}@{index}.service");
+    assert_success("start the service", &sb.systemctl(&["start", &service]));
+}
+
+fn main_pid(sb: &Sandbox, unit: &str) -> u32 {
+    let out = sb.systemctl(&["show", "--property=MainPID", "--value", unit]);
+    stdout(&out).trim().parse().unwrap_or(0)
+}
+
+fn services(name: &str, instances: u32) -> Vec<String> {
+    (0..instances)
+        .map(|i| format!("pm2ctl-{name}@{i}.service"))
+        .collect()
+}
+
+fn reload_under_load_loses_nothing(instances: u32) {
+    let sb = Sandbox::boot();
+    for i in 0..instances {
+        run_cluster_instance(&sb, "web", i, "http.js", &[]);
+    }
+    assert_reload_under_load_loses_nothing(&sb, instances);
+}
+
+/// `pm2ctl reload web` (`instances` instances on PORT) while the load client runs: every
+/// instance gets a new process and the client sees no failed or non-2xx request.
+fn assert_reload_under_load_loses_nothing(sb: &Sandbox, instances: u32) {
+    let units = services("web", instances);
+    let before: Vec<u32> = units.iter().map(|u| main_pid(sb, u)).collect();
+    assert!(before.iter().all(|p| *p != 0), "pids before: {before:?}");
+
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = Load::start(sb, dir.path(), PORT);
+    load.wait_for_more(sb, 200);
+
+    let out = sb.pm2ctl(&["reload", "web"]);
+    assert_success("pm2ctl reload web", &out);
+    let printed = stdout(&out);
+    assert!(
+        printed.contains("[PM2] Applying action reloadProcessId on app [web]"),
+        "{printed}"
+    );
+
+    // Traffic goes on after the reload, then the client stops.
+    load.wait_for_more(sb, 200);
+    let result = load.finish();
+
+    let after: Vec<u32> = units.iter().map(|u| main_pid(sb, u)).collect();
+    for (b, a) in before.iter().zip(&after) {
+        assert!(*a != 0 && a != b, "pids before {before:?}, after {after:?}");
+    }
+    assert_eq!(
+        (result.failed, result.non2xx),
+        (0, 0),
+        "requests lost during the reload ({} answered), first errors: {:?}",
+        result.ok,
+        result.errors
+    );
+    assert!(result.ok > 0);
+    // Every old process closed its connections, so the requests after the reload were
+    // answered by new processes (which ones depends on the kernel's ReusePort hashing).
+    assert!(
+        after.iter().any(|p| result.pids.contains(p)),
+        "no new pid among those seen by the client: {:?}, new: {after:?}",
+        result.pids
+    );
+}
+
+#[test]
+fn reloading_two_instances_under_keep_alive_load_loses_no_request() {
+    reload_under_load_loses_nothing(2);
+}
+
+#[test]
+fn reloading_four_instances_under_keep_alive_load_loses_no_request() {
+    reload_under_load_loses_nothing(4);
+}
+
+#[test]
+fn an_app_started_by_pm2ctl_reloads_without_loss_and_reload_starts_it_when_stopped() {
+    let sb = Sandbox::boot();
+    let http = fixtures_dir().join("http.js").display().to_string();
+    let port = PORT.to_string();
+    let out = sb.pm2ctl(&[
+        "start", &http, "--uid", "root", "--name", "web", "-i", "2", "--port", &port,
+    ]);
+    assert_success("pm2ctl start", &out);
+    assert_reload_under_load_loses_nothing(&sb, 2);
+
+    assert_success("pm2ctl stop web", &sb.pm2ctl(&["stop", "web"]));
+    assert_success("pm2ctl reload web", &sb.pm2ctl(&["reload", "web"]));
+    for unit in services("web", 2) {
+        sb.wait_for(&format!("{unit} running again"), WAIT, || {
+            main_pid(&sb, &unit) != 0
+        });
+    }
+    assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
+}
+
+#[test]
+fn an_instance_that_never_becomes_ready_stops_the_reload_and_the_rest_keep_serving() {
+    let sb = Sandbox::boot();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let no_ready = dir.path().join("no-ready");
+    let wait_ready = [
+        "--property=Type=notify".to_string(),
+        "--property=NotifyAccess=all".to_string(),
+        "--property=TimeoutStartSec=3".to_string(),
+        format!("--setenv=NO_READY_FILE={}", no_ready.display()),
+    ];
+    for i in 0..2 {
+        run_cluster_instance(&sb, "slow", i, "ready-unless.js", &wait_ready);
+    }
+    let units = services("slow", 2);
+    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+
+    // From now on new processes never signal readiness.
+    std::fs::write(&no_ready, "").expect("write the marker");
+    let out = sb.pm2ctl(&["reload", "slow"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(errors.contains("[PM2][ERROR] [slow]"), "{errors}");
+    assert!(
+        errors.contains("not reloaded: the reload stopped at [slow]"),
+        "{errors}"
+    );
+
+    // The instance not reached still runs its old process, and the app still answers
+    // (on instance 0's socket systemd starts it again for the next connection).
+    assert_eq!(main_pid(&sb, &units[1]), before[1]);
+    for _ in 0..5 {
+        assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
+    }
+}
+
+#[test]
+fn an_app_without_a_socket_is_restarted_with_a_warning() {
+    let sb = Sandbox::boot();
+    let out = sb.exec(&[
+        "systemd-run".to_string(),
+        "--unit=pm2ctl-worker@0.service".to_string(),
+        "--slice=pm2ctl-worker.slice".to_string(),
+        "--property=LogExtraFields=PM2_APP=worker".to_string(),
+        "--property=KillSignal=SIGINT".to_string(),
+        "/usr/bin/node".to_string(),
+        fixtures_dir().join("signals.js").display().to_string(),
+    ]);
+    assert_success("systemd-run", &out);
+    let before = main_pid(&sb, "pm2ctl-worker@0.service");
+
+    let out = sb.pm2ctl(&["reload", "worker"]);
+    assert_success("pm2ctl reload worker", &out);
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        errors.contains("[PM2][WARN] [worker] has no socket held by systemd"),
+        "{errors}"
+    );
+    let after = main_pid(&sb, "pm2ctl-worker@0.service");
+    assert!(after != 0 && after != before, "{before} -> {after}");
+}
