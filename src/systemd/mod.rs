@@ -586,7 +586,7 @@ impl Client {
     ) -> Result<Vec<UnitState>> {
         let rows: std::collections::HashMap<&str, &ListedUnit> =
             listed.iter().map(|u| (u.name.as_str(), u)).collect();
-        let local_host = crate::remote::selected_target().is_none();
+        let local_host = self.host.is_local();
         let running = |s: &ServiceToRead<'_>| {
             rows.get(s.name).is_some_and(|r| {
                 r.load_state == "loaded" && r.active_state == "active" && r.sub_state == "running"
