@@ -602,3 +602,143 @@ fn a_pm2_yaml_file_with_an_old_key_starts_with_a_warning() {
     wait_online(&scene, &sb, 1);
     assert!(ok("env", &scene.sh(&sb, "pm2 env 0")).contains("FROM: yaml"));
 }
+
+/// The lines of a log file (empty when it does not exist yet).
+fn file_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn log_files_get_pm2s_date_prefix_and_the_app_stays_the_main_process() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("log_date_format");
+    let (out_file, err_file) = (scene.dir.join("out.log"), scene.dir.join("err.log"));
+    ok(
+        "start with --log-date-format",
+        &scene.sh(
+            &sb,
+            &format!(
+                "PRINT_INTERVAL_MS=50 pm2 start {} --uid root --name stamped -o out.log -e err.log \
+                 --log-date-format 'YYYY-MM-DD HH:mm:ss.SSS'",
+                fixture("printer.js")
+            ),
+        ),
+    );
+    wait_online(&scene, &sb, 1);
+    sb.wait_for("three lines in each file", WAIT, || {
+        file_lines(&out_file).len() >= 3 && file_lines(&err_file).len() >= 3
+    });
+    let stamp = |line: &str, stream: &str| {
+        // "2026-03-04 05:06:07.089: out line 1"
+        let (time, text) = line.split_once(": ").unwrap_or(("", line));
+        let shape = time.len() == 23
+            && time.chars().enumerate().all(|(i, c)| match i {
+                4 | 7 => c == '-',
+                10 => c == ' ',
+                13 | 16 => c == ':',
+                19 => c == '.',
+                _ => c.is_ascii_digit(),
+            });
+        assert!(
+            shape && text.starts_with(&format!("{stream} line ")),
+            "not PM2's `<date>: <line>`: {line:?}"
+        );
+    };
+    file_lines(&out_file).iter().for_each(|l| stamp(l, "out"));
+    file_lines(&err_file).iter().for_each(|l| stamp(l, "err"));
+
+    // The app itself is what jlist shows and what systemd supervises.
+    let pid = jlist(&scene, &sb)[0].3;
+    let comm = stdout(&sb.exec(&["cat", &format!("/proc/{pid}/comm")]));
+    assert_eq!(comm.trim(), "node", "the main process is the app");
+
+    // Stopping ends the copying process with the app, without systemd having to kill it,
+    // and the app's last lines are in the file.
+    ok("stop", &scene.sh(&sb, "pm2 stop stamped"));
+    let show = stdout(&sb.systemctl(&[
+        "show",
+        "-p",
+        "ActiveState",
+        "-p",
+        "Result",
+        "pm2ctl-stamped@0.service",
+    ]));
+    assert!(
+        show.contains("ActiveState=inactive") && show.contains("Result=success"),
+        "{show}"
+    );
+    let lines = file_lines(&out_file).len();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        file_lines(&out_file).len(),
+        lines,
+        "nothing writes after stop"
+    );
+    file_lines(&out_file).iter().for_each(|l| stamp(l, "out"));
+}
+
+#[test]
+fn a_cluster_app_with_merge_logs_writes_pm2s_json_lines_to_one_file() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("log_type_json");
+    scene.write(
+        "ecosystem.config.js",
+        &format!(
+            "module.exports = {{ apps: [{{ name: 'web', script: '{}', user: 'root',\n  \
+             instances: 2, exec_mode: 'cluster', merge_logs: true, log_type: 'json',\n  \
+             out_file: './logs/web.log', error_file: './logs/web.log',\n  \
+             env: {{ PRINT_INTERVAL_MS: '50' }} }}] }};\n",
+            fixture("printer.js")
+        ),
+    );
+    ok("start", &scene.sh(&sb, "pm2 start ecosystem.config.js"));
+    wait_online(&scene, &sb, 2);
+    let log = scene.dir.join("logs/web.log");
+    let records = || -> Vec<serde_json::Value> {
+        file_lines(&log)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    };
+    sb.wait_for("lines of both instances, out and err", WAIT, || {
+        let r = records();
+        [0, 1].iter().all(|id| {
+            ["out", "err"]
+                .iter()
+                .all(|t| r.iter().any(|v| v["process_id"] == *id && v["type"] == *t))
+        })
+    });
+    for line in file_lines(&log) {
+        let keys: Vec<String> =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line)
+                .expect("an object")
+                .keys()
+                .cloned()
+                .collect();
+        // serde_json's map sorts keys; PM2's order is checked on the text itself.
+        assert_eq!(keys.len(), 5, "{line}");
+        assert!(line.starts_with("{\"message\":\""), "{line}");
+        assert!(
+            line.contains("\",\"timestamp\":\"") && line.contains(",\"app_name\":\"web\"}"),
+            "{line}"
+        );
+    }
+    for v in records() {
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(message.contains(" line ") && message.ends_with('\n'), "{v}");
+        assert!(
+            v["timestamp"].as_str().unwrap_or_default().ends_with('Z'),
+            "{v}"
+        );
+    }
+    let files: Vec<String> = std::fs::read_dir(scene.dir.join("logs"))
+        .expect("the logs directory")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert_eq!(files, ["web.log"], "merge_logs: one file, no -0/-1 files");
+    ok("delete", &scene.sh(&sb, "pm2 delete all"));
+}

@@ -11,15 +11,24 @@
 //! - with `--merge-logs`, stderr goes wherever stdout goes (one combined file, PM2's
 //!   `log_file`, or one journal stream at stdout's priority);
 //! - with `--no-journal`, a stream with no file keeps what the unit gave it (e.g.
-//!   `StandardOutput=null` for `disable_logs`).
+//!   `StandardOutput=null` for `disable_logs`);
+//! - with `--date-format FMT` and/or `--json` (PM2's `log_date_format`, `log_type = "json"`),
+//!   a stream sent to a file goes through a pipe to a small copying process that writes each
+//!   line in that shape (see `file_format`). It is the only case where something of pm2ctl
+//!   stays beside the app, and only because the files were asked to hold what the app did not
+//!   write. It runs in the unit (systemd accounts, stops and kills it with the app), is not
+//!   the app's child (so the app never reaps it), ignores the stop signals and exits when the
+//!   app and every process holding the pipe are gone, after writing their last lines.
 //!
 //! Logging never stops an app from starting: when journald is unreachable or a file cannot
 //! be opened, the stream keeps what the unit gave it, and a warning says why.
 
+use super::file_format::{JsonFields, LineBuffer, LineFormat, Stream};
 use super::stream;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsFd;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -32,8 +41,15 @@ pub struct WrapOptions {
     pub err_file: Option<PathBuf>,
     pub merge_logs: bool,
     pub no_journal: bool,
-    /// `SYSLOG_IDENTIFIER` of the journal streams; derived when not given.
+    /// `SYSLOG_IDENTIFIER` of the journal streams, and the `app_name` of JSON lines;
+    /// derived when not given.
     pub identifier: Option<String>,
+    /// `log_date_format`: each line written to a file starts with the time in this format.
+    pub date_format: Option<String>,
+    /// `log_type = "json"`: each line written to a file is one of PM2's JSON objects.
+    pub json: bool,
+    /// The `process_id` of JSON lines.
+    pub process_id: u32,
     /// The real command: path, then its arguments.
     pub command: Vec<OsString>,
 }
@@ -82,14 +98,264 @@ pub fn exec_wrapped(options: &WrapOptions) -> anyhow::Error {
     });
     let (stdout_sink, stderr_sink) = sinks(options);
     let socket = Path::new(stream::STDOUT_SOCKET);
-    redirect(1, &stdout_sink, socket, &identifier);
-    redirect(2, &stderr_sink, socket, &identifier);
+    let format = line_format(options, &identifier);
+    let formatted = if format.is_raw() {
+        Formatted::default()
+    } else {
+        start_formatting(&format, &stdout_sink, &stderr_sink)
+    };
+    if !formatted.stdout {
+        redirect(1, &stdout_sink, socket, &identifier);
+    }
+    if !formatted.stderr {
+        redirect(2, &stderr_sink, socket, &identifier);
+    }
 
     let error = Command::new(program).args(args).exec();
     anyhow::anyhow!(
         "exec-wrap: cannot run {}: {error}",
         Path::new(program).display()
     )
+}
+
+/// The shape of the files' lines `options` ask for.
+fn line_format(options: &WrapOptions, app_name: &str) -> LineFormat {
+    LineFormat {
+        date_format: options.date_format.clone(),
+        json: options.json.then(|| JsonFields {
+            app_name: app_name.to_string(),
+            process_id: options.process_id,
+        }),
+    }
+}
+
+/// Which of stdout and stderr `start_formatting` took care of (pointed at its pipe, or left
+/// as they were after saying why).
+#[derive(Debug, Default)]
+struct Formatted {
+    stdout: bool,
+    stderr: bool,
+}
+
+/// One stream whose lines the copying process formats.
+struct Pump {
+    target_fd: i32,
+    stream: Stream,
+    file: File,
+}
+
+/// The file `sink` sends stream `target_fd` to, if any (`SameAsStdout` is stdout's file).
+fn file_of<'a>(sink: &'a Sink, stdout: &'a Sink) -> Option<&'a Path> {
+    match (sink, stdout) {
+        (Sink::File(path), _) | (Sink::SameAsStdout, Sink::File(path)) => Some(path),
+        _ => None,
+    }
+}
+
+/// Starts the copying process for the streams that go to files, and points those streams
+/// at its pipes. When it cannot be started, the files get the app's lines unformatted.
+fn start_formatting(format: &LineFormat, stdout: &Sink, stderr: &Sink) -> Formatted {
+    let mut done = Formatted::default();
+    let mut pumps = Vec::new();
+    let mut opened: Vec<(PathBuf, File)> = Vec::new();
+    for (target_fd, sink, stream) in [(1, stdout, Stream::Out), (2, stderr, Stream::Err)] {
+        let Some(path) = file_of(sink, stdout) else {
+            continue;
+        };
+        // One file for both streams (`log_file`) is opened once.
+        let file = match opened.iter().find(|(p, _)| p == path) {
+            Some((_, file)) => file.try_clone(),
+            None => open_log_file(path),
+        };
+        match file {
+            Ok(file) => {
+                if let Ok(copy) = file.try_clone() {
+                    opened.push((path.to_path_buf(), copy));
+                }
+                pumps.push(Pump {
+                    target_fd,
+                    stream,
+                    file,
+                });
+            }
+            Err(e) => {
+                let what = if target_fd == 1 { "stdout" } else { "stderr" };
+                eprintln!(
+                    "pm2ctl exec-wrap: {what} keeps its original destination: {}: {e}",
+                    path.display()
+                );
+            }
+        }
+        match target_fd {
+            1 => done.stdout = true,
+            _ => done.stderr = true,
+        }
+    }
+    if pumps.is_empty() {
+        return done;
+    }
+    let writers = match spawn_formatter(format, &mut pumps) {
+        Ok(writers) => writers,
+        Err(e) => {
+            eprintln!(
+                "pm2ctl exec-wrap: the log files get the app's lines unformatted: cannot start \
+                 the process that formats them: {e}"
+            );
+            pumps
+                .into_iter()
+                .map(|p| (p.target_fd, p.file.into()))
+                .collect()
+        }
+    };
+    for (target_fd, fd) in writers {
+        if let Err(e) = dup_onto(fd.as_fd(), target_fd) {
+            let what = if target_fd == 1 { "stdout" } else { "stderr" };
+            eprintln!("pm2ctl exec-wrap: {what} keeps its original destination: {e}");
+        }
+    }
+    done
+}
+
+/// Forks the copying process (twice, so that it is not the app's child) with one pipe per
+/// stream; returns the pipes' write ends, for the app.
+fn spawn_formatter(
+    format: &LineFormat,
+    pumps: &mut Vec<Pump>,
+) -> std::io::Result<Vec<(i32, OwnedFd)>> {
+    use nix::sys::wait::waitpid;
+    use nix::unistd::{fork, pipe2, ForkResult};
+    let mut pipes = Vec::new();
+    for _ in pumps.iter() {
+        pipes.push(pipe2(nix::fcntl::OFlag::O_CLOEXEC)?);
+    }
+    // SAFETY: exec-wrap is single-threaded (it runs before anything of pm2ctl starts a
+    // thread), so the child may allocate and do I/O; it ends with `_exit`.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => {
+            waitpid(child, None)?;
+            Ok(pumps
+                .iter()
+                .zip(pipes)
+                .map(|(pump, (_, write))| (pump.target_fd, write))
+                .collect())
+        }
+        ForkResult::Child => {
+            // SAFETY: as above; the grandchild is re-parented to the unit's manager.
+            if let Ok(ForkResult::Child) = unsafe { fork() } {
+                let inputs = std::mem::take(pumps)
+                    .into_iter()
+                    .zip(pipes)
+                    .map(|(pump, (read, write))| {
+                        drop(write);
+                        (File::from(read), pump)
+                    })
+                    .collect();
+                copy_formatted(format, inputs);
+            }
+            // SAFETY: ends this process without running anything of the parent's.
+            unsafe { nix::libc::_exit(0) }
+        }
+    }
+}
+
+/// The copying process: reads each pipe until every writer is gone, writing each line to
+/// its file in `format`. A line waiting for its newline is written when its stream has been
+/// quiet for a moment, as PM2 writes whatever its pipe handed over.
+fn copy_formatted(format: &LineFormat, inputs: Vec<(File, Pump)>) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    // The unit's stop signal reaches every process of the unit: this one outlives the app by
+    // the time it takes to write the app's last lines, then ends at end of file.
+    let mut ignored = SigSet::empty();
+    for signal in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGPIPE,
+    ] {
+        ignored.add(signal);
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&ignored), None);
+    close_other_fds(&inputs);
+
+    let mut open: Vec<(File, Pump, LineBuffer)> = inputs
+        .into_iter()
+        .map(|(read, pump)| (read, pump, LineBuffer::default()))
+        .collect();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !open.is_empty() {
+        let waiting = open.iter().any(|(_, _, b)| b.has_partial());
+        let timeout = if waiting {
+            PollTimeout::from(1000u16)
+        } else {
+            PollTimeout::NONE
+        };
+        let mut fds: Vec<PollFd<'_>> = open
+            .iter()
+            .map(|(read, _, _)| PollFd::new(read.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let ready = match poll(&mut fds, timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        };
+        let readable: Vec<bool> = fds
+            .iter()
+            .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        let now = chrono::Utc::now();
+        let mut ended = Vec::new();
+        for (i, (read, pump, buffer)) in open.iter_mut().enumerate() {
+            let lines = if ready == 0 {
+                buffer.take_partial().into_iter().collect()
+            } else if readable[i] {
+                match read.read(&mut chunk) {
+                    Ok(0) | Err(_) => {
+                        ended.push(i);
+                        buffer.take_partial().into_iter().collect()
+                    }
+                    Ok(n) => buffer.push(&chunk[..n]),
+                }
+            } else {
+                continue;
+            };
+            let out: Vec<u8> = lines
+                .iter()
+                .flat_map(|line| format.format(now, pump.stream, line))
+                .collect();
+            if !out.is_empty() {
+                // A full disk loses lines, as it would for the app writing them itself.
+                let _ = pump.file.write_all(&out);
+            }
+        }
+        for i in ended.into_iter().rev() {
+            open.remove(i);
+        }
+    }
+}
+
+/// Closes every descriptor the copying process inherited but does not use (the sockets
+/// systemd passed the app, among others), so it holds nothing open on the app's behalf.
+fn close_other_fds(inputs: &[(File, Pump)]) {
+    let keep: Vec<i32> = inputs
+        .iter()
+        .flat_map(|(read, pump)| [read.as_raw_fd(), pump.file.as_raw_fd()])
+        .collect();
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
+        .collect();
+    for fd in fds {
+        // The directory's own descriptor is among them; closing it after reading is fine.
+        let _ = nix::unistd::close(fd);
+    }
 }
 
 /// Points `target_fd` at `sink`; on failure leaves it as it was and says why on stderr

@@ -272,8 +272,15 @@ pub fn plan_app(
             )
             .collect();
         let mut output = Vec::new();
-        let exec_start =
-            logs::exec_start(&command.exec, app, &files, self_exe.as_deref(), &mut output);
+        let exec_start = logs::exec_start(
+            &command.exec,
+            app,
+            index,
+            &files,
+            self_exe.as_deref(),
+            &mut output,
+            &mut warnings,
+        );
 
         let mut s = UnitSpec::new(names.service(index), UnitKind::Service);
         s.set(
