@@ -653,8 +653,11 @@ fn log_files_get_pm2s_date_prefix_and_the_app_stays_the_main_process() {
 
     // The app itself is what jlist shows and what systemd supervises.
     let pid = jlist(&scene, &sb)[0].3;
-    let comm = stdout(&sb.exec(&["cat", &format!("/proc/{pid}/comm")]));
-    assert_eq!(comm.trim(), "node", "the main process is the app");
+    let cmdline = stdout(&sb.exec(&["cat", &format!("/proc/{pid}/cmdline")])).replace('\0', " ");
+    assert!(
+        cmdline.contains("printer.js") && !cmdline.contains("exec-wrap"),
+        "the main process is the app: {cmdline}"
+    );
 
     // Stopping ends the copying process with the app, without systemd having to kill it,
     // and the app's last lines are in the file.
@@ -740,5 +743,49 @@ fn a_cluster_app_with_merge_logs_writes_pm2s_json_lines_to_one_file() {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
     assert_eq!(files, ["web.log"], "merge_logs: one file, no -0/-1 files");
+    ok("delete", &scene.sh(&sb, "pm2 delete all"));
+}
+
+#[test]
+fn a_cluster_port_only_the_code_knows_is_shared_or_the_logs_say_how() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("port_in_code");
+    scene.write(
+        "fixed.js",
+        "require('http').createServer((q, r) => r.end(String(process.pid)))\
+         .listen(3402, () => console.log('listening'));\n",
+    );
+    let out = scene.sh(&sb, "pm2 start fixed.js -i 2 --uid root --name fixed");
+    ok("start -i 2", &out);
+    assert!(
+        stderr(&out).contains("cluster mode without `port`"),
+        "the plan warns: {}",
+        stderr(&out)
+    );
+    let version = stdout(&sb.exec(&["node", "-p", "process.versions.node"]));
+    eprintln!("Node {} in the sandbox", version.trim());
+    let mut parts = version
+        .trim()
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if major > 22 || (major == 22 && minor >= 12) {
+        wait_online(&scene, &sb, 2);
+        let pids: Vec<String> = jlist(&scene, &sb).iter().map(|p| p.3.to_string()).collect();
+        sb.wait_for("both instances answer on 3402", WAIT, || {
+            let answers: Vec<String> = (0..20)
+                .map(|_| stdout(&sb.curl("http://127.0.0.1:3402/")))
+                .collect();
+            pids.iter().all(|pid| answers.contains(pid))
+        });
+    } else {
+        sb.wait_for("the logs say which port to set", WAIT, || {
+            let logs = scene.sh(&sb, "pm2 logs fixed --nostream --lines 100");
+            let text = stdout(&logs) + &stderr(&logs);
+            text.contains("pm2ctl: port 3402 is taken") && text.contains("set `port = 3402`")
+        });
+        // The first instance serves meanwhile.
+        ok("curl", &sb.curl("http://127.0.0.1:3402/"));
+    }
     ok("delete", &scene.sh(&sb, "pm2 delete all"));
 }
