@@ -789,3 +789,49 @@ fn a_cluster_port_only_the_code_knows_is_shared_or_the_logs_say_how() {
     }
     ok("delete", &scene.sh(&sb, "pm2 delete all"));
 }
+
+#[test]
+fn pm2_worker_interval_on_the_command_line_makes_the_memory_check_that_often() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("worker_interval");
+    let grow = scene.dir.join("grow");
+    // Mark: 90 % of 128 MiB = 115.2 MiB; the app grows to 120 MiB, under the hard limit, so
+    // only the check can replace it.
+    ok(
+        "start",
+        &scene.sh(
+            &sb,
+            &format!(
+                "PM2_WORKER_INTERVAL=2000 GROW_FILE={} GROW_TO_MB=120 PORT=3404 pm2 start {} \
+                 --uid root --name fat --max-memory-restart 128M",
+                grow.display(),
+                fixture("grow.js")
+            ),
+        ),
+    );
+    wait_online(&scene, &sb, 1);
+    let calendar =
+        stdout(&sb.systemctl(&["show", "-p", "TimersCalendar", "pm2ctl-fat-memory.timer"]));
+    assert!(calendar.contains("*:*:00/2 "), "{calendar}");
+    let shown = ok("show", &scene.sh(&sb, "pm2 show fat"));
+    assert!(shown.contains("checked every 2 s"), "{shown}");
+
+    let before = jlist(&scene, &sb)[0].3;
+    std::fs::write(&grow, "").expect("write the grow file");
+    sb.wait_for("the app to grow", WAIT, || {
+        let log = sb.journalctl(&["-u", "pm2ctl-fat@0.service", "-o", "cat"]);
+        stdout(&log).contains(&format!("grown pid={before}"))
+    });
+    // Within a few checks of 2 s (plus the replacement), far inside the default 30 s.
+    sb.wait_for("the grown app replaced", Duration::from_secs(12), || {
+        let list = jlist(&scene, &sb);
+        list[0].3 != before && list[0].3 != 0
+    });
+    // By the check, not by the kernel's limit.
+    let journal = stdout(&sb.journalctl(&["PM2_APP=fat", "SYSLOG_IDENTIFIER=pm2ctl", "-o", "cat"]));
+    assert!(
+        journal.contains(&format!("pid {before}) exceeds the memory mark")),
+        "{journal}"
+    );
+    ok("delete", &scene.sh(&sb, "pm2 delete all"));
+}

@@ -330,7 +330,7 @@ pub static APP_OPTION_DOCS: &[OptionDoc] = &[
         default: "none",
         systemd: "MemoryMax, and pm2ctl-<name>-memory.timer: a graceful reload at 90 % of it",
         example: "max_memory_restart = \"300M\"",
-        text: "A hard cgroup limit the kernel enforces, with a graceful reload of an instance whose resident memory passes 90 % of it, checked every 30 s.",
+        text: "A hard cgroup limit the kernel enforces, with a graceful reload of an instance whose resident memory passes 90 % of it, checked every 30 s, or every PM2_WORKER_INTERVAL milliseconds when the app's env sets it (as PM2's worker).",
     },
     OptionDoc {
         key: "watch",
