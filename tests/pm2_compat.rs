@@ -835,3 +835,52 @@ fn pm2_worker_interval_on_the_command_line_makes_the_memory_check_that_often() {
     );
     ok("delete", &scene.sh(&sb, "pm2 delete all"));
 }
+
+#[test]
+fn restart_with_a_new_name_renames_the_app() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("rename");
+    let signals = fixture("signals.js");
+    ok(
+        "start two apps",
+        &scene.sh(
+            &sb,
+            &format!(
+                "pm2 start {signals} --uid root --name old && pm2 start {signals} --uid root --name other"
+            ),
+        ),
+    );
+    wait_online(&scene, &sb, 2);
+
+    let taken = scene.sh(&sb, "pm2 restart old --name other");
+    assert_eq!(taken.status.code(), Some(1), "{}", stderr(&taken));
+    assert!(
+        stderr(&taken).contains("already exists"),
+        "{}",
+        stderr(&taken)
+    );
+    let both = scene.sh(&sb, "pm2 restart all --name one");
+    assert_eq!(both.status.code(), Some(1));
+    assert!(
+        stderr(&both).contains("renames one app"),
+        "{}",
+        stderr(&both)
+    );
+
+    let text = ok(
+        "restart --name",
+        &scene.sh(&sb, "pm2 restart old --name new"),
+    );
+    assert!(text.contains("[PM2] old renamed new"), "{text}");
+    wait_online(&scene, &sb, 2);
+    let names: Vec<String> = jlist(&scene, &sb).into_iter().map(|p| p.0).collect();
+    assert!(
+        names.contains(&"new".to_string()) && !names.contains(&"old".to_string()),
+        "{names:?}"
+    );
+    let units = stdout(&sb.systemctl(&["list-units", "--all", "--no-legend", "pm2ctl-old*"]));
+    assert!(units.trim().is_empty(), "the old units are gone: {units}");
+    // The app of the new name is the same app: restart and stop reach it by that name.
+    ok("stop new", &scene.sh(&sb, "pm2 stop new"));
+    ok("delete all", &scene.sh(&sb, "pm2 delete all"));
+}
