@@ -884,3 +884,36 @@ fn restart_with_a_new_name_renames_the_app() {
     ok("stop new", &scene.sh(&sb, "pm2 stop new"));
     ok("delete all", &scene.sh(&sb, "pm2 delete all"));
 }
+
+#[test]
+fn stop_with_watch_stops_watching_and_restart_with_watch_toggles_it() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("stop_watch");
+    scene.write("app.js", "setInterval(() => {}, 1000);\n");
+    let watching = |scene: &Scene| {
+        let text = ok("pm2 jlist", &scene.sh(&sb, "pm2 jlist"));
+        let list: serde_json::Value = serde_json::from_str(&text).expect("jlist is JSON");
+        list[0]["pm2_env"]["watch"].as_bool()
+    };
+    ok(
+        "start --watch",
+        &scene.sh(&sb, "pm2 start app.js --uid root --name watched --watch"),
+    );
+    wait_online(&scene, &sb, 1);
+    assert_eq!(watching(&scene), Some(true));
+    ok("stop --watch", &scene.sh(&sb, "pm2 stop watched --watch"));
+    ok("restart", &scene.sh(&sb, "pm2 restart watched"));
+    wait_online(&scene, &sb, 1);
+    assert_eq!(watching(&scene), Some(false), "stop --watch ended watching");
+    ok(
+        "restart --watch",
+        &scene.sh(&sb, "pm2 restart watched --watch"),
+    );
+    wait_online(&scene, &sb, 1);
+    assert_eq!(
+        watching(&scene),
+        Some(true),
+        "restart --watch toggled it on"
+    );
+    ok("delete", &scene.sh(&sb, "pm2 delete all"));
+}
