@@ -70,7 +70,8 @@ impl Engine {
         // The client honours DBUS_SYSTEM_BUS_ADDRESS; each test runs in its own process.
         std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", sb.system_bus_address());
         Engine {
-            client: Client::connect(Scope::System).expect("connect to the sandbox's systemd"),
+            client: Client::connect(&pm2ctl::host::Host::local(), Scope::System)
+                .expect("connect to the sandbox's systemd"),
             store: Store::lock(state).expect("lock the state"),
         }
     }

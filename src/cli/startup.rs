@@ -13,9 +13,8 @@
 //! Exit codes: 0 done, 1 something is missing or not allowed (said on stderr).
 
 use super::ManagerArgs;
-use crate::ecosystem;
+use crate::boot::saved;
 use crate::plan::Scope;
-use crate::saved;
 use crate::systemd::{self, Client};
 use anyhow::{bail, Context, Result};
 use std::os::unix::fs::PermissionsExt as _;
@@ -220,7 +219,8 @@ fn unstartup(scope: Scope, delete_saved: bool) -> Result<()> {
 /// `daemon-reload`, so the generator runs now with what changed. A user's manager that is
 /// not running is no error: it runs the generator when it starts.
 fn reload(scope: Scope) -> Result<()> {
-    match Client::connect(scope) {
+    // Never another host: `startup` sets up this machine's boot.
+    match Client::connect(&crate::host::Host::local(), scope) {
         Ok(client) => {
             client.daemon_reload()?;
             println!("[PM2] systemd reloaded: the generator ran with the saved state");
@@ -247,7 +247,7 @@ fn print_saved(scope: Scope) -> Result<()> {
         );
         return Ok(());
     }
-    let eco = ecosystem::load(&file)
+    let eco = crate::load::ecosystem(&file)
         .map_err(anyhow::Error::new)
         .with_context(|| format!("the saved state {} does not load", file.display()))?;
     println!("[PM2] At boot, from {}:", file.display());

@@ -4,7 +4,7 @@
 
 use crate::apply::{self, DesiredApp, Failure};
 use crate::ecosystem::Ecosystem;
-use crate::plan::{self, HostFacts, Plan};
+use crate::plan::{self, HostFacts, Plan, PlanError};
 use crate::state::{Source, Store};
 use crate::systemd::Client;
 use anyhow::{Context, Result};
@@ -39,28 +39,38 @@ pub fn converge(
 /// app output goes through this pm2ctl's `exec-wrap`; with `-H`, the remote host's facts
 /// (see `remote::host`).
 pub fn host_facts(client: &Client) -> Result<HostFacts> {
-    if let Some(dest) = crate::remote::selected() {
-        return crate::remote::host::facts(dest, client.scope(), client.major_version());
+    if let Some(dest) = client.host().ssh() {
+        return crate::host::remote::facts::facts(dest, client.scope(), client.major_version());
     }
     let mut host = HostFacts::detect(client.scope(), Some(client.major_version()));
     host.self_exe = std::env::current_exe().ok();
     Ok(host)
 }
 
-/// Plans an ecosystem on the managed host: with `-H`, its paths are looked up there.
-pub fn plan(eco: &Ecosystem, env: Option<&str>, host: &HostFacts) -> Result<Plan> {
-    let planned = match crate::remote::selected() {
+/// Plans an ecosystem on `client`'s host: another host's paths are looked up there.
+pub fn plan(client: &Client, eco: &Ecosystem, env: Option<&str>, host: &HostFacts) -> Result<Plan> {
+    plan_on(client, eco, env, host)?
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("cannot plan {}", eco.source.display()))
+}
+
+/// [`plan`], telling a failure to look at the host (the outer error) from a file whose
+/// apps cannot be planned (the inner one, the file's fault).
+pub fn plan_on(
+    client: &Client,
+    eco: &Ecosystem,
+    env: Option<&str>,
+    host: &HostFacts,
+) -> Result<Result<Plan, PlanError>> {
+    Ok(match client.host().ssh() {
         Some(dest) => {
-            let resolver = crate::remote::host::RemoteResolver::new(dest);
+            let resolver = crate::host::remote::facts::RemoteResolver::new(dest);
             let planned = plan::plan(eco, env, host, &resolver);
             if let Some(e) = resolver.take_error() {
                 return Err(e.context(format!("cannot look at files on {}", dest.target)));
             }
             planned
         }
-        None => plan::plan(eco, env, host, &plan::host::SystemResolver),
-    };
-    planned
-        .map_err(anyhow::Error::new)
-        .with_context(|| format!("cannot plan {}", eco.source.display()))
+        None => plan::plan(eco, env, host, &crate::host::local::SystemResolver),
+    })
 }

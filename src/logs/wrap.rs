@@ -194,7 +194,7 @@ fn start_formatting(format: &LineFormat, stdout: &Sink, stderr: &Sink) -> Format
     if pumps.is_empty() {
         return done;
     }
-    let writers = match spawn_formatter(format, &mut pumps) {
+    let writers = match spawn_formatter(format, &pumps) {
         Ok(writers) => writers,
         Err(e) => {
             eprintln!(
@@ -216,46 +216,147 @@ fn start_formatting(format: &LineFormat, stdout: &Sink, stderr: &Sink) -> Format
     done
 }
 
-/// Forks the copying process (twice, so that it is not the app's child) with one pipe per
-/// stream; returns the pipes' write ends, for the app.
-fn spawn_formatter(
-    format: &LineFormat,
-    pumps: &mut Vec<Pump>,
-) -> std::io::Result<Vec<(i32, OwnedFd)>> {
-    use nix::sys::wait::waitpid;
-    use nix::unistd::{fork, pipe2, ForkResult};
-    let mut pipes = Vec::new();
-    for _ in pumps.iter() {
-        pipes.push(pipe2(nix::fcntl::OFlag::O_CLOEXEC)?);
+/// The hidden first argument that runs pm2ctl as the copying process (handled before the
+/// command line is parsed, as `generate`'s).
+pub const COPY_VERB: &str = "__copy-logs";
+
+/// Where the copying process finds its streams: the pipe of stdout at fd 3 and its file at
+/// fd 4; the pipe of stderr at fd 5 and its file at fd 6.
+const OUT_FDS: (i32, i32) = (3, 4);
+const ERR_FDS: (i32, i32) = (5, 6);
+
+/// What the copying process is told (after [`COPY_VERB`]).
+#[derive(clap::Parser, Debug)]
+#[command(no_binary_name = true)]
+struct CopyArgs {
+    /// Start the copier as a child of this process, then exit: it is re-parented to the
+    /// unit's manager, so it is not the app's child.
+    #[arg(long)]
+    detach: bool,
+    /// stdout's pipe and file are at fds 3 and 4.
+    #[arg(long)]
+    out: bool,
+    /// stderr's pipe and file are at fds 5 and 6.
+    #[arg(long)]
+    err: bool,
+    #[arg(long)]
+    date_format: Option<String>,
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value_t = 0)]
+    process_id: u32,
+    #[arg(long, default_value = "")]
+    app_name: String,
+}
+
+/// Starts the copying process (through a short-lived middle process, so that it is not the
+/// app's child) with one pipe per stream; returns the pipes' write ends, for the app.
+fn spawn_formatter(format: &LineFormat, pumps: &[Pump]) -> std::io::Result<Vec<(i32, OwnedFd)>> {
+    use command_fds::{CommandFdExt, FdMapping};
+    let mut command = Command::new("/proc/self/exe");
+    command.arg0("pm2ctl").args([COPY_VERB, "--detach"]);
+    if let Some(date_format) = &format.date_format {
+        command.args(["--date-format", date_format]);
     }
-    // SAFETY: exec-wrap is single-threaded (it runs before anything of pm2ctl starts a
-    // thread), so the child may allocate and do I/O; it ends with `_exit`.
-    match unsafe { fork() }? {
-        ForkResult::Parent { child } => {
-            waitpid(child, None)?;
-            Ok(pumps
-                .iter()
-                .zip(pipes)
-                .map(|(pump, (_, write))| (pump.target_fd, write))
-                .collect())
-        }
-        ForkResult::Child => {
-            // SAFETY: as above; the grandchild is re-parented to the unit's manager.
-            if let Ok(ForkResult::Child) = unsafe { fork() } {
-                let inputs = std::mem::take(pumps)
-                    .into_iter()
-                    .zip(pipes)
-                    .map(|(pump, (read, write))| {
-                        drop(write);
-                        (File::from(read), pump)
-                    })
-                    .collect();
-                copy_formatted(format, inputs);
+    if let Some(fields) = &format.json {
+        command.args(["--json", "--app-name", &fields.app_name]);
+        command.args(["--process-id", &fields.process_id.to_string()]);
+    }
+    let mut mappings = Vec::new();
+    let mut writers = Vec::new();
+    for pump in pumps {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (flag, (pipe_fd, file_fd)) = match pump.stream {
+            Stream::Out => ("--out", OUT_FDS),
+            Stream::Err => ("--err", ERR_FDS),
+        };
+        command.arg(flag);
+        mappings.push(FdMapping {
+            parent_fd: read,
+            child_fd: pipe_fd,
+        });
+        mappings.push(FdMapping {
+            parent_fd: pump.file.try_clone()?.into(),
+            child_fd: file_fd,
+        });
+        writers.push((pump.target_fd, write));
+    }
+    command
+        .fd_mappings(mappings)
+        .map_err(|_| std::io::Error::other("two streams for one descriptor"))?;
+    command.stdin(std::process::Stdio::null());
+    let status = command.status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "it ended at once ({status})"
+        )));
+    }
+    Ok(writers)
+}
+
+/// `pm2ctl __copy-logs …`: the copying process (or, with `--detach`, the middle process
+/// that starts it). `args` follow the verb.
+pub fn copy_main(args: Vec<OsString>) -> std::process::ExitCode {
+    use clap::Parser;
+    let Ok(parsed) = CopyArgs::try_parse_from(&args) else {
+        eprintln!("pm2ctl: {COPY_VERB} is pm2ctl's own: run by exec-wrap, not by hand");
+        return std::process::ExitCode::from(2);
+    };
+    if parsed.detach {
+        // The descriptors 3 to 6 are inherited as they are (command-fds cleared their
+        // close-on-exec flag); the middle process ends at once.
+        let rest = args.iter().filter(|a| a.as_os_str() != "--detach");
+        let started = Command::new("/proc/self/exe")
+            .arg0("pm2ctl")
+            .arg(COPY_VERB)
+            .args(rest)
+            .stdin(std::process::Stdio::null())
+            .spawn();
+        return match started {
+            Ok(_) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pm2ctl: cannot start the process that formats the log files: {e}");
+                std::process::ExitCode::FAILURE
             }
-            // SAFETY: ends this process without running anything of the parent's.
-            unsafe { nix::libc::_exit(0) }
+        };
+    }
+    let format = LineFormat {
+        date_format: parsed.date_format,
+        json: parsed.json.then_some(JsonFields {
+            app_name: parsed.app_name,
+            process_id: parsed.process_id,
+        }),
+    };
+    let mut inputs = Vec::new();
+    for (wanted, stream, (pipe_fd, file_fd)) in [
+        (parsed.out, Stream::Out, OUT_FDS),
+        (parsed.err, Stream::Err, ERR_FDS),
+    ] {
+        if !wanted {
+            continue;
+        }
+        // The inherited descriptors, reopened through /proc: the same pipe and the same
+        // file (appended to), as owned handles.
+        let read = File::open(format!("/proc/self/fd/{pipe_fd}"));
+        let file = OpenOptions::new()
+            .append(true)
+            .open(format!("/proc/self/fd/{file_fd}"));
+        match (read, file) {
+            (Ok(read), Ok(file)) => inputs.push((
+                read,
+                Pump {
+                    target_fd: pipe_fd,
+                    stream,
+                    file,
+                },
+            )),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("pm2ctl: cannot take over the log stream at fd {pipe_fd}: {e}")
+            }
         }
     }
+    copy_formatted(&format, inputs);
+    std::process::ExitCode::SUCCESS
 }
 
 /// The copying process: reads each pipe until every writer is gone, writing each line to
