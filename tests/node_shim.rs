@@ -620,7 +620,7 @@ fn shutdown_with_message_turns_the_stop_signal_into_a_shutdown_message() {
 
 /// `node --require shim -e code` with stdout and stderr piped, not waited for.
 fn run_in_background(envs: &[(&str, String)], code: &str) -> App {
-    let child = Command::new("node")
+    let child = Command::new(node_binary())
         .args(["--require", &shim(), "-e", code])
         .env_remove("NOTIFY_SOCKET")
         .envs(envs.iter().map(|(k, v)| (k, v)))
@@ -700,19 +700,14 @@ fn spawn_cluster_instance(port: u16, index: u32) -> App {
         "require('http').createServer((q, r) => r.end(String(process.pid)))\
          .listen({port}, () => console.log('listening'))"
     );
-    let child = Command::new(node_binary())
-        .args(["--require", &shim(), "-e", &code])
-        .env("exec_mode", "cluster_mode")
-        .env("instances", "2")
-        .env("NODE_APP_INSTANCE", index.to_string())
-        .env_remove("LISTEN_FDS")
-        .env_remove("LISTEN_PID")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn node");
-    App::new(child)
+    run_in_background(
+        &[
+            ("exec_mode", "cluster_mode".into()),
+            ("instances", "2".into()),
+            ("NODE_APP_INSTANCE", index.to_string()),
+        ],
+        &code,
+    )
 }
 
 #[test]
