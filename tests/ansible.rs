@@ -445,4 +445,6 @@ fn the_collection_passes_ansible_test_sanity() {
         .output()
         .expect("ansible-test");
     assert_success("ansible-test sanity", &out);
+    // Which tests ran (and which were skipped, and why), for the log.
+    println!("{}", text(&out));
 }
