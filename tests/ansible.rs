@@ -175,62 +175,93 @@ fn web(extra: &str) -> String {
     )
 }
 
-#[test]
-fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
-    let hosts: Vec<Sandbox> = (0..HOSTS).map(|_| Sandbox::boot()).collect();
-    let dir = common::sandbox::workdir("ansible", "three_hosts");
-    let remote = RemoteHost::start_many(&hosts.iter().collect::<Vec<_>>(), &dir.join("ssh"));
-    let ansible = Ansible::new(&dir.join("ansible"));
-    ansible.install_collection();
+/// Sandboxed hosts reached from one client namespace, and Ansible to drive them.
+struct Fleet {
+    remote: RemoteHost,
+    hosts: Vec<Sandbox>,
+    ansible: Ansible,
+    dir: PathBuf,
+}
 
-    // Each host's PATH has the pm2ctl under test in a directory of its own (as the package
-    // puts it in /usr/bin); one directory per variant for the preflight checks at the end.
-    let bin = |name: &str, pm2ctl: Option<&str>| {
-        let d = dir.join(name);
+impl Fleet {
+    fn new(count: usize, test: &str) -> Fleet {
+        let hosts: Vec<Sandbox> = (0..count).map(|_| Sandbox::boot()).collect();
+        let dir = common::sandbox::workdir("ansible", test);
+        let remote = RemoteHost::start_many(&hosts.iter().collect::<Vec<_>>(), &dir.join("ssh"));
+        let ansible = Ansible::new(&dir.join("ansible"));
+        ansible.install_collection();
+        Fleet {
+            remote,
+            hosts,
+            ansible,
+            dir,
+        }
+    }
+
+    /// A PATH for the hosts whose first directory holds `pm2ctl` as `script` (none when
+    /// `None`): each host runs the pm2ctl under test from there, as the package puts it in
+    /// /usr/bin.
+    fn path_with(&self, name: &str, script: Option<&str>) -> String {
+        let d = self.dir.join(name);
         std::fs::create_dir_all(&d).expect("bin dir");
-        match pm2ctl {
-            Some(script) => {
-                std::fs::write(d.join("pm2ctl"), script).expect("write pm2ctl");
-                let out = Command::new("chmod")
-                    .arg("+x")
-                    .arg(d.join("pm2ctl"))
-                    .output()
-                    .expect("chmod");
-                assert_success("chmod", &out);
-            }
-            None => {}
+        if let Some(script) = script {
+            std::fs::write(d.join("pm2ctl"), script).expect("write pm2ctl");
+            let out = Command::new("chmod")
+                .arg("+x")
+                .arg(d.join("pm2ctl"))
+                .output()
+                .expect("chmod");
+            assert_success("chmod", &out);
         }
         format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", d.display())
-    };
-    let current = bin(
-        "current",
-        Some(&format!("#!/bin/sh\nexec {PM2CTL} \"$@\"\n")),
-    );
-    let old = bin("old", Some("#!/bin/sh\necho 'pm2ctl 0.0.9'\n"));
-    let missing = bin("missing", None);
-    let inventory = |name: &str, per_host: &dyn Fn(usize) -> String| {
+    }
+
+    /// The PATH with the pm2ctl under test.
+    fn path(&self) -> String {
+        self.path_with(
+            "current",
+            Some(&format!("#!/bin/sh\nexec {PM2CTL} \"$@\"\n")),
+        )
+    }
+
+    /// An inventory of the hosts (group `web`) with `per_host(i)`'s variables; each host's
+    /// ecosystem file goes to its sandbox's directory.
+    fn inventory(&self, name: &str, per_host: &dyn Fn(usize) -> String) -> PathBuf {
         let mut text = String::from("[web]\n");
-        for (i, sb) in hosts.iter().enumerate() {
+        for (i, sb) in self.hosts.iter().enumerate() {
             text += &format!(
                 "host{i} ansible_host={} ecosystem_path={}/ecosystem.toml {}\n",
-                remote.address(i),
+                self.remote.address(i),
                 sb.dir().display(),
                 per_host(i)
             );
         }
         text += "[web:vars]\nansible_user=root\n";
-        let path = dir.join(name);
+        let path = self.dir.join(name);
         std::fs::write(&path, text).expect("write the inventory");
         path
-    };
-    let hosts_ini = inventory("hosts.ini", &|_| format!("pm2ctl_path={current}"));
+    }
+
+    fn playbook(&self, inventory: &Path, args: &[&str]) -> Output {
+        playbook(&self.remote, &self.ansible, inventory, args)
+    }
+}
+
+#[test]
+fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
+    let fleet = Fleet::new(HOSTS, "three_hosts");
+    let (hosts, dir) = (&fleet.hosts, &fleet.dir);
+    let current = fleet.path();
+    let old = fleet.path_with("old", Some("#!/bin/sh\necho 'pm2ctl 0.0.9'\n"));
+    let missing = fleet.path_with("missing", None);
+    let hosts_ini = fleet.inventory("hosts.ini", &|_| format!("pm2ctl_path={current}"));
     let playbooks = Path::new(REPO).join("tests/ansible");
     let apply_yml = playbooks.join("apply.yml").display().to_string();
     let ecosystem = dir.join("ecosystem.toml");
     let ecosystem_var = format!("ecosystem={}", ecosystem.display());
     let run = |what: &str, args: &[&str]| -> String {
         let started = Instant::now();
-        let out = playbook(&remote, &ansible, &hosts_ini, args);
+        let out = fleet.playbook(&hosts_ini, args);
         assert_success(what, &out);
         println!("{what}: {:.1} s", started.elapsed().as_secs_f64());
         text(&out)
@@ -249,7 +280,7 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
         ],
     );
     assert!(recaps_have(&first, &["changed=2", "failed=0"]), "{first}");
-    let pids = main_pids(&hosts);
+    let pids = main_pids(hosts);
     assert!(
         pids.iter().flatten().all(|p| p != "0" && !p.is_empty()),
         "{pids:?}"
@@ -268,7 +299,7 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
     );
     assert!(recaps_have(&again, &["changed=0", "failed=0"]), "{again}");
     assert_eq!(
-        main_pids(&hosts),
+        main_pids(hosts),
         pids,
         "the second apply restarted something"
     );
@@ -294,7 +325,7 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
         HOSTS,
         "the plan as a diff: {check}"
     );
-    assert_eq!(main_pids(&hosts), pids, "check mode restarted something");
+    assert_eq!(main_pids(hosts), pids, "check mode restarted something");
 
     // A rolling reload, one host at a time, each host under keep-alive load.
     let loads: Vec<Load> = hosts
@@ -310,7 +341,7 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
         .collect();
     let reload_yml = playbooks.join("reload.yml").display().to_string();
     let rollout = Instant::now();
-    let out = playbook(&remote, &ansible, &hosts_ini, &[&reload_yml]);
+    let out = fleet.playbook(&hosts_ini, &[&reload_yml]);
     let took = rollout.elapsed();
     assert_success("the rolling reload", &out);
     let reload = text(&out);
@@ -327,7 +358,7 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
         reload.matches("PLAY [Reload web host by host]").count(),
         HOSTS
     );
-    for (load, sb) in loads.iter().zip(&hosts) {
+    for (load, sb) in loads.iter().zip(hosts) {
         load.wait_for_more(sb, 100);
     }
     for (i, load) in loads.into_iter().enumerate() {
@@ -341,7 +372,7 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
         );
         assert!(result.ok > 0, "host{i}: no request answered");
     }
-    let reloaded = main_pids(&hosts);
+    let reloaded = main_pids(hosts);
     for (before, after) in pids.iter().flatten().zip(reloaded.iter().flatten()) {
         assert!(before != after && after != "0", "{pids:?} → {reloaded:?}");
     }
@@ -356,9 +387,7 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
     // A broken file fails on every host with pm2ctl's own message and changes nothing.
     let broken = dir.join("broken.toml");
     std::fs::write(&broken, web("max_memory_restrat = \"300M\"\n")).expect("write");
-    let out = playbook(
-        &remote,
-        &ansible,
+    let out = fleet.playbook(
         &hosts_ini,
         &[
             &apply_yml,
@@ -375,19 +404,19 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
     );
     assert!(recaps_have(&failed, &["ignored=1", "failed=0"]), "{failed}");
     assert_eq!(
-        main_pids(&hosts),
+        main_pids(hosts),
         reloaded,
         "a broken file changed something"
     );
 
     // Where pm2ctl is too old or missing, the task fails saying so.
-    let preflight = inventory("preflight.ini", &|i| match i {
+    let preflight = fleet.inventory("preflight.ini", &|i| match i {
         0 => format!("pm2ctl_path={old} expect_error='pm2ctl 0.0.9 on this host is too old'"),
         1 => format!("pm2ctl_path={missing} expect_error='pm2ctl is not installed on this host'"),
         _ => format!("pm2ctl_path={current}"),
     });
     let facts_yml = playbooks.join("facts.yml").display().to_string();
-    let out = playbook(&remote, &ansible, &preflight, &[&facts_yml]);
+    let out = fleet.playbook(&preflight, &[&facts_yml]);
     assert_success("the facts on hosts without a usable pm2ctl", &out);
     let preflight = text(&out);
     for (host, ignored) in [
@@ -406,6 +435,42 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
 
 /// `ansible-test sanity` on the collection, run where it can be here: locally on the venv's
 /// Python (no containers), each test in the venv ansible-test makes for it from PyPI.
+#[test]
+fn the_app_module_acts_only_when_the_app_is_not_already_as_asked() {
+    let fleet = Fleet::new(1, "app");
+    let inventory = fleet.inventory("hosts.ini", &|_| format!("pm2ctl_path={}", fleet.path()));
+    let ecosystem = fleet.dir.join("ecosystem.toml");
+    std::fs::write(&ecosystem, web("")).expect("write the ecosystem file");
+    let playbooks = Path::new(REPO).join("tests/ansible");
+    let out = fleet.playbook(
+        &inventory,
+        &[
+            &playbooks.join("apply.yml").display().to_string(),
+            "-e",
+            &format!("ecosystem={}", ecosystem.display()),
+            "-e",
+            "expect_changed=true",
+        ],
+    );
+    assert_success("the apply", &out);
+    let out = fleet.playbook(
+        &inventory,
+        &[&playbooks.join("app.yml").display().to_string()],
+    );
+    assert_success("every state of the app module, twice each", &out);
+    let output = text(&out);
+    // Five steps, each acting once and then finding it done (and asserting so).
+    let line = recap(&output, "host0");
+    assert!(
+        line.split_whitespace().any(|w| w == "changed=5"),
+        "{output}"
+    );
+    assert!(line.split_whitespace().any(|w| w == "failed=0"), "{output}");
+    let sb = &fleet.hosts[0];
+    assert_eq!(sb.unit_state("pm2ctl-web@0.service"), "inactive");
+    assert!(!stdout(&sb.pm2ctl(&["jlist"])).contains("\"web\""));
+}
+
 #[test]
 fn the_collection_passes_ansible_test_sanity() {
     let dir = common::sandbox::workdir("ansible", "sanity");

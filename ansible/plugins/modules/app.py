@@ -153,26 +153,31 @@ def main():
 
     current = rows()
     actions = []
+
+    def act(*action):
+        actions.append(' '.join(action))
+        if not module.check_mode:
+            pm2ctl.run_or_fail(*action)
+
     if state == 'absent':
         if current:
-            actions.append(['delete', name])
+            act('delete', name)
     else:
         if not current:
             module.fail_json(
                 msg='pm2ctl knows no app named %s on this host: apply an ecosystem file that '
                     'defines it first (pm2ctl.pm2ctl.apply)' % name)
         if instances is not None and len(current) != instances:
-            actions.append(['scale', name, str(instances)])
+            act('scale', name, str(instances))
+            if not module.check_mode:
+                current = rows()
         verb, needed = VERBS[state]
-        if needed(current) or (actions and state == 'started'):
-            actions.append([verb, name])
+        if needed(current):
+            act(verb, name)
 
-    if not module.check_mode:
-        for action in actions:
-            pm2ctl.run_or_fail(*action)
     module.exit_json(
         changed=bool(actions),
-        actions=[' '.join(a) for a in actions],
+        actions=actions,
         instances=current if module.check_mode or not actions else rows(),
         version=pm2ctl.version,
     )
