@@ -17,11 +17,11 @@ description:
     C(reload), C(delete) and C(scale).
   - Reads C(pm2ctl jlist) first and does nothing when the app already is as asked, except for
     C(restarted) and C(reloaded), which always act.
-  - Needs pm2ctl 0.1.0 or newer installed on the managed host; the task fails saying so when it
-    is missing or older.
 version_added: "0.1.0"
 author:
   - pm2ctl developers (@pm2ctl)
+extends_documentation_fragment:
+  - pm2ctl.pm2ctl.pm2ctl
 options:
   name:
     description:
@@ -42,16 +42,6 @@ options:
       - How many instances the app runs (C(pm2ctl scale)); instances are removed from the
         highest index down and added at the lowest free one, the others keep running.
     type: int
-  scope:
-    description:
-      - Which systemd manager runs the app, the system's or the connecting user's.
-    type: str
-    choices: [system, user]
-    default: system
-  binary:
-    description:
-      - The pm2ctl to run; by default the one in C(PATH).
-    type: path
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -60,10 +50,6 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 seealso:
   - module: pm2ctl.pm2ctl.apply
   - module: pm2ctl.pm2ctl.facts

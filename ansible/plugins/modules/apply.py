@@ -17,11 +17,11 @@ description:
     replaced one instance at a time, each new instance ready before the next.
   - The file is checked before anything is touched; an invalid file fails the task with
     pm2ctl's own message (file, line and key) and changes nothing.
-  - Needs pm2ctl 0.1.0 or newer installed on the managed host; the task fails saying so when it
-    is missing or older.
 version_added: "0.1.0"
 author:
   - pm2ctl developers (@pm2ctl)
+extends_documentation_fragment:
+  - pm2ctl.pm2ctl.pm2ctl
 options:
   file:
     description:
@@ -45,16 +45,6 @@ options:
       - Every app then counts as changed.
     type: bool
     default: false
-  scope:
-    description:
-      - Which systemd manager runs the apps, the system's or the connecting user's.
-    type: str
-    choices: [system, user]
-    default: system
-  binary:
-    description:
-      - The pm2ctl to run; by default the one in C(PATH).
-    type: path
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -64,10 +54,6 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: the diff is the plan pm2ctl prints, one line per app that changes.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 notes:
   - The JSON document this module reads is described in the repository's docs/apply-json.md.
 seealso:

@@ -14,22 +14,12 @@ short_description: What pm2ctl runs on a host, as facts
 description:
   - Reads C(pm2ctl jlist) on the managed host and sets C(ansible_facts.pm2ctl_apps), one entry
     per instance.
-  - Needs pm2ctl 0.1.0 or newer installed on the managed host; the task fails saying so when it
-    is missing or older.
 version_added: "0.1.0"
 author:
   - pm2ctl developers (@pm2ctl)
-options:
-  scope:
-    description:
-      - Which systemd manager to ask, the system's or the connecting user's.
-    type: str
-    choices: [system, user]
-    default: system
-  binary:
-    description:
-      - The pm2ctl to run; by default the one in C(PATH).
-    type: path
+extends_documentation_fragment:
+  - pm2ctl.pm2ctl.pm2ctl
+options: {}
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -41,10 +31,6 @@ attributes:
   facts:
     description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 seealso:
   - module: pm2ctl.pm2ctl.apply
   - module: pm2ctl.pm2ctl.app
