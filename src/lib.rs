@@ -5,23 +5,19 @@
 //! ─▶ `systemd` (transient units over D-Bus) or `unit` rendering (unit files, generator).
 
 pub mod apply;
+pub mod boot;
 pub mod checkpoint;
 pub mod cli;
 pub mod deploy;
 pub mod ecosystem;
-pub mod generate;
-pub mod generator;
-pub mod handover;
+pub mod host;
 pub mod inspect;
-pub mod installed;
 pub mod lifecycle;
+pub mod load;
 pub mod logs;
 pub mod plan;
 pub mod preflight;
-pub mod remote;
 pub mod safe_path;
-pub mod saved;
-pub mod ssh;
 pub mod state;
 pub mod status;
 pub mod systemd;

@@ -130,9 +130,9 @@ fn main() -> ExitCode {
     // For package builds: man pages and completions rendered from this very definition.
     if std::env::args_os()
         .nth(1)
-        .is_some_and(|a| a == pm2ctl::generate::VERB)
+        .is_some_and(|a| a == pm2ctl::cli::reference::VERB)
     {
-        return pm2ctl::generate::main(Cli::command());
+        return pm2ctl::cli::reference::main(Cli::command());
     }
     // Units that run pm2ctl itself send a `$` as a token (see `unit::dollar`).
     let args = pm2ctl::unit::dollar::decode(std::env::args_os().collect());

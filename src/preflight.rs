@@ -311,18 +311,7 @@ fn require(
 
 /// Whether `path` carries an access ACL, which may grant what its mode bits do not.
 fn has_acl(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let (Ok(path), Ok(name)) = (
-        std::ffi::CString::new(path.as_os_str().as_bytes()),
-        std::ffi::CString::new("system.posix_acl_access"),
-    ) else {
-        return false;
-    };
-    // SAFETY: both strings are NUL-terminated and live across the call; a null buffer of
-    // size 0 asks only for the attribute's size.
-    let size =
-        unsafe { nix::libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
-    size > 0
+    matches!(xattr::get(path, "system.posix_acl_access"), Ok(Some(v)) if !v.is_empty())
 }
 
 fn user_name(uid: u32) -> String {

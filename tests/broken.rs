@@ -10,7 +10,7 @@
 //! `PM2CTL_BLESS=1` to write the `.expected` of a new case from what pm2ctl reports
 //! (then read it: it becomes the contract).
 
-use pm2ctl::ecosystem::{self, Diagnostic};
+use pm2ctl::ecosystem::Diagnostic;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -63,7 +63,7 @@ fn render_expected(diagnostics: &[Diagnostic]) -> String {
 
 /// Checks one input against its expectations; returns a description of each mismatch.
 fn check_case(input: &Path, expected: &[Expected]) -> Vec<String> {
-    let diagnostics = match ecosystem::load(input) {
+    let diagnostics = match pm2ctl::load::ecosystem(input) {
         Ok(_) => return vec!["loaded without any error".to_string()],
         Err(e) => e.diagnostics,
     };
@@ -137,7 +137,7 @@ fn every_broken_file_reports_its_line_and_key() {
         let text = match std::fs::read_to_string(&expected_path) {
             Ok(t) => t,
             Err(_) if bless => {
-                let diagnostics = ecosystem::load(input).err().map(|e| e.diagnostics);
+                let diagnostics = pm2ctl::load::ecosystem(input).err().map(|e| e.diagnostics);
                 let rendered = render_expected(&diagnostics.unwrap_or_default());
                 std::fs::write(&expected_path, rendered).expect("write .expected");
                 continue;
@@ -165,7 +165,7 @@ fn a_ten_megabyte_file_is_refused_clearly() {
         text.push_str("# padding padding padding padding padding padding padding padding\n");
     }
     std::fs::write(&path, text).expect("write");
-    let e = ecosystem::load(&path).expect_err("a 10 MB file must be refused");
+    let e = pm2ctl::load::ecosystem(&path).expect_err("a 10 MB file must be refused");
     assert_eq!(e.diagnostics.len(), 1);
     assert!(
         e.diagnostics[0].message.contains("larger than"),

@@ -95,7 +95,7 @@ fn the_pm2_example_means_the_same_as_the_toml_example() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let load = |name: &str| {
         let mut eco =
-            pm2ctl::ecosystem::load(&examples.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            pm2ctl::load::ecosystem(&examples.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         for app in &mut eco.apps {
             app.span = Default::default();
         }

@@ -2,11 +2,10 @@
 //! listening socket as fd 3 with LISTEN_FDS/LISTEN_PID set, as systemd does for a socket
 //! unit, and check what an unmodified app does with it. Needs `node` on PATH.
 
+use command_fds::{CommandFdExt, FdMapping};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -124,21 +123,14 @@ fn spawn_activated(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let fd = socket.as_raw_fd();
-    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if fd == 3 {
-                // Already fd 3: just let it survive exec.
-                if nix::libc::fcntl(3, nix::libc::F_SETFD, 0) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            } else if nix::libc::dup2(fd, 3) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The socket as fd 3 in the child, as systemd passes it (command-fds does the dup2
+    // between fork and exec).
+    let socket = socket.try_clone().expect("a second handle on the socket");
+    cmd.fd_mappings(vec![FdMapping {
+        parent_fd: socket.into(),
+        child_fd: 3,
+    }])
+    .expect("one mapping for fd 3");
     App::new(cmd.spawn().expect("spawn node (is it installed?)"))
 }
 

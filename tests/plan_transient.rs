@@ -6,7 +6,8 @@
 mod common;
 
 use common::Sandbox;
-use pm2ctl::plan::{self, host::SystemResolver, HostFacts, Plan, Scope};
+use pm2ctl::host::local::SystemResolver;
+use pm2ctl::plan::{self, HostFacts, Plan, Scope};
 use pm2ctl::systemd::{Client, StartRequest};
 use std::path::PathBuf;
 
@@ -63,7 +64,7 @@ fn planned(systemd_version: u32) -> Plan {
     let http = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/http.js");
     let file = dir.join("ecosystem.toml");
     std::fs::write(&file, ECOSYSTEM.replace("HTTP", http.to_str().unwrap())).unwrap();
-    let eco = pm2ctl::ecosystem::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let eco = pm2ctl::load::ecosystem(&file).unwrap_or_else(|e| panic!("{e}"));
     let mut host = HostFacts::detect(Scope::System, Some(systemd_version));
     host.self_exe = Some(PathBuf::from(common::sandbox::PM2CTL));
     plan::plan(&eco, None, &host, &SystemResolver).unwrap_or_else(|e| panic!("{e}"))

@@ -7,7 +7,8 @@ mod common;
 
 use common::sandbox::{assert_success, stdout};
 use common::Sandbox;
-use pm2ctl::plan::{self, host::SystemResolver, HostFacts, Scope};
+use pm2ctl::host::local::SystemResolver;
+use pm2ctl::plan::{self, HostFacts, Scope};
 use pm2ctl::unit::render;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -48,7 +49,7 @@ fn rendered_unit_files_run_the_planned_command_and_environment() {
     );
     let file = dir.join("ecosystem.toml");
     std::fs::write(&file, toml).unwrap();
-    let eco = pm2ctl::ecosystem::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let eco = pm2ctl::load::ecosystem(&file).unwrap_or_else(|e| panic!("{e}"));
     let mut host = HostFacts::detect(Scope::System, Some(252));
     host.self_exe = Some(PathBuf::from(common::sandbox::PM2CTL));
     let plan = plan::plan(&eco, None, &host, &SystemResolver).unwrap_or_else(|e| panic!("{e}"));

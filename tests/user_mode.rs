@@ -105,7 +105,7 @@ fn a_users_manager_runs_that_users_apps() {
     assert_success("apply --user", &apply);
     let warned = String::from_utf8_lossy(&apply.stderr)
         .contains("app `uapp`: max_memory_restart is not enforced");
-    let unenforced = pm2ctl::plan::host::memory_unenforced(
+    let unenforced = pm2ctl::host::local::memory_unenforced(
         pm2ctl::plan::Scope::User,
         UID,
         &inside(&sb, "/sys/fs/cgroup"),

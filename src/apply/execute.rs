@@ -22,11 +22,11 @@
 mod roll;
 
 use super::diff::{Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit, Options};
+use crate::boot::generator;
+use crate::boot::handover;
+use crate::boot::saved;
 use crate::checkpoint;
-use crate::generator;
-use crate::handover;
 use crate::plan::AppPlan;
-use crate::saved;
 use crate::state::{self, AppRecord, Source, Store};
 use crate::systemd::{self, Client, JobOutcome, StartRequest};
 use crate::unit::UnitSpec;

@@ -94,12 +94,12 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
     };
     let scope = args.manager.scope();
     let client = Client::connect(scope)?;
-    let remote = crate::remote::selected();
+    let remote = crate::host::remote::selected();
     let planned = match remote {
         Some(dest) => {
             // With -H the paths in the file are the remote host's (see remote::host).
-            let host = crate::remote::host::facts(dest, scope, client.major_version())?;
-            let resolver = crate::remote::host::RemoteResolver::new(dest);
+            let host = crate::host::remote::facts::facts(dest, scope, client.major_version())?;
+            let resolver = crate::host::remote::facts::RemoteResolver::new(dest);
             let planned = plan::plan(&eco, args.env.as_deref(), &host, &resolver);
             if let Some(e) = resolver.take_error() {
                 return Err(e.context(format!("cannot look at files on {}", dest.target)));
@@ -113,7 +113,7 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
                 &eco,
                 args.env.as_deref(),
                 &host,
-                &plan::host::SystemResolver,
+                &crate::host::local::SystemResolver,
             )
         }
     };

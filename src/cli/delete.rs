@@ -2,7 +2,7 @@
 //! too (`saved::unsave`), so it does not come back at the next boot. A partly deleted app
 //! (some of its instances by id) stays saved as it was, until the next `save`.
 
-use crate::saved;
+use crate::boot::saved;
 use crate::systemd::Client;
 use anyhow::Result;
 

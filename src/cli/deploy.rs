@@ -9,7 +9,6 @@
 
 use super::UsageError;
 use crate::deploy::{self, Verb};
-use crate::ecosystem;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,7 +43,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(r) => r,
         Err(e) => return super::finish(Err(e)),
     };
-    let eco = match ecosystem::load(&request.file) {
+    let eco = match crate::load::ecosystem(&request.file) {
         Ok(eco) => eco,
         Err(e) => return super::finish(Err(e.into())),
     };

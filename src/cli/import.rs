@@ -10,7 +10,7 @@ use std::process::ExitCode;
 pub fn run(file: &Path) -> ExitCode {
     let dump = ecosystem::is_pm2_dump(file);
     let loaded = if dump {
-        ecosystem::load_pm2_dump(file).map(|(eco, warnings)| {
+        crate::load::pm2_dump(file).map(|(eco, warnings)| {
             super::print_warnings(&warnings);
             eco
         })

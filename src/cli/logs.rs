@@ -262,8 +262,8 @@ impl Sink for Collected {
 
 /// The user whose apps `logs --user` shows: the caller, or with `-H` the user ssh logs in as.
 fn journal_uid() -> Result<u32> {
-    match crate::remote::selected() {
-        Some(dest) => crate::remote::run_script(dest, "id -u")?
+    match crate::host::remote::selected() {
+        Some(dest) => crate::host::remote::run_script(dest, "id -u")?
             .trim()
             .parse()
             .with_context(|| format!("unexpected `id -u` from {}", dest.target)),

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod pm2;
 mod progress;
 pub mod redefine;
+pub mod reference;
 pub mod reload;
 pub mod remote;
 pub mod resurrect;
@@ -186,7 +187,7 @@ impl ManagerArgs {
 
 /// Loads an ecosystem file as `ecosystem::load` does, showing its warnings on stderr.
 pub fn load_file(path: &std::path::Path) -> Result<crate::ecosystem::Ecosystem, LoadError> {
-    let (eco, warnings) = crate::ecosystem::load_with_warnings(path)?;
+    let (eco, warnings) = crate::load::ecosystem_with_warnings(path)?;
     print_warnings(&warnings);
     Ok(eco)
 }

@@ -178,7 +178,7 @@ struct Sampler {
 
 impl Sampler {
     fn take(&mut self, client: &Client, scope: Scope) -> Result<Snapshot> {
-        // With -H, the remote host's state (see `crate::remote`).
+        // With -H, the remote host's state (see `crate::host::remote`).
         let state = state::read_current(scope)?;
         let mut snapshot = inspect::collect(client, &state)?;
         let now = Instant::now();

@@ -3,7 +3,8 @@
 //! this machine's facts (CPUs, user, PATH, systemd version); needs no running systemd.
 
 use super::{ManagerArgs, UsageError};
-use crate::plan::{self, host::SystemResolver, HostFacts};
+use crate::host::local::SystemResolver;
+use crate::plan::{self, HostFacts};
 use crate::unit;
 use anyhow::Result;
 use std::path::PathBuf;

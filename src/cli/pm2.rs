@@ -4,10 +4,10 @@
 
 use super::list::snapshot;
 use super::ManagerArgs;
+use crate::boot::saved::{self, SavedFile};
 use crate::inspect::jlist;
 use crate::inspect::js::Js;
 use crate::lifecycle::{self, Action, Proc};
-use crate::saved::{self, SavedFile};
 use crate::state;
 use anyhow::{Context, Result};
 use clap::error::{ContextKind, ContextValue, ErrorKind};

@@ -1,4 +1,4 @@
-//! `-H [user@]host`: which verbs reach another machine (see `crate::remote`).
+//! `-H [user@]host`: which verbs reach another machine (see `crate::host::remote`).
 //!
 //! Every verb that manages apps works on the other host: its systemd (system manager, or the
 //! ssh user's own with `--user`), its journal and its pm2ctl state and saved state. The ones
@@ -19,9 +19,13 @@ pub const DEPLOY: &str = "deploy reaches the hosts of the file's [deploy.ENV] ta
 
 /// Selects `host` for this process, unless the verb cannot work there (`refusal` says why).
 /// The returned session ends the run's ssh master when dropped: hold it until the end.
-pub fn select(host: &str, verb: &str, refusal: Option<&str>) -> Result<crate::remote::Session> {
+pub fn select(
+    host: &str,
+    verb: &str,
+    refusal: Option<&str>,
+) -> Result<crate::host::remote::Session> {
     if let Some(why) = refusal {
         bail!("-H {host}: `{verb}` does not work on another host: {why}");
     }
-    crate::remote::select(host)
+    crate::host::remote::select(host)
 }

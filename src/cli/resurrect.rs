@@ -3,7 +3,7 @@
 //! host's saved state, on that host.
 
 use super::ManagerArgs;
-use crate::saved::SavedFile;
+use crate::boot::saved::SavedFile;
 use std::process::ExitCode;
 
 /// The arguments of `resurrect`.
@@ -43,14 +43,14 @@ pub fn run(args: &Args) -> ExitCode {
         json: false,
         manager: args.manager.clone(),
     };
-    match crate::saved::load_text(file.path(), &text) {
+    match crate::boot::saved::load_text(file.path(), &text) {
         Ok(eco) => super::apply::run_loaded(&args, eco),
         Err(e) => {
             eprintln!("{e}");
             // PM2's fallback: the saved state before the last `save`.
             let backup = file.backup();
             if let Ok(Some(text)) = backup.read() {
-                if let Ok(eco) = crate::saved::load_text(backup.path(), &text) {
+                if let Ok(eco) = crate::boot::saved::load_text(backup.path(), &text) {
                     eprintln!(
                         "[PM2][WARN] {file} cannot be read (left as it is): resurrecting from {backup}"
                     );

@@ -5,8 +5,8 @@
 //! Exit codes: 0 written, 1 it could not be (nothing is changed then).
 
 use super::ManagerArgs;
+use crate::boot::saved::{self, SavedFile};
 use crate::plan::HostFacts;
-use crate::saved::{self, SavedFile};
 use crate::state;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
@@ -40,8 +40,8 @@ pub fn save(manager: &ManagerArgs) -> Result<SavedFile> {
     let store = state::lock_current(scope)?;
     let state = store.state();
     let file = SavedFile::of(scope)?;
-    let home = match crate::remote::selected() {
-        Some(dest) => crate::remote::host::home(dest)?,
+    let home = match crate::host::remote::selected() {
+        Some(dest) => crate::host::remote::facts::home(dest)?,
         None => HostFacts::detect(scope, Some(0)).home,
     };
     let (eco, warnings) = saved::ecosystem_of(state, file.path(), &home);

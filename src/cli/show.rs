@@ -380,7 +380,7 @@ pub fn describe(
 
     let user = if scope == Scope::User { " --user" } else { "" };
     // With -H, the commands run on that host.
-    let on = crate::remote::selected_target()
+    let on = crate::host::remote::selected_target()
         .map(|target| format!("ssh {target} "))
         .unwrap_or_default();
     let services: Vec<&str> = instances.iter().map(|i| i.service.as_str()).collect();

@@ -442,7 +442,7 @@ fn start_planned(
     plan: crate::plan::Plan,
     source: &Source,
 ) -> Result<Vec<Failure>> {
-    if crate::remote::selected().is_none() {
+    if crate::host::remote::selected().is_none() {
         crate::preflight::verdict(&plan)
             .map_err(|e| UsageError(format!("{e}\n[PM2][ERROR] nothing was started or changed")))?;
     }

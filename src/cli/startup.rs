@@ -13,9 +13,8 @@
 //! Exit codes: 0 done, 1 something is missing or not allowed (said on stderr).
 
 use super::ManagerArgs;
-use crate::ecosystem;
+use crate::boot::saved;
 use crate::plan::Scope;
-use crate::saved;
 use crate::systemd::{self, Client};
 use anyhow::{bail, Context, Result};
 use std::os::unix::fs::PermissionsExt as _;
@@ -247,7 +246,7 @@ fn print_saved(scope: Scope) -> Result<()> {
         );
         return Ok(());
     }
-    let eco = ecosystem::load(&file)
+    let eco = crate::load::ecosystem(&file)
         .map_err(anyhow::Error::new)
         .with_context(|| format!("the saved state {} does not load", file.display()))?;
     println!("[PM2] At boot, from {}:", file.display());

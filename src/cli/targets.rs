@@ -24,16 +24,15 @@ pub fn load(target: &str, only: &[String], env: Option<&str>) -> Result<(Ecosyst
             .take(ecosystem::MAX_FILE_BYTES + 1)
             .read_to_string(&mut text)
             .context("cannot read the ecosystem from stdin")?;
-        let (mut eco, warnings) =
-            ecosystem::load_text_with_warnings(Path::new("<stdin>"), &text, Format::Json)
-                .map_err(anyhow::Error::new)?;
+        let (mut eco, warnings) = crate::load::from_text(Path::new("<stdin>"), &text, Format::Json)
+            .map_err(anyhow::Error::new)?;
         super::print_warnings(&warnings);
         eco.base_dir = std::env::current_dir().context("cannot read the current directory")?;
         (eco, None)
     } else {
         let file = std::path::absolute(target)
             .with_context(|| format!("cannot resolve the path {target}"))?;
-        let (eco, warnings) = crate::saved::load(&file).map_err(anyhow::Error::new)?;
+        let (eco, warnings) = crate::boot::saved::load(&file).map_err(anyhow::Error::new)?;
         super::print_warnings(&warnings);
         (eco, Some(file))
     };

@@ -341,7 +341,7 @@ fn with_watching(record: &AppRecord, on: bool, host: &HostFacts) -> Result<(AppP
         })
         .unwrap_or_else(|| host.cwd.clone());
     // The agent runs where the app runs: with -H, that host's own pm2ctl.
-    let pm2ctl = match crate::remote::selected_target() {
+    let pm2ctl = match crate::host::remote::selected_target() {
         Some(target) => host.self_exe.clone().with_context(|| {
             format!("watching on {target} needs pm2ctl on its PATH: the watch agent runs there")
         })?,

@@ -1,7 +1,7 @@
 //! `pm2ctl deploy`: PM2's git-and-ssh deploys from an ecosystem file's `[deploy.ENV]`.
 //!
 //! Each verb is a sequence of named steps; each step is one remote shell script (see
-//! [`script`]) run over the system `ssh` (see `crate::ssh`), as pm2-deploy runs one `ssh` per
+//! [`script`]) run over the system `ssh` (see `crate::host::ssh`), as pm2-deploy runs one `ssh` per
 //! step. Hosts are deployed in parallel, one thread each; with several hosts every output line
 //! is prefixed with its host. The first failing step stops that host (the others carry on) and
 //! is reported with its name, host and exit status.
@@ -16,7 +16,7 @@ pub mod local;
 pub mod script;
 
 use crate::ecosystem::model::Deploy;
-use crate::ssh::{self, Destination};
+use crate::host::ssh::{self, Destination};
 use anyhow::Result;
 use script::Layout;
 use std::fmt;

@@ -13,7 +13,7 @@
 //! `source ~/.nvm/nvm.sh && npm ci`), with `set -e` so the first failing command fails the step.
 
 use crate::ecosystem::model::Deploy;
-use crate::ssh::quote;
+use crate::host::ssh::quote;
 use anyhow::Result;
 
 /// The paths of one deploy target, quoted once for every script.

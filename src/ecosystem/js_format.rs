@@ -11,34 +11,85 @@ use super::convert::Problem;
 use super::model::Span;
 use super::tree::{Entry, LineIndex, Node, Value};
 use super::Format;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A problem that stops reading the file, with its position when known.
 pub type ReadError = (Problem, Option<Span>);
 
 /// How long a configuration script may run: it should only build an object.
-const NODE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Output beyond this is not an ecosystem object (the file itself is limited to 1 MiB).
-const MAX_NODE_OUTPUT: u64 = 16 * 1024 * 1024;
+pub const MAX_NODE_OUTPUT: u64 = 16 * 1024 * 1024;
 
-pub fn parse(path: &Path, text: &str, format: Format) -> Result<Node, ReadError> {
-    match format {
-        Format::Json => parse_json_file(path, text),
-        _ => evaluate_with_node(path, Source::Module),
+/// Runs node on a configuration script. The loader is pure: the caller that may start
+/// processes (`crate::load`) runs it; [`NoNode`] is for callers that read only formats
+/// needing no program.
+pub trait RunNode {
+    /// Runs `node -e SCRIPT PATH MODE` for at most [`NODE_TIMEOUT`], keeping at most
+    /// [`MAX_NODE_OUTPUT`] bytes of each stream.
+    fn run(&self, call: &NodeCall<'_>) -> NodeRun;
+}
+
+/// What node is asked to run.
+pub struct NodeCall<'a> {
+    /// The loader, given to `node -e`.
+    pub script: &'a str,
+    /// The ecosystem file.
+    pub path: &'a Path,
+    /// `module` or `json` (see [`Source`]).
+    pub mode: &'static str,
+}
+
+/// How a run of node ended.
+pub enum NodeRun {
+    Exited {
+        success: bool,
+        /// As the exit status prints ("exit status: 1").
+        status: String,
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+    },
+    /// node could not be started: the program tried and why.
+    NotStarted { program: String, error: String },
+    /// It ran longer than [`NODE_TIMEOUT`] and was killed.
+    TimedOut,
+    /// Waiting for it failed.
+    Lost(String),
+}
+
+/// No node: every JavaScript file is refused as if node were not installed.
+pub struct NoNode;
+
+impl RunNode for NoNode {
+    fn run(&self, _call: &NodeCall<'_>) -> NodeRun {
+        NodeRun::NotStarted {
+            program: "node".into(),
+            error: "not available here".into(),
+        }
     }
 }
 
-fn parse_json_file(path: &Path, text: &str) -> Result<Node, ReadError> {
+pub fn parse(
+    path: &Path,
+    text: &str,
+    format: Format,
+    node: &dyn RunNode,
+) -> Result<Node, ReadError> {
+    match format {
+        Format::Json => parse_json_file(path, text, node),
+        _ => evaluate_with_node(path, Source::Module, node),
+    }
+}
+
+fn parse_json_file(path: &Path, text: &str, node: &dyn RunNode) -> Result<Node, ReadError> {
     let strict_error = match parse_strict_json(text) {
         Ok(tree) => return Ok(tree),
         Err(e) => e,
     };
     // PM2 evaluates .json files as JavaScript; do the same when node can.
-    match evaluate_with_node(path, Source::JsonAsExpression) {
+    match evaluate_with_node(path, Source::JsonAsExpression, node) {
         Ok(tree) => Ok(tree),
         Err((node_problem, _)) if node_problem.message.starts_with(NODE_MISSING) => {
             let (problem, span) = strict_error;
@@ -248,9 +299,6 @@ enum Source {
     JsonAsExpression,
 }
 
-/// Names the node binary that evaluates JavaScript ecosystem files (default: `node` in PATH).
-pub const NODE_VAR: &str = "PM2CTL_NODE";
-
 /// Prefix of the message when node cannot be started.
 const NODE_MISSING: &str = "cannot run `node`";
 
@@ -303,60 +351,49 @@ const emit = (value) => {
 })().catch(fail);
 "#;
 
-fn evaluate_with_node(path: &Path, source: Source) -> Result<Node, ReadError> {
-    let node_bin = std::env::var_os(NODE_VAR).unwrap_or_else(|| "node".into());
+fn evaluate_with_node(path: &Path, source: Source, node: &dyn RunNode) -> Result<Node, ReadError> {
     let mode = match source {
         Source::Module => "module",
         Source::JsonAsExpression => "json",
     };
-    let mut child = Command::new(&node_bin)
-        .arg("-e")
-        .arg(LOADER)
-        .arg(path)
-        .arg(mode)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            (
+    let call = NodeCall {
+        script: LOADER,
+        path,
+        mode,
+    };
+    let (success, status, stdout, stderr) = match node.run(&call) {
+        NodeRun::Exited {
+            success,
+            status,
+            stdout,
+            stderr,
+        } => (success, status, stdout, stderr),
+        NodeRun::NotStarted { program, error } => {
+            return Err((
                 Problem::new(format!(
-                    "{NODE_MISSING} ({}: {e}); it is needed to read PM2's JavaScript ecosystem files",
-                    Path::new(&node_bin).display()
+                    "{NODE_MISSING} ({program}: {error}); it is needed to read PM2's JavaScript ecosystem files"
                 ))
                 .with_help(
                     "install Node.js, or convert the file once with `pm2ctl import FILE > ecosystem.toml` \
                      where node is installed",
                 ),
                 None,
-            )
-        })?;
-    let stdout = child.stdout.take().map(read_all);
-    let stderr = child.stderr.take().map(read_all);
-    let deadline = Instant::now() + NODE_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err((
-                    Problem::new(format!(
-                        "evaluating the file with node took longer than {} s",
-                        NODE_TIMEOUT.as_secs()
-                    ))
-                    .with_help("an ecosystem file should only build an object; does it start a server or wait on something?"),
-                    None,
-                ));
-            }
-            Err(e) => return Err((Problem::new(format!("waiting for node failed: {e}")), None)),
+            ))
         }
+        NodeRun::TimedOut => {
+            return Err((
+                Problem::new(format!(
+                    "evaluating the file with node took longer than {} s",
+                    NODE_TIMEOUT.as_secs()
+                ))
+                .with_help("an ecosystem file should only build an object; does it start a server or wait on something?"),
+                None,
+            ))
+        }
+        NodeRun::Lost(e) => return Err((Problem::new(format!("waiting for node failed: {e}")), None)),
     };
-    let stdout = collected(stdout);
-    let stderr = collected(stderr);
 
-    if status.success() {
+    if success {
         let output = after_last_nul(&stdout);
         let text = std::str::from_utf8(output)
             .map_err(|_| (Problem::new("node printed invalid UTF-8"), None))?;
@@ -373,11 +410,11 @@ fn evaluate_with_node(path: &Path, source: Source) -> Result<Node, ReadError> {
             (Problem::new(message), None)
         });
     }
-    Err(node_failure(&stderr, status))
+    Err(node_failure(&stderr, &status))
 }
 
 /// The loader's `{error, line, column}` report, or node's own stderr if it died first.
-fn node_failure(stderr: &[u8], status: std::process::ExitStatus) -> ReadError {
+fn node_failure(stderr: &[u8], status: &str) -> ReadError {
     let report = serde_json::from_slice::<serde_json::Value>(after_last_nul(stderr)).ok();
     let field = |k: &str| report.as_ref().and_then(|r| r.get(k)).cloned();
     let message = match field("error").as_ref().and_then(|e| e.as_str()) {
@@ -407,52 +444,6 @@ fn node_failure(stderr: &[u8], status: std::process::ExitStatus) -> ReadError {
         )),
         span,
     )
-}
-
-/// A pipe read on its own thread, so neither pipe can fill up and block node.
-struct PipeReader {
-    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    finished: std::sync::mpsc::Receiver<()>,
-}
-
-fn read_all(mut pipe: impl Read + Send + 'static) -> PipeReader {
-    let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (tx, finished) = std::sync::mpsc::channel();
-    let shared = buffer.clone();
-    std::thread::spawn(move || {
-        let mut chunk = [0u8; 64 * 1024];
-        loop {
-            match pipe.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if let Ok(mut b) = shared.lock() {
-                        // Past the limit, keep draining so a writer never blocks.
-                        if (b.len() as u64) < MAX_NODE_OUTPUT {
-                            b.extend_from_slice(&chunk[..n]);
-                        }
-                    }
-                }
-            }
-        }
-        let _ = tx.send(());
-    });
-    PipeReader { buffer, finished }
-}
-
-/// What a reader collected once node has exited. A process the file started may
-/// keep the pipe open; node wrote everything before exiting, so a short wait for
-/// the end of the pipe is enough and the rest is not waited for.
-fn collected(reader: Option<PipeReader>) -> Vec<u8> {
-    let Some(reader) = reader else {
-        return Vec::new();
-    };
-    let _ = reader.finished.recv_timeout(Duration::from_millis(300));
-    let taken = reader
-        .buffer
-        .lock()
-        .map(|mut b| std::mem::take(&mut *b))
-        .unwrap_or_default();
-    taken
 }
 
 fn after_last_nul(bytes: &[u8]) -> &[u8] {

@@ -23,7 +23,7 @@ pub mod units;
 mod validate;
 mod yaml_format;
 
-pub use js_format::NODE_VAR;
+pub use js_format::{NoNode, NodeCall, NodeRun, RunNode, MAX_NODE_OUTPUT, NODE_TIMEOUT};
 pub use model::*;
 pub use toml_write::{apps_toml, to_toml};
 
@@ -131,32 +131,21 @@ impl Format {
     }
 }
 
-/// Reads and validates an ecosystem file, choosing the format from its name.
-/// Every problem in the file is returned at once.
-pub fn load(path: &Path) -> Result<Ecosystem, LoadError> {
-    load_with_warnings(path).map(|(eco, _)| eco)
-}
-
-/// `load`, with the problems that did not stop the file from loading (unknown keys in
-/// PM2's own formats), for the user to see.
-pub fn load_with_warnings(path: &Path) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
-    let format = Format::of(path).map_err(|m| single(path, convert::Problem::new(m), None))?;
-    // Also for scripts: the size, encoding and NUL checks apply to every file.
-    let text = read_text(path).map_err(|(p, span)| single(path, p, span))?;
-    load_text_with_warnings(path, &text, format)
-}
-
-/// Validates `text` as the content of `path` in `format`. JavaScript (and PM2's
-/// non-strict JSON) is evaluated from the file at `path` by node.
+/// Validates `text` as the content of `path` in `format`, for the formats read without
+/// running anything (TOML, YAML, strict JSON): JavaScript is refused as if node were
+/// missing. `crate::load` reads files and runs node for PM2's JavaScript ones.
 pub fn load_text(path: &Path, text: &str, format: Format) -> Result<Ecosystem, LoadError> {
-    load_text_with_warnings(path, text, format).map(|(eco, _)| eco)
+    load_text_with_warnings(path, text, format, &NoNode).map(|(eco, _)| eco)
 }
 
-/// `load_text`, with the warnings.
+/// Validates `text` as the content of `path` in `format`, with the problems that did not
+/// stop it from loading (unknown keys in PM2's own formats), for the user to see.
+/// JavaScript (and PM2's non-strict JSON) is evaluated from the file at `path` by `node`.
 pub fn load_text_with_warnings(
     path: &Path,
     text: &str,
     format: Format,
+    node: &dyn RunNode,
 ) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
     let root = match format {
         Format::Toml => toml_format::parse(text).map_err(|errors| LoadError {
@@ -172,7 +161,7 @@ pub fn load_text_with_warnings(
                 .collect(),
         })?,
         Format::Json | Format::JavaScript => {
-            js_format::parse(path, text, format).map_err(|(p, span)| single(path, p, span))?
+            js_format::parse(path, text, format, node).map_err(|(p, span)| single(path, p, span))?
         }
         Format::Yaml => yaml_format::parse(text).map_err(|(p, span)| single(path, p, span))?,
     };
@@ -188,12 +177,11 @@ pub fn is_pm2_dump(path: &Path) -> bool {
     name.ends_with(".pm2") || name.ends_with(".pm2.bak")
 }
 
-/// Reads PM2's process dump at `path` as the ecosystem that starts the same apps (see
-/// `pm2_dump`), validated as PM2's own files are.
-pub fn load_pm2_dump(path: &Path) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
-    let text = read_text(path).map_err(|(p, span)| single(path, p, span))?;
-    let json = pm2_dump::ecosystem_json(&text)
-        .map_err(|m| single(path, convert::Problem::new(m), None))?;
+/// Reads PM2's process dump (`text`, the content of `path`) as the ecosystem that starts
+/// the same apps (see `pm2_dump`), validated as PM2's own files are.
+pub fn load_pm2_dump_text(path: &Path, text: &str) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
+    let json =
+        pm2_dump::ecosystem_json(text).map_err(|m| single(path, convert::Problem::new(m), None))?;
     // Positions would be the generated text's: the messages name keys only.
     let root = js_format::json_tree(&json.to_string(), false)
         .map_err(|(p, span)| single(path, p, span))?;
@@ -245,18 +233,13 @@ fn base_dir_of(path: &Path) -> PathBuf {
     }
 }
 
-/// Reads the file as UTF-8 text, refusing huge files and binary content.
-fn read_text(path: &Path) -> Result<String, (convert::Problem, Option<Span>)> {
+/// An ecosystem file's bytes (at most [`MAX_FILE_BYTES`] + 1 of them read) as UTF-8 text,
+/// refusing huge files and binary content.
+pub fn text_of(path: &Path, mut bytes: Vec<u8>) -> Result<String, LoadError> {
     use convert::Problem;
-    use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| (Problem::new(format!("cannot open the file: {e}")), None))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| (Problem::new(format!("cannot read the file: {e}")), None))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err((
+        return Err(single(
+            path,
             Problem::new(format!(
                 "the file is larger than {} KiB, the limit for an ecosystem file",
                 MAX_FILE_BYTES / 1024
@@ -273,16 +256,31 @@ fn read_text(path: &Path) -> Result<String, (convert::Problem, Option<Span>)> {
         let at = e.utf8_error().valid_up_to();
         let prefix = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
         let span = tree::LineIndex::new(&prefix).span(prefix.len());
-        (Problem::new("the file is not valid UTF-8"), Some(span))
+        single(
+            path,
+            Problem::new("the file is not valid UTF-8"),
+            Some(span),
+        )
     })?;
     if let Some(at) = text.find('\0') {
         let span = tree::LineIndex::new(&text).span(at);
-        return Err((
+        return Err(single(
+            path,
             Problem::new("the file contains a NUL byte; is it a binary file?"),
             Some(span),
         ));
     }
     Ok(text)
+}
+
+/// A file that could not be read at all, as a diagnostic of it.
+pub fn unreadable(path: &Path, what: &str, e: &std::io::Error) -> LoadError {
+    single(path, convert::Problem::new(format!("{what}: {e}")), None)
+}
+
+/// A file whose name says no format, as a diagnostic of it.
+pub fn format_of(path: &Path) -> Result<Format, LoadError> {
+    Format::of(path).map_err(|m| single(path, convert::Problem::new(m), None))
 }
 
 #[cfg(test)]

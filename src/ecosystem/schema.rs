@@ -615,7 +615,7 @@ fn log_rate_limit(v: &Node) -> Conv<LogRateLimit> {
 /// capabilities = ["CAP_NET_BIND_SERVICE"] }`; `defaults = false` in the table starts from
 /// none of them (to grant capabilities without any sandboxing).
 fn sandbox(v: &Node) -> Conv<Sandbox> {
-    use crate::plan::sandbox::{PROTECT_HOME, PROTECT_SYSTEM, SWITCHES};
+    use crate::unit::sandbox::{PROTECT_HOME, PROTECT_SYSTEM, SWITCHES};
     const EXPECTED: &str = "true, false, or a table of sandboxing options";
     let entries = match &v.value {
         Value::Bool(on) => {

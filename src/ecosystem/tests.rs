@@ -4,6 +4,15 @@
 use super::*;
 use std::time::Duration;
 
+/// The file at `path` as pm2ctl reads it (node for JavaScript).
+fn load(path: &Path) -> Result<Ecosystem, LoadError> {
+    crate::load::ecosystem(path)
+}
+
+fn load_with_warnings(path: &Path) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
+    crate::load::ecosystem_with_warnings(path)
+}
+
 fn load_toml(text: &str) -> Result<Ecosystem, LoadError> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ecosystem.toml");

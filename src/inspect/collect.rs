@@ -66,7 +66,7 @@ fn cpu_time_ns(o: &Observed) -> Option<u64> {
 /// `/proc` and the app's files are this machine's: with `-H` (another host's systemd) they
 /// would describe other processes, so only systemd's figures are used there.
 fn local_host() -> bool {
-    crate::remote::selected_target().is_none()
+    crate::host::remote::selected_target().is_none()
 }
 
 /// systemd reports `u64::MAX` for a figure it does not track.

@@ -39,8 +39,8 @@ pub fn converge(
 /// app output goes through this pm2ctl's `exec-wrap`; with `-H`, the remote host's facts
 /// (see `remote::host`).
 pub fn host_facts(client: &Client) -> Result<HostFacts> {
-    if let Some(dest) = crate::remote::selected() {
-        return crate::remote::host::facts(dest, client.scope(), client.major_version());
+    if let Some(dest) = crate::host::remote::selected() {
+        return crate::host::remote::facts::facts(dest, client.scope(), client.major_version());
     }
     let mut host = HostFacts::detect(client.scope(), Some(client.major_version()));
     host.self_exe = std::env::current_exe().ok();
@@ -49,16 +49,16 @@ pub fn host_facts(client: &Client) -> Result<HostFacts> {
 
 /// Plans an ecosystem on the managed host: with `-H`, its paths are looked up there.
 pub fn plan(eco: &Ecosystem, env: Option<&str>, host: &HostFacts) -> Result<Plan> {
-    let planned = match crate::remote::selected() {
+    let planned = match crate::host::remote::selected() {
         Some(dest) => {
-            let resolver = crate::remote::host::RemoteResolver::new(dest);
+            let resolver = crate::host::remote::facts::RemoteResolver::new(dest);
             let planned = plan::plan(eco, env, host, &resolver);
             if let Some(e) = resolver.take_error() {
                 return Err(e.context(format!("cannot look at files on {}", dest.target)));
             }
             planned
         }
-        None => plan::plan(eco, env, host, &plan::host::SystemResolver),
+        None => plan::plan(eco, env, host, &crate::host::local::SystemResolver),
     };
     planned
         .map_err(anyhow::Error::new)

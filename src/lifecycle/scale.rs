@@ -9,8 +9,8 @@
 
 use super::engine;
 use crate::apply::{self, DesiredApp};
+use crate::boot::saved;
 use crate::ecosystem::{App, Ecosystem, ExecMode, Instances};
-use crate::saved;
 use crate::state::{AppRecord, Desired, InstanceRecord, Store};
 use crate::systemd::Client;
 use crate::target::TargetError;
@@ -206,7 +206,7 @@ fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
         );
     };
     // With -H, the file as the remote host has it: the state is that host's.
-    let eco = crate::remote::load_recorded(file)?;
+    let eco = crate::host::remote::load_recorded(file)?;
     let app = eco
         .apps
         .into_iter()

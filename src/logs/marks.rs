@@ -73,11 +73,11 @@ pub fn update(state_dir: &Path, change: impl FnOnce(&mut Marks)) -> Result<Marks
 
 /// The marks of `scope`'s manager: this machine's, or with `-H` the remote host's.
 pub fn read_current(scope: Scope) -> Result<Marks> {
-    match crate::remote::selected() {
+    match crate::host::remote::selected() {
         Some(dest) => {
-            let (origin, content) = crate::remote::store::read_in(
+            let (origin, content) = crate::host::remote::store::read_in(
                 dest,
-                crate::remote::RemoteDir::State(scope),
+                crate::host::remote::RemoteDir::State(scope),
                 MARKS_FILE,
             )?;
             parse(content.as_deref().unwrap_or_default(), &origin)
@@ -93,14 +93,17 @@ pub fn read_current(scope: Scope) -> Result<Marks> {
 /// [`update`] for `scope`'s manager: this machine's, or with `-H` the remote host's (under
 /// its lock there); `now` is that host's clock, as the journal's timestamps are.
 pub fn update_current(scope: Scope, change: impl FnOnce(&mut Marks, u64)) -> Result<Marks> {
-    let Some(dest) = crate::remote::selected() else {
+    let Some(dest) = crate::host::remote::selected() else {
         let now = now_usec();
         return update(&crate::state::default_dir(scope)?, |m| change(m, now));
     };
-    let locked =
-        crate::remote::LockedFile::lock(dest, crate::remote::RemoteDir::State(scope), MARKS_FILE)?;
+    let locked = crate::host::remote::LockedFile::lock(
+        dest,
+        crate::host::remote::RemoteDir::State(scope),
+        MARKS_FILE,
+    )?;
     let mut marks = parse(locked.content().unwrap_or_default(), locked.origin())?;
-    change(&mut marks, crate::remote::store::now_usec(dest)?);
+    change(&mut marks, crate::host::remote::store::now_usec(dest)?);
     let text = serde_json::to_vec_pretty(&marks).context("cannot serialise the marks")?;
     locked.write(&text)?;
     Ok(marks)

@@ -114,7 +114,7 @@ fn spawn(query: &Query) -> Result<tokio::process::Child> {
     tracing::debug!(?args, "running journalctl");
     let mut cmd = std::process::Command::new("journalctl");
     cmd.args(&args);
-    tokio::process::Command::from(crate::remote::localize(cmd)?)
+    tokio::process::Command::from(crate::host::remote::localize(cmd)?)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .kill_on_drop(true)

@@ -260,7 +260,7 @@ fn date_format_of(plan: &AppPlan) -> Option<String> {
 fn journal_values(field: &str) -> Vec<String> {
     let mut cmd = std::process::Command::new("journalctl");
     cmd.args(["--no-pager", "--quiet", "-F", field]);
-    let output = crate::remote::localize(cmd).and_then(|mut cmd| Ok(cmd.output()?));
+    let output = crate::host::remote::localize(cmd).and_then(|mut cmd| Ok(cmd.output()?));
     match output {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .lines()

@@ -161,8 +161,8 @@ pub fn plan_app(
     let low_port = port.filter(|p| *p < host.unprivileged_port_start);
     let root = sandbox::runs_as_root(user.as_deref(), host);
     let may_bind_low = root
-        || sandbox::holds(
-            sandbox::mask(&app.sandbox.capabilities),
+        || crate::unit::sandbox::holds(
+            crate::unit::sandbox::mask(&app.sandbox.capabilities),
             caps::Capability::CAP_NET_BIND_SERVICE,
         );
     if let Some(p) = low_port {

@@ -215,9 +215,9 @@ fn system_state_dir(host: &HostFacts) -> Option<PathBuf> {
     let explicit = host
         .caller_env
         .iter()
-        .find(|(k, v)| k == crate::state::STATE_DIR_VAR && !v.is_empty())
+        .find(|(k, v)| k == super::dirs::STATE_DIR_VAR && !v.is_empty())
         .map(|(_, v)| PathBuf::from(v));
-    crate::state::resolve_dir(Scope::System, explicit, None, None).ok()
+    super::dirs::resolve_state_dir(Scope::System, explicit, None, None).ok()
 }
 
 /// `pm2ctl <verb…> --system|--user -- <app>`: the app's name after `--`, so no name can

@@ -31,83 +31,9 @@
 
 use super::{HostFacts, Scope};
 use crate::ecosystem::{App, Sandbox};
+use crate::unit::sandbox::{mask, names, Switch, PROTECT_HOME, PROTECT_SYSTEM, SWITCHES};
 use crate::unit::{UnitSpec, Value};
 use std::path::{Path, PathBuf};
-
-/// One on/off option of `sandbox`.
-pub struct Switch {
-    /// Its key in the ecosystem file's `sandbox` table.
-    pub key: &'static str,
-    /// The D-Bus property it sets.
-    pub property: &'static str,
-    /// Whether it is on when the file does not say.
-    pub default: bool,
-    /// It needs a mount namespace (not available to a user's own systemd).
-    pub namespaced: bool,
-}
-
-const fn switch(
-    key: &'static str,
-    property: &'static str,
-    default: bool,
-    namespaced: bool,
-) -> Switch {
-    Switch {
-        key,
-        property,
-        default,
-        namespaced,
-    }
-}
-
-/// Every on/off option, in the order the properties are set. The versions that introduced
-/// the newer ones are in `gate`.
-pub const SWITCHES: &[Switch] = &[
-    switch("no_new_privileges", "NoNewPrivileges", true, false),
-    switch("private_tmp", "PrivateTmp", true, true),
-    switch("private_devices", "PrivateDevices", true, true),
-    switch(
-        "protect_kernel_tunables",
-        "ProtectKernelTunables",
-        true,
-        true,
-    ),
-    switch("protect_kernel_modules", "ProtectKernelModules", true, true),
-    switch("protect_kernel_logs", "ProtectKernelLogs", true, true),
-    switch("protect_control_groups", "ProtectControlGroups", true, true),
-    switch("protect_clock", "ProtectClock", true, true),
-    switch("protect_hostname", "ProtectHostname", true, true),
-    switch("restrict_suid_sgid", "RestrictSUIDSGID", true, false),
-    switch("lock_personality", "LockPersonality", true, false),
-    switch("restrict_realtime", "RestrictRealtime", true, false),
-    // The value is the set of namespace types still allowed: none.
-    switch("restrict_namespaces", "RestrictNamespaces", true, false),
-    switch(
-        "system_call_architectures",
-        "SystemCallArchitectures",
-        true,
-        false,
-    ),
-    // V8's JIT writes and then executes code pages: on, node aborts at start.
-    switch(
-        "memory_deny_write_execute",
-        "MemoryDenyWriteExecute",
-        false,
-        false,
-    ),
-    // `@system-service`: what Node, npm and their native modules call. A call outside it
-    // fails with EPERM (`SystemCallErrorNumber`) rather than killing the app, so code that
-    // probes for a newer call (libuv tries io_uring) falls back.
-    switch("system_call_filter", "SystemCallFilter", true, false),
-    // Local, IPv4 and IPv6 sockets, and netlink (`os.networkInterfaces()` asks the kernel
-    // over it); no raw packet sockets or the rest.
-    switch(
-        "restrict_address_families",
-        "RestrictAddressFamilies",
-        true,
-        false,
-    ),
-];
 
 /// The system calls an app may make with `system_call_filter` on.
 const APP_SYSCALLS: &[&str] = &["@system-service"];
@@ -132,11 +58,6 @@ fn switch_properties(s: &Switch) -> Vec<(&'static str, Value)> {
         _ => vec![(s.property, Value::Bool(true))],
     }
 }
-
-/// `protect_system` values (systemd's), the default first.
-pub const PROTECT_SYSTEM: &[&str] = &["strict", "full", "true", "false"];
-/// `protect_home` values (systemd's), the default first.
-pub const PROTECT_HOME: &[&str] = &["read-only", "tmpfs", "true", "false"];
 
 /// The directories `ProtectHome` covers as a whole.
 const PROTECT_HOME_PATHS: &[&str] = &["/home", "/root", "/run/user"];
@@ -269,7 +190,7 @@ pub fn companion(
         .into_iter()
         .collect();
     // Where `apply`'s engine marks an app handed over from its generated units.
-    writable.push(format!("-{}", crate::handover::SYSTEM_DIR));
+    writable.push(format!("-{}", super::dirs::SYSTEM_RUNTIME_DIR));
     spec.set("ReadWritePaths", Value::StrList(writable));
     spec.set("CapabilityBoundingSet", Value::U64(need.capabilities()));
 }
@@ -419,37 +340,6 @@ fn capabilities(spec: &mut UnitSpec, inputs: &Inputs<'_>) {
     }
 }
 
-/// The bitmask of capability names (already validated; an unknown one adds nothing).
-pub fn mask(names: &[String]) -> u64 {
-    names
-        .iter()
-        .filter_map(|n| n.parse::<caps::Capability>().ok())
-        .fold(0, |m, c| m | c.bitmask())
-}
-
-/// Whether a capability bitmask holds `cap`.
-pub fn holds(mask: u64, cap: caps::Capability) -> bool {
-    mask & cap.bitmask() != 0
-}
-
-/// The names of the capabilities in `mask`, in kernel order (for unit files and messages).
-pub fn names(mask: u64) -> Vec<String> {
-    let mut all: Vec<caps::Capability> = caps::all().into_iter().collect();
-    all.sort_by_key(|c| c.index());
-    all.into_iter()
-        .filter(|c| holds(mask, *c))
-        .map(|c| c.to_string())
-        .collect()
-}
-
-/// The capabilities this process holds (its permitted set) as a bitmask; none when they
-/// cannot be read.
-pub fn own_capabilities() -> u64 {
-    caps::read(None, caps::CapSet::Permitted)
-        .map(|set| set.into_iter().fold(0, |m, c| m | c.bitmask()))
-        .unwrap_or(0)
-}
-
 /// Capabilities an app asks for that the caller does not hold: pm2ctl does not hand out
 /// more than its caller has.
 pub fn beyond_caller(app: &App, host: &HostFacts) -> Vec<String> {
@@ -460,16 +350,6 @@ pub fn beyond_caller(app: &App, host: &HostFacts) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn capability_masks_round_trip() {
-        let m = mask(&["CAP_NET_BIND_SERVICE".into(), "CAP_CHOWN".into()]);
-        assert_eq!(m, (1 << 10) | 1);
-        assert_eq!(names(m), vec!["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
-        assert!(holds(m, caps::Capability::CAP_CHOWN));
-        assert!(!holds(m, caps::Capability::CAP_SYS_ADMIN));
-        assert_eq!(names(0), Vec::<String>::new());
-    }
 
     #[test]
     fn writable_paths_with_a_backslash_are_warned_about() {

@@ -50,7 +50,7 @@ fn property_text(out: &mut String, p: &Property) {
         }
         Value::U64(t) if *t == u64::MAX => writeln!(out, "{head} {t}  # infinity"),
         Value::U64(t) if p.name == "CapabilityBoundingSet" || p.name == "AmbientCapabilities" => {
-            let names = super::sandbox::names(*t);
+            let names = crate::unit::sandbox::names(*t);
             let names = if names.is_empty() {
                 "none".to_string()
             } else {

@@ -15,8 +15,8 @@
 mod dir;
 mod store;
 
-pub(crate) use dir::resolve as resolve_dir;
-pub use dir::{default_dir, STATE_DIR_VAR};
+pub use crate::plan::dirs::STATE_DIR_VAR;
+pub use dir::default_dir;
 pub use store::{parse, read, Store, STATE_FILE};
 
 use crate::plan::{AppPlan, Scope};
@@ -25,22 +25,22 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The state of the manager `scope` names, read without locking: the local store, or with
-/// `-H` the remote host's (`crate::remote`).
+/// `-H` the remote host's (`crate::host::remote`).
 pub fn read_current(scope: Scope) -> anyhow::Result<State> {
-    match crate::remote::selected() {
-        Some(dest) => crate::remote::read_state(dest, scope),
+    match crate::host::remote::selected() {
+        Some(dest) => crate::host::remote::read_state(dest, scope),
         None => read(&default_dir(scope)?),
     }
 }
 
 /// The store of the manager `scope` names, locked: the local one, or with `-H` the remote
-/// host's, locked there and saved there (`crate::remote::store`). The one way verbs that
+/// host's, locked there and saved there (`crate::host::remote::store`). The one way verbs that
 /// change the state open it.
 pub fn lock_current(scope: Scope) -> anyhow::Result<Store> {
-    match crate::remote::selected() {
-        Some(dest) => Store::remote(crate::remote::LockedFile::lock(
+    match crate::host::remote::selected() {
+        Some(dest) => Store::remote(crate::host::remote::LockedFile::lock(
             dest,
-            crate::remote::RemoteDir::State(scope),
+            crate::host::remote::RemoteDir::State(scope),
             STATE_FILE,
         )?),
         None => Store::lock(&default_dir(scope)?),

@@ -36,7 +36,7 @@ enum Backing {
     /// A directory on this machine, its lock file held.
     Local { dir: PathBuf, _lock: Flock<File> },
     /// The store of another machine (`-H`), locked there by an ssh session.
-    Remote(crate::remote::LockedFile),
+    Remote(crate::host::remote::LockedFile),
 }
 
 impl Store {
@@ -85,10 +85,10 @@ impl Store {
         })
     }
 
-    /// The store of another machine, whose lock `locked` holds (see `crate::remote`): every
+    /// The store of another machine, whose lock `locked` holds (see `crate::host::remote`): every
     /// `save` replaces the state there.
-    pub fn remote(locked: crate::remote::LockedFile) -> Result<Store> {
-        let state = crate::remote::store::parse_state(locked.content(), locked.origin())?;
+    pub fn remote(locked: crate::host::remote::LockedFile) -> Result<Store> {
+        let state = crate::host::remote::store::parse_state(locked.content(), locked.origin())?;
         Ok(Store {
             state,
             backing: Backing::Remote(locked),

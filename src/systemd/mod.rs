@@ -167,7 +167,7 @@ pub struct Client {
     scope: Scope,
     version: String,
     /// With `-H`: the ssh session carrying the connection (ends with the client).
-    _bridge: Option<crate::remote::Bridge>,
+    _bridge: Option<crate::host::remote::Bridge>,
     /// `Subscribe` was called: systemd sends job and unit signals only to subscribed clients,
     /// and only the verbs that wait for jobs need them, so it is sent before the first wait.
     subscribed: tokio::sync::OnceCell<()>,
@@ -177,7 +177,7 @@ impl Client {
     /// Connects to the system manager (`Scope::System`, honouring `DBUS_SYSTEM_BUS_ADDRESS`) or
     /// to the caller's user manager over the user bus (`DBUS_SESSION_BUS_ADDRESS`, else
     /// `$XDG_RUNTIME_DIR/bus`), and reads the manager's version. With `-H` (see
-    /// `crate::remote`), the remote host's system manager (or, for `Scope::User`, the ssh
+    /// `crate::host::remote`), the remote host's system manager (or, for `Scope::User`, the ssh
     /// user's own manager there) through `systemd-stdio-bridge`.
     pub fn connect(scope: Scope) -> Result<Client> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -186,9 +186,9 @@ impl Client {
             .context("cannot start the async runtime")?;
         let mut bridge = None;
         let (connection, version) = runtime.block_on(async {
-            let connection = match (crate::remote::selected(), scope) {
+            let connection = match (crate::host::remote::selected(), scope) {
                 (Some(dest), scope) => {
-                    let (stream, ssh) = crate::remote::bridge(dest, scope)?;
+                    let (stream, ssh) = crate::host::remote::bridge(dest, scope)?;
                     bridge = Some(ssh);
                     // The bridge speaks for the remote bus as the ssh user: no credentials
                     // cross ssh, so authenticate anonymously, as sd-bus does over ssh.
@@ -253,7 +253,7 @@ impl Client {
     /// The scope chosen by default: the system manager for root, the user's manager otherwise.
     pub fn default_scope() -> Scope {
         // As `systemctl -H`: another host's system manager unless `--user` says otherwise.
-        if crate::remote::selected_target().is_some() || nix::unistd::geteuid().is_root() {
+        if crate::host::remote::selected_target().is_some() || nix::unistd::geteuid().is_root() {
             Scope::System
         } else {
             Scope::User
@@ -713,7 +713,7 @@ impl Client {
             "-u",
             unit,
         ]);
-        let Ok(mut cmd) = crate::remote::localize(cmd) else {
+        let Ok(mut cmd) = crate::host::remote::localize(cmd) else {
             return Vec::new();
         };
         match cmd.output() {

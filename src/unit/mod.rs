@@ -9,6 +9,7 @@ pub mod dollar;
 pub mod live;
 pub mod name;
 pub mod render;
+pub mod sandbox;
 
 pub use render::{render, RenderError};
 

@@ -295,8 +295,8 @@ fn raw(s: &str) -> Result<String, String> {
 /// `CapabilityBoundingSet=`/`AmbientCapabilities=`: names, space-separated; empty (none) for 0.
 /// Bits no capability of this build names are refused, not dropped.
 fn capability_text(mask: u64) -> Result<String, String> {
-    let names = crate::plan::sandbox::names(mask);
-    if crate::plan::sandbox::mask(&names) != mask {
+    let names = super::sandbox::names(mask);
+    if super::sandbox::mask(&names) != mask {
         return Err(format!("{mask:#x} holds bits that are no known capability"));
     }
     Ok(names.join(" "))

@@ -123,7 +123,7 @@ pub fn plan_case(
     if let Some(version) = systemd_version {
         host.systemd_version = version;
     }
-    let mut eco = pm2ctl::ecosystem::load(&dir.join("ecosystem.toml"))
+    let mut eco = pm2ctl::load::ecosystem(&dir.join("ecosystem.toml"))
         .map_err(|e| format!("the case's file does not load:\n{e}"))?;
     eco.base_dir = PathBuf::from(VIRTUAL_DIR);
     let resolver = CaseResolver {

@@ -466,9 +466,12 @@ fn set_rolling(store: &mut Store, app: &str, rolling: bool) -> Result<()> {
 /// a drop-in would override it.
 fn write_unit_file(path: &Path, text: &str) -> Result<()> {
     let dropins = format!("{}.d", path.display());
-    if let Some(dest) = crate::remote::selected() {
-        crate::remote::write_file(dest, path, text)?;
-        crate::remote::run_script(dest, &format!("rm -rf -- {}", crate::ssh::quote(&dropins)?))?;
+    if let Some(dest) = crate::host::remote::selected() {
+        crate::host::remote::write_file(dest, path, text)?;
+        crate::host::remote::run_script(
+            dest,
+            &format!("rm -rf -- {}", crate::host::ssh::quote(&dropins)?),
+        )?;
         return Ok(());
     }
     let dir = path.parent().unwrap_or(Path::new("/"));

@@ -95,12 +95,12 @@ fn man_pages(cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>> {
 /// The environment variables pm2ctl reads, for ENVIRONMENT in pm2ctl(1).
 const ENVIRONMENT: [(&str, &str); 4] = [
     (
-        crate::installed::NODE_SHIM_VAR,
+        crate::host::installed::NODE_SHIM_VAR,
         "The Node shim that node apps are started with (--require). Default: the installed \
          one, /usr/lib/pm2ctl/pm2ctl-shim.js.",
     ),
     (
-        crate::ecosystem::NODE_VAR,
+        crate::load::NODE_VAR,
         "The node binary that evaluates PM2's JavaScript ecosystem files (.js, .cjs, .mjs, and \
          .json that is not strict JSON). Default: node, looked up in PATH.",
     ),
@@ -126,7 +126,7 @@ const FILES: [(&str, &str); 3] = [
     ),
     ("~/.local/state/pm2ctl/", "The state for a user's manager."),
     (
-        crate::installed::NODE_SHIM_INSTALLED,
+        crate::host::installed::NODE_SHIM_INSTALLED,
         "The Node shim: socket activation for cluster apps, process.send('ready') as READY=1.",
     ),
 ];
@@ -260,7 +260,7 @@ pub fn ecosystem_page(version: &str) -> String {
     }
     page.control("SH", ["EXAMPLE"]);
     page.control("EX", []);
-    for line in include_str!("../examples/ecosystem.toml").lines() {
+    for line in include_str!("../../examples/ecosystem.toml").lines() {
         page.text([roff::roman(line)]);
         page.control("br", []);
     }
@@ -298,15 +298,15 @@ pub fn generator_page(version: &str) -> String {
         "ENVIRONMENT",
         &[
             (
-                crate::saved::CONFIG_DIR_VAR,
+                crate::boot::saved::CONFIG_DIR_VAR,
                 "The directory holding dump.toml, instead of the default.",
             ),
             (
-                crate::generator::LOG_FILE_VAR,
+                crate::boot::generator::LOG_FILE_VAR,
                 "A file for the generator's messages, instead of the kernel log.",
             ),
             (
-                crate::generator::SYSTEMD_VERSION_VAR,
+                crate::boot::generator::SYSTEMD_VERSION_VAR,
                 "The systemd version to plan for, instead of the one found.",
             ),
         ],
@@ -446,7 +446,10 @@ mod tests {
         for section in ["SUBCOMMANDS", "ENVIRONMENT", "FILES", "SEE ALSO", "VERSION"] {
             assert!(page.contains(section), "no {section}:\n{page}");
         }
-        assert!(page.contains(crate::installed::NODE_SHIM_VAR), "{page}");
+        assert!(
+            page.contains(crate::host::installed::NODE_SHIM_VAR),
+            "{page}"
+        );
         assert!(
             page.find("ENVIRONMENT") < page.find("VERSION"),
             "ENVIRONMENT after VERSION:\n{page}"

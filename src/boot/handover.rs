@@ -9,19 +9,17 @@
 //!
 //! The generator reads them too: plain files, no process asked, any error read as "none".
 
+use crate::plan::dirs::SYSTEM_RUNTIME_DIR;
 use crate::plan::Scope;
 use crate::unit::name as naming;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
-/// pm2ctl's runtime directory on the system manager (cleared at boot).
-pub const SYSTEM_DIR: &str = "/run/pm2ctl";
-
 /// Where the markers of `scope` are: `/run/pm2ctl/handed-over`, or
 /// `$XDG_RUNTIME_DIR/pm2ctl/handed-over` for a user's manager.
 pub fn dir(scope: Scope) -> Option<PathBuf> {
     let runtime = match scope {
-        Scope::System => PathBuf::from(SYSTEM_DIR),
+        Scope::System => PathBuf::from(SYSTEM_RUNTIME_DIR),
         Scope::User => {
             PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty())?)
                 .join("pm2ctl")

@@ -20,15 +20,15 @@
 //! The host is chosen once per process ([`select`], from `main`) because it cuts across every
 //! layer that reaches the machine: the bus, the journal and the state directory.
 
-pub mod host;
+pub mod facts;
 mod mux;
 pub mod store;
 
 pub use mux::MULTIPLEX_VAR;
 pub use store::{read_file, read_state, write_file, LockedFile, RemoteDir};
 
+use crate::host::ssh::{self, Destination};
 use crate::plan::Scope;
-use crate::ssh::{self, Destination};
 use anyhow::{anyhow, bail, Context, Result};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
@@ -214,7 +214,7 @@ pub fn run_script_with_input(
 pub fn load_recorded(path: &std::path::Path) -> Result<crate::ecosystem::Ecosystem, anyhow::Error> {
     use crate::ecosystem::{self, Format};
     let Some(dest) = selected() else {
-        return ecosystem::load(path).map_err(anyhow::Error::new);
+        return crate::load::ecosystem(path).map_err(anyhow::Error::new);
     };
     let format = Format::of(path).map_err(anyhow::Error::msg)?;
     if format == Format::JavaScript {

@@ -20,11 +20,12 @@
 //! when neither says, 252 (the oldest supported), which only ever leaves newer properties out.
 
 use crate::apply;
+use crate::boot::handover;
+use crate::boot::saved;
 use crate::ecosystem::Ecosystem;
-use crate::handover;
-use crate::plan::{self, host::SystemResolver, HostFacts, Scope};
+use crate::host::local::SystemResolver;
+use crate::plan::{self, HostFacts, Scope};
 use crate::preflight;
-use crate::saved;
 use crate::unit::{render, UnitSpec};
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -133,14 +134,14 @@ fn scope_of(systemd_scope: Option<&str>, program: &str, normal_dir: &Path) -> Sc
 /// True when the generator's output directory of `scope` holds one of `units`: they are
 /// loaded from the files it wrote (the app came back at boot), not transient.
 pub fn generated(scope: Scope, units: &[String]) -> bool {
-    if let Some(dest) = crate::remote::selected() {
+    if let Some(dest) = crate::host::remote::selected() {
         return generated_on(dest, scope, units);
     }
     output_dir(scope).is_some_and(|dir| units.iter().any(|u| dir.join(u).exists()))
 }
 
 /// [`generated`] on the `-H` host, asked over ssh (a failure to ask counts as no).
-fn generated_on(dest: &crate::ssh::Destination, scope: Scope, units: &[String]) -> bool {
+fn generated_on(dest: &crate::host::ssh::Destination, scope: Scope, units: &[String]) -> bool {
     if units.is_empty() {
         return false;
     }
@@ -150,7 +151,7 @@ fn generated_on(dest: &crate::ssh::Destination, scope: Scope, units: &[String]) 
     };
     let mut script = format!("cd \"{dir}\" 2>/dev/null || exit 0\nfor u in");
     for unit in units {
-        match crate::ssh::quote(unit) {
+        match crate::host::ssh::quote(unit) {
             Ok(u) => {
                 script.push(' ');
                 script.push_str(&u);
@@ -159,14 +160,14 @@ fn generated_on(dest: &crate::ssh::Destination, scope: Scope, units: &[String]) 
         }
     }
     script.push_str("; do [ -e \"$u\" ] && { echo yes; exit 0; }; done; exit 0");
-    crate::remote::run_script(dest, &script).is_ok_and(|out| out.trim() == "yes")
+    crate::host::remote::run_script(dest, &script).is_ok_and(|out| out.trim() == "yes")
 }
 
 /// Renders the saved ecosystem `file` into `dir` (the generator's normal directory),
 /// leaving out the apps named in `handed_over`.
 pub fn generate(file: &Path, host: &HostFacts, dir: &Path, handed_over: &[String]) -> Outcome {
     let mut outcome = Outcome::default();
-    let eco = match crate::saved::load(file) {
+    let eco = match crate::boot::saved::load(file) {
         Ok((eco, _)) => eco,
         Err(e) => {
             outcome.skipped.push(format!(
@@ -475,7 +476,7 @@ mod output_tests {
         let outcome = generate(&file, &host, &out, &[]);
 
         // What apply would start: the same plan, fingerprinted, rendered.
-        let eco = crate::ecosystem::load(&file).unwrap();
+        let eco = crate::load::ecosystem(&file).unwrap();
         let good = Ecosystem {
             apps: eco.apps[..2].to_vec(),
             ..eco

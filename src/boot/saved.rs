@@ -7,10 +7,10 @@
 //! made absolute (the file lives elsewhere than the one it came from) and its instance
 //! count as it runs now.
 
+use crate::boot::generator;
 use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances, LogTarget};
-use crate::generator;
+use crate::host::ssh::Destination;
 use crate::plan::{self, Scope};
-use crate::ssh::Destination;
 use crate::state::{AppRecord, Desired, State};
 use crate::systemd::Client;
 use anyhow::{bail, Context, Result};
@@ -126,7 +126,7 @@ pub fn load_text(path: &Path, text: &str) -> Result<Ecosystem, ecosystem::LoadEr
 pub fn load(path: &Path) -> Result<(Ecosystem, Vec<ecosystem::Warning>), ecosystem::LoadError> {
     match fs::read_to_string(path) {
         Ok(text) if is_empty_saved(&text) => load_text(path, &text).map(|eco| (eco, Vec::new())),
-        _ => ecosystem::load_with_warnings(path),
+        _ => crate::load::ecosystem_with_warnings(path),
     }
 }
 
@@ -175,7 +175,7 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
 }
 
 /// The saved file of one manager: on this machine, or with `-H` on the remote host (read and
-/// replaced over ssh, see `crate::remote::store`).
+/// replaced over ssh, see `crate::host::remote::store`).
 #[derive(Debug, Clone)]
 pub struct SavedFile {
     path: PathBuf,
@@ -185,9 +185,9 @@ pub struct SavedFile {
 impl SavedFile {
     /// The saved file of `scope` on the machine this run manages.
     pub fn of(scope: Scope) -> Result<SavedFile> {
-        Ok(match crate::remote::selected() {
+        Ok(match crate::host::remote::selected() {
             Some(dest) => SavedFile {
-                path: crate::remote::RemoteDir::Config(scope)
+                path: crate::host::remote::RemoteDir::Config(scope)
                     .resolve(dest)?
                     .join(SAVED_FILE),
                 remote: Some(dest),
@@ -221,7 +221,7 @@ impl SavedFile {
     /// Its text; `None` when there is none.
     pub fn read(&self) -> Result<Option<String>> {
         match self.remote {
-            Some(dest) => crate::remote::read_file(dest, &self.path),
+            Some(dest) => crate::host::remote::read_file(dest, &self.path),
             None => match fs::read_to_string(&self.path) {
                 Ok(text) => Ok(Some(text)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -233,7 +233,7 @@ impl SavedFile {
     /// Replaces it with `text`, atomically.
     pub fn write(&self, text: &str) -> Result<()> {
         match self.remote {
-            Some(dest) => crate::remote::write_file(dest, &self.path, text),
+            Some(dest) => crate::host::remote::write_file(dest, &self.path, text),
             None => write_atomic(&self.path, text),
         }
     }
@@ -372,7 +372,7 @@ fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
         bail!("it was started without a file and its definition was not recorded");
     };
     // With -H, the file as the remote host has it: the state is that host's.
-    let eco = crate::remote::load_recorded(file)?;
+    let eco = crate::host::remote::load_recorded(file)?;
     let env = record.source.env.as_deref();
     let app = eco
         .apps
@@ -434,7 +434,7 @@ mod tests {
         assert!(warnings[0].starts_with("gone: not saved"), "{warnings:?}");
         write_atomic(&saved, &to_toml(&eco)).unwrap();
 
-        let back = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+        let back = crate::load::ecosystem(&saved).unwrap_or_else(|e| panic!("{e}"));
         let api = &back.apps[0];
         assert_eq!(api.name, "api-production");
         assert!(!api.append_env_to_name);
@@ -474,7 +474,7 @@ mod tests {
              [[apps]]\nname = \"worker\"\nscript = \"/srv/w.js\"\nenv = { A = \"1\" }\n",
         )
         .unwrap();
-        let before = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+        let before = crate::load::ecosystem(&saved).unwrap_or_else(|e| panic!("{e}"));
 
         assert!(forget(&SavedFile::local(saved.clone()), &["other".into()])
             .unwrap()
@@ -487,7 +487,7 @@ mod tests {
             .unwrap(),
             ["api"]
         );
-        let after = ecosystem::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+        let after = crate::load::ecosystem(&saved).unwrap_or_else(|e| panic!("{e}"));
         // The same definition (only its line in the file moved).
         let mut worker = before.apps[1].clone();
         worker.span = after.apps[0].span;

@@ -6,14 +6,14 @@
 //! are looked up there.
 
 use super::run_script;
+use crate::host::ssh::{quote, Destination};
 use crate::plan::{FileKind, HostFacts, Resolver, Scope};
-use crate::ssh::{quote, Destination};
 use anyhow::{anyhow, Context, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Where the remote host's cgroup hierarchies are (as `plan::host` reads them locally).
+/// Where the remote host's cgroup hierarchies are (as `host::local` reads them here).
 const CGROUP: &str = "/sys/fs/cgroup";
 
 /// Separates the facts from the environment in the probe's output.
@@ -32,7 +32,7 @@ pub fn facts(dest: &Destination, scope: Scope, systemd_version: u32) -> Result<H
          u=$(id -u); m={CGROUP}/user.slice/user-$u.slice/user@$u.service/cgroup.controllers\n\
          if [ -r \"$m\" ]; then printf '+%s\\n' \"$(cat \"$m\")\"; else echo -; fi\n\
          echo {ENV_MARKER}\nenv -0",
-        shim = crate::installed::NODE_SHIM_INSTALLED
+        shim = crate::host::installed::NODE_SHIM_INSTALLED
     );
     let out = run_script(dest, &script)
         .with_context(|| format!("cannot read the facts of {}", dest.target))?;
@@ -53,7 +53,7 @@ fn parse_facts(out: &str, scope: Scope, systemd_version: u32) -> Result<HostFact
     let manager = PathBuf::from(format!(
         "{CGROUP}/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers"
     ));
-    let memory_unenforced = crate::plan::host::memory_verdict(
+    let memory_unenforced = crate::host::local::memory_verdict(
         scope,
         uid,
         hierarchy == "v2",

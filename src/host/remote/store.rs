@@ -10,8 +10,8 @@
 //! then replaces the file atomically (a temporary file renamed over it) each time it is sent
 //! a new content, acknowledging each. Contents travel length-first, so any bytes pass.
 
+use crate::host::ssh::{self, Destination};
 use crate::plan::Scope;
-use crate::ssh::{self, Destination};
 use crate::state::State;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{BufRead, BufReader, Write};

@@ -14,7 +14,7 @@
 //! `ControlMaster`/`ControlPath` are then in charge), nor with `PM2CTL_SSH_MULTIPLEX=no`. When
 //! the master cannot be set up, sessions simply log in on their own, as before.
 
-use crate::ssh::Destination;
+use crate::host::ssh::Destination;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Stdio};

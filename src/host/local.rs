@@ -1,7 +1,8 @@
-//! The real host behind `HostFacts` and `Resolver`: the only part of `plan` that looks at the
-//! machine. Commands build these once and hand them to the pure `plan::plan`.
+//! This machine behind `HostFacts` and `Resolver`: what the pure `plan::plan` is told about
+//! the host it plans for when that host is the local one (`remote::facts` reads another
+//! one's over ssh). Commands build these once and hand them to the plan.
 
-use super::{FileKind, HostFacts, Resolver, Scope};
+use crate::plan::{FileKind, HostFacts, Resolver, Scope};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -33,19 +34,28 @@ impl HostFacts {
             uid: uid.as_raw(),
             user,
             home,
-            path: std::env::var("PATH").unwrap_or_else(|_| super::env::SYSTEM_PATH.to_string()),
+            path: std::env::var("PATH")
+                .unwrap_or_else(|_| crate::plan::env::SYSTEM_PATH.to_string()),
             systemd_version: systemd_version.unwrap_or_else(systemctl_version),
             scope,
-            node_shim: crate::installed::node_shim(),
+            node_shim: crate::host::installed::node_shim(),
             caller_env: std::env::vars().collect(),
             self_exe: std::env::current_exe().ok(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             memory_unenforced: memory_unenforced(scope, uid.as_raw(), Path::new(CGROUP_ROOT)),
-            caller_capabilities: super::sandbox::own_capabilities(),
+            caller_capabilities: own_capabilities(),
             unprivileged_port_start: unprivileged_port_start(),
             require_root_opt_in: true,
         }
     }
+}
+
+/// The capabilities this process holds (its permitted set) as a bitmask; none when they
+/// cannot be read.
+pub fn own_capabilities() -> u64 {
+    caps::read(None, caps::CapSet::Permitted)
+        .map(|set| set.into_iter().fold(0, |m, c| m | c.bitmask()))
+        .unwrap_or(0)
 }
 
 /// Where the cgroup hierarchies are mounted.

@@ -1,0 +1,80 @@
+//! pm2ctl's own directories on a host: where its state store lives and its runtime
+//! directory. Pure rules over values the caller reads (environment, scope): `state` and the
+//! boot-time hand-over use them at run time, the plan to leave them writable to companions.
+
+use super::Scope;
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Overrides the state directory for either scope (tests, sandboxes, packaging).
+pub const STATE_DIR_VAR: &str = "PM2CTL_STATE_DIR";
+
+/// The state directory of the system manager when `PM2CTL_STATE_DIR` does not say.
+pub const SYSTEM_STATE_DIR: &str = "/var/lib/pm2ctl";
+
+/// pm2ctl's runtime directory on the system manager (cleared at boot).
+pub const SYSTEM_RUNTIME_DIR: &str = "/run/pm2ctl";
+
+/// The state directory for `scope`: `explicit` (`$PM2CTL_STATE_DIR`) if given, else
+/// [`SYSTEM_STATE_DIR`] for the system manager and `$XDG_STATE_HOME/pm2ctl` (default
+/// `~/.local/state/pm2ctl`) for a user's manager.
+pub fn resolve_state_dir(
+    scope: Scope,
+    explicit: Option<PathBuf>,
+    xdg_state_home: Option<PathBuf>,
+    home: Option<PathBuf>,
+) -> Result<PathBuf> {
+    if let Some(dir) = explicit {
+        return Ok(dir);
+    }
+    match scope {
+        Scope::System => Ok(PathBuf::from(SYSTEM_STATE_DIR)),
+        Scope::User => {
+            // The XDG spec says relative values are invalid and must be ignored.
+            if let Some(xdg) = xdg_state_home.filter(|p| p.is_absolute()) {
+                return Ok(xdg.join("pm2ctl"));
+            }
+            match home {
+                Some(home) => Ok(home.join(".local/state/pm2ctl")),
+                None => anyhow::bail!(
+                    "cannot find a place for pm2ctl's state: neither {STATE_DIR_VAR}, \
+                     XDG_STATE_HOME nor HOME is set"
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Option<PathBuf> {
+        Some(PathBuf::from(s))
+    }
+
+    #[test]
+    fn the_override_wins_in_both_scopes() {
+        for scope in [Scope::System, Scope::User] {
+            let dir = resolve_state_dir(scope, p("/x"), p("/xdg"), p("/home/u")).unwrap();
+            assert_eq!(dir, PathBuf::from("/x"));
+        }
+    }
+
+    #[test]
+    fn system_and_user_defaults() {
+        assert_eq!(
+            resolve_state_dir(Scope::System, None, p("/xdg"), p("/root")).unwrap(),
+            PathBuf::from("/var/lib/pm2ctl")
+        );
+        assert_eq!(
+            resolve_state_dir(Scope::User, None, p("/xdg"), p("/home/u")).unwrap(),
+            PathBuf::from("/xdg/pm2ctl")
+        );
+        assert_eq!(
+            resolve_state_dir(Scope::User, None, p("relative"), p("/home/u")).unwrap(),
+            PathBuf::from("/home/u/.local/state/pm2ctl")
+        );
+        assert!(resolve_state_dir(Scope::User, None, None, None).is_err());
+    }
+}
