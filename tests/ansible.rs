@@ -429,7 +429,7 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
 /// `ansible-test sanity` on the collection, run where it can be here: locally on the venv's
 /// Python (no containers), each test in the venv ansible-test makes for it from PyPI.
 #[test]
-fn the_app_module_acts_only_when_the_app_is_not_already_as_asked() {
+fn a_unit_that_does_not_start_fails_apply_and_the_app_module_acts_only_when_needed() {
     let fleet = Fleet::new(1, "app");
     let inventory = fleet.inventory("hosts.ini", &|_| format!("pm2ctl_path={}", fleet.path()));
     let ecosystem = fleet.dir.join("ecosystem.toml");
@@ -446,6 +446,36 @@ fn the_app_module_acts_only_when_the_app_is_not_already_as_asked() {
         ],
     );
     assert_success("the apply", &out);
+    // A unit that does not start fails the task with pm2ctl's account of it, naming the unit.
+    std::fs::write(
+        &ecosystem,
+        web(&format!(
+            "\n[[apps]]\nuser = \"root\"\nname = \"slow\"\nscript = \"{}\"\n\
+             wait_ready = true\nlisten_timeout = 1000\n",
+            fixture("printer.js")
+        )),
+    )
+    .expect("write the ecosystem file");
+    let out = fleet.playbook(
+        &inventory,
+        &[
+            &playbooks.join("apply.yml").display().to_string(),
+            "-e",
+            &format!("ecosystem={}", ecosystem.display()),
+            "-e",
+            r#"{"expect_changed": true, "expect_failed_units": ["pm2ctl-slow@0.service"],
+                "expect_error": "pm2ctl-slow@0.service did not start: job failed"}"#,
+        ],
+    );
+    assert_success("the apply of an app that never becomes ready", &out);
+    let output = text(&out);
+    assert!(
+        recap(&output, "host0")
+            .split_whitespace()
+            .any(|w| w == "ignored=1"),
+        "{output}"
+    );
+    assert!(output.contains("did not report ready in time"), "{output}");
     let out = fleet.playbook(
         &inventory,
         &[&playbooks.join("app.yml").display().to_string()],

@@ -106,8 +106,8 @@ failures:
   sample:
     - app: web
       unit: pm2ctl-web@0.service
-      reason: exited with status 1
-      report: ["Result: exit-code"]
+      reason: job failed
+      report: "result: timeout\ncause: it did not report ready in time (wait_ready and listen_timeout)"
 dry_run:
   description: Whether this was C(pm2ctl apply --dry-run) (check mode).
   returned: success or when units failed
@@ -194,9 +194,11 @@ def main():
         result['diff'] = dict(prepared=plan_text(document))
     failures = document.get('failures') or []
     if rc != 0 or failures:
-        units = ', '.join('%s (%s)' % (f.get('unit'), f.get('reason')) for f in failures)
-        reason = ('did not start: ' + units) if units else err.strip()
-        module.fail_json(msg='pm2ctl apply: %s' % reason, rc=rc, **result)
+        # pm2ctl's own account: each unit that did not start, systemd's result and its last
+        # log lines; `failures` has the same per unit.
+        units = ', '.join(f.get('unit') or '?' for f in failures)
+        module.fail_json(msg=err.strip() or 'pm2ctl apply: did not start: %s' % units, rc=rc,
+                         **result)
     module.exit_json(**result)
 
 
