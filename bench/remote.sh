@@ -7,7 +7,7 @@
 #   RUNS=3 PM2CTL=target/debug/pm2ctl sudo bench/remote.sh
 #
 # The other host is a sandbox (tests/sandbox/pm2ctl-sandbox: a real systemd as PID 1) running
-# sshd on a veth link to a client network namespace, as tests/remote_host.rs sets it up; keys,
+# sshd on a veth link to a client network namespace, as tests/integration/remote_host.rs sets it up; keys,
 # known_hosts and configs live under the build tree, never ~/.ssh. Logins are counted from the
 # sshd's journal ("Accepted publickey"). Needs root, sshd, ssh-keygen, nsenter, unshare, ip.
 set -euo pipefail

@@ -148,32 +148,29 @@ fn main() -> ExitCode {
     };
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     pm2ctl::logs::diagnostics::init();
-    // Held to the end: it ends this run's ssh connection to the -H host.
-    let _remote = match &cli.host {
-        Some(host) => {
-            use cli::remote::{BOOT_SETUP, DEPLOY, INSIDE_UNITS, LOCAL_ONLY};
-            let refusal = match cli.command {
-                Command::Startup(_) | Command::Unstartup(_) => Some(BOOT_SETUP),
-                Command::ExecWrap(_) | Command::WatchAgent(_) | Command::MemoryCheck(_) => {
-                    Some(INSIDE_UNITS)
-                }
-                Command::Validate { .. } | Command::Import { .. } | Command::Plan(_) => {
-                    Some(LOCAL_ONLY)
-                }
-                Command::Deploy(_) => Some(DEPLOY),
-                _ => None,
-            };
-            let verb = matches.subcommand_name().unwrap_or_default();
-            match cli::remote::select(host, verb, refusal) {
-                Ok(session) => Some(session),
-                Err(e) => {
-                    eprintln!("pm2ctl: {e:#}");
-                    return ExitCode::from(2);
-                }
-            }
+    // The machine this run acts on, built once; the verb's manager options carry it.
+    use cli::remote::{BOOT_SETUP, DEPLOY, INSIDE_UNITS, LOCAL_ONLY};
+    let refusal = match cli.command {
+        Command::Startup(_) | Command::Unstartup(_) => Some(BOOT_SETUP),
+        Command::ExecWrap(_) | Command::WatchAgent(_) | Command::MemoryCheck(_) => {
+            Some(INSIDE_UNITS)
         }
-        None => None,
+        Command::Validate { .. } | Command::Import { .. } | Command::Plan(_) => Some(LOCAL_ONLY),
+        Command::Deploy(_) => Some(DEPLOY),
+        _ => None,
     };
+    let verb = matches.subcommand_name().unwrap_or_default();
+    let host = match cli::remote::select(cli.host.as_deref(), verb, refusal) {
+        Ok(host) => host,
+        Err(e) => {
+            eprintln!("pm2ctl: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut cli = cli;
+    if let Some(manager) = cli.command.manager_mut() {
+        manager.host = host;
+    }
     let code = match cli.command {
         Command::Validate { file } => pm2ctl::cli::validate::run(&file),
         Command::Import { file } => cli::import::run(&file),
@@ -222,5 +219,53 @@ fn main() -> ExitCode {
         cli::pm2::pm2_exit_code(code)
     } else {
         code
+    }
+}
+
+impl Command {
+    /// The verb's manager options (`--user`/`--system`), where it has them: `main` gives
+    /// them the machine to act on.
+    fn manager_mut(&mut self) -> Option<&mut cli::ManagerArgs> {
+        Some(match self {
+            Command::Plan(a) => &mut a.manager,
+            Command::Apply(a) => &mut a.manager,
+            Command::Save(a) => &mut a.manager,
+            Command::Resurrect(a) => &mut a.manager,
+            Command::Startup(a) => &mut a.manager,
+            Command::Unstartup(a) => &mut a.manager,
+            Command::Start(a) => &mut a.manager,
+            Command::Stop(a) => &mut a.target.manager,
+            Command::Restart(a) => &mut a.target.manager,
+            Command::Reload(a) => &mut a.manager,
+            Command::Delete(a) | Command::Reset(a) => &mut a.manager,
+            Command::Scale(a) => &mut a.manager,
+            Command::SendSignal(a) => &mut a.manager,
+            Command::Logs(a) => &mut a.manager,
+            Command::Flush(a) => &mut a.manager,
+            Command::ExecWrap(_) => return None,
+            Command::WatchAgent(a) => &mut a.manager,
+            Command::MemoryCheck(a) => &mut a.manager,
+            Command::List(a) => &mut a.manager,
+            Command::Jlist(a) | Command::Prettylist(a) => &mut a.manager,
+            Command::Show(a) => &mut a.manager,
+            Command::Monit(a) => &mut a.manager,
+            Command::Deploy(_) => return None,
+            Command::StartOrRestart(a)
+            | Command::StartOrReload(a)
+            | Command::StartOrGracefulReload(a) => &mut a.manager,
+            Command::Kill(a)
+            | Command::Ping(a)
+            | Command::ReloadLogs(a)
+            | Command::Cleardump(a) => &mut a.manager,
+            Command::Env(a) => &mut a.manager,
+            Command::Id(a) => &mut a.manager,
+            Command::Pid(a) => &mut a.manager,
+            Command::Ecosystem(_)
+            | Command::Update
+            | Command::Link(_)
+            | Command::Unlink(_)
+            | Command::Validate { .. }
+            | Command::Import { .. } => return None,
+        })
     }
 }

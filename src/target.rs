@@ -22,6 +22,24 @@ pub trait Process {
     fn namespace(&self) -> &str;
 }
 
+/// Implements [`Process`] for a struct whose `pm_id`, `name` and `namespace` fields say it.
+macro_rules! process_by_fields {
+    ($type:ty) => {
+        impl $crate::target::Process for $type {
+            fn pm_id(&self) -> u32 {
+                self.pm_id
+            }
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn namespace(&self) -> &str {
+                &self.namespace
+            }
+        }
+    };
+}
+pub(crate) use process_by_fields;
+
 /// Why a target selected nothing. The messages are PM2's, so scripts matching them
 /// keep working; every one of them exits 1, as PM2 does.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

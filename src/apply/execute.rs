@@ -69,7 +69,8 @@ pub fn execute(
     // By name first: with -H, where the saved file is takes asking the host.
     let saved_copy = source.file.as_deref().is_some_and(|file| {
         file.file_name() == Some(std::ffi::OsStr::new(saved::SAVED_FILE))
-            && saved::SavedFile::of(client.scope()).is_ok_and(|saved| saved.path() == file)
+            && saved::SavedFile::of(client.host(), client.scope())
+                .is_ok_and(|saved| saved.path() == file)
     });
     record_desired(store, desired, source, saved_copy)
         .context("cannot record the file's apps in the state store; nothing was changed")?;
@@ -366,7 +367,7 @@ impl Run<'_> {
                 record_changed = self.replace(app, store, live)?;
             }
             (Action::Roll { .. }, Some(app))
-                if generator::generated(self.client.scope(), &change.live) =>
+                if generator::generated(self.client.host(), self.client.scope(), &change.live) =>
             {
                 // The generator's files cannot take another definition (systemd writes
                 // them again at every daemon-reload): the app is handed over whole.
@@ -420,7 +421,7 @@ impl Run<'_> {
                     ..
                 },
                 Some(app),
-            ) if generator::generated(self.client.scope(), &change.live) => {
+            ) if generator::generated(self.client.host(), self.client.scope(), &change.live) => {
                 // The generator's files hold the old companions and cannot be re-created
                 // as transient units one by one: the app is handed over whole.
                 self.say(&format!(
@@ -474,7 +475,7 @@ impl Run<'_> {
                     })?;
                     units.extend(self.live_companions());
                 }
-                if generator::generated(self.client.scope(), &units) {
+                if generator::generated(self.client.host(), self.client.scope(), &units) {
                     // The generator's files hold this very definition (same fingerprint):
                     // start them where they are; they cannot be re-created as transient.
                     let outcomes = self.client.start_units(&units)?;
@@ -530,7 +531,7 @@ impl Run<'_> {
     /// came from them) and creates it anew. Returns whether its record changed.
     fn replace(&mut self, app: &DesiredApp, store: &mut Store, live: &[LiveUnit]) -> Result<bool> {
         let change = self.change;
-        if generator::generated(self.client.scope(), &change.live) {
+        if generator::generated(self.client.host(), self.client.scope(), &change.live) {
             self.hand_over(&change.app, &change.live)?;
         } else {
             self.remove(&change.live)?;

@@ -24,6 +24,7 @@ use crate::boot::handover;
 use crate::boot::saved;
 use crate::ecosystem::Ecosystem;
 use crate::host::local::SystemResolver;
+use crate::host::Host;
 use crate::plan::{self, HostFacts, Scope};
 use crate::preflight;
 use crate::unit::{render, UnitSpec};
@@ -133,8 +134,8 @@ fn scope_of(systemd_scope: Option<&str>, program: &str, normal_dir: &Path) -> Sc
 
 /// True when the generator's output directory of `scope` holds one of `units`: they are
 /// loaded from the files it wrote (the app came back at boot), not transient.
-pub fn generated(scope: Scope, units: &[String]) -> bool {
-    if let Some(dest) = crate::host::remote::selected() {
+pub fn generated(host: &Host, scope: Scope, units: &[String]) -> bool {
+    if let Some(dest) = host.ssh() {
         return generated_on(dest, scope, units);
     }
     output_dir(scope).is_some_and(|dir| units.iter().any(|u| dir.join(u).exists()))

@@ -9,7 +9,7 @@
 
 use crate::boot::generator;
 use crate::ecosystem::{self, App, Ecosystem, ExecMode, Instances, LogTarget};
-use crate::host::ssh::Destination;
+use crate::host::Host;
 use crate::plan::{self, Scope};
 use crate::state::{AppRecord, Desired, State};
 use crate::systemd::Client;
@@ -71,11 +71,16 @@ pub fn saved_file(scope: Scope) -> Result<PathBuf> {
 /// The ecosystem that recreates the apps of `state` as they run now. An app whose
 /// definition cannot be found any more (its file gone or changed) is left out and named in
 /// the returned warnings.
-pub fn ecosystem_of(state: &State, saved: &Path, home: &Path) -> (Ecosystem, Vec<String>) {
+pub fn ecosystem_of(
+    host: &Host,
+    state: &State,
+    saved: &Path,
+    home: &Path,
+) -> (Ecosystem, Vec<String>) {
     let mut apps = Vec::new();
     let mut warnings = Vec::new();
     for record in state.apps.values() {
-        match saved_app(record, home) {
+        match saved_app(host, record, home) {
             Ok(app) => apps.push(app),
             Err(e) => warnings.push(format!("{}: not saved: {e:#}", record.name)),
         }
@@ -179,18 +184,18 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct SavedFile {
     path: PathBuf,
-    remote: Option<&'static Destination>,
+    host: Host,
 }
 
 impl SavedFile {
-    /// The saved file of `scope` on the machine this run manages.
-    pub fn of(scope: Scope) -> Result<SavedFile> {
-        Ok(match crate::host::remote::selected() {
+    /// The saved file of `scope` on `host`.
+    pub fn of(host: &Host, scope: Scope) -> Result<SavedFile> {
+        Ok(match host.ssh() {
             Some(dest) => SavedFile {
                 path: crate::host::remote::RemoteDir::Config(scope)
                     .resolve(dest)?
                     .join(SAVED_FILE),
-                remote: Some(dest),
+                host: host.clone(),
             },
             None => SavedFile::local(saved_file(scope)?),
         })
@@ -198,7 +203,10 @@ impl SavedFile {
 
     /// A saved file on this machine.
     pub fn local(path: PathBuf) -> SavedFile {
-        SavedFile { path, remote: None }
+        SavedFile {
+            path,
+            host: Host::local(),
+        }
     }
 
     /// The copy `save` keeps of the saved state it replaced (`dump.toml.bak`), which
@@ -209,7 +217,7 @@ impl SavedFile {
         name.push(".bak");
         SavedFile {
             path: self.path.with_file_name(name),
-            remote: self.remote,
+            host: self.host.clone(),
         }
     }
 
@@ -220,7 +228,7 @@ impl SavedFile {
 
     /// Its text; `None` when there is none.
     pub fn read(&self) -> Result<Option<String>> {
-        match self.remote {
+        match self.host.ssh() {
             Some(dest) => crate::host::remote::read_file(dest, &self.path),
             None => match fs::read_to_string(&self.path) {
                 Ok(text) => Ok(Some(text)),
@@ -232,7 +240,7 @@ impl SavedFile {
 
     /// Replaces it with `text`, atomically.
     pub fn write(&self, text: &str) -> Result<()> {
-        match self.remote {
+        match self.host.ssh() {
             Some(dest) => crate::host::remote::write_file(dest, &self.path, text),
             None => write_atomic(&self.path, text),
         }
@@ -241,7 +249,7 @@ impl SavedFile {
 
 impl std::fmt::Display for SavedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.remote {
+        match self.host.ssh() {
             Some(dest) => write!(f, "{}:{}", dest.target, self.path.display()),
             None => write!(f, "{}", self.path.display()),
         }
@@ -283,7 +291,7 @@ pub fn unsave(client: &Client, names: &[String], units: &[String]) -> Result<Opt
     if names.is_empty() {
         return Ok(None);
     }
-    let file = SavedFile::of(client.scope())?;
+    let file = SavedFile::of(client.host(), client.scope())?;
     let removed = forget(&file, names).with_context(|| {
         format!(
             "the saved state was not updated: {} comes back at the next boot until \
@@ -298,7 +306,7 @@ pub fn unsave(client: &Client, names: &[String], units: &[String]) -> Result<Opt
         "Removed {} from the saved state ({file}): not started at boot any more",
         removed.join(", "),
     );
-    if generator::generated(client.scope(), units) {
+    if generator::generated(client.host(), client.scope(), units) {
         client.daemon_reload().with_context(|| {
             format!("{said}, but systemd could not be reloaded to drop the generated units")
         })?;
@@ -307,8 +315,8 @@ pub fn unsave(client: &Client, names: &[String], units: &[String]) -> Result<Opt
 }
 
 /// One app as it should be saved.
-fn saved_app(record: &AppRecord, home: &Path) -> Result<App> {
-    let (mut app, base_dir) = definition(record)?;
+fn saved_app(host: &Host, record: &AppRecord, home: &Path) -> Result<App> {
+    let (mut app, base_dir) = definition(host, record)?;
     let env_name = record.source.env.as_deref();
     // The selected `env_<NAME>` overlays `env`, as the plan does; the saved file has no
     // `--env` of its own.
@@ -364,7 +372,7 @@ fn absolute(p: &Path, base: &Path) -> PathBuf {
 
 /// The definition an app runs, with the directory its relative paths start from: the
 /// recorded one (`start` makes its paths absolute), else the app in its ecosystem file.
-fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
+fn definition(host: &Host, record: &AppRecord) -> Result<(App, PathBuf)> {
     if let Some(app) = &record.definition {
         return Ok((app.clone(), PathBuf::from("/")));
     }
@@ -372,7 +380,7 @@ fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
         bail!("it was started without a file and its definition was not recorded");
     };
     // With -H, the file as the remote host has it: the state is that host's.
-    let eco = crate::host::remote::load_recorded(file)?;
+    let eco = crate::host::remote::load_recorded(host, file)?;
     let env = record.source.env.as_deref();
     let app = eco
         .apps
@@ -429,7 +437,7 @@ mod tests {
         );
 
         let saved = dir.path().join("config").join(SAVED_FILE);
-        let (eco, warnings) = ecosystem_of(&state, &saved, Path::new("/home/u"));
+        let (eco, warnings) = ecosystem_of(&Host::local(), &state, &saved, Path::new("/home/u"));
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].starts_with("gone: not saved"), "{warnings:?}");
         write_atomic(&saved, &to_toml(&eco)).unwrap();

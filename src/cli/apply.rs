@@ -7,9 +7,8 @@
 use super::ManagerArgs;
 use crate::apply::{self, DesiredApp, Failure};
 use crate::ecosystem::Ecosystem;
-use crate::plan::{self, HostFacts};
+use crate::lifecycle::engine;
 use crate::state::{self, Desired, Source};
-use crate::systemd::Client;
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -93,31 +92,10 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
         }
     };
     let scope = args.manager.scope();
-    let client = Client::connect(scope)?;
-    let remote = crate::host::remote::selected();
-    let planned = match remote {
-        Some(dest) => {
-            // With -H the paths in the file are the remote host's (see remote::host).
-            let host = crate::host::remote::facts::facts(dest, scope, client.major_version())?;
-            let resolver = crate::host::remote::facts::RemoteResolver::new(dest);
-            let planned = plan::plan(&eco, args.env.as_deref(), &host, &resolver);
-            if let Some(e) = resolver.take_error() {
-                return Err(e.context(format!("cannot look at files on {}", dest.target)));
-            }
-            planned
-        }
-        None => {
-            let mut host = HostFacts::detect(scope, Some(client.major_version()));
-            host.self_exe = std::env::current_exe().ok();
-            plan::plan(
-                &eco,
-                args.env.as_deref(),
-                &host,
-                &crate::host::local::SystemResolver,
-            )
-        }
-    };
-    let planned = match planned {
+    let client = args.manager.connect()?;
+    // On another host the paths in the file are that host's (see host::remote::facts).
+    let facts = engine::host_facts(&client)?;
+    let planned = match engine::plan_on(&client, &eco, args.env.as_deref(), &facts)? {
         Ok(planned) => planned,
         Err(e) => {
             eprintln!("{}:\n{e}", args.file.display());
@@ -128,7 +106,7 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
     };
     // Before anything is touched: can each app's account reach its files? (With -H they
     // are the other host's, which systemd there checks at start.)
-    if remote.is_none() {
+    if client.host().is_local() {
         if let Err(e) = crate::preflight::verdict(&planned) {
             eprintln!("{}:\n{e}", args.file.display());
             eprintln!("{}: not applied, nothing was changed", args.file.display());
@@ -142,11 +120,11 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
     // execution see one state. With -H, the lock and the state are the remote host's.
     let mut store = match args.dry_run {
         true => None,
-        false => Some(state::lock_current(scope)?),
+        false => Some(state::lock_current(client.host(), scope)?),
     };
     let current = match &store {
         Some(store) => store.state().clone(),
-        None => state::read_current(scope)?,
+        None => state::read_current(client.host(), scope)?,
     };
     // `plan` keeps the file's order, one plan per app.
     let desired: Vec<DesiredApp> = planned

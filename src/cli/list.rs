@@ -35,7 +35,7 @@ pub fn snapshot(manager: &ManagerArgs) -> Result<Snapshot> {
     let started = std::time::Instant::now();
     let client = manager.connect()?;
     tracing::debug!(elapsed = ?started.elapsed(), "connected");
-    let state = state::read_current(manager.scope())?;
+    let state = state::read_current(&manager.host, manager.scope())?;
     tracing::debug!(elapsed = ?started.elapsed(), "state store read");
     let snapshot =
         inspect::collect(&client, &state).context("cannot read the state of pm2ctl's units");

@@ -1,6 +1,7 @@
 //! `pm2ctl logs`, `pm2ctl flush` and the hidden `pm2ctl exec-wrap`.
 
 use super::ManagerArgs;
+use crate::host::Host;
 use crate::logs::query::{Matcher, Query, StreamFilter, UserJournal};
 use crate::logs::reader::{self, Sink};
 use crate::logs::record::Record;
@@ -152,9 +153,10 @@ pub fn flush(args: FlushArgs) -> ExitCode {
 
 fn run_logs(args: LogsArgs) -> Result<()> {
     let scope = args.manager.scope();
-    let known = targets::discover(scope);
+    let host = &args.manager.host;
+    let known = targets::discover(host, scope);
     let resolved = known.resolve(args.target.as_deref())?;
-    let mut query = journal_query(scope, known, &resolved, args.lines, !args.nostream)?;
+    let mut query = journal_query(host, scope, known, &resolved, args.lines, !args.nostream)?;
     query.events = args.events;
     query.streams = match (args.err, args.out) {
         (true, _) => StreamFilter::Err,
@@ -181,12 +183,13 @@ fn run_logs(args: LogsArgs) -> Result<()> {
         out: std::io::BufWriter::with_capacity(64 * 1024, stdout.lock()),
         renderer,
     };
-    reader::run(&query, &mut sink)
+    reader::run(host, &query, &mut sink)
 }
 
 /// What `logs` asks the journal for `resolved`, both streams, since any time: a user
 /// manager's apps are found by their units (see `UserJournal`), `flush` marks apply.
 fn journal_query(
+    host: &Host,
     scope: Scope,
     known: targets::Known,
     resolved: &targets::Resolved,
@@ -201,12 +204,12 @@ fn journal_query(
         since: None,
         user: match scope {
             Scope::User => Some(UserJournal {
-                uid: journal_uid()?,
+                uid: journal_uid(host)?,
                 apps: known.fields,
             }),
             Scope::System => None,
         },
-        marks: marks::read_current(scope)?,
+        marks: marks::read_current(host, scope)?,
         every_app: resolved.every_app,
         events: false,
         event_units: resolved
@@ -222,11 +225,11 @@ fn journal_query(
 /// The last `lines` lines of app `name` as `logs --nostream --timestamp` prints them, without
 /// colors: the log tails of `show` and `monit`, found as `logs` finds them (a user's own
 /// manager, `-H`). A failure is one line saying why.
-pub fn tail(name: &str, scope: Scope, lines: u32) -> Vec<String> {
+pub fn tail(host: &Host, name: &str, scope: Scope, lines: u32) -> Vec<String> {
     let read = || -> Result<Vec<String>> {
-        let known = targets::discover(scope);
+        let known = targets::discover(host, scope);
         let resolved = known.resolve(Some(name))?;
-        let query = journal_query(scope, known, &resolved, lines, false)?;
+        let query = journal_query(host, scope, known, &resolved, lines, false)?;
         let mut sink = Collected {
             lines: Vec::new(),
             renderer: Renderer {
@@ -237,7 +240,7 @@ pub fn tail(name: &str, scope: Scope, lines: u32) -> Vec<String> {
                 pm_ids: resolved.pm_ids,
             },
         };
-        reader::run(&query, &mut sink)?;
+        reader::run(host, &query, &mut sink)?;
         Ok(sink.lines)
     };
     read().unwrap_or_else(|e| vec![format!("(cannot read the journal: {e:#})")])
@@ -261,8 +264,8 @@ impl Sink for Collected {
 }
 
 /// The user whose apps `logs --user` shows: the caller, or with `-H` the user ssh logs in as.
-fn journal_uid() -> Result<u32> {
-    match crate::host::remote::selected() {
+fn journal_uid(host: &Host) -> Result<u32> {
+    match host.ssh() {
         Some(dest) => crate::host::remote::run_script(dest, "id -u")?
             .trim()
             .parse()
@@ -296,17 +299,18 @@ impl<W: Write> Sink for Terminal<W> {
 
 fn run_flush(args: FlushArgs) -> Result<()> {
     let scope = args.manager.scope();
+    let host = &args.manager.host;
     let target = args.target.as_deref().filter(|t| *t != "all");
     let Some(target) = target else {
-        marks::update_current(scope, |m, now| m.all = Some(now))?;
+        marks::update_current(host, scope, |m, now| m.all = Some(now))?;
         println!(
             "[PM2] Logs flushed: `pm2ctl logs` starts after now (the journal keeps older lines)"
         );
         return Ok(());
     };
-    let resolved = targets::discover(scope).resolve(Some(target))?;
+    let resolved = targets::discover(host, scope).resolve(Some(target))?;
     let mut flushed = Vec::new();
-    marks::update_current(scope, |m, now| {
+    marks::update_current(host, scope, |m, now| {
         for matcher in &resolved.selection.matchers {
             match matcher {
                 // One instance cannot be flushed alone: the mark is per app.

@@ -31,6 +31,7 @@ pub mod validate;
 pub mod watch;
 
 use crate::ecosystem::LoadError;
+use crate::host::Host;
 use crate::lifecycle::{self, Action, Proc};
 use crate::plan::Scope;
 use crate::state;
@@ -167,6 +168,10 @@ pub struct ManagerArgs {
     /// Use the system manager (the default for root).
     #[arg(long)]
     pub system: bool,
+    /// The machine: this one, or the `-H` host (`main` sets it once the command line is
+    /// parsed).
+    #[arg(skip)]
+    pub host: Host,
 }
 
 impl ManagerArgs {
@@ -176,12 +181,12 @@ impl ManagerArgs {
         } else if self.system {
             Scope::System
         } else {
-            Client::default_scope()
+            Client::default_scope(&self.host)
         }
     }
 
     pub fn connect(&self) -> Result<Client> {
-        Client::connect(self.scope())
+        Client::connect(&self.host, self.scope())
     }
 }
 
@@ -242,7 +247,7 @@ pub fn act_on(
 ) -> Result<()> {
     let client = manager.connect()?;
     // Held until the verb is done: another pm2ctl waits instead of acting on stale ids.
-    let mut store = state::lock_current(manager.scope())?;
+    let mut store = state::lock_current(&manager.host, manager.scope())?;
     let targets = targets::expand(targets, only, env, store.state())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;

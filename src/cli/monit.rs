@@ -129,7 +129,7 @@ fn monit(args: &Args) -> Result<()> {
         if app != logs_for {
             dashboard.log_lines = app
                 .as_deref()
-                .map(|a| super::logs::tail(a, scope, args.lines))
+                .map(|a| super::logs::tail(client.host(), a, scope, args.lines))
                 .unwrap_or_default();
             logs_for = app;
         }
@@ -162,7 +162,7 @@ fn monit(args: &Args) -> Result<()> {
             Err(e) => dashboard.error = Some(format!("{e:#}")),
         }
         if let Some(app) = &logs_for {
-            dashboard.log_lines = super::logs::tail(app, scope, args.lines);
+            dashboard.log_lines = super::logs::tail(client.host(), app, scope, args.lines);
         }
     }
     Ok(())
@@ -178,8 +178,8 @@ struct Sampler {
 
 impl Sampler {
     fn take(&mut self, client: &Client, scope: Scope) -> Result<Snapshot> {
-        // With -H, the remote host's state (see `crate::host::remote`).
-        let state = state::read_current(scope)?;
+        // On another host, that host's state (see `crate::host::remote`).
+        let state = state::read_current(client.host(), scope)?;
         let mut snapshot = inspect::collect(client, &state)?;
         let now = Instant::now();
         let mut seen = BTreeMap::new();

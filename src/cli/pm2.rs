@@ -143,7 +143,7 @@ pub fn kill(args: &Args) -> ExitCode {
 
 fn kill_all(manager: &ManagerArgs) -> Result<()> {
     let client = manager.connect()?;
-    let mut store = state::lock_current(manager.scope())?;
+    let mut store = state::lock_current(&manager.host, manager.scope())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let all: Vec<&Proc> = procs.iter().collect();
@@ -173,7 +173,7 @@ pub fn reload_logs(args: &Args) -> ExitCode {
 
 fn reopen_logs(manager: &ManagerArgs) -> Result<()> {
     let client = manager.connect()?;
-    let mut store = state::lock_current(manager.scope())?;
+    let mut store = state::lock_current(&manager.host, manager.scope())?;
     let writers: BTreeSet<String> = store
         .state()
         .apps
@@ -337,8 +337,8 @@ pub fn cleardump(args: &Args) -> ExitCode {
     let cleared = || -> Result<SavedFile> {
         let scope = args.manager.scope();
         // Under the store's lock, as `save` writes it.
-        let _store = state::lock_current(scope)?;
-        let file = SavedFile::of(scope)?;
+        let _store = state::lock_current(&args.manager.host, scope)?;
+        let file = SavedFile::of(&args.manager.host, scope)?;
         file.write(&saved::empty_toml())?;
         Ok(file)
     };

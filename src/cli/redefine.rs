@@ -57,7 +57,7 @@ pub fn restart(args: &TargetArgs, changes: &Changes) -> Result<()> {
 
 fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> Result<()> {
     let client = args.manager.connect()?;
-    let mut store = state::lock_current(args.manager.scope())?;
+    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
     let targets = super::targets::expand(targets, &args.file.only, None, store.state())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
@@ -117,7 +117,7 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
             apps: vec![app.clone()],
             deploy: Default::default(),
         };
-        let plan = engine::plan(&eco, record.source.env.as_deref(), &host)?;
+        let plan = engine::plan(&client, &eco, record.source.env.as_deref(), &host)?;
         let desired: Vec<DesiredApp> = plan
             .apps
             .into_iter()

@@ -66,7 +66,7 @@ fn reload(args: &Args) -> Result<()> {
     }
     let client = args.manager.connect()?;
     // Held for the whole reload: another pm2ctl waits instead of acting on stale units.
-    let mut store = state::lock_current(args.manager.scope())?;
+    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
     let targets = super::targets::expand(&others, &args.file.only, None, store.state())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;

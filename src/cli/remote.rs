@@ -4,6 +4,7 @@
 //! ssh user's own with `--user`), its journal and its pm2ctl state and saved state. The ones
 //! below refuse, each for its reason.
 
+use crate::host::Host;
 use anyhow::{bail, Result};
 
 /// `startup` and `unstartup`: they install the generator and lingering on this machine.
@@ -17,15 +18,14 @@ pub const LOCAL_ONLY: &str = "it only reads files on this machine and reaches no
 /// `deploy`: hosts come from the file.
 pub const DEPLOY: &str = "deploy reaches the hosts of the file's [deploy.ENV] table";
 
-/// Selects `host` for this process, unless the verb cannot work there (`refusal` says why).
-/// The returned session ends the run's ssh master when dropped: hold it until the end.
-pub fn select(
-    host: &str,
-    verb: &str,
-    refusal: Option<&str>,
-) -> Result<crate::host::remote::Session> {
+/// The machine `-H` names (this one without it), unless the verb cannot work on another
+/// host (`refusal` says why). Its ssh login ends when the last clone is dropped.
+pub fn select(host: Option<&str>, verb: &str, refusal: Option<&str>) -> Result<Host> {
+    let Some(host) = host else {
+        return Ok(Host::local());
+    };
     if let Some(why) = refusal {
         bail!("-H {host}: `{verb}` does not work on another host: {why}");
     }
-    crate::host::remote::select(host)
+    Host::remote(host)
 }

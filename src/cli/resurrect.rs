@@ -14,7 +14,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let saved = SavedFile::of(args.manager.scope()).and_then(|file| {
+    let saved = SavedFile::of(&args.manager.host, args.manager.scope()).and_then(|file| {
         let text = file.read()?;
         Ok((file, text))
     });

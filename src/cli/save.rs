@@ -37,14 +37,15 @@ pub fn run(args: &Args) -> ExitCode {
 pub fn save(manager: &ManagerArgs) -> Result<SavedFile> {
     let scope = manager.scope();
     // Under the store's lock: a `delete` running meanwhile edits the saved file too.
-    let store = state::lock_current(scope)?;
+    let host = &manager.host;
+    let store = state::lock_current(host, scope)?;
     let state = store.state();
-    let file = SavedFile::of(scope)?;
-    let home = match crate::host::remote::selected() {
+    let file = SavedFile::of(host, scope)?;
+    let home = match host.ssh() {
         Some(dest) => crate::host::remote::facts::home(dest)?,
         None => HostFacts::detect(scope, Some(0)).home,
     };
-    let (eco, warnings) = saved::ecosystem_of(state, file.path(), &home);
+    let (eco, warnings) = saved::ecosystem_of(host, state, file.path(), &home);
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }

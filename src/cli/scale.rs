@@ -30,7 +30,7 @@ fn scale_app(args: &Args) -> Result<()> {
         .into());
     };
     let client = args.manager.connect()?;
-    let mut store = state::lock_current(args.manager.scope())?;
+    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
     let scaled = scale::scale(&client, &mut store, &args.name, to)?;
     if scaled.from == scaled.to {
         println!(

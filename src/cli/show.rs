@@ -4,6 +4,7 @@
 
 use super::list::{colors_wanted, snapshot};
 use super::ManagerArgs;
+use crate::host::Host;
 use crate::inspect::{format, Instance, Snapshot};
 use crate::plan::{memory, Scope};
 use crate::state::{self, AppRecord};
@@ -40,7 +41,7 @@ fn show(args: &Args) -> Result<()> {
     let Some(name) = resolve(&snapshot, &args.target) else {
         return Err(NoSuchApp(args.target.clone()).into());
     };
-    let state = state::read_current(scope)?;
+    let state = state::read_current(&args.manager.host, scope)?;
     let record = state.app(&name);
     let instances = snapshot.app(&name);
     let colors = colors_wanted(&std::io::stdout());
@@ -50,6 +51,7 @@ fn show(args: &Args) -> Result<()> {
         record,
         snapshot.taken_at_ms,
         scope,
+        args.manager.host.target(),
         colors,
     );
     if let Some(plan) = record.map(|r| &r.plan) {
@@ -76,7 +78,7 @@ fn show(args: &Args) -> Result<()> {
             }
         }
     }
-    out.push_str(&log_section(&name, scope, args.lines));
+    out.push_str(&log_section(&args.manager.host, &name, scope, args.lines));
     print!("{out}");
     Ok(())
 }
@@ -206,6 +208,7 @@ pub fn describe(
     record: Option<&AppRecord>,
     now_ms: u64,
     scope: Scope,
+    remote: Option<&str>,
     colors: bool,
 ) -> String {
     let mut out = String::new();
@@ -379,8 +382,8 @@ pub fn describe(
     }
 
     let user = if scope == Scope::User { " --user" } else { "" };
-    // With -H, the commands run on that host.
-    let on = crate::host::remote::selected_target()
+    // On another host (`-H`), the commands run there.
+    let on = remote
         .map(|target| format!("ssh {target} "))
         .unwrap_or_default();
     let services: Vec<&str> = instances.iter().map(|i| i.service.as_str()).collect();
@@ -404,12 +407,12 @@ pub fn describe(
 }
 
 /// The app's last log lines, as `logs` shows them.
-fn log_section(name: &str, scope: Scope, lines: u32) -> String {
+fn log_section(host: &Host, name: &str, scope: Scope, lines: u32) -> String {
     if lines == 0 {
         return String::new();
     }
     let mut out = format!("\nLast {lines} log lines\n");
-    let tail = super::logs::tail(name, scope, lines);
+    let tail = super::logs::tail(host, name, scope, lines);
     if tail.is_empty() {
         out.push_str("  (none in the journal)\n");
     }
@@ -447,6 +450,7 @@ mod tests {
             None,
             1_795_355_900_000,
             Scope::System,
+            None,
             false,
         );
         for needle in [
@@ -465,7 +469,7 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing:\n{text}");
         }
         assert!(!text.contains('\u{1b}'));
-        let user = describe("web", &[&a], None, 0, Scope::User, false);
+        let user = describe("web", &[&a], None, 0, Scope::User, None, false);
         assert!(user.contains("systemctl --user status"), "{user}");
         assert!(
             user.contains("journalctl --user --user-unit 'pm2ctl-web@*' -f"),

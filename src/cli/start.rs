@@ -154,7 +154,7 @@ pub fn run(args: Args) -> ExitCode {
 
 fn start(args: &Args) -> Result<()> {
     let client = args.manager.connect()?;
-    let mut store = state::lock_current(args.manager.scope())?;
+    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
     // PM2 starts its targets one after the other and stops at the first that fails.
     for target in &args.targets {
         start_one(&client, &mut store, target, args)?;
@@ -277,7 +277,7 @@ pub fn start_or_file(
     // The file first: a broken one changes nothing.
     let (eco, source) = super::targets::load(file, only, env)?;
     let client = manager.connect()?;
-    let mut store = state::lock_current(manager.scope())?;
+    let mut store = state::lock_current(&manager.host, manager.scope())?;
     start_or(&client, &mut store, &eco, &source, then)
 }
 
@@ -305,7 +305,7 @@ pub fn start_or(
         .context("cannot list pm2ctl's processes")?;
     // The file's names as they run (`append_env_to_name` adds `-<env>`).
     let host = engine::host_facts(client)?;
-    let planned = engine::plan(eco, source.env.as_deref(), &host)?;
+    let planned = engine::plan(client, eco, source.env.as_deref(), &host)?;
     let running_before: Vec<(String, String)> = planned
         .apps
         .iter()
@@ -430,7 +430,7 @@ fn start_apps(
     source: &Source,
 ) -> Result<Vec<Failure>> {
     let host = engine::host_facts(client)?;
-    let plan = engine::plan(eco, source.env.as_deref(), &host)?;
+    let plan = engine::plan(client, eco, source.env.as_deref(), &host)?;
     start_planned(client, store, eco, plan, source)
 }
 
@@ -442,7 +442,7 @@ fn start_planned(
     plan: crate::plan::Plan,
     source: &Source,
 ) -> Result<Vec<Failure>> {
-    if crate::host::remote::selected().is_none() {
+    if client.host().is_local() {
         crate::preflight::verdict(&plan)
             .map_err(|e| UsageError(format!("{e}\n[PM2][ERROR] nothing was started or changed")))?;
     }

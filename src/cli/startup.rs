@@ -219,7 +219,8 @@ fn unstartup(scope: Scope, delete_saved: bool) -> Result<()> {
 /// `daemon-reload`, so the generator runs now with what changed. A user's manager that is
 /// not running is no error: it runs the generator when it starts.
 fn reload(scope: Scope) -> Result<()> {
-    match Client::connect(scope) {
+    // Never another host: `startup` sets up this machine's boot.
+    match Client::connect(&crate::host::Host::local(), scope) {
         Ok(client) => {
             client.daemon_reload()?;
             println!("[PM2] systemd reloaded: the generator ran with the saved state");

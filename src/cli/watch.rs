@@ -5,6 +5,7 @@
 use super::{act_on_targets, finish, ActionFailed, ManagerArgs, TargetArgs};
 use crate::apply::{self, DesiredApp};
 use crate::ecosystem::{App, Watch};
+use crate::host::Host;
 use crate::lifecycle::Proc;
 use crate::lifecycle::{self, Action};
 use crate::plan::{companion, AppPlan, HostFacts};
@@ -136,7 +137,7 @@ pub fn stop(args: StopArgs) -> ExitCode {
 
 /// PM2's warning after `stop`: an app with `cron_restart` starts again at cron time.
 fn warn_cron_still_armed(args: &TargetArgs) {
-    let Ok(store) = state::lock_current(args.manager.scope()) else {
+    let Ok(store) = state::lock_current(&args.manager.host, args.manager.scope()) else {
         return;
     };
     let procs = store.state().processes();
@@ -191,7 +192,7 @@ pub enum WatchChange {
 
 fn select_and_restart(args: &TargetArgs, change: WatchChange) -> Result<()> {
     let client = args.manager.connect()?;
-    let mut store = state::lock_current(args.manager.scope())?;
+    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let selected = target::select(&args.targets, &procs)?;
@@ -220,7 +221,7 @@ pub fn restart_watching(
             WatchChange::On => true,
         };
         if turn_on != watched {
-            let (plan, definition) = with_watching(&record, turn_on, &host)?;
+            let (plan, definition) = with_watching(&record, turn_on, &host, client.host())?;
             let (plan, fingerprint) = apply::fingerprinted(plan);
             let desired = DesiredApp {
                 plan,
@@ -277,7 +278,7 @@ pub fn restart_watching(
 fn stop_and_unwatch(args: &TargetArgs) -> Result<()> {
     let stopped = act_on_targets(&args.manager, &args.targets, Action::Stop);
     let client = args.manager.connect()?;
-    let mut store = state::lock_current(args.manager.scope())?;
+    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let apps: BTreeSet<String> = target::select(&args.targets, &procs)?
@@ -292,7 +293,7 @@ fn stop_and_unwatch(args: &TargetArgs) -> Result<()> {
         if !record.plan.is_watched() {
             continue;
         }
-        let (plan, definition) = with_watching(&record, false, &host)?;
+        let (plan, definition) = with_watching(&record, false, &host, client.host())?;
         let agent = AppUnitNames::new(name, 0)
             .map(|n| n.watch_agent())
             .map_err(anyhow::Error::msg)?;
@@ -313,7 +314,12 @@ fn stop_and_unwatch(args: &TargetArgs) -> Result<()> {
 /// The app's recorded plan with its watch agent dropped (`on` false) or added (planned
 /// from the recorded definition when there is one, else watching the app's working
 /// directory with PM2's default ignores), and its recorded definition to match, if any.
-fn with_watching(record: &AppRecord, on: bool, host: &HostFacts) -> Result<(AppPlan, Option<App>)> {
+fn with_watching(
+    record: &AppRecord,
+    on: bool,
+    host: &HostFacts,
+    machine: &Host,
+) -> Result<(AppPlan, Option<App>)> {
     let mut plan = record.plan.clone();
     let names = AppUnitNames::new(&plan.name, 0).map_err(anyhow::Error::msg)?;
     if !on {
@@ -340,8 +346,8 @@ fn with_watching(record: &AppRecord, on: bool, host: &HostFacts) -> Result<(AppP
             _ => None,
         })
         .unwrap_or_else(|| host.cwd.clone());
-    // The agent runs where the app runs: with -H, that host's own pm2ctl.
-    let pm2ctl = match crate::host::remote::selected_target() {
+    // The agent runs where the app runs: on another host, that host's own pm2ctl.
+    let pm2ctl = match machine.target() {
         Some(target) => host.self_exe.clone().with_context(|| {
             format!("watching on {target} needs pm2ctl on its PATH: the watch agent runs there")
         })?,

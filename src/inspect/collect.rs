@@ -20,13 +20,16 @@ pub fn collect(client: &Client, state: &State) -> Result<Snapshot> {
     let taken_at_ms = state::now_ms();
 
     let default_user = default_user(client.scope());
+    // `/proc` and the app's files are this machine's: on another host they would describe
+    // other processes, so only systemd's figures are used there.
+    let local = client.host().is_local();
     let mut versions = package::Finder::default();
     let mut instances: Vec<Instance> = observed
         .iter()
-        .map(|o| instance(o, state, &default_user, &mut versions))
+        .map(|o| instance(o, state, &default_user, local, &mut versions))
         .collect();
     for (inst, o) in instances.iter_mut().zip(&observed) {
-        inst.cpu_time_ns = cpu_time_ns(o);
+        inst.cpu_time_ns = cpu_time_ns(o, local);
         inst.cpu = match (inst.cpu_time_ns, inst.started_at_ms) {
             (Some(ns), Some(since)) => Some(cpu_percent(
                 0,
@@ -57,16 +60,10 @@ pub fn cpu_percent(before_ns: u64, after_ns: u64, wall: Duration) -> f64 {
 
 /// The cumulative CPU time of a running instance: systemd's `CPUUsageNSec` (the whole unit),
 /// else its main process' from `/proc`.
-fn cpu_time_ns(o: &Observed) -> Option<u64> {
+fn cpu_time_ns(o: &Observed, local: bool) -> Option<u64> {
     let pid = o.live.main_pid()?;
     let service = o.live.service.as_ref()?;
-    known(service.cpu_usage_nsec).or_else(|| local_host().then(|| proc_cpu_ns(pid)).flatten())
-}
-
-/// `/proc` and the app's files are this machine's: with `-H` (another host's systemd) they
-/// would describe other processes, so only systemd's figures are used there.
-fn local_host() -> bool {
-    crate::host::remote::selected_target().is_none()
+    known(service.cpu_usage_nsec).or_else(|| local.then(|| proc_cpu_ns(pid)).flatten())
 }
 
 /// systemd reports `u64::MAX` for a figure it does not track.
@@ -95,6 +92,7 @@ fn instance(
     o: &Observed,
     state: &State,
     default_user: &str,
+    local: bool,
     versions: &mut package::Finder,
 ) -> Instance {
     let p = &o.proc;
@@ -134,13 +132,13 @@ fn instance(
     // PM2's figure is the main process' RSS; the cgroup's count differs (on cgroup v1 it
     // leaves out file pages first charged to other cgroups, and adds children).
     let memory = pid
-        .filter(|_| local_host())
+        .filter(|_| local)
         .and_then(proc_rss_bytes)
         .or(cgroup_memory);
     let cpu_source = match (running, known(service.and_then(|s| s.cpu_usage_nsec))) {
         (false, _) => MetricSource::None,
         (true, Some(_)) => MetricSource::Cgroup,
-        (true, None) if local_host() => MetricSource::Proc,
+        (true, None) if local => MetricSource::Proc,
         (true, None) => MetricSource::None,
     };
 
@@ -176,7 +174,7 @@ fn instance(
     let cwd = planned
         .and_then(|s| str_prop(s, "WorkingDirectory"))
         .unwrap_or_default();
-    let version = if local_host() {
+    let version = if local {
         versions.version(&command.exec_path, &cwd)
     } else {
         package::Version::NotFound

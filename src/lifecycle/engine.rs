@@ -4,7 +4,7 @@
 
 use crate::apply::{self, DesiredApp, Failure};
 use crate::ecosystem::Ecosystem;
-use crate::plan::{self, HostFacts, Plan};
+use crate::plan::{self, HostFacts, Plan, PlanError};
 use crate::state::{Source, Store};
 use crate::systemd::Client;
 use anyhow::{Context, Result};
@@ -39,7 +39,7 @@ pub fn converge(
 /// app output goes through this pm2ctl's `exec-wrap`; with `-H`, the remote host's facts
 /// (see `remote::host`).
 pub fn host_facts(client: &Client) -> Result<HostFacts> {
-    if let Some(dest) = crate::host::remote::selected() {
+    if let Some(dest) = client.host().ssh() {
         return crate::host::remote::facts::facts(dest, client.scope(), client.major_version());
     }
     let mut host = HostFacts::detect(client.scope(), Some(client.major_version()));
@@ -47,9 +47,22 @@ pub fn host_facts(client: &Client) -> Result<HostFacts> {
     Ok(host)
 }
 
-/// Plans an ecosystem on the managed host: with `-H`, its paths are looked up there.
-pub fn plan(eco: &Ecosystem, env: Option<&str>, host: &HostFacts) -> Result<Plan> {
-    let planned = match crate::host::remote::selected() {
+/// Plans an ecosystem on `client`'s host: another host's paths are looked up there.
+pub fn plan(client: &Client, eco: &Ecosystem, env: Option<&str>, host: &HostFacts) -> Result<Plan> {
+    plan_on(client, eco, env, host)?
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("cannot plan {}", eco.source.display()))
+}
+
+/// [`plan`], telling a failure to look at the host (the outer error) from a file whose
+/// apps cannot be planned (the inner one, the file's fault).
+pub fn plan_on(
+    client: &Client,
+    eco: &Ecosystem,
+    env: Option<&str>,
+    host: &HostFacts,
+) -> Result<Result<Plan, PlanError>> {
+    Ok(match client.host().ssh() {
         Some(dest) => {
             let resolver = crate::host::remote::facts::RemoteResolver::new(dest);
             let planned = plan::plan(eco, env, host, &resolver);
@@ -59,8 +72,5 @@ pub fn plan(eco: &Ecosystem, env: Option<&str>, host: &HostFacts) -> Result<Plan
             planned
         }
         None => plan::plan(eco, env, host, &crate::host::local::SystemResolver),
-    };
-    planned
-        .map_err(anyhow::Error::new)
-        .with_context(|| format!("cannot plan {}", eco.source.display()))
+    })
 }

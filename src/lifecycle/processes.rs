@@ -51,17 +51,7 @@ impl Proc {
     }
 }
 
-impl target::Process for Proc {
-    fn pm_id(&self) -> u32 {
-        self.pm_id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-}
+target::process_by_fields!(Proc);
 
 impl Proc {
     /// The units to stop for this instance: the socket first, so nothing re-activates

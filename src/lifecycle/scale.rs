@@ -11,6 +11,7 @@ use super::engine;
 use crate::apply::{self, DesiredApp};
 use crate::boot::saved;
 use crate::ecosystem::{App, Ecosystem, ExecMode, Instances};
+use crate::host::Host;
 use crate::state::{AppRecord, Desired, InstanceRecord, Store};
 use crate::systemd::Client;
 use crate::target::TargetError;
@@ -122,7 +123,7 @@ pub fn scale(client: &Client, store: &mut Store, name: &str, to: ScaleTo) -> Res
     }
 
     if !added.is_empty() {
-        let (definition, base_dir) = definition(&record)?;
+        let (definition, base_dir) = definition(client.host(), &record)?;
         let mut wider = definition.clone();
         // An app given no `instances` ran in fork mode; more of it stays in fork mode (PM2's
         // rule would switch a node app with `instances` to cluster mode).
@@ -138,7 +139,7 @@ pub fn scale(client: &Client, store: &mut Store, name: &str, to: ScaleTo) -> Res
             deploy: Default::default(),
         };
         let host = engine::host_facts(client)?;
-        let mut planned = engine::plan(&eco, record.source.env.as_deref(), &host)?
+        let mut planned = engine::plan(client, &eco, record.source.env.as_deref(), &host)?
             .apps
             .into_iter()
             .next()
@@ -194,7 +195,7 @@ fn highest(indexes: &[u32]) -> u32 {
 /// The definition new instances are planned from, with the directory its relative paths
 /// start from: the recorded one (whose paths `start` made absolute), else the app as its
 /// ecosystem file says now.
-fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
+fn definition(host: &Host, record: &AppRecord) -> Result<(App, PathBuf)> {
     if let Some(app) = &record.definition {
         return Ok((app.clone(), PathBuf::from("/")));
     }
@@ -206,7 +207,7 @@ fn definition(record: &AppRecord) -> Result<(App, PathBuf)> {
         );
     };
     // With -H, the file as the remote host has it: the state is that host's.
-    let eco = crate::host::remote::load_recorded(file)?;
+    let eco = crate::host::remote::load_recorded(host, file)?;
     let app = eco
         .apps
         .into_iter()

@@ -6,6 +6,7 @@
 //! apart from it: a flush must also work for apps the store does not know (units started by
 //! hand, apps deleted while their lines remain in the journal).
 
+use crate::host::Host;
 use crate::plan::Scope;
 use crate::state::Store;
 use anyhow::{Context, Result};
@@ -72,8 +73,8 @@ pub fn update(state_dir: &Path, change: impl FnOnce(&mut Marks)) -> Result<Marks
 }
 
 /// The marks of `scope`'s manager: this machine's, or with `-H` the remote host's.
-pub fn read_current(scope: Scope) -> Result<Marks> {
-    match crate::host::remote::selected() {
+pub fn read_current(host: &Host, scope: Scope) -> Result<Marks> {
+    match host.ssh() {
         Some(dest) => {
             let (origin, content) = crate::host::remote::store::read_in(
                 dest,
@@ -92,8 +93,12 @@ pub fn read_current(scope: Scope) -> Result<Marks> {
 
 /// [`update`] for `scope`'s manager: this machine's, or with `-H` the remote host's (under
 /// its lock there); `now` is that host's clock, as the journal's timestamps are.
-pub fn update_current(scope: Scope, change: impl FnOnce(&mut Marks, u64)) -> Result<Marks> {
-    let Some(dest) = crate::host::remote::selected() else {
+pub fn update_current(
+    host: &Host,
+    scope: Scope,
+    change: impl FnOnce(&mut Marks, u64),
+) -> Result<Marks> {
+    let Some(dest) = host.ssh() else {
         let now = now_usec();
         return update(&crate::state::default_dir(scope)?, |m| change(m, now));
     };

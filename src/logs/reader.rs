@@ -9,6 +9,7 @@
 
 use super::query::Query;
 use super::record::{self, Record};
+use crate::host::Host;
 use anyhow::{bail, Context, Result};
 use std::io::ErrorKind;
 use std::os::unix::process::ExitStatusExt;
@@ -27,12 +28,12 @@ pub trait Sink {
 /// Runs the query and hands every accepted record to `sink`, until journalctl ends (without
 /// `--follow`), the reader of our output goes away, or Ctrl-C / SIGTERM arrives — all of
 /// which are a normal end.
-pub fn run(query: &Query, sink: &mut dyn Sink) -> Result<()> {
+pub fn run(host: &Host, query: &Query, sink: &mut dyn Sink) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(read(query, sink))
+    runtime.block_on(read(host, query, sink))
 }
 
 /// How one journalctl run ended.
@@ -49,13 +50,13 @@ struct Signals {
     terminate: tokio::signal::unix::Signal,
 }
 
-async fn read(query: &Query, sink: &mut dyn Sink) -> Result<()> {
+async fn read(host: &Host, query: &Query, sink: &mut dyn Sink) -> Result<()> {
     let mut signals = Signals {
         interrupt: signal(SignalKind::interrupt()).context("SIGINT handler")?,
         terminate: signal(SignalKind::terminate()).context("SIGTERM handler")?,
     };
     if !(query.follow && query.every_app && !query.selection.matchers.is_empty()) {
-        pump(spawn(query)?, query, sink, &mut signals, 0).await?;
+        pump(spawn(host, query)?, query, sink, &mut signals, 0).await?;
         return Ok(());
     }
     // Every app, following: the history comes from the apps known now (so --lines counts
@@ -66,7 +67,7 @@ async fn read(query: &Query, sink: &mut dyn Sink) -> Result<()> {
         lines: 0,
         ..query.clone()
     };
-    let follower = spawn(&follow_query)?;
+    let follower = spawn(host, &follow_query)?;
     let history_query = Query {
         follow: false,
         ..query.clone()
@@ -77,7 +78,7 @@ async fn read(query: &Query, sink: &mut dyn Sink) -> Result<()> {
         latest_usec: &mut last_shown,
     };
     if pump(
-        spawn(&history_query)?,
+        spawn(host, &history_query)?,
         &history_query,
         &mut history,
         &mut signals,
@@ -109,12 +110,12 @@ impl Sink for Recorder<'_> {
     }
 }
 
-fn spawn(query: &Query) -> Result<tokio::process::Child> {
+fn spawn(host: &Host, query: &Query) -> Result<tokio::process::Child> {
     let args = query.journalctl_args();
     tracing::debug!(?args, "running journalctl");
     let mut cmd = std::process::Command::new("journalctl");
     cmd.args(&args);
-    tokio::process::Command::from(crate::host::remote::localize(cmd)?)
+    tokio::process::Command::from(crate::host::remote::localize(host, cmd)?)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .kill_on_drop(true)

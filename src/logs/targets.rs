@@ -4,6 +4,7 @@
 //! by hand remain reachable.
 
 use super::query::{AppFields, Matcher, Selection};
+use crate::host::Host;
 use crate::plan::{AppPlan, Scope};
 use crate::target::{self, TargetError};
 use crate::unit::name::{app_name, parse_instance_unit};
@@ -21,17 +22,7 @@ pub struct Candidate {
     pub whole_app: bool,
 }
 
-impl target::Process for Candidate {
-    fn pm_id(&self) -> u32 {
-        self.pm_id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-}
+target::process_by_fields!(Candidate);
 
 /// Everything known about apps that have logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -181,8 +172,8 @@ impl Known {
 
 /// Gathers what the store, systemd and the journal know. Each source is optional: without
 /// a reachable systemd or a state file, the journal alone still finds the logs.
-pub fn discover(scope: Scope) -> Known {
-    let state = match crate::state::read_current(scope) {
+pub fn discover(host: &Host, scope: Scope) -> Known {
+    let state = match crate::state::read_current(host, scope) {
         Ok(state) => state,
         Err(e) => {
             tracing::debug!("no state store for logs: {e:#}");
@@ -190,7 +181,7 @@ pub fn discover(scope: Scope) -> Known {
         }
     };
     // The same process list (and ids) as the lifecycle verbs, when systemd answers.
-    let procs: Vec<(u32, String, String, u32)> = match crate::systemd::Client::connect(scope)
+    let procs: Vec<(u32, String, String, u32)> = match crate::systemd::Client::connect(host, scope)
         .and_then(|client| crate::lifecycle::processes::list(&client, &state))
     {
         Ok(procs) => procs
@@ -214,10 +205,13 @@ pub fn discover(scope: Scope) -> Known {
         }
     };
     let (journal_apps, journal_namespaces) = match scope {
-        Scope::System => (journal_values("PM2_APP"), journal_values("PM2_NAMESPACE")),
+        Scope::System => (
+            journal_values(host, "PM2_APP"),
+            journal_values(host, "PM2_NAMESPACE"),
+        ),
         // A user's units carry no PM2_* field (see `UserJournal`): their names say which app.
         Scope::User => {
-            let mut apps: Vec<String> = journal_values("_SYSTEMD_USER_UNIT")
+            let mut apps: Vec<String> = journal_values(host, "_SYSTEMD_USER_UNIT")
                 .iter()
                 .filter_map(|unit| parse_instance_unit(unit).map(|u| app_name(u.escaped)))
                 .collect();
@@ -257,10 +251,10 @@ fn date_format_of(plan: &AppPlan) -> Option<String> {
 
 /// `journalctl -F FIELD`: every value the field has in the journal (every journal file the
 /// caller may read: see `UserJournal` for why not `--user`).
-fn journal_values(field: &str) -> Vec<String> {
+fn journal_values(host: &Host, field: &str) -> Vec<String> {
     let mut cmd = std::process::Command::new("journalctl");
     cmd.args(["--no-pager", "--quiet", "-F", field]);
-    let output = crate::host::remote::localize(cmd).and_then(|mut cmd| Ok(cmd.output()?));
+    let output = crate::host::remote::localize(host, cmd).and_then(|mut cmd| Ok(cmd.output()?));
     match output {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .lines()

@@ -141,7 +141,7 @@ const GATED: &[Gated] = &[
 /// fails the whole call there, as an unknown property does on older versions. Each is left
 /// out without a warning, since that version gives what it asked for anyway.
 const REMOVED: &[(&str, u32)] = &[
-    // On 262 the manager has no CPUAccounting (tests/gate.rs against sid), on 257 it has: CPU
+    // On 262 the manager has no CPUAccounting (tests/integration/gate.rs against sid), on 257 it has: CPU
     // usage is accounted without it on cgroup v2, which newer releases require. The first
     // version without it lies between; 258 is the first that requires cgroup v2.
     ("CPUAccounting", 258),

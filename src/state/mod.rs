@@ -19,25 +19,26 @@ pub use crate::plan::dirs::STATE_DIR_VAR;
 pub use dir::default_dir;
 pub use store::{parse, read, Store, STATE_FILE};
 
+use crate::host::Host;
 use crate::plan::{AppPlan, Scope};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// The state of the manager `scope` names, read without locking: the local store, or with
-/// `-H` the remote host's (`crate::host::remote`).
-pub fn read_current(scope: Scope) -> anyhow::Result<State> {
-    match crate::host::remote::selected() {
+/// The state of `host`'s manager `scope` names, read without locking: the local store, or
+/// another host's (`crate::host::remote`).
+pub fn read_current(host: &Host, scope: Scope) -> anyhow::Result<State> {
+    match host.ssh() {
         Some(dest) => crate::host::remote::read_state(dest, scope),
         None => read(&default_dir(scope)?),
     }
 }
 
-/// The store of the manager `scope` names, locked: the local one, or with `-H` the remote
-/// host's, locked there and saved there (`crate::host::remote::store`). The one way verbs that
+/// The store of `host`'s manager `scope` names, locked: the local one, or another host's,
+/// locked there and saved there (`crate::host::remote::store`). The one way verbs that
 /// change the state open it.
-pub fn lock_current(scope: Scope) -> anyhow::Result<Store> {
-    match crate::host::remote::selected() {
+pub fn lock_current(host: &Host, scope: Scope) -> anyhow::Result<Store> {
+    match host.ssh() {
         Some(dest) => Store::remote(crate::host::remote::LockedFile::lock(
             dest,
             crate::host::remote::RemoteDir::State(scope),

@@ -10,6 +10,7 @@ mod jobs;
 pub mod proxies;
 pub mod variant;
 
+use crate::host::Host;
 use crate::plan::Scope;
 use crate::unit::UnitSpec;
 use anyhow::{Context, Result};
@@ -165,6 +166,8 @@ pub struct Client {
     runtime: tokio::runtime::Runtime,
     connection: zbus::Connection,
     scope: Scope,
+    /// The machine whose manager this is.
+    host: Host,
     version: String,
     /// With `-H`: the ssh session carrying the connection (ends with the client).
     _bridge: Option<crate::host::remote::Bridge>,
@@ -176,17 +179,17 @@ pub struct Client {
 impl Client {
     /// Connects to the system manager (`Scope::System`, honouring `DBUS_SYSTEM_BUS_ADDRESS`) or
     /// to the caller's user manager over the user bus (`DBUS_SESSION_BUS_ADDRESS`, else
-    /// `$XDG_RUNTIME_DIR/bus`), and reads the manager's version. With `-H` (see
-    /// `crate::host::remote`), the remote host's system manager (or, for `Scope::User`, the ssh
-    /// user's own manager there) through `systemd-stdio-bridge`.
-    pub fn connect(scope: Scope) -> Result<Client> {
+    /// `$XDG_RUNTIME_DIR/bus`), and reads the manager's version. On another host (`-H`, see
+    /// `crate::host::remote`), its system manager (or, for `Scope::User`, the ssh user's own
+    /// manager there) through `systemd-stdio-bridge`.
+    pub fn connect(host: &Host, scope: Scope) -> Result<Client> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
         let mut bridge = None;
         let (connection, version) = runtime.block_on(async {
-            let connection = match (crate::host::remote::selected(), scope) {
+            let connection = match (host.ssh(), scope) {
                 (Some(dest), scope) => {
                     let (stream, ssh) = crate::host::remote::bridge(dest, scope)?;
                     bridge = Some(ssh);
@@ -236,6 +239,7 @@ impl Client {
             runtime,
             connection,
             scope,
+            host: host.clone(),
             version,
             _bridge: bridge,
             subscribed: tokio::sync::OnceCell::new(),
@@ -251,9 +255,9 @@ impl Client {
     }
 
     /// The scope chosen by default: the system manager for root, the user's manager otherwise.
-    pub fn default_scope() -> Scope {
+    pub fn default_scope(host: &Host) -> Scope {
         // As `systemctl -H`: another host's system manager unless `--user` says otherwise.
-        if crate::host::remote::selected_target().is_some() || nix::unistd::geteuid().is_root() {
+        if !host.is_local() || nix::unistd::geteuid().is_root() {
             Scope::System
         } else {
             Scope::User
@@ -262,6 +266,11 @@ impl Client {
 
     pub fn scope(&self) -> Scope {
         self.scope
+    }
+
+    /// The machine whose manager this is.
+    pub fn host(&self) -> &Host {
+        &self.host
     }
 
     /// `Manager.Version` as systemd reports it, e.g. `252.38-1~deb12u1`.
@@ -713,7 +722,7 @@ impl Client {
             "-u",
             unit,
         ]);
-        let Ok(mut cmd) = crate::host::remote::localize(cmd) else {
+        let Ok(mut cmd) = crate::host::remote::localize(&self.host, cmd) else {
             return Vec::new();
         };
         match cmd.output() {

@@ -18,6 +18,7 @@
 use super::{Reached, Run};
 use crate::apply::diff::{DesiredApp, LiveUnit};
 use crate::checkpoint;
+use crate::host::Host;
 use crate::lifecycle::reload::{self, Ready, Restarted};
 use crate::plan::{AppPlan, InstancePlan};
 use crate::state::{AppRecord, Store};
@@ -189,7 +190,9 @@ impl Run<'_> {
                 if !same {
                     match unit::render(&planned.service) {
                         Ok(text) => {
-                            if let Err(e) = write_unit_file(Path::new(&file), &text) {
+                            if let Err(e) =
+                                write_unit_file(self.client.host(), Path::new(&file), &text)
+                            {
                                 // Nothing changed yet: the instance is created anew instead,
                                 // which keeps the others serving but not its socket.
                                 self.say(&format!(
@@ -464,9 +467,9 @@ fn set_rolling(store: &mut Store, app: &str, rolling: bool) -> Result<()> {
 /// managed host, whole or not at all; drop-ins systemd wrote beside it for properties set
 /// at runtime (`SetUnitProperties`) are removed, since the new file holds their values and
 /// a drop-in would override it.
-fn write_unit_file(path: &Path, text: &str) -> Result<()> {
+fn write_unit_file(host: &Host, path: &Path, text: &str) -> Result<()> {
     let dropins = format!("{}.d", path.display());
-    if let Some(dest) = crate::host::remote::selected() {
+    if let Some(dest) = host.ssh() {
         crate::host::remote::write_file(dest, path, text)?;
         crate::host::remote::run_script(
             dest,

@@ -17,8 +17,9 @@
 //! * **One login per run**: the first session starts an ssh master that the others ride on
 //!   ([`mux`]).
 //!
-//! The host is chosen once per process ([`select`], from `main`) because it cuts across every
-//! layer that reaches the machine: the bus, the journal and the state directory.
+//! The host is chosen once per process, in `main`, as a [`Host`] value every layer that
+//! reaches the machine is handed: the bus connection, the journal, the state store and the
+//! saved file.
 
 pub mod facts;
 mod mux;
@@ -27,6 +28,7 @@ pub mod store;
 pub use mux::MULTIPLEX_VAR;
 pub use store::{read_file, read_state, write_file, LockedFile, RemoteDir};
 
+use super::Host;
 use crate::host::ssh::{self, Destination};
 use crate::plan::Scope;
 use anyhow::{anyhow, bail, Context, Result};
@@ -34,8 +36,8 @@ use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-/// The host chosen with `-H`, and how this run reaches it.
-struct Selection {
+/// Another machine, chosen with `-H`, and how this run reaches it.
+pub struct Remote {
     /// As the user gave it.
     given: Destination,
     /// What sessions use: `given`, through this run's ssh master when there is one.
@@ -43,36 +45,53 @@ struct Selection {
     master: Mutex<Option<mux::Master>>,
 }
 
-static SELECTED: OnceLock<Selection> = OnceLock::new();
-
-/// Ends this run's ssh master (if one was started) when dropped: `main` holds it.
-#[must_use = "the ssh master ends when the session is dropped"]
-pub struct Session(());
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Some(selection) = SELECTED.get() {
-            let master = selection
-                .master
-                .lock()
-                .map(|mut m| m.take())
-                .unwrap_or_default();
-            drop(master);
-        }
-    }
-}
-
-/// Makes every later connection of this process go to `target` (`[user@]host`).
-pub fn select(target: &str) -> Result<Session> {
-    check_target(target)?;
-    SELECTED
-        .set(Selection {
+impl Remote {
+    /// `target` (`[user@]host`), not reached yet.
+    pub fn new(target: &str) -> Result<Remote> {
+        check_target(target)?;
+        Ok(Remote {
             given: Destination::new(None, target),
             connected: OnceLock::new(),
             master: Mutex::new(None),
         })
-        .map_err(|_| anyhow!("-H given twice"))?;
-    Ok(Session(()))
+    }
+
+    /// The `[user@]host` given with `-H` (nothing is connected to ask this).
+    pub fn target(&self) -> &str {
+        &self.given.target
+    }
+
+    /// The host as sessions reach it: the first call logs in once (the run's ssh master,
+    /// see `mux`), every session after rides on that login.
+    pub fn destination(&self) -> &Destination {
+        self.connected
+            .get_or_init(|| match mux::start(&self.given) {
+                Some(master) => {
+                    let client = master.client(&self.given);
+                    if let Ok(mut slot) = self.master.lock() {
+                        *slot = Some(master);
+                    }
+                    client
+                }
+                None => self.given.clone(),
+            })
+    }
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("target", &self.given.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Remote {
+    /// Ends this run's ssh master, if one was started.
+    fn drop(&mut self) {
+        let master = self.master.lock().map(|mut m| m.take()).unwrap_or_default();
+        drop(master);
+    }
 }
 
 /// A host ssh takes as a destination, never as an option.
@@ -81,31 +100,6 @@ fn check_target(target: &str) -> Result<()> {
         bail!("-H {target:?}: expected [user@]host");
     }
     Ok(())
-}
-
-/// The `[user@]host` given with `-H`, if any (nothing is connected to ask this).
-pub fn selected_target() -> Option<&'static str> {
-    SELECTED.get().map(|s| s.given.target.as_str())
-}
-
-/// The host chosen with `-H`, if any, as sessions reach it: the first call logs in once
-/// (the run's ssh master, see `mux`), every session after rides on that login.
-pub fn selected() -> Option<&'static Destination> {
-    let selection = SELECTED.get()?;
-    Some(
-        selection
-            .connected
-            .get_or_init(|| match mux::start(&selection.given) {
-                Some(master) => {
-                    let client = master.client(&selection.given);
-                    if let Ok(mut slot) = selection.master.lock() {
-                        *slot = Some(master);
-                    }
-                    client
-                }
-                None => selection.given.clone(),
-            }),
-    )
 }
 
 /// A running `ssh HOST systemd-stdio-bridge`: stopped (and reaped) on drop.
@@ -154,10 +148,10 @@ fn bridge_command(scope: Scope) -> Result<String> {
     })
 }
 
-/// `cmd` (a local command line) as it should run: unchanged, or on the selected host over
-/// ssh, each argument quoted for the remote shell. Call it before setting up stdio.
-pub fn localize(cmd: Command) -> Result<Command> {
-    let Some(dest) = selected() else {
+/// `cmd` (a local command line) as it should run on `host`: unchanged, or over ssh, each
+/// argument quoted for the remote shell. Call it before setting up stdio.
+pub fn localize(host: &Host, cmd: Command) -> Result<Command> {
+    let Some(dest) = host.ssh() else {
         return Ok(cmd);
     };
     let mut words = vec![ssh::quote(&cmd.get_program().to_string_lossy())?.into_owned()];
@@ -211,9 +205,12 @@ pub fn run_script_with_input(
 /// An ecosystem file a (remote) state names: with `-H`, the remote host's file of that
 /// path, read over ssh; otherwise the local file. JavaScript files are evaluated by a local
 /// node, so a remote one cannot be read.
-pub fn load_recorded(path: &std::path::Path) -> Result<crate::ecosystem::Ecosystem, anyhow::Error> {
+pub fn load_recorded(
+    host: &Host,
+    path: &std::path::Path,
+) -> Result<crate::ecosystem::Ecosystem, anyhow::Error> {
     use crate::ecosystem::{self, Format};
-    let Some(dest) = selected() else {
+    let Some(dest) = host.ssh() else {
         return crate::load::ecosystem(path).map_err(anyhow::Error::new);
     };
     let format = Format::of(path).map_err(anyhow::Error::msg)?;

@@ -6,7 +6,7 @@
 //! instance, the Node shim in NODE_OPTIONS, KillSignal=SIGINT) with systemd-run, so those
 //! tests depend on nothing but the reload itself; one goes through `pm2ctl start` end to end.
 
-mod common;
+use crate::common;
 
 use common::load::Load;
 use common::sandbox::{assert_success, fixtures_dir, stdout};

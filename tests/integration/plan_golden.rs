@@ -11,7 +11,7 @@
 //! it (with its execute bit). Commands (`node`, `python3`, …) are in `/usr/bin`.
 //! `UPDATE_GOLDEN=1 cargo nextest run --test plan_golden` rewrites the expected files.
 
-mod common;
+use crate::common;
 
 use common::plan_cases;
 use pm2ctl::plan;

@@ -3,7 +3,7 @@
 //! command with exit 2 before any unit is touched, and the message names the app, the
 //! account and the path component in the way, with its owner and mode.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;

@@ -1,7 +1,7 @@
 //! The apply engine (diff + executor) against a real systemd, with hand-built unit specs:
 //! what it does to units, independent of how ecosystem files are planned.
 
-mod common;
+use crate::common;
 
 use common::sandbox::stdout;
 use common::Sandbox;
@@ -70,7 +70,8 @@ impl Engine {
         // The client honours DBUS_SYSTEM_BUS_ADDRESS; each test runs in its own process.
         std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", sb.system_bus_address());
         Engine {
-            client: Client::connect(Scope::System).expect("connect to the sandbox's systemd"),
+            client: Client::connect(&pm2ctl::host::Host::local(), Scope::System)
+                .expect("connect to the sandbox's systemd"),
             store: Store::lock(state).expect("lock the state"),
         }
     }

@@ -1,6 +1,6 @@
 //! The plan's golden cases (`tests/plan/<case>/`): loading and planning one as the golden
 //! test does, for that test and for the gate test, which plans every case for the systemd
-//! version a sandbox runs. See tests/plan_golden.rs for what a case holds.
+//! version a sandbox runs. See tests/integration/plan_golden.rs for what a case holds.
 
 use pm2ctl::plan::{self, FileKind, HostFacts, Resolver, Scope};
 use std::os::unix::fs::PermissionsExt;

@@ -1,9 +1,9 @@
-//! `pm2ctl deploy` against a second machine: an sshd in a sandbox (tests/common/remote.rs),
+//! `pm2ctl deploy` against a second machine: an sshd in a sandbox (tests/integration/common/remote.rs),
 //! a local bare git repository, PM2's layout on the far side. One boot covers the whole
 //! cycle: setup, update, revert, `ref`, the `env` the hooks see, a failing hook, a failing
 //! `test` hook (reverted), and the refusal to deploy unpushed commits.
 
-mod common;
+use crate::common;
 
 use common::remote::{RemoteHost, ADDRESS};
 use common::sandbox::{assert_success, stdout};

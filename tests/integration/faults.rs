@@ -7,7 +7,7 @@
 //! itself there, the test sees it stopped in /proc, does its harm, and kills it or lets it go
 //! on. No sleep stands in for "it has got that far".
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, fixture, stdout, PM2CTL};
 use common::Sandbox;

@@ -2,7 +2,7 @@
 //! under the sandboxing pm2ctl sets, a port below 1024 served without root, and a root app
 //! that only runs when the file asks for it.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;

@@ -1,7 +1,7 @@
 //! `pm2ctl apply` as a user runs it, inside a sandboxed systemd: what changes, what is left
 //! alone, and what the apps then do under systemd's supervision.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;

@@ -3,7 +3,7 @@
 //! exact argv and environment the plan holds (quotes, `$`, `%`, `;` and a newline included),
 //! and a cluster app's per-instance sockets serve its port.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, stdout};
 use common::Sandbox;

@@ -4,7 +4,7 @@
 //! apps serve again under the units `apply` named, and pm2ctl sees them as its own.
 //! A broken saved file or app never makes the generator (or the reload) fail.
 
-mod common;
+use crate::common;
 
 use common::generator::{self, wanted, GENERATOR};
 use common::sandbox::{assert_success, fixtures_dir, stdout};

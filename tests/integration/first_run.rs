@@ -3,7 +3,7 @@
 //! there as root. The demo's apps run as `nobody`, which cannot pass a 0700 directory: the
 //! sandbox must give them their files without changing the clone's permissions.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{require_root, workdir};
 use common::Sandbox;

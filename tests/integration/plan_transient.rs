@@ -3,7 +3,7 @@
 //! property would fail the whole call), and what the version gate drops really is rejected
 //! by 252.
 
-mod common;
+use crate::common;
 
 use common::Sandbox;
 use pm2ctl::host::local::SystemResolver;
@@ -105,10 +105,11 @@ fn systemd_252_accepts_every_planned_property_and_rejects_what_the_gate_drops() 
     let sb = Sandbox::boot();
     // The client honours DBUS_SYSTEM_BUS_ADDRESS; each test runs in its own process.
     std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", sb.system_bus_address());
-    let client = Client::connect(Scope::System).expect("connect to the sandbox's systemd");
+    let client = Client::connect(&pm2ctl::host::Host::local(), Scope::System)
+        .expect("connect to the sandbox's systemd");
     if client.major_version() != 252 {
         return common::sandbox::skip(
-            "about 252's answers to what the gate drops (tests/gate.rs checks every release)",
+            "about 252's answers to what the gate drops (tests/integration/gate.rs checks every release)",
         );
     }
 

@@ -5,7 +5,7 @@
 //! in the gate table fails here on every release that lacks it (`PM2CTL_TEST_SYSTEMD`, see
 //! README.md).
 
-mod common;
+use crate::common;
 
 use common::plan_cases;
 use common::sandbox::{assert_success, stdout};

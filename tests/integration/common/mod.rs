@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests. A test binary uses them with `mod common;`.
+//! Helpers shared by the integration tests. The test modules use them with `use crate::common;`.
 
 // Each test binary compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]

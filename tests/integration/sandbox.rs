@@ -1,7 +1,7 @@
 //! The sandbox itself: it boots a real systemd, runs commands inside, speaks D-Bus, keeps
 //! sandboxes apart, and leaves nothing behind on the host.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, stdout};
 use common::Sandbox;

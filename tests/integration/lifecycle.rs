@@ -1,7 +1,7 @@
 //! PM2's lifecycle verbs against a real systemd: what a user sees after `start`, `stop`,
 //! `restart`, `delete`, `scale`, `reset` and `sendSignal`, and which processes a target selects.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;

@@ -1,7 +1,7 @@
 //! `list`, `jlist`, `prettylist`, `show` and `monit` as a user sees them, against apps that
 //! `pm2ctl apply` started in a sandboxed systemd.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, fixture, stdout};
 use common::Sandbox;

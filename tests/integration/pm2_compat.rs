@@ -5,7 +5,7 @@
 //! Apps run as root here, so each names its user (`--uid root`, `user: "root"`): the one
 //! thing pm2ctl asks of a root user that PM2 does not (docs/migrating-from-pm2.md).
 
-mod common;
+use crate::common;
 
 use common::sandbox::{fixture, stdout, workdir, PM2CTL};
 use common::Sandbox;

@@ -3,7 +3,7 @@
 //! calendar and restarts the app when it fires. Each is a companion unit of its app, so
 //! `delete` removes it, and a change of its settings alone leaves the app's process running.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, fixture, stdout, workdir};
 use common::Sandbox;

@@ -1,9 +1,9 @@
 //! `max_memory_restart` against a real systemd: an instance that grows past the mark (90 %
 //! of the value) is replaced gracefully by its memory check, under load and without a failed
 //! request; an app that jumps past the hard limit is still killed by the kernel and restarted
-//! by systemd (tests/apply.rs `max_memory_restart_kills_a_leaking_app_and_systemd_restarts_it`).
+//! by systemd (tests/integration/apply.rs `max_memory_restart_kills_a_leaking_app_and_systemd_restarts_it`).
 
-mod common;
+use crate::common;
 
 use common::load::Load;
 use common::sandbox::{assert_success, fixture, stdout, workdir};

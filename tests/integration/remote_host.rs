@@ -1,7 +1,7 @@
 //! `pm2ctl -H root@host …` against a second machine: an sshd in a sandbox
-//! (tests/common/remote.rs) whose systemd is reached through `systemd-stdio-bridge`.
+//! (tests/integration/common/remote.rs) whose systemd is reached through `systemd-stdio-bridge`.
 
-mod common;
+use crate::common;
 
 use common::remote::{RemoteHost, ADDRESS};
 use common::sandbox::{assert_success, fixture, stdout};

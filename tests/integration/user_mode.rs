@@ -5,7 +5,7 @@
 //! Memory limits: where the user manager has no memory controller (cgroup v1 or hybrid, as
 //! on this kind of host), `apply` says max_memory_restart is not enforced.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, fixture, stdout, PM2CTL};
 use common::Sandbox;

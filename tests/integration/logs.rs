@@ -1,7 +1,7 @@
 //! Logs through journald, against a real systemd: `exec-wrap` keeps stdout and stderr apart in
 //! the journal, files when asked, and `pm2ctl logs` reads them back as PM2 shows them.
 
-mod common;
+use crate::common;
 
 use common::sandbox::{assert_success, fixtures_dir, stdout, PM2CTL};
 use common::Sandbox;
