@@ -6,7 +6,7 @@
 #   sudo bench/ansible.sh
 #   RUNS=5 sudo bench/ansible.sh
 #
-# Each run is tests/ansible.rs' three-host test (three sandboxes, each a real systemd with sshd
+# Each run is tests/integration/ansible.rs' three-host test (three sandboxes, each a real systemd with sshd
 # on a veth link to one client namespace, ansible-core as tests/prerequisites pins it), which
 # writes the reload playbook's wall time (ansible-playbook started to ended) to
 # PM2CTL_ANSIBLE_TIMINGS; the test's own checks (no request lost on any host) hold for every
@@ -25,8 +25,8 @@ for ((r = 1; r <= RUNS; r++)); do
   log "run $r of $RUNS"
   out=$BENCH/ansible-rollout
   rm -f "$out"
-  PM2CTL_ANSIBLE_TIMINGS=$out cargo nextest run --locked --profile ci --test ansible \
-    a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts >&2 ||
+  PM2CTL_ANSIBLE_TIMINGS=$out cargo nextest run --locked --profile ci \
+    ansible::a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts >&2 ||
     die "the three-host test failed (run $r)"
   times+=("$(cat "$out")")
   rm -f "$out"

@@ -1,5 +1,5 @@
 //! The Ansible collection (`ansible/`) driving three real hosts: three sandboxes, each with an
-//! sshd on a veth link to one client namespace (tests/common/remote.rs), where a pinned
+//! sshd on a veth link to one client namespace (tests/integration/common/remote.rs), where a pinned
 //! ansible-core (installed by tests/prerequisites) runs the playbooks of tests/ansible/ with
 //! the collection as `ansible-galaxy collection build` makes it.
 //!
@@ -7,7 +7,7 @@
 //! ssh control sockets); on the hosts its temporary files go to the sandbox's own /tmp, and each
 //! host's ecosystem file to the sandbox's directory.
 
-mod common;
+use crate::common;
 
 use common::load::Load;
 use common::remote::RemoteHost;
