@@ -11,7 +11,7 @@ use crate::common;
 
 use common::load::Load;
 use common::remote::RemoteHost;
-use common::sandbox::{assert_success, fixture, stdout, PM2CTL};
+use common::sandbox::{assert_success, fixture, sh, stdout, PM2CTL};
 use common::Sandbox;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -116,7 +116,10 @@ fn playbook(remote: &RemoteHost, ansible: &Ansible, inventory: &Path, args: &[&s
     ansible.configure(&mut cmd);
     cmd.env(
         "ANSIBLE_SSH_ARGS",
-        format!("-F {} -o ControlMaster=no", remote.ssh_config().display()),
+        format!(
+            "-F {} -o ControlMaster=no",
+            sh(remote.ssh_config().display())
+        ),
     );
     cmd.output().expect("ansible-playbook")
 }
@@ -220,7 +223,7 @@ impl Fleet {
     fn path(&self) -> String {
         self.path_with(
             "current",
-            Some(&format!("#!/bin/sh\nexec {PM2CTL} \"$@\"\n")),
+            Some(&format!("#!/bin/sh\nexec {} \"$@\"\n", sh(PM2CTL))),
         )
     }
 
@@ -230,9 +233,9 @@ impl Fleet {
         let mut text = String::from("[web]\n");
         for (i, sb) in self.hosts.iter().enumerate() {
             text += &format!(
-                "host{i} ansible_host={} ecosystem_path={}/ecosystem.toml {}\n",
+                "host{i} ansible_host={} ecosystem_path={} {}\n",
                 self.remote.address(i),
-                sb.dir().display(),
+                sh(sb.dir().join("ecosystem.toml").display()),
                 per_host(i)
             );
         }
@@ -254,11 +257,11 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
     let current = fleet.path();
     let old = fleet.path_with("old", Some("#!/bin/sh\necho 'pm2ctl 0.0.9'\n"));
     let missing = fleet.path_with("missing", None);
-    let hosts_ini = fleet.inventory("hosts.ini", &|_| format!("pm2ctl_path={current}"));
+    let hosts_ini = fleet.inventory("hosts.ini", &|_| format!("pm2ctl_path={}", sh(&current)));
     let playbooks = Path::new(REPO).join("tests/ansible");
     let apply_yml = playbooks.join("apply.yml").display().to_string();
     let ecosystem = dir.join("ecosystem.toml");
-    let ecosystem_var = format!("ecosystem={}", ecosystem.display());
+    let ecosystem_var = format!("ecosystem={}", sh(ecosystem.display()));
     let run = |what: &str, args: &[&str]| -> String {
         let started = Instant::now();
         let out = fleet.playbook(&hosts_ini, args);
@@ -385,7 +388,7 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
         &[
             &apply_yml,
             "-e",
-            &format!("ecosystem={}", broken.display()),
+            &format!("ecosystem={}", sh(broken.display())),
             "-e",
             r#"{"expect_error": "ecosystem.toml:8:1: error: apps[0].max_memory_restrat: unknown app option"}"#,
         ],
@@ -404,9 +407,15 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
 
     // Where pm2ctl is too old or missing, the task fails saying so.
     let preflight = fleet.inventory("preflight.ini", &|i| match i {
-        0 => format!("pm2ctl_path={old} expect_error='pm2ctl 0.0.9 on this host is too old'"),
-        1 => format!("pm2ctl_path={missing} expect_error='pm2ctl is not installed on this host'"),
-        _ => format!("pm2ctl_path={current}"),
+        0 => format!(
+            "pm2ctl_path={} expect_error='pm2ctl 0.0.9 on this host is too old'",
+            sh(&old)
+        ),
+        1 => format!(
+            "pm2ctl_path={} expect_error='pm2ctl is not installed on this host'",
+            sh(&missing)
+        ),
+        _ => format!("pm2ctl_path={}", sh(&current)),
     });
     let facts_yml = playbooks.join("facts.yml").display().to_string();
     let out = fleet.playbook(&preflight, &[&facts_yml]);
@@ -431,7 +440,9 @@ fn a_playbook_applies_checks_and_reloads_a_cluster_app_on_three_hosts() {
 #[test]
 fn a_unit_that_does_not_start_fails_apply_and_the_app_module_acts_only_when_needed() {
     let fleet = Fleet::new(1, "app");
-    let inventory = fleet.inventory("hosts.ini", &|_| format!("pm2ctl_path={}", fleet.path()));
+    let inventory = fleet.inventory("hosts.ini", &|_| {
+        format!("pm2ctl_path={}", sh(fleet.path()))
+    });
     let ecosystem = fleet.dir.join("ecosystem.toml");
     std::fs::write(&ecosystem, web("")).expect("write the ecosystem file");
     let playbooks = Path::new(REPO).join("tests/ansible");
@@ -440,7 +451,7 @@ fn a_unit_that_does_not_start_fails_apply_and_the_app_module_acts_only_when_need
         &[
             &playbooks.join("apply.yml").display().to_string(),
             "-e",
-            &format!("ecosystem={}", ecosystem.display()),
+            &format!("ecosystem={}", sh(ecosystem.display())),
             "-e",
             "expect_changed=true",
         ],
@@ -461,7 +472,7 @@ fn a_unit_that_does_not_start_fails_apply_and_the_app_module_acts_only_when_need
         &[
             &playbooks.join("apply.yml").display().to_string(),
             "-e",
-            &format!("ecosystem={}", ecosystem.display()),
+            &format!("ecosystem={}", sh(ecosystem.display())),
             "-e",
             r#"{"expect_changed": true, "expect_failed_units": ["pm2ctl-slow@0.service"],
                 "expect_error": "pm2ctl-slow@0.service did not start: job failed"}"#,
