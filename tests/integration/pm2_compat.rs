@@ -627,7 +627,7 @@ fn log_files_get_pm2s_date_prefix_and_the_app_stays_the_main_process() {
             &format!(
                 "PRINT_INTERVAL_MS=50 pm2 start {} --uid root --name stamped -o out.log -e err.log \
                  --log-date-format 'YYYY-MM-DD HH:mm:ss.SSS'",
-                fixture("printer.js")
+                sh(fixture("printer.js"))
             ),
         ),
     );
@@ -807,8 +807,8 @@ fn pm2_worker_interval_on_the_command_line_makes_the_memory_check_that_often() {
             &format!(
                 "PM2_WORKER_INTERVAL=2000 GROW_FILE={} GROW_TO_MB=120 PORT=3404 pm2 start {} \
                  --uid root --name fat --max-memory-restart 128M",
-                grow.display(),
-                fixture("grow.js")
+                sh(grow.display()),
+                sh(fixture("grow.js"))
             ),
         ),
     );
@@ -843,7 +843,7 @@ fn pm2_worker_interval_on_the_command_line_makes_the_memory_check_that_often() {
 fn restart_with_a_new_name_renames_the_app() {
     let sb = Sandbox::boot();
     let scene = Scene::new("rename");
-    let signals = fixture("signals.js");
+    let signals = sh(fixture("signals.js"));
     ok(
         "start two apps",
         &scene.sh(
