@@ -7,6 +7,7 @@
 #   sudo bench/apply-vs-pm2.sh            # N = 1, 10, 50, 200; RUNS = 5
 #   COUNTS="1 10" RUNS=3 sudo bench/apply-vs-pm2.sh
 #   PM2CTL=target/debug/pm2ctl sudo bench/apply-vs-pm2.sh   # an already built binary
+#   APP=sleep sudo bench/apply-vs-pm2.sh   # `/bin/sleep infinity` apps: the tools' cost alone
 #
 # pm2ctl runs inside a sandbox (tests/sandbox/pm2ctl-sandbox: a real systemd as PID 1), timed
 # inside it so entering the namespaces is not counted. PM2 7 is installed from npm under the
@@ -14,7 +15,9 @@
 # Its daemon is started before timing (`pm2 ping`), so PM2's figures are for a warm daemon, its
 # best case; the daemon's first spawn is shown on its own line.
 #
-# The app is tests/fixtures/http.js, one instance per app (fork mode), each on its own port.
+# The app is tests/fixtures/http.js, one instance per app (fork mode), each on its own port
+# (APP=node, the default), or `/bin/sleep infinity` (APP=sleep), which costs next to nothing to
+# start, so what is left is the tools' own cost.
 # Both tools return once systemd (or PM2's daemon) has launched every process.
 # Needs root (the sandbox), node, npm and GNU time (/usr/bin/time).
 set -euo pipefail
@@ -22,7 +25,9 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh" apply-vs-pm2
 RUNS=${RUNS:-5}
 COUNTS=${COUNTS:-"1 10 50 200"}
-APP=$REPO/tests/fixtures/http.js
+APP=${APP:-node}
+SCRIPT=$REPO/tests/fixtures/http.js
+[[ $APP == node || $APP == sleep ]] || die "APP is node or sleep"
 BASE_PORT=42000
 
 need_root
@@ -34,16 +39,22 @@ install_pm2 || die "cannot install pm2@$PM2_VERSION"
 
 # The same N apps in both formats.
 write_files() {
-  local n=$1 dir=$BENCH/apps-$1 i
+  local n=$1 dir=$BENCH/apps-$APP-$1 i
   mkdir -p "$dir"
   : >"$dir/ecosystem.toml"
   {
     echo "module.exports = { apps: ["
     for ((i = 0; i < n; i++)); do
-      printf '[[apps]]\nuser = "root"\nname = "bench-%d"\nscript = "%s"\nenv = { PORT = "%d" }\n\n' \
-        "$i" "$APP" $((BASE_PORT + i)) >>"$dir/ecosystem.toml"
-      printf '  { name: "bench-%d", script: "%s", env: { PORT: "%d" } },\n' \
-        "$i" "$APP" $((BASE_PORT + i))
+      if [[ $APP == sleep ]]; then
+        printf '[[apps]]\nuser = "root"\nname = "bench-%d"\nscript = "/bin/sleep"\nargs = "infinity"\ninterpreter = "none"\n\n' \
+          "$i" >>"$dir/ecosystem.toml"
+        printf '  { name: "bench-%d", script: "/bin/sleep", args: "infinity", interpreter: "none" },\n' "$i"
+      else
+        printf '[[apps]]\nuser = "root"\nname = "bench-%d"\nscript = "%s"\nenv = { PORT = "%d" }\n\n' \
+          "$i" "$SCRIPT" $((BASE_PORT + i)) >>"$dir/ecosystem.toml"
+        printf '  { name: "bench-%d", script: "%s", env: { PORT: "%d" } },\n' \
+          "$i" "$SCRIPT" $((BASE_PORT + i))
+      fi
     done
     echo "] };"
   } >"$dir/ecosystem.config.js"
@@ -78,7 +89,7 @@ pm2_spawn_ms=$(($(now_ms) - s))
 rows=()
 for n in $COUNTS; do
   write_files "$n"
-  dir=$BENCH/apps-$n
+  dir=$BENCH/apps-$APP-$n
   ours=() theirs=() ours_restart=() theirs_restart=() ours_rss=()
   for ((r = 1; r <= RUNS; r++)); do
     log "N=$n run $r/$RUNS"
@@ -120,7 +131,7 @@ for n in $COUNTS; do
 done
 
 echo
-echo "$(basename "$(dirname "$PM2CTL_FROM")") pm2ctl apply (sandboxed systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}')) vs pm2 start ($("$PM2" --version 2>/dev/null | tail -1), warm daemon); median of $RUNS runs, $(nproc) CPUs"
+echo "$(basename "$(dirname "$PM2CTL_FROM")") pm2ctl apply of $APP apps (sandboxed systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}')) vs pm2 start ($("$PM2" --version 2>/dev/null | tail -1), warm daemon); median of $RUNS runs, $(nproc) CPUs"
 echo
 echo "| apps | pm2ctl apply (ms) | ms/app | pm2 start (ms) | ms/app | ratio | pm2ctl restart all (ms) | pm2 restart all (ms) | ratio | pm2ctl peak RSS | pm2ctl RSS left | PM2 RSS left (daemon) |"
 echo "|-----:|---------:|-------:|---------:|-------:|-------:|---------:|---------:|-------:|----------:|---------------:|--------------:|"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/list.sh: the wall time of `pm2ctl list` (and `jlist`) with N instances running, side by
-# side with `pm2 list` (and `pm2 jlist`) on the same N processes; medians of RUNS runs.
+# side with `pm2 list` (and `pm2 jlist`) on the same N processes; medians of RUNS runs. At the
+# largest N, `restart all` too (median of RESTART_RUNS runs).
 #
-#   sudo bench/list.sh                     # N = 10, 100; RUNS = 11
+#   sudo bench/list.sh                     # N = 10, 100, 400; RUNS = 11; RESTART_RUNS = 3
 #   COUNTS="10" RUNS=5 sudo bench/list.sh
 #   PM2CTL=target/debug/pm2ctl sudo bench/list.sh   # an already built binary
 #
@@ -15,17 +16,20 @@
 # too: its own, systemd's (PID 1) and the bus daemon's, from /proc over the RUNS runs.
 #
 # The processes are `/bin/sleep infinity`, one app with N instances in fork mode for both tools,
-# so the figures are the tools' own cost, not the apps'. Target: pm2ctl list under 50 ms at 100.
+# so the figures are the tools' own cost, not the apps'. Targets: pm2ctl list at 100 under 0.1×
+# pm2 list, and under 15 ms of CPU across pm2ctl, systemd and the bus.
 # Needs root (the sandbox), node and npm.
 set -euo pipefail
 
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh" bench/list
 RUNS=${RUNS:-11}
-COUNTS=${COUNTS:-"10 100"}
+COUNTS=${COUNTS:-"10 100 400"}
+RESTART_RUNS=${RESTART_RUNS:-3}
 
 need_root
 need_commands node npm
 positive RUNS
+positive RESTART_RUNS
 build_pm2ctl
 install_pm2 || die "cannot install pm2@$PM2_VERSION"
 
@@ -60,21 +64,36 @@ cpu_pm2ctl() {
     echo $(((after - before + own) * 1000 / $(getconf CLK_TCK) / $3))' _ "$PM2CTL" list "$RUNS"
 }
 
+# Median ms of `pm2 ARGS...` over RUNS runs (or $TIMES runs).
 time_pm2() {
-  local verb=$1 r s times=()
-  for ((r = 0; r < RUNS; r++)); do
+  local r s times=()
+  for ((r = 0; r < ${TIMES:-$RUNS}; r++)); do
     s=$(now_ms)
-    "$PM2" "$verb" >/dev/null 2>&1 || die "pm2 $verb failed"
+    "$PM2" "$@" >/dev/null 2>&1 || die "pm2 $* failed"
     times+=("$(($(now_ms) - s))")
   done
   printf '%s\n' "${times[@]}" | median
 }
+
+# Median ms of `pm2ctl restart all` inside the sandbox over RESTART_RUNS runs.
+time_pm2ctl_restart() {
+  local r times=()
+  for ((r = 0; r < RESTART_RUNS; r++)); do
+    times+=("$(sb_exec bash -c 's=$(date +%s%N); "$1" restart all >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(((e - s) / 1000000))' _ "$PM2CTL")") ||
+      die "pm2ctl restart all failed"
+  done
+  printf '%s\n' "${times[@]}" | median
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
 
 boot_sandbox
 "$PM2" kill >/dev/null 2>&1 || true
 "$PM2" ping >/dev/null
 
 rows=()
+largest=$(printf '%s\n' $COUNTS | sort -n | tail -1)
+restart_row=
 for n in $COUNTS; do
   write_files "$n"
   dir=$BENCH/list-$n
@@ -90,7 +109,15 @@ for n in $COUNTS; do
   ours_jlist=$(time_pm2ctl jlist)
   theirs_list=$(time_pm2 list)
   theirs_jlist=$(time_pm2 jlist)
-  rows+=("$(printf '| %9d | %16s | %14s | %17s | %15s | %23s |' "$n" "$ours_list" "$theirs_list" "$ours_jlist" "$theirs_jlist" "$ours_cpu")")
+  rows+=("$(printf '| %9d | %16s | %13s | %5s | %17s | %14s | %5s | %24s |' "$n" \
+    "$ours_list" "$theirs_list" "$(ratio "$ours_list" "$theirs_list")" \
+    "$ours_jlist" "$theirs_jlist" "$(ratio "$ours_jlist" "$theirs_jlist")" "$ours_cpu")")
+  if ((n == largest)); then
+    log "N=$n: timing restart all ($RESTART_RUNS runs each)"
+    ours_restart=$(time_pm2ctl_restart)
+    theirs_restart=$(TIMES=$RESTART_RUNS time_pm2 restart all)
+    restart_row=$(printf '| %9d | %24s | %20s | %5s |' "$n" "$ours_restart" "$theirs_restart" "$(ratio "$ours_restart" "$theirs_restart")")
+  fi
 
   sb_exec "$PM2CTL" delete all >/dev/null 2>&1 || die "pm2ctl delete all failed"
   "$PM2" delete all >/dev/null 2>&1 || true
@@ -99,9 +126,17 @@ done
 echo
 echo "$(basename "$(dirname "$PM2CTL_FROM")") pm2ctl (sandboxed systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}')) vs PM2 $("$PM2" --version 2>/dev/null | tail -1) (warm daemon); median of $RUNS runs, $(nproc) CPUs"
 echo
-echo "| instances | pm2ctl list (ms) | pm2 list (ms) | pm2ctl jlist (ms) | pm2 jlist (ms) | CPU per pm2ctl list (ms) |"
-echo "|----------:|-----------------:|--------------:|------------------:|---------------:|------------------------:|"
+echo "| instances | pm2ctl list (ms) | pm2 list (ms) | ratio | pm2ctl jlist (ms) | pm2 jlist (ms) | ratio | CPU per pm2ctl list (ms) |"
+echo "|----------:|-----------------:|--------------:|------:|------------------:|---------------:|------:|-------------------------:|"
 printf '%s\n' "${rows[@]}"
+if [[ -n $restart_row ]]; then
+  echo
+  echo "| instances | pm2ctl restart all (ms) | pm2 restart all (ms) | ratio |"
+  echo "|----------:|------------------------:|---------------------:|------:|"
+  echo "$restart_row"
+  echo
+  echo "restart all: median of $RESTART_RUNS runs; both return once every process is started again."
+fi
 echo
 echo "CPU per pm2ctl list: pm2ctl's own + systemd's + dbus-daemon's. Load average: $(cut -d' ' -f1-3 /proc/loadavg)."
-echo "Target: pm2ctl list < 50 ms at 100."
+echo "Targets: pm2ctl list at 100 ≤ 0.1× pm2 list and ≤ 15 ms of CPU."

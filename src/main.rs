@@ -134,6 +134,13 @@ fn main() -> ExitCode {
     {
         return pm2ctl::cli::reference::main(Cli::command());
     }
+    // The process exec-wrap starts to write formatted log files (see `logs::wrap`).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == pm2ctl::logs::wrap::COPY_VERB)
+    {
+        return pm2ctl::logs::wrap::copy_main(std::env::args_os().skip(2).collect());
+    }
     // Units that run pm2ctl itself send a `$` as a token (see `unit::dollar`).
     let args = pm2ctl::unit::dollar::decode(std::env::args_os().collect());
     // Called as `pm2`: PM2's usage, messages and exit codes (0 or 1).

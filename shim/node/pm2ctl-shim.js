@@ -5,6 +5,13 @@
 //   process: LISTEN_PID), the app's first `listen()` on a TCP port adopts fd 3, the
 //   next one fd 4, and so on, each fd once. Every instance of a cluster app then
 //   serves the port systemd holds, which stays open across restarts.
+// - A port only the code knows: the instances of a cluster app without `port` (pm2ctl sets
+//   exec_mode=cluster_mode and instances=N, and passes no socket) listen on TCP ports with
+//   SO_REUSEPORT where Node offers it (`reusePort`, Node 22.12 and later), so they share
+//   `app.listen(8004)` as PM2's cluster master shares it, the kernel spreading connections.
+//   With an older Node the port cannot be shared between processes: the instance that finds
+//   it taken says so on stderr, with the fix (`port = 8004`, a socket systemd holds), then
+//   fails as it would have.
 // - LISTEN_* are removed from the environment so child processes do not take them.
 // - `process.send` exists even without an IPC channel (there is none under systemd),
 //   so PM2-style apps calling `process.send('ready')` do not crash; 'ready' becomes
@@ -165,13 +172,75 @@ function track(server) {
   });
 }
 
+// ---- A port only the code knows, in cluster mode ----------------------------------
+
+// Whether the instances of this app are to share the ports its code listens on: a cluster
+// app of several instances to which systemd passed no socket.
+function sharesPortsInCode(env, fds) {
+  return fds.length === 0 && env.exec_mode === 'cluster_mode' && Number(env.instances) > 1;
+}
+
+// `reusePort` in net.Server#listen: Node 22.12+ (and 23.1+).
+function nodeHasReusePort(version) {
+  const [major, minor] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+// Node's `toNumber` for listen's backlog: a non-negative number, else false.
+function backlogOf(value) {
+  const n = Number(value);
+  return n >= 0 ? n : false;
+}
+
+// The arguments of `listen(port[, host][, backlog][, cb])` or `listen(options[, cb])` as
+// `[options, cb]`, with `reusePort` set.
+function withReusePort(args) {
+  const callback = typeof args[args.length - 1] === 'function' ? args[args.length - 1] : undefined;
+  let options;
+  if (args[0] !== null && typeof args[0] === 'object') {
+    options = { ...args[0] };
+  } else {
+    options = { port: args[0] };
+    if (typeof args[1] === 'string') options.host = args[1];
+    const backlog = (args.length > 1 && backlogOf(args[1])) || (args.length > 2 && backlogOf(args[2]));
+    if (backlog) options.backlog = backlog;
+  }
+  options.reusePort = true;
+  return callback ? [options, callback] : [options];
+}
+
+// Without `reusePort`: when the port is taken (most likely by another instance), say why
+// and what to write, then let the error go where it would have gone.
+function explainTakenPort(server, port, env) {
+  server.prependOnceListener('error', (error) => {
+    if (error && error.code === 'EADDRINUSE') {
+      process.stderr.write(
+        `pm2ctl: port ${port} is taken, most likely by another instance of this cluster app ` +
+          `(instance ${env.NODE_APP_INSTANCE || '?'}): Node ${process.versions.node} cannot share ` +
+          `a port between processes (reusePort needs Node 22.12 or later); set \`port = ${port}\` ` +
+          `on the app, and systemd holds one socket all its instances share\n`,
+      );
+    }
+    // Alone, this listener would swallow the error the app did not handle: rethrow it.
+    if (server.listenerCount('error') === 0) throw error;
+  });
+}
+
 // ---- Socket activation ---------------------------------------------------------------
 
-function installListen(fds) {
+function installListen(fds, env) {
   const originalListen = net.Server.prototype.listen;
+  const share = sharesPortsInCode(env, fds);
+  const reusePort = share && nodeHasReusePort(process.versions.node);
   net.Server.prototype.listen = function listen(...args) {
     track(this);
-    if (fds.length === 0 || requestedTcpPort(args) === null) {
+    const port = requestedTcpPort(args);
+    if (share && port !== null) {
+      if (reusePort) return originalListen.apply(this, withReusePort(args));
+      explainTakenPort(this, port, env);
+      return originalListen.apply(this, args);
+    }
+    if (fds.length === 0 || port === null) {
       return originalListen.apply(this, args);
     }
     const fd = fds.shift();
@@ -282,8 +351,8 @@ function installProcessSend() {
 
 const stopConfig = readStopConfig(process.env);
 
-installListen(takeListenFds(process.env));
+installListen(takeListenFds(process.env), process.env);
 installProcessSend();
 for (const signal of stopConfig.signals) process.on(signal, onStopSignal);
 
-module.exports = { adoptedServers, requestedTcpPort };
+module.exports = { adoptedServers, requestedTcpPort, withReusePort, nodeHasReusePort };

@@ -33,10 +33,20 @@ pub struct ExecWrapArgs {
     /// Leave streams without a file as the unit connected them.
     #[arg(long)]
     pub no_journal: bool,
-    /// SYSLOG_IDENTIFIER of the journal streams (default: the app name of the unit, else the
-    /// program's name).
+    /// SYSLOG_IDENTIFIER of the journal streams and app_name of JSON lines (default: the app
+    /// name of the unit, else the program's name).
     #[arg(long, value_name = "NAME")]
     pub identifier: Option<String>,
+    /// Start each line written to a file with the time in this dayjs format (PM2's
+    /// log_date_format).
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// Write each line to a file as PM2's JSON object (PM2's log_type = "json").
+    #[arg(long)]
+    pub json: bool,
+    /// The process_id of JSON lines.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub process_id: u32,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -50,6 +60,9 @@ pub fn exec_wrap(args: ExecWrapArgs) -> ExitCode {
         merge_logs: args.merge_logs,
         no_journal: args.no_journal,
         identifier: args.identifier,
+        date_format: args.date_format,
+        json: args.json,
+        process_id: args.process_id,
         command: args.command,
     };
     let error = wrap::exec_wrapped(&options);

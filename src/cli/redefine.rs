@@ -1,5 +1,7 @@
 //! PM2's `restart` options that change the app as it restarts: `--update-env` (the
-//! caller's environment again), `--node-args`, `--cron-restart`. An app started from the
+//! caller's environment again), `--node-args`, `--cron-restart`, `--name` (a new name: the
+//! app's units are named after it, so the old ones go and new ones come, with new pm_ids).
+//! An app started from the
 //! command line has its definition recorded: it is changed, planned and handed to the apply
 //! engine (which replaces the app when its units change); an app of a file is defined by
 //! its file, so the options are refused for it with what to do instead.
@@ -29,12 +31,41 @@ pub struct Changes {
         value_name = "PATTERN"
     )]
     pub cron_restart: Option<String>,
+    /// A new name for the app (one app only).
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 impl Changes {
     fn any(&self, update_env: bool) -> bool {
-        update_env || self.node_args.is_some() || self.cron_restart.is_some()
+        update_env || self.node_args.is_some() || self.cron_restart.is_some() || self.name.is_some()
     }
+
+    /// Whether anything beyond `--update-env` is asked (refused for an app of a file).
+    fn redefines(&self) -> bool {
+        self.node_args.is_some() || self.cron_restart.is_some() || self.name.is_some()
+    }
+}
+
+/// Checks `--name NEW` for the apps selected: one app, a valid name no other app has.
+fn check_rename(new: &str, apps: &BTreeSet<String>, state: &state::State) -> Result<()> {
+    if apps.len() != 1 {
+        return Err(UsageError(format!(
+            "[PM2][ERROR] --name renames one app; {} are selected ({})",
+            apps.len(),
+            apps.iter().cloned().collect::<Vec<_>>().join(", ")
+        ))
+        .into());
+    }
+    crate::ecosystem::check_name(new)
+        .map_err(|p| UsageError(format!("[PM2][ERROR] --name `{new}` {}", p.message)))?;
+    if state.app(new).is_some() && !apps.contains(new) {
+        return Err(UsageError(format!(
+            "[PM2][ERROR] --name: an app named {new} already exists"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// `restart TARGETS` with changes: the selected apps are redefined (and so replaced when
@@ -63,6 +94,9 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
         .context("cannot list pm2ctl's processes")?;
     let selected = target::select(&targets, &procs)?;
     let apps: BTreeSet<String> = selected.iter().map(|p| p.name.clone()).collect();
+    if let Some(new) = &changes.name {
+        check_rename(new, &apps, store.state())?;
+    }
     // Every app first: an app of a file refuses before anything changes.
     let mut redefined = Vec::new();
     for name in &apps {
@@ -71,10 +105,7 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
             .app(name)
             .with_context(|| format!("{name} is not recorded"))?;
         let Some(mut app) = record.definition.clone() else {
-            if !args.file.update_env
-                || changes.node_args.is_some()
-                || changes.cron_restart.is_some()
-            {
+            if !args.file.update_env || changes.redefines() {
                 let file = record
                     .source
                     .file
@@ -105,12 +136,29 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
                     .map_err(|e| UsageError(format!("[PM2][ERROR] --cron-restart: {e}")))?;
             }
         }
+        if let Some(new) = &changes.name {
+            app.name = new.clone();
+        }
         redefined.push((record.clone(), app));
     }
     let host = engine::host_facts(&client)?;
     let mut replaced = BTreeSet::new();
     let mut failures = Vec::new();
     for (record, app) in redefined {
+        if app.name != record.name {
+            // The old units go first: the new ones may need the same port.
+            let old: Vec<&Proc> = procs.iter().filter(|p| p.name == record.name).collect();
+            let report = lifecycle::actions::run(&client, &mut store, Action::Delete, &old)?;
+            if !report.all_ok() {
+                report.print();
+                return Err(ActionFailed(format!(
+                    "cannot rename {}: its processes could not be deleted",
+                    record.name
+                ))
+                .into());
+            }
+            println!("[PM2] {} renamed {}", record.name, app.name);
+        }
         let eco = Ecosystem {
             source: record.source.file.clone().unwrap_or_default(),
             base_dir: app.cwd.clone().unwrap_or_else(|| PathBuf::from("/")),
@@ -136,9 +184,9 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
             &desired,
             &record.source,
         )?);
-        if let Some(now) = store.state_mut().app_mut(&record.name) {
-            if now.fingerprint != record.fingerprint {
-                replaced.insert(record.name.clone());
+        if let Some(now) = store.state_mut().app_mut(&app.name) {
+            if now.fingerprint != record.fingerprint || app.name != record.name {
+                replaced.insert(app.name.clone());
             }
             now.definition = Some(app);
         }

@@ -66,15 +66,16 @@ fn show(args: &Args) -> Result<()> {
         let memory_timer = format!("{}.timer", crate::unit::name::MEMORY_SUFFIX);
         let checks = plan.companions.iter().filter_map(|c| {
             let timer = c.timer.as_ref()?;
+            let every = memory::seconds_of(timer).unwrap_or(memory::CHECK_SECONDS);
             timer
                 .name
                 .ends_with(&memory_timer)
-                .then(|| [timer.name.clone(), c.service.name.clone()])
+                .then(|| ([timer.name.clone(), c.service.name.clone()], every))
         });
-        for names in checks {
+        for (names, every) in checks {
             let states = args.manager.connect()?.read_states(&names)?;
             if let ([timer, service], Some(limit)) = (states.as_slice(), limit) {
-                out.push_str(&memory_section(limit, timer, service));
+                out.push_str(&memory_section(limit, every, timer, service));
             }
         }
     }
@@ -84,16 +85,21 @@ fn show(args: &Args) -> Result<()> {
 }
 
 /// The graceful memory path of an app: its mark, its timer, and how the last check went.
-pub fn memory_section(limit: u64, timer: &UnitState, service: &UnitState) -> String {
+pub fn memory_section(
+    limit: u64,
+    every_seconds: u32,
+    timer: &UnitState,
+    service: &UnitState,
+) -> String {
     let mut out = String::from("\nGraceful memory restart\n");
     let mark = memory::mark(limit);
     let _ = writeln!(
         out,
-        "  mark       {} resident ({} % of max_memory_restart {}), checked every {} s",
+        "  mark       {} resident ({} % of max_memory_restart {}), checked every {}",
         format::memory(mark),
         memory::MARK_PERCENT,
         format::memory(limit),
-        memory::CHECK_SECONDS
+        memory::interval_text(every_seconds)
     );
     let _ = writeln!(
         out,
@@ -498,7 +504,7 @@ mod tests {
             },
             service: Some(ServiceProps::default()),
         };
-        let text = memory_section(200 * 1024 * 1024, &timer, &service);
+        let text = memory_section(200 * 1024 * 1024, 30, &timer, &service);
         assert!(
             text.contains(
                 "180.0mb resident (90 % of max_memory_restart 200.0mb), checked every 30 s"
@@ -516,7 +522,7 @@ mod tests {
             exec_main_start_timestamp: Some(86_400_000_000),
             ..Default::default()
         });
-        let text = memory_section(200 * 1024 * 1024, &timer, &service);
+        let text = memory_section(200 * 1024 * 1024, 30, &timer, &service);
         assert!(
             text.contains("last check 1970-01-02 00:00:00 UTC (inactive, success)"),
             "{text}"

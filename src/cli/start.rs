@@ -379,6 +379,7 @@ fn start_script(
     // PM2 gives an app started from the command line the caller's environment
     // (`NODE_ENV=production pm2 start app.js`); a file's apps get only what the file says.
     app.env = caller_env(std::env::vars_os());
+    pm2_daemon_defaults(&mut app, args);
     if store.state().app(&app.name).is_some() {
         if !args.force {
             anyhow::bail!(
@@ -504,6 +505,30 @@ pub fn caller_env(
     vars.filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, v)| crate::ecosystem::pm2_dump::inheritable(k, v))
         .collect()
+}
+
+/// PM2's daemon takes the defaults of `kill_timeout` and `listen_timeout` from
+/// `PM2_KILL_TIMEOUT` and `PM2_GRACEFUL_LISTEN_TIMEOUT` (milliseconds) in its environment;
+/// there is no daemon here, so an app started from the command line takes them from the
+/// caller's environment (now its own), unless its flags set them.
+/// (`PM2_WORKER_INTERVAL` is read from the app's environment by the plan.)
+fn pm2_daemon_defaults(app: &mut App, args: &Args) {
+    let ms = |var: &str| {
+        app.env
+            .get(var)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_millis)
+    };
+    if args.kill_timeout.is_none() {
+        if let Some(d) = ms("PM2_KILL_TIMEOUT") {
+            app.kill_timeout = d;
+        }
+    }
+    if args.listen_timeout.is_none() {
+        if let Some(d) = ms("PM2_GRACEFUL_LISTEN_TIMEOUT") {
+            app.listen_timeout = d;
+        }
+    }
 }
 
 /// How `start` reads its target.
@@ -723,6 +748,31 @@ mod tests {
         Cli::try_parse_from(argv)
             .unwrap_or_else(|e| panic!("{e}"))
             .args
+    }
+
+    #[test]
+    fn pm2s_daemon_timeouts_from_the_environment_are_defaults_the_flags_override() {
+        let mut app = app_from_args("app.js", &parse(&["app.js"]), Path::new("/srv")).unwrap();
+        app.env.insert("PM2_KILL_TIMEOUT".into(), "5000".into());
+        app.env
+            .insert("PM2_GRACEFUL_LISTEN_TIMEOUT".into(), " 8000 ".into());
+        let mut flagged = app.clone();
+        pm2_daemon_defaults(&mut app, &parse(&["app.js"]));
+        assert_eq!(app.kill_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(app.listen_timeout, std::time::Duration::from_secs(8));
+
+        let args = parse(&["app.js", "-k", "2000", "--listen-timeout", "1000"]);
+        flagged.kill_timeout = std::time::Duration::from_secs(2);
+        flagged.listen_timeout = std::time::Duration::from_secs(1);
+        pm2_daemon_defaults(&mut flagged, &args);
+        assert_eq!(flagged.kill_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(flagged.listen_timeout, std::time::Duration::from_secs(1));
+
+        let mut odd = app_from_args("app.js", &parse(&["app.js"]), Path::new("/srv")).unwrap();
+        let default = odd.kill_timeout;
+        odd.env.insert("PM2_KILL_TIMEOUT".into(), "soon".into());
+        pm2_daemon_defaults(&mut odd, &parse(&["app.js"]));
+        assert_eq!(odd.kill_timeout, default, "not a number: ignored");
     }
 
     #[test]

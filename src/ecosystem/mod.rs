@@ -23,6 +23,7 @@ pub mod units;
 mod validate;
 mod yaml_format;
 
+pub use convert::check_name;
 pub use js_format::{NoNode, NodeCall, NodeRun, RunNode, MAX_NODE_OUTPUT, NODE_TIMEOUT};
 pub use model::*;
 pub use toml_write::{apps_toml, to_toml};

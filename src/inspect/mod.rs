@@ -1,8 +1,10 @@
 //! The read side: what runs, as `list`, `jlist`, `show` and `monit` show it.
 //!
-//! `collect` takes one snapshot of every instance (PM2's "process") from the state store and
-//! systemd: one `ListUnitsByPatterns` and one concurrent batch of `GetAll`s (one per loaded
-//! service), with no second CPU sample (the figure is the average since the process started).
+//! `collect` takes one snapshot of every instance (PM2's "process") from the state store,
+//! systemd and the kernel: one `ListUnitsByPatterns`, then each running service's cgroup and
+//! `/proc` with one `Get` of `NRestarts`, and a `GetAll` only of the other loaded services
+//! (`processes::observe`), with no second CPU sample (the figure is the average since the
+//! process started).
 //! Everything after that is pure: `table` (the `list` table), `jlist` (PM2's JSON shape),
 //! `format` (PM2's uptime and memory spellings); `package` finds the app's version as PM2 does.
 

@@ -3,7 +3,7 @@
 
 use crate::state::State;
 use crate::status::{self, Status};
-use crate::systemd::{Client, UnitState};
+use crate::systemd::{Client, ServiceToRead, UnitState};
 use crate::target;
 use crate::unit::name::{self, parse_instance_unit, AppUnitNames};
 use anyhow::Result;
@@ -117,8 +117,9 @@ pub struct Observed {
     pub live: UnitState,
 }
 
-/// `list`, keeping each service unit's properties: one `ListUnitsByPatterns` and one batch
-/// of `GetAll`s (one per loaded service), whatever the number of instances.
+/// `list`, keeping each service unit's properties: one `ListUnitsByPatterns`, then for each
+/// running recorded service its cgroup and `/proc` and one `Get` of `NRestarts`, for each
+/// other loaded service one `GetAll` (see `Client::read_listed_services`), all in one batch.
 pub fn observe(client: &Client, state: &State) -> Result<Vec<Observed>> {
     let started = std::time::Instant::now();
     let listed = client.list_owned()?;
@@ -189,11 +190,23 @@ pub fn observe(client: &Client, state: &State) -> Result<Vec<Observed>> {
         p.pm_id = next_id;
         next_id = next_id.saturating_add(1);
     }
+    let recorded = procs.len();
     procs.extend(orphans);
 
-    let services: Vec<String> = procs.iter().map(|p| p.service.clone()).collect();
+    // A recorded instance's environment, user and restart policy are its plan's: of a running
+    // one systemd need only say what the kernel cannot (see `read_listed_services`). Of units
+    // the store does not know, everything is read (their journal fields name their app).
+    let services: Vec<ServiceToRead<'_>> = procs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ServiceToRead {
+            name: &p.service,
+            slice: (i < recorded).then_some(p.slice.as_str()),
+        })
+        .collect();
     let states = client.read_listed_services(&services, &listed)?;
-    tracing::debug!(elapsed = ?started.elapsed(), units = services.len(), "unit properties read");
+    drop(services);
+    tracing::debug!(elapsed = ?started.elapsed(), units = states.len(), "unit properties read");
     for (p, live) in procs.iter_mut().zip(&states) {
         p.loaded = p.units_to_stop().iter().any(|u| loaded.contains(u));
         p.status = status_of(live);

@@ -3,6 +3,7 @@
 //! by the unit's `LogExtraFields`, and `pm2ctl logs` reads them back the way PM2 shows them.
 
 pub mod diagnostics;
+pub mod file_format;
 pub mod marks;
 pub mod query;
 pub mod reader;

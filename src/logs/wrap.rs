@@ -11,15 +11,24 @@
 //! - with `--merge-logs`, stderr goes wherever stdout goes (one combined file, PM2's
 //!   `log_file`, or one journal stream at stdout's priority);
 //! - with `--no-journal`, a stream with no file keeps what the unit gave it (e.g.
-//!   `StandardOutput=null` for `disable_logs`).
+//!   `StandardOutput=null` for `disable_logs`);
+//! - with `--date-format FMT` and/or `--json` (PM2's `log_date_format`, `log_type = "json"`),
+//!   a stream sent to a file goes through a pipe to a small copying process that writes each
+//!   line in that shape (see `file_format`). It is the only case where something of pm2ctl
+//!   stays beside the app, and only because the files were asked to hold what the app did not
+//!   write. It runs in the unit (systemd accounts, stops and kills it with the app), is not
+//!   the app's child (so the app never reaps it), ignores the stop signals and exits when the
+//!   app and every process holding the pipe are gone, after writing their last lines.
 //!
 //! Logging never stops an app from starting: when journald is unreachable or a file cannot
 //! be opened, the stream keeps what the unit gave it, and a warning says why.
 
+use super::file_format::{JsonFields, LineBuffer, LineFormat, Stream};
 use super::stream;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsFd;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -32,8 +41,15 @@ pub struct WrapOptions {
     pub err_file: Option<PathBuf>,
     pub merge_logs: bool,
     pub no_journal: bool,
-    /// `SYSLOG_IDENTIFIER` of the journal streams; derived when not given.
+    /// `SYSLOG_IDENTIFIER` of the journal streams, and the `app_name` of JSON lines;
+    /// derived when not given.
     pub identifier: Option<String>,
+    /// `log_date_format`: each line written to a file starts with the time in this format.
+    pub date_format: Option<String>,
+    /// `log_type = "json"`: each line written to a file is one of PM2's JSON objects.
+    pub json: bool,
+    /// The `process_id` of JSON lines.
+    pub process_id: u32,
     /// The real command: path, then its arguments.
     pub command: Vec<OsString>,
 }
@@ -82,14 +98,365 @@ pub fn exec_wrapped(options: &WrapOptions) -> anyhow::Error {
     });
     let (stdout_sink, stderr_sink) = sinks(options);
     let socket = Path::new(stream::STDOUT_SOCKET);
-    redirect(1, &stdout_sink, socket, &identifier);
-    redirect(2, &stderr_sink, socket, &identifier);
+    let format = line_format(options, &identifier);
+    let formatted = if format.is_raw() {
+        Formatted::default()
+    } else {
+        start_formatting(&format, &stdout_sink, &stderr_sink)
+    };
+    if !formatted.stdout {
+        redirect(1, &stdout_sink, socket, &identifier);
+    }
+    if !formatted.stderr {
+        redirect(2, &stderr_sink, socket, &identifier);
+    }
 
     let error = Command::new(program).args(args).exec();
     anyhow::anyhow!(
         "exec-wrap: cannot run {}: {error}",
         Path::new(program).display()
     )
+}
+
+/// The shape of the files' lines `options` ask for.
+fn line_format(options: &WrapOptions, app_name: &str) -> LineFormat {
+    LineFormat {
+        date_format: options.date_format.clone(),
+        json: options.json.then(|| JsonFields {
+            app_name: app_name.to_string(),
+            process_id: options.process_id,
+        }),
+    }
+}
+
+/// Which of stdout and stderr `start_formatting` took care of (pointed at its pipe, or left
+/// as they were after saying why).
+#[derive(Debug, Default)]
+struct Formatted {
+    stdout: bool,
+    stderr: bool,
+}
+
+/// One stream whose lines the copying process formats.
+struct Pump {
+    target_fd: i32,
+    stream: Stream,
+    file: File,
+}
+
+/// The file `sink` sends stream `target_fd` to, if any (`SameAsStdout` is stdout's file).
+fn file_of<'a>(sink: &'a Sink, stdout: &'a Sink) -> Option<&'a Path> {
+    match (sink, stdout) {
+        (Sink::File(path), _) | (Sink::SameAsStdout, Sink::File(path)) => Some(path),
+        _ => None,
+    }
+}
+
+/// Starts the copying process for the streams that go to files, and points those streams
+/// at its pipes. When it cannot be started, the files get the app's lines unformatted.
+fn start_formatting(format: &LineFormat, stdout: &Sink, stderr: &Sink) -> Formatted {
+    let mut done = Formatted::default();
+    let mut pumps = Vec::new();
+    let mut opened: Vec<(PathBuf, File)> = Vec::new();
+    for (target_fd, sink, stream) in [(1, stdout, Stream::Out), (2, stderr, Stream::Err)] {
+        let Some(path) = file_of(sink, stdout) else {
+            continue;
+        };
+        // One file for both streams (`log_file`) is opened once.
+        let file = match opened.iter().find(|(p, _)| p == path) {
+            Some((_, file)) => file.try_clone(),
+            None => open_log_file(path),
+        };
+        match file {
+            Ok(file) => {
+                if let Ok(copy) = file.try_clone() {
+                    opened.push((path.to_path_buf(), copy));
+                }
+                pumps.push(Pump {
+                    target_fd,
+                    stream,
+                    file,
+                });
+            }
+            Err(e) => {
+                let what = if target_fd == 1 { "stdout" } else { "stderr" };
+                eprintln!(
+                    "pm2ctl exec-wrap: {what} keeps its original destination: {}: {e}",
+                    path.display()
+                );
+            }
+        }
+        match target_fd {
+            1 => done.stdout = true,
+            _ => done.stderr = true,
+        }
+    }
+    if pumps.is_empty() {
+        return done;
+    }
+    let writers = match spawn_formatter(format, &pumps) {
+        Ok(writers) => writers,
+        Err(e) => {
+            eprintln!(
+                "pm2ctl exec-wrap: the log files get the app's lines unformatted: cannot start \
+                 the process that formats them: {e}"
+            );
+            pumps
+                .into_iter()
+                .map(|p| (p.target_fd, p.file.into()))
+                .collect()
+        }
+    };
+    for (target_fd, fd) in writers {
+        if let Err(e) = dup_onto(fd.as_fd(), target_fd) {
+            let what = if target_fd == 1 { "stdout" } else { "stderr" };
+            eprintln!("pm2ctl exec-wrap: {what} keeps its original destination: {e}");
+        }
+    }
+    done
+}
+
+/// The hidden first argument that runs pm2ctl as the copying process (handled before the
+/// command line is parsed, as `generate`'s).
+pub const COPY_VERB: &str = "__copy-logs";
+
+/// Where the copying process finds its streams: the pipe of stdout at fd 3 and its file at
+/// fd 4; the pipe of stderr at fd 5 and its file at fd 6.
+const OUT_FDS: (i32, i32) = (3, 4);
+const ERR_FDS: (i32, i32) = (5, 6);
+
+/// What the copying process is told (after [`COPY_VERB`]).
+#[derive(clap::Parser, Debug)]
+#[command(no_binary_name = true)]
+struct CopyArgs {
+    /// Start the copier as a child of this process, then exit: it is re-parented to the
+    /// unit's manager, so it is not the app's child.
+    #[arg(long)]
+    detach: bool,
+    /// stdout's pipe and file are at fds 3 and 4.
+    #[arg(long)]
+    out: bool,
+    /// stderr's pipe and file are at fds 5 and 6.
+    #[arg(long)]
+    err: bool,
+    #[arg(long)]
+    date_format: Option<String>,
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value_t = 0)]
+    process_id: u32,
+    #[arg(long, default_value = "")]
+    app_name: String,
+}
+
+/// Starts the copying process (through a short-lived middle process, so that it is not the
+/// app's child) with one pipe per stream; returns the pipes' write ends, for the app.
+fn spawn_formatter(format: &LineFormat, pumps: &[Pump]) -> std::io::Result<Vec<(i32, OwnedFd)>> {
+    use command_fds::{CommandFdExt, FdMapping};
+    let mut command = Command::new("/proc/self/exe");
+    command.arg0("pm2ctl").args([COPY_VERB, "--detach"]);
+    if let Some(date_format) = &format.date_format {
+        command.args(["--date-format", date_format]);
+    }
+    if let Some(fields) = &format.json {
+        command.args(["--json", "--app-name", &fields.app_name]);
+        command.args(["--process-id", &fields.process_id.to_string()]);
+    }
+    let mut mappings = Vec::new();
+    let mut writers = Vec::new();
+    for pump in pumps {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (flag, (pipe_fd, file_fd)) = match pump.stream {
+            Stream::Out => ("--out", OUT_FDS),
+            Stream::Err => ("--err", ERR_FDS),
+        };
+        command.arg(flag);
+        mappings.push(FdMapping {
+            parent_fd: read,
+            child_fd: pipe_fd,
+        });
+        mappings.push(FdMapping {
+            parent_fd: pump.file.try_clone()?.into(),
+            child_fd: file_fd,
+        });
+        writers.push((pump.target_fd, write));
+    }
+    command
+        .fd_mappings(mappings)
+        .map_err(|_| std::io::Error::other("two streams for one descriptor"))?;
+    command.stdin(std::process::Stdio::null());
+    let status = command.status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "it ended at once ({status})"
+        )));
+    }
+    Ok(writers)
+}
+
+/// `pm2ctl __copy-logs …`: the copying process (or, with `--detach`, the middle process
+/// that starts it). `args` follow the verb.
+pub fn copy_main(args: Vec<OsString>) -> std::process::ExitCode {
+    use clap::Parser;
+    let Ok(parsed) = CopyArgs::try_parse_from(&args) else {
+        eprintln!("pm2ctl: {COPY_VERB} is pm2ctl's own: run by exec-wrap, not by hand");
+        return std::process::ExitCode::from(2);
+    };
+    if parsed.detach {
+        // The descriptors 3 to 6 are inherited as they are (command-fds cleared their
+        // close-on-exec flag); the middle process ends at once.
+        let rest = args.iter().filter(|a| a.as_os_str() != "--detach");
+        let started = Command::new("/proc/self/exe")
+            .arg0("pm2ctl")
+            .arg(COPY_VERB)
+            .args(rest)
+            .stdin(std::process::Stdio::null())
+            .spawn();
+        return match started {
+            Ok(_) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pm2ctl: cannot start the process that formats the log files: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let format = LineFormat {
+        date_format: parsed.date_format,
+        json: parsed.json.then_some(JsonFields {
+            app_name: parsed.app_name,
+            process_id: parsed.process_id,
+        }),
+    };
+    let mut inputs = Vec::new();
+    for (wanted, stream, (pipe_fd, file_fd)) in [
+        (parsed.out, Stream::Out, OUT_FDS),
+        (parsed.err, Stream::Err, ERR_FDS),
+    ] {
+        if !wanted {
+            continue;
+        }
+        // The inherited descriptors, reopened through /proc: the same pipe and the same
+        // file (appended to), as owned handles.
+        let read = File::open(format!("/proc/self/fd/{pipe_fd}"));
+        let file = OpenOptions::new()
+            .append(true)
+            .open(format!("/proc/self/fd/{file_fd}"));
+        match (read, file) {
+            (Ok(read), Ok(file)) => inputs.push((
+                read,
+                Pump {
+                    target_fd: pipe_fd,
+                    stream,
+                    file,
+                },
+            )),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("pm2ctl: cannot take over the log stream at fd {pipe_fd}: {e}")
+            }
+        }
+    }
+    copy_formatted(&format, inputs);
+    std::process::ExitCode::SUCCESS
+}
+
+/// The copying process: reads each pipe until every writer is gone, writing each line to
+/// its file in `format`. A line waiting for its newline is written when its stream has been
+/// quiet for a moment, as PM2 writes whatever its pipe handed over.
+fn copy_formatted(format: &LineFormat, inputs: Vec<(File, Pump)>) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    // The unit's stop signal reaches every process of the unit: this one outlives the app by
+    // the time it takes to write the app's last lines, then ends at end of file.
+    let mut ignored = SigSet::empty();
+    for signal in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGPIPE,
+    ] {
+        ignored.add(signal);
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&ignored), None);
+    close_other_fds(&inputs);
+
+    let mut open: Vec<(File, Pump, LineBuffer)> = inputs
+        .into_iter()
+        .map(|(read, pump)| (read, pump, LineBuffer::default()))
+        .collect();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !open.is_empty() {
+        let waiting = open.iter().any(|(_, _, b)| b.has_partial());
+        let timeout = if waiting {
+            PollTimeout::from(1000u16)
+        } else {
+            PollTimeout::NONE
+        };
+        let mut fds: Vec<PollFd<'_>> = open
+            .iter()
+            .map(|(read, _, _)| PollFd::new(read.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let ready = match poll(&mut fds, timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        };
+        let readable: Vec<bool> = fds
+            .iter()
+            .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        let now = chrono::Utc::now();
+        let mut ended = Vec::new();
+        for (i, (read, pump, buffer)) in open.iter_mut().enumerate() {
+            let lines = if ready == 0 {
+                buffer.take_partial().into_iter().collect()
+            } else if readable[i] {
+                match read.read(&mut chunk) {
+                    Ok(0) | Err(_) => {
+                        ended.push(i);
+                        buffer.take_partial().into_iter().collect()
+                    }
+                    Ok(n) => buffer.push(&chunk[..n]),
+                }
+            } else {
+                continue;
+            };
+            let out: Vec<u8> = lines
+                .iter()
+                .flat_map(|line| format.format(now, pump.stream, line))
+                .collect();
+            if !out.is_empty() {
+                // A full disk loses lines, as it would for the app writing them itself.
+                let _ = pump.file.write_all(&out);
+            }
+        }
+        for i in ended.into_iter().rev() {
+            open.remove(i);
+        }
+    }
+}
+
+/// Closes every descriptor the copying process inherited but does not use (the sockets
+/// systemd passed the app, among others), so it holds nothing open on the app's behalf.
+fn close_other_fds(inputs: &[(File, Pump)]) {
+    let keep: Vec<i32> = inputs
+        .iter()
+        .flat_map(|(read, pump)| [read.as_raw_fd(), pump.file.as_raw_fd()])
+        .collect();
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
+        .collect();
+    for fd in fds {
+        // The directory's own descriptor is among them; closing it after reading is fine.
+        let _ = nix::unistd::close(fd);
+    }
 }
 
 /// Points `target_fd` at `sink`; on failure leaves it as it was and says why on stderr

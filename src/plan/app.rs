@@ -195,12 +195,20 @@ pub fn plan_app(
             Some(listen_address(app.listen_address.as_deref(), port))
         }
         (ExecMode::Cluster, None) if count > 1 && app.increment_var.as_deref() != Some("PORT") => {
-            // PM2's cluster master shares whatever port the code listens on; here the
-            // port must be known to hold a socket the instances share.
+            // PM2's cluster master shares whatever port the code listens on. Here the Node
+            // shim shares it with SO_REUSEPORT where Node offers it; a known port gets a
+            // socket systemd holds, which also keeps connections waiting across restarts.
+            let how = if command.runtime.loads_node_shim() {
+                "its instances share it where Node offers reusePort (22.12 and later); with an \
+                 older Node only the first can listen, and the others fail saying so"
+            } else {
+                "its instances fight over it"
+            };
             warnings.push(format!(
                 "app `{}`: cluster mode without `port` (nor PORT in its env): if its code \
-                 listens on a fixed port (`app.listen(8004)`), its {count} instances fight \
-                 over it; set `port = 8004` (that port), and systemd holds one socket they share",
+                 listens on a fixed port (`app.listen(8004)`), {how}; set `port = 8004` (that \
+                 port), and systemd holds one socket all {count} instances share, which also \
+                 keeps connections waiting through restarts and reloads",
                 app.name
             ));
             None
@@ -272,8 +280,15 @@ pub fn plan_app(
             )
             .collect();
         let mut output = Vec::new();
-        let exec_start =
-            logs::exec_start(&command.exec, app, &files, self_exe.as_deref(), &mut output);
+        let exec_start = logs::exec_start(
+            &command.exec,
+            app,
+            index,
+            &files,
+            self_exe.as_deref(),
+            &mut output,
+            &mut warnings,
+        );
 
         let mut s = UnitSpec::new(names.service(index), UnitKind::Service);
         s.set(

@@ -9,6 +9,11 @@
 //! stream written to a file is not in the journal, as under PM2 where files are the only log.
 //! `/dev/null` (`NULL`) as a log file means "no file": the stream stays in the journal.
 //!
+//! PM2's `log_date_format` and `log_type = "json"` shape the lines written to files: the
+//! wrapper is told the format and the instance (`--date-format`, `--json`, `--process-id`)
+//! and copies the app's lines into the files in that shape. Without the wrapper the files get
+//! the lines as written, and the plan says so.
+//!
 //! journald drops lines above 10,000 per 30 s per unit by default; a busy app would lose
 //! output silently, so every unit gets a higher limit: [`LOG_RATE_LIMIT_BURST`] lines per
 //! [`LOG_RATE_LIMIT_INTERVAL`].
@@ -101,22 +106,34 @@ fn with_index(path: &Path, index: u32) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The command systemd runs: the real one, or `self_exe exec-wrap … -- real…`; plus the
-/// output properties when there is no wrapper. `disable_logs` needs no wrapper: both streams
-/// go to `null`.
+/// The command systemd runs for instance `index`: the real one, or
+/// `self_exe exec-wrap … -- real…`; plus the output properties when there is no wrapper.
+/// `disable_logs` needs no wrapper: both streams go to `null`.
 pub fn exec_start(
     real: &ExecCommand,
     app: &App,
+    index: u32,
     files: &LogFiles,
     self_exe: Option<&str>,
     spec_out: &mut Vec<(&'static str, Value)>,
+    warnings: &mut Vec<String>,
 ) -> ExecCommand {
     if app.disable_logs {
         spec_out.push(("StandardOutput", Value::Str("null".into())));
         spec_out.push(("StandardError", Value::Str("null".into())));
         return real.clone();
     }
+    let has_file = files.out.is_some() || files.err.is_some();
+    let formatted = has_file && (app.log_json || app.log_date_format.is_some());
     let Some(wrapper) = self_exe else {
+        if formatted && index == 0 {
+            warnings.push(format!(
+                "app `{}`: log_date_format/log_type apply to log files only through pm2ctl's \
+                 exec-wrap, which this host's plan has no pm2ctl binary for: the files get the \
+                 app's lines as it writes them",
+                app.name
+            ));
+        }
         if let Some(out) = &files.out {
             spec_out.push((
                 "StandardOutputFileToAppend",
@@ -148,6 +165,17 @@ pub fn exec_start(
                 argv.push("--err-file".into());
                 argv.push(err.to_string_lossy().into_owned());
             }
+        }
+    }
+    if formatted {
+        if let Some(format) = &app.log_date_format {
+            argv.push("--date-format".into());
+            argv.push(format.clone());
+        }
+        if app.log_json {
+            argv.push("--json".into());
+            argv.push("--process-id".into());
+            argv.push(index.to_string());
         }
     }
     argv.push("--".into());
@@ -187,7 +215,15 @@ mod tests {
             err: None,
         };
         let mut extra = Vec::new();
-        let wrapped = exec_start(&real, &app, &files, Some("/usr/bin/pm2ctl"), &mut extra);
+        let wrapped = exec_start(
+            &real,
+            &app,
+            0,
+            &files,
+            Some("/usr/bin/pm2ctl"),
+            &mut extra,
+            &mut Vec::new(),
+        );
         assert_eq!(wrapped.path, "/usr/bin/pm2ctl");
         assert_eq!(
             wrapped.argv,
@@ -204,11 +240,75 @@ mod tests {
         );
         assert!(extra.is_empty());
 
-        let direct = exec_start(&real, &app, &files, None, &mut extra);
+        let direct = exec_start(&real, &app, 0, &files, None, &mut extra, &mut Vec::new());
         assert_eq!(direct, real);
         assert_eq!(
             extra,
             [("StandardOutputFileToAppend", Value::Str("/l/o.log".into()))]
         );
+    }
+
+    #[test]
+    fn formatted_files_tell_the_wrapper_the_format_and_the_instance() {
+        let real = ExecCommand {
+            path: "/usr/bin/node".into(),
+            argv: vec!["/usr/bin/node".into(), "/srv/app.js".into()],
+            ignore_failure: false,
+        };
+        let mut app = App::with_defaults("api", "app.js");
+        app.log_date_format = Some("YYYY-MM-DD HH:mm Z".into());
+        app.log_json = true;
+        let files = LogFiles {
+            out: Some("/l/o.log".into()),
+            err: Some("/l/o.log".into()),
+        };
+        let (mut extra, mut warnings) = (Vec::new(), Vec::new());
+        let wrapped = exec_start(
+            &real,
+            &app,
+            3,
+            &files,
+            Some("/usr/bin/pm2ctl"),
+            &mut extra,
+            &mut warnings,
+        );
+        assert_eq!(
+            wrapped.argv[2..],
+            [
+                "--out-file",
+                "/l/o.log",
+                "--merge-logs",
+                "--date-format",
+                "YYYY-MM-DD HH:mm Z",
+                "--json",
+                "--process-id",
+                "3",
+                "--",
+                "/usr/bin/node",
+                "/srv/app.js"
+            ]
+        );
+        assert!(warnings.is_empty());
+
+        // The journal timestamps every line itself: no format to pass without a file.
+        let journal_only = exec_start(
+            &real,
+            &app,
+            0,
+            &LogFiles::default(),
+            Some("/usr/bin/pm2ctl"),
+            &mut extra,
+            &mut warnings,
+        );
+        assert_eq!(
+            journal_only.argv[2..],
+            ["--", "/usr/bin/node", "/srv/app.js"]
+        );
+
+        // Without the wrapper the files cannot be shaped, and the plan says so once.
+        exec_start(&real, &app, 0, &files, None, &mut extra, &mut warnings);
+        exec_start(&real, &app, 1, &files, None, &mut extra, &mut warnings);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("as it writes them"), "{warnings:?}");
     }
 }

@@ -460,11 +460,12 @@ fn an_apply_killed_half_way_is_completed_by_the_next_one() {
     // Edit it and kill -9 the apply while it waits for the old process to stop.
     write_file(&dir, &stubborn("two"));
     let script = format!(
-        "{} apply {file} >/dev/null 2>&1 & pid=$!; \
+        "{} apply {} >/dev/null 2>&1 & pid=$!; \
          i=0; until [ \"$(systemctl show -P ActiveState {unit})\" = deactivating ] || [ $i = 1200 ]; \
          do sleep 0.05; i=$((i+1)); done; \
          [ $i -lt 1200 ] || echo never-deactivating; kill -9 $pid; wait $pid; echo killed",
-        common::sandbox::PM2CTL
+        common::sandbox::sh(common::sandbox::PM2CTL),
+        common::sandbox::sh(&file),
     );
     let killed = sb.exec(&["sh", "-c", &script]);
     assert_eq!(stdout(&killed).trim(), "killed");
@@ -535,17 +536,6 @@ fn version_on(sb: &Sandbox, port: u16) -> Option<String> {
     body["version"].as_str().map(String::from)
 }
 
-fn assert_no_loss(result: &common::load::LoadResult, during: &str) {
-    assert_eq!(
-        (result.failed, result.non2xx),
-        (0, 0),
-        "requests lost during {during} ({} answered), first errors: {:?}",
-        result.ok,
-        result.errors
-    );
-    assert!(result.ok > 0, "no request answered during {during}");
-}
-
 #[test]
 fn an_env_change_rolls_a_cluster_app_under_load_without_losing_a_request() {
     let sb = Sandbox::boot();
@@ -578,7 +568,7 @@ fn an_env_change_rolls_a_cluster_app_under_load_without_losing_a_request() {
     assert_success("apply of the env change", &out);
     load.wait_for_more(&sb, 200);
     let result = load.finish();
-    assert_no_loss(&result, "the apply");
+    result.assert_no_loss("the apply");
 
     let after = instance_pids_and_sockets(&sb, "web", 4);
     for (i, ((pid_before, socket_before), (pid_after, socket_after))) in
@@ -717,7 +707,7 @@ fn apply_reload_rolls_new_code_in_and_a_crashing_version_is_rolled_back() {
     let out = apply(&sb, &file, &["--reload"]);
     assert_success("apply --reload", &out);
     load.wait_for_more(&sb, 200);
-    assert_no_loss(&load.finish(), "apply --reload");
+    load.finish().assert_no_loss("apply --reload");
     for _ in 0..6 {
         assert_eq!(version_on(&sb, port).as_deref(), Some("v2"));
     }
@@ -746,7 +736,7 @@ fn apply_reload_rolls_new_code_in_and_a_crashing_version_is_rolled_back() {
     ] {
         assert!(said.contains(text), "{text:?} not in:\n{said}");
     }
-    assert_no_loss(&result, "the failed roll");
+    result.assert_no_loss("the failed roll");
     for i in 0..3 {
         let env = show(&sb, &format!("pm2ctl-web@{i}.service"), "Environment");
         assert!(

@@ -68,7 +68,7 @@ fn setup_update_revert_and_a_failing_hook_over_ssh() {
     // `key` and `ssh_options` from the file reach ssh (PM2CTL_SSH only replaces ~/.ssh/config).
     let ssh = format!(
         "user = \"root\"\nref = \"origin/main\"\nrepo = \"{d}/repo.git\"\npath = \"{d}/srv\"\n\
-         key = \"{key}\"\nssh_options = [\"UserKnownHostsFile={known}\", \"StrictHostKeyChecking=yes\", \
+         key = \"{key}\"\nssh_options = [\"UserKnownHostsFile=\\\"{known}\\\"\", \"StrictHostKeyChecking=yes\", \
          \"BatchMode=yes\", \"IdentitiesOnly=yes\"]\n",
         key = key.display(),
         known = known.display()
@@ -79,9 +79,9 @@ fn setup_update_revert_and_a_failing_hook_over_ssh() {
         format!(
             "[[apps]]\nname = \"web\"\nscript = \"{d}/srv/current/server.js\"\n\n\
              [deploy.production]\nhost = \"{ADDRESS}\"\n{ssh}\
-             post-setup = \"test -d $SHARED/logs\"\n\
-             post-deploy = \"echo \\\"$(cat version) in $PWD\\\" >> $SHARED/post-deploy.log; \
-             echo \\\"$GREETING\\\" > $SHARED/greeting\"\n\
+             post-setup = \"test -d \\\"$SHARED/logs\\\"\"\n\
+             post-deploy = \"echo \\\"$(cat version) in $PWD\\\" >> \\\"$SHARED/post-deploy.log\\\"; \
+             echo \\\"$GREETING\\\" > \\\"$SHARED/greeting\\\"\"\n\
              env = {{ greeting = \"hello from env\" }}\n\n\
              [deploy.tested]\nhost = \"{ADDRESS}\"\n{ssh}test = \"! grep -q v3 version\"\n\n\
              [deploy.broken]\nhost = \"{ADDRESS}\"\n{ssh}pre-deploy = \"echo checking; exit 3\"\n\n\

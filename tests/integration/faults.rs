@@ -9,7 +9,7 @@
 
 use crate::common;
 
-use common::sandbox::{assert_success, fixture, stdout, PM2CTL};
+use common::sandbox::{assert_success, fixture, sh, stdout, PM2CTL};
 use common::Sandbox;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -88,7 +88,7 @@ fn run_with_fault(sb: &Sandbox, point: Option<&str>, fault: &str, args: &[&str])
     let stop = point.map_or(String::new(), |p| format!("PM2CTL_STOP_AT='{p}' "));
     let script = format!(
         "state() {{ cut -d' ' -f3 /proc/$pid/stat 2>/dev/null; }}\n\
-         {stop}{PM2CTL} {args} >/tmp/faulted.out 2>&1 & pid=$!\n\
+         {stop}{pm2ctl} {args} >/tmp/faulted.out 2>&1 & pid=$!\n\
          if [ -n '{point}' ]; then\n\
            i=0; while [ -e /proc/$pid ] && [ \"$(state)\" != T ] && [ $i -lt 1200 ]; do\n\
              sleep 0.05; i=$((i+1)); done\n\
@@ -96,7 +96,8 @@ fn run_with_fault(sb: &Sandbox, point: Option<&str>, fault: &str, args: &[&str])
          fi\n\
          {fault}\n\
          wait $pid; echo \"exit=$?\"; echo ---; cat /tmp/faulted.out",
-        args = args.join(" "),
+        pm2ctl = sh(PM2CTL),
+        args = args.iter().map(sh).collect::<Vec<_>>().join(" "),
         point = point.unwrap_or(""),
     );
     let out = sb.exec(&["sh", "-c", &script]);
@@ -393,14 +394,15 @@ fn a_full_state_store_is_a_clear_error_and_running_apps_are_untouched() {
     let apps = apps(4341);
     let (sb, path, file) = start("disk-full", &apps);
     // The state directory becomes a tiny tmpfs holding what was there, then filled up.
-    let mount = "d=$PM2CTL_STATE_DIR; cp -a $d/. /tmp/state-copy/ \
-                 && mount -t tmpfs -o size=256k,mode=0700 pm2ctl-state $d && cp -a /tmp/state-copy/. $d/";
+    let mount = "d=$PM2CTL_STATE_DIR; cp -a \"$d/.\" /tmp/state-copy/ \
+                 && mount -t tmpfs -o size=256k,mode=0700 pm2ctl-state \"$d\" \
+                 && cp -a /tmp/state-copy/. \"$d/\"";
     assert_success(
         "a tmpfs for the state",
         &sb.exec(&["sh", "-c", &format!("mkdir /tmp/state-copy && {mount}")]),
     );
-    let fill = "dd if=/dev/zero of=$PM2CTL_STATE_DIR/fill bs=4k 2>/dev/null; true";
-    let free = "rm -f $PM2CTL_STATE_DIR/fill";
+    let fill = "dd if=/dev/zero of=\"$PM2CTL_STATE_DIR/fill\" bs=4k 2>/dev/null; true";
+    let free = "rm -f \"$PM2CTL_STATE_DIR/fill\"";
     assert_success("fill it", &sb.exec(&["sh", "-c", fill]));
     let before = main_pids(&sb, &apps);
 

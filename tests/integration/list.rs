@@ -375,7 +375,7 @@ fn monit_shows_the_apps_in_a_terminal_and_quits_cleanly() {
     );
     let command = format!(
         "{} monit; echo \"EXIT=$?\"; stty -a | grep -o -- '-*icanon'",
-        common::sandbox::PM2CTL
+        common::sandbox::sh(common::sandbox::PM2CTL)
     );
     assert_success(
         "tmux send-keys",
@@ -436,4 +436,129 @@ fn monit_shows_the_apps_in_a_terminal_and_quits_cleanly() {
         "the terminal is still raw:\n{screen}"
     );
     let _ = sb.exec(&["tmux", "kill-server"]);
+}
+
+/// What `systemctl show` says of `units`, one map of property → value per unit, in one call.
+fn systemd_says(
+    sb: &Sandbox,
+    units: &[String],
+    properties: &str,
+) -> Vec<std::collections::HashMap<String, String>> {
+    let mut args = vec!["show".to_string(), "-p".to_string(), properties.to_string()];
+    args.extend(units.iter().cloned());
+    let out = sb.systemctl(&args);
+    assert_success("systemctl show", &out);
+    stdout(&out)
+        .split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            block
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// `list` reads running instances from their cgroups and `/proc`, not from systemd one by one:
+/// at a hundred instances, every figure it shows still is systemd's (pid, restarts, start
+/// time, the cgroup's memory, where the CPU figure comes from), on whatever cgroup version
+/// the sandboxed systemd runs.
+#[test]
+fn list_figures_agree_with_systemd_at_a_hundred_instances() {
+    const N: usize = 100;
+    let sb = Sandbox::boot();
+    let dir = workdir("hundred");
+    let file = dir.join("ecosystem.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[apps]]\nuser = \"root\"\nname = \"sleepers\"\nscript = \"/bin/sleep\"\n\
+             args = \"infinity\"\ninterpreter = \"none\"\ninstances = {N}\n"
+        ),
+    )
+    .expect("write the ecosystem file");
+    assert_success(
+        "pm2ctl apply",
+        &sb.pm2ctl(&["apply", &file.display().to_string()]),
+    );
+    let units: Vec<String> = (0..N)
+        .map(|i| format!("pm2ctl-sleepers@{i}.service"))
+        .collect();
+    // One crash, so one instance has a restart to count.
+    let before = main_pid(&sb, &units[7]);
+    assert_success("kill -9", &sb.exec(&["kill", "-9", &before.to_string()]));
+    sb.wait_for("a new sleeper #7", PATIENCE, || {
+        let now = main_pid(&sb, &units[7]);
+        now != 0 && now != before && sb.unit_state(&units[7]) == "active"
+    });
+
+    let rows = json_of(&sb, &["list", "--json"]);
+    let rows = rows.as_array().expect("an array of rows");
+    let systemd = systemd_says(
+        &sb,
+        &units,
+        "Id,ActiveState,MainPID,NRestarts,MemoryCurrent,CPUUsageNSec,ExecMainStartTimestamp",
+    );
+    assert_eq!(rows.len(), N, "{rows:#?}");
+    assert_eq!(systemd.len(), N);
+    let now_ms = |sb: &Sandbox| -> u64 {
+        stdout(&sb.exec(&["date", "+%s%3N"]))
+            .trim()
+            .parse()
+            .expect("date prints ms")
+    };
+    let taken_ms = now_ms(&sb);
+    for s in &systemd {
+        let row = rows
+            .iter()
+            .find(|r| r["unit"] == s["Id"].as_str())
+            .unwrap_or_else(|| panic!("no row for {}", s["Id"]));
+        let what = format!("{row:#}\nsystemd: {s:#?}");
+        assert_eq!(s["ActiveState"], "active", "{what}");
+        assert_eq!(row["status"], "online", "{what}");
+        assert_eq!(row["pid"].to_string(), s["MainPID"], "{what}");
+        assert_eq!(row["restarts"].to_string(), s["NRestarts"], "{what}");
+        let restarted = u64::from(s["Id"] == units[7]);
+        assert_eq!(row["restarts"], restarted, "{what}");
+        // systemd prints the start to the second: the uptime agrees to within that.
+        let start = stdout(&sb.exec(&["date", "-d", &s["ExecMainStartTimestamp"], "+%s"]));
+        let start_ms: u64 = start.trim().parse::<u64>().expect("a start time") * 1000;
+        let uptime = row["uptime_ms"].as_u64().expect("an uptime");
+        let expected = taken_ms.saturating_sub(start_ms);
+        assert!(
+            uptime + 1000 >= expected.saturating_sub(5000) && uptime <= expected + 1000,
+            "uptime {uptime} ms, systemd's start {expected} ms ago\n{what}"
+        );
+        // The cgroup's memory: there exactly where systemd counts it, and about the same.
+        match s["MemoryCurrent"].parse::<u64>() {
+            Ok(bytes) => {
+                let ours = row["cgroup_memory"].as_u64().expect("cgroup memory");
+                assert!(
+                    ours.abs_diff(bytes) <= bytes / 4 + 256 * 1024,
+                    "cgroup memory {ours} vs systemd's {bytes}\n{what}"
+                );
+            }
+            Err(_) => assert!(row["cgroup_memory"].is_null(), "{what}"),
+        }
+        let cpu_source = if s["CPUUsageNSec"].parse::<u64>().is_ok() {
+            "systemd (CPUUsageNSec)"
+        } else {
+            "/proc of the main process"
+        };
+        assert_eq!(row["cpu_source"], cpu_source, "{what}");
+        assert!(row["memory"].as_u64().unwrap_or(0) > 0, "{what}");
+    }
+
+    // jlist and the table agree with the rows.
+    let list = json_of(&sb, &["jlist"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(N));
+    assert_eq!(entry(&list, "sleepers", 7)["pm2_env"]["restart_time"], 1);
+    let table = stdout(&sb.pm2ctl(&["list"]));
+    assert_eq!(
+        table.lines().filter(|l| l.contains("online")).count(),
+        N,
+        "{table}"
+    );
 }

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::sandbox::{assert_success, fixtures_dir, stdout, PM2CTL};
+use common::sandbox::{assert_success, fixtures_dir, sh, stdout, PM2CTL};
 use common::Sandbox;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -379,7 +379,7 @@ fn systemds_lines_about_an_app_are_events_not_its_output() {
     );
 
     // Following, across a restart: the app's new lines, and its events only when asked.
-    let pm2ctl = PM2CTL.to_string();
+    let pm2ctl = sh(PM2CTL);
     for flag in ["", "--events"] {
         let script = format!(
             "timeout --preserve-status --signal=INT 6 {pm2ctl} logs printer --lines 0 {flag} & \
@@ -452,7 +452,7 @@ fn logs_lines_json_and_unknown_targets() {
 fn logs_ends_cleanly_on_a_closed_pipe_and_on_ctrl_c() {
     let sb = Sandbox::boot();
     printer_with_lines(&sb, 3);
-    let pm2ctl = PM2CTL.to_string();
+    let pm2ctl = sh(PM2CTL);
 
     for command in [
         format!("{pm2ctl} logs printer --nostream --lines 1000 | head -1"),
@@ -472,7 +472,7 @@ fn logs_ends_cleanly_on_a_closed_pipe_and_on_ctrl_c() {
         "--preserve-status",
         "--signal=INT",
         "2",
-        &pm2ctl,
+        PM2CTL,
         "logs",
         "printer",
     ]);
@@ -638,9 +638,9 @@ fn following_every_app_includes_apps_started_later() {
         "{pm2ctl} logs > {out} & logs=$!; sleep 2; {pm2ctl} apply {late} >/dev/null; \
          for _ in $(seq 1 100); do grep -q '|late ' {out} && break; sleep 0.2; done; \
          kill -INT $logs; wait $logs",
-        pm2ctl = PM2CTL,
-        out = dir.join("out.txt").display(),
-        late = late.display(),
+        pm2ctl = sh(PM2CTL),
+        out = sh(dir.join("out.txt").display()),
+        late = sh(late.display()),
     );
     assert_success(
         "logs while an app starts",

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod ansible;
 mod apply;
 mod apply_engine;
 mod broken;

@@ -620,7 +620,7 @@ fn shutdown_with_message_turns_the_stop_signal_into_a_shutdown_message() {
 
 /// `node --require shim -e code` with stdout and stderr piped, not waited for.
 fn run_in_background(envs: &[(&str, String)], code: &str) -> App {
-    let child = Command::new("node")
+    let child = Command::new(node_binary())
         .args(["--require", &shim(), "-e", code])
         .env_remove("NOTIFY_SOCKET")
         .envs(envs.iter().map(|(k, v)| (k, v)))
@@ -684,6 +684,79 @@ fn apps_using_signal_exit_drain_and_exit_by_the_signal_before_kill_timeout() {
         assert!(
             died_by(app.wait_exit(PATIENCE), Signal::SIGINT),
             "signal-exit {major}"
+        );
+    }
+}
+
+/// The node under test: `PM2CTL_TEST_NODE` (another Node version), else `node` on PATH.
+fn node_binary() -> String {
+    std::env::var("PM2CTL_TEST_NODE").unwrap_or_else(|_| "node".to_string())
+}
+
+/// One instance of a cluster app without `port`, as pm2ctl starts it (no socket passed):
+/// an unmodified HTTP app on a port only its code knows, answering with its pid.
+fn spawn_cluster_instance(port: u16, index: u32) -> App {
+    let code = format!(
+        "require('http').createServer((q, r) => r.end(String(process.pid)))\
+         .listen({port}, () => console.log('listening'))"
+    );
+    run_in_background(
+        &[
+            ("exec_mode", "cluster_mode".into()),
+            ("instances", "2".into()),
+            ("NODE_APP_INSTANCE", index.to_string()),
+        ],
+        &code,
+    )
+}
+
+#[test]
+fn cluster_instances_share_a_port_only_their_code_knows_or_say_how_to() {
+    let version = Command::new(node_binary())
+        .args(["-p", "process.versions.node"])
+        .output()
+        .expect("node's version");
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let (major, minor) = {
+        let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    };
+    let reuse_port = major > 22 || (major == 22 && minor >= 12);
+    eprintln!("Node {version}: reusePort {reuse_port}");
+
+    let port = free_port();
+    let mut first = spawn_cluster_instance(port, 0);
+    assert_eq!(first.line().trim(), "listening");
+    let mut second = spawn_cluster_instance(port, 1);
+    if reuse_port {
+        assert_eq!(second.line().trim(), "listening", "Node {version}");
+        let pids: std::collections::BTreeSet<String> = (0..100)
+            .map(|_| http_get(port))
+            .filter_map(|r| r.rsplit("\r\n\r\n").next().map(String::from))
+            .collect();
+        let expected: std::collections::BTreeSet<String> = [first.child.id(), second.child.id()]
+            .iter()
+            .map(u32::to_string)
+            .collect();
+        assert_eq!(pids, expected, "both instances answer (Node {version})");
+    } else {
+        let status = second.wait_exit(Duration::from_secs(20));
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "the second instance cannot listen on Node {version}: {status:?}"
+        );
+        let mut err = String::new();
+        second.stderr.read_to_string(&mut err).expect("stderr");
+        assert!(
+            err.contains(&format!("pm2ctl: port {port} is taken"))
+                && err.contains(&format!("set `port = {port}`"))
+                && err.contains("EADDRINUSE"),
+            "{err}"
+        );
+        // The first instance is not disturbed.
+        assert_eq!(
+            http_get(port).rsplit("\r\n\r\n").next(),
+            Some(first.child.id().to_string().as_str())
         );
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use common::sandbox::{fixture, stdout, workdir, PM2CTL};
+use common::sandbox::{fixture, sh, stdout, workdir, PM2CTL};
 use common::Sandbox;
 use std::path::PathBuf;
 use std::process::Output;
@@ -295,7 +295,10 @@ fn after_delete_all_the_saved_file_still_reads_as_nothing() {
         "start",
         &scene.sh(
             &sb,
-            &format!("pm2 start {} --uid root --name keep", fixture("signals.js")),
+            &format!(
+                "pm2 start {} --uid root --name keep",
+                sh(fixture("signals.js"))
+            ),
         ),
     );
     ok("save", &scene.sh(&sb, "pm2 save"));
@@ -304,7 +307,7 @@ fn after_delete_all_the_saved_file_still_reads_as_nothing() {
     let saved = sb.config_dir().join("dump.toml");
     ok(
         "start of the saved file",
-        &scene.sh(&sb, &format!("pm2 start {}", saved.display())),
+        &scene.sh(&sb, &format!("pm2 start {}", sh(saved.display()))),
     );
     assert!(jlist(&scene, &sb).is_empty());
     ok(
@@ -321,7 +324,7 @@ fn a_shell_command_line_runs_as_written() {
     let sb = Sandbox::boot();
     let scene = Scene::new("shell_line");
     let marker = scene.dir.join("ran");
-    let line = format!("echo ran > {}; sleep 300", marker.display());
+    let line = format!("echo ran > \"{}\"; sleep 300", marker.display());
     ok(
         "start of a command line",
         &scene.sh(&sb, &format!("pm2 start '{line}' --uid root")),
@@ -362,7 +365,7 @@ fn the_environment_on_the_command_line_reaches_the_app() {
             &sb,
             &format!(
                 "NODE_ENV=production GREETING='hello there' pm2 start {} --uid root --name envy",
-                fixture("signals.js")
+                sh(fixture("signals.js"))
             ),
         ),
     );
@@ -430,7 +433,7 @@ fn a_pm2_hosts_dump_moves_over_in_one_import() {
 fn resurrect_falls_back_to_the_previous_save_when_the_saved_file_is_damaged() {
     let sb = Sandbox::boot();
     let scene = Scene::new("resurrect_bak");
-    let signals = fixture("signals.js");
+    let signals = sh(fixture("signals.js"));
     ok(
         "start",
         &scene.sh(&sb, &format!("pm2 start {signals} --uid root --name first")),
@@ -462,7 +465,7 @@ fn resurrect_falls_back_to_the_previous_save_when_the_saved_file_is_damaged() {
 fn restart_options_change_the_app_as_pm2s_do() {
     let sb = Sandbox::boot();
     let scene = Scene::new("restart_options");
-    let signals = fixture("signals.js");
+    let signals = sh(fixture("signals.js"));
     let environ = |scene: &Scene| {
         let pid = jlist(scene, &sb)[0].3;
         let out = sb.exec(&["cat", &format!("/proc/{pid}/environ")]).stdout;
@@ -535,8 +538,8 @@ fn reload_logs_after_logrotate_moved_the_files_writes_new_ones() {
             &sb,
             &format!(
                 "PRINT_INTERVAL_MS=50 pm2 start {} --uid root --name printer -o {}",
-                fixture("printer.js"),
-                out_file.display()
+                sh(fixture("printer.js")),
+                sh(out_file.display())
             ),
         ),
     );
@@ -586,7 +589,7 @@ fn a_pm2_yaml_file_with_an_old_key_starts_with_a_warning() {
     scene.write(
         "process.yml",
         &format!(
-            "apps:\n  - name: yml-app\n    script: {}\n    user: root\n    \
+            "apps:\n  - name: yml-app\n    script: {:?}\n    user: root\n    \
              max_memory_restrat: 300M\n    env:\n      FROM: yaml\n",
             fixture("signals.js")
         ),
@@ -601,4 +604,319 @@ fn a_pm2_yaml_file_with_an_old_key_starts_with_a_warning() {
     );
     wait_online(&scene, &sb, 1);
     assert!(ok("env", &scene.sh(&sb, "pm2 env 0")).contains("FROM: yaml"));
+}
+
+/// The lines of a log file (empty when it does not exist yet).
+fn file_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn log_files_get_pm2s_date_prefix_and_the_app_stays_the_main_process() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("log_date_format");
+    let (out_file, err_file) = (scene.dir.join("out.log"), scene.dir.join("err.log"));
+    ok(
+        "start with --log-date-format",
+        &scene.sh(
+            &sb,
+            &format!(
+                "PRINT_INTERVAL_MS=50 pm2 start {} --uid root --name stamped -o out.log -e err.log \
+                 --log-date-format 'YYYY-MM-DD HH:mm:ss.SSS'",
+                fixture("printer.js")
+            ),
+        ),
+    );
+    wait_online(&scene, &sb, 1);
+    sb.wait_for("three lines in each file", WAIT, || {
+        file_lines(&out_file).len() >= 3 && file_lines(&err_file).len() >= 3
+    });
+    let stamp = |line: &str, stream: &str| {
+        // "2026-03-04 05:06:07.089: out line 1"
+        let (time, text) = line.split_once(": ").unwrap_or(("", line));
+        let shape = time.len() == 23
+            && time.chars().enumerate().all(|(i, c)| match i {
+                4 | 7 => c == '-',
+                10 => c == ' ',
+                13 | 16 => c == ':',
+                19 => c == '.',
+                _ => c.is_ascii_digit(),
+            });
+        assert!(
+            shape && text.starts_with(&format!("{stream} line ")),
+            "not PM2's `<date>: <line>`: {line:?}"
+        );
+    };
+    file_lines(&out_file).iter().for_each(|l| stamp(l, "out"));
+    file_lines(&err_file).iter().for_each(|l| stamp(l, "err"));
+
+    // The app itself is what jlist shows and what systemd supervises.
+    let pid = jlist(&scene, &sb)[0].3;
+    let cmdline = stdout(&sb.exec(&["cat", &format!("/proc/{pid}/cmdline")])).replace('\0', " ");
+    assert!(
+        cmdline.contains("printer.js") && !cmdline.contains("exec-wrap"),
+        "the main process is the app: {cmdline}"
+    );
+
+    // Stopping ends the copying process with the app, without systemd having to kill it,
+    // and the app's last lines are in the file.
+    ok("stop", &scene.sh(&sb, "pm2 stop stamped"));
+    let show = stdout(&sb.systemctl(&[
+        "show",
+        "-p",
+        "ActiveState",
+        "-p",
+        "Result",
+        "pm2ctl-stamped@0.service",
+    ]));
+    assert!(
+        show.contains("ActiveState=inactive") && show.contains("Result=success"),
+        "{show}"
+    );
+    let lines = file_lines(&out_file).len();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        file_lines(&out_file).len(),
+        lines,
+        "nothing writes after stop"
+    );
+    file_lines(&out_file).iter().for_each(|l| stamp(l, "out"));
+}
+
+#[test]
+fn a_cluster_app_with_merge_logs_writes_pm2s_json_lines_to_one_file() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("log_type_json");
+    scene.write(
+        "ecosystem.config.js",
+        &format!(
+            "module.exports = {{ apps: [{{ name: 'web', script: '{}', user: 'root',\n  \
+             instances: 2, exec_mode: 'cluster', merge_logs: true, log_type: 'json',\n  \
+             out_file: './logs/web.log', error_file: './logs/web.log',\n  \
+             env: {{ PRINT_INTERVAL_MS: '50' }} }}] }};\n",
+            fixture("printer.js")
+        ),
+    );
+    ok("start", &scene.sh(&sb, "pm2 start ecosystem.config.js"));
+    wait_online(&scene, &sb, 2);
+    let log = scene.dir.join("logs/web.log");
+    let records = || -> Vec<serde_json::Value> {
+        file_lines(&log)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    };
+    sb.wait_for("lines of both instances, out and err", WAIT, || {
+        let r = records();
+        [0, 1].iter().all(|id| {
+            ["out", "err"]
+                .iter()
+                .all(|t| r.iter().any(|v| v["process_id"] == *id && v["type"] == *t))
+        })
+    });
+    for line in file_lines(&log) {
+        let keys: Vec<String> =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line)
+                .expect("an object")
+                .keys()
+                .cloned()
+                .collect();
+        // serde_json's map sorts keys; PM2's order is checked on the text itself.
+        assert_eq!(keys.len(), 5, "{line}");
+        assert!(line.starts_with("{\"message\":\""), "{line}");
+        assert!(
+            line.contains("\",\"timestamp\":\"") && line.contains(",\"app_name\":\"web\"}"),
+            "{line}"
+        );
+    }
+    for v in records() {
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(message.contains(" line ") && message.ends_with('\n'), "{v}");
+        assert!(
+            v["timestamp"].as_str().unwrap_or_default().ends_with('Z'),
+            "{v}"
+        );
+    }
+    let files: Vec<String> = std::fs::read_dir(scene.dir.join("logs"))
+        .expect("the logs directory")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert_eq!(files, ["web.log"], "merge_logs: one file, no -0/-1 files");
+    ok("delete", &scene.sh(&sb, "pm2 delete all"));
+}
+
+#[test]
+fn a_cluster_port_only_the_code_knows_is_shared_or_the_logs_say_how() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("port_in_code");
+    scene.write(
+        "fixed.js",
+        "require('http').createServer((q, r) => r.end(String(process.pid)))\
+         .listen(3402, () => console.log('listening'));\n",
+    );
+    let out = scene.sh(&sb, "pm2 start fixed.js -i 2 --uid root --name fixed");
+    ok("start -i 2", &out);
+    assert!(
+        stderr(&out).contains("cluster mode without `port`"),
+        "the plan warns: {}",
+        stderr(&out)
+    );
+    let version = stdout(&sb.exec(&["node", "-p", "process.versions.node"]));
+    eprintln!("Node {} in the sandbox", version.trim());
+    let mut parts = version
+        .trim()
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if major > 22 || (major == 22 && minor >= 12) {
+        wait_online(&scene, &sb, 2);
+        let pids: Vec<String> = jlist(&scene, &sb).iter().map(|p| p.3.to_string()).collect();
+        sb.wait_for("both instances answer on 3402", WAIT, || {
+            let answers: Vec<String> = (0..20)
+                .map(|_| stdout(&sb.curl("http://127.0.0.1:3402/")))
+                .collect();
+            pids.iter().all(|pid| answers.contains(pid))
+        });
+    } else {
+        sb.wait_for("the logs say which port to set", WAIT, || {
+            let logs = scene.sh(&sb, "pm2 logs fixed --nostream --lines 100");
+            let text = stdout(&logs) + &stderr(&logs);
+            text.contains("pm2ctl: port 3402 is taken") && text.contains("set `port = 3402`")
+        });
+        // The first instance serves meanwhile.
+        ok("curl", &sb.curl("http://127.0.0.1:3402/"));
+    }
+    ok("delete", &scene.sh(&sb, "pm2 delete all"));
+}
+
+#[test]
+fn pm2_worker_interval_on_the_command_line_makes_the_memory_check_that_often() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("worker_interval");
+    let grow = scene.dir.join("grow");
+    // Mark: 90 % of 128 MiB = 115.2 MiB; the app grows to 120 MiB, under the hard limit, so
+    // only the check can replace it.
+    ok(
+        "start",
+        &scene.sh(
+            &sb,
+            &format!(
+                "PM2_WORKER_INTERVAL=2000 GROW_FILE={} GROW_TO_MB=120 PORT=3404 pm2 start {} \
+                 --uid root --name fat --max-memory-restart 128M",
+                grow.display(),
+                fixture("grow.js")
+            ),
+        ),
+    );
+    wait_online(&scene, &sb, 1);
+    let calendar =
+        stdout(&sb.systemctl(&["show", "-p", "TimersCalendar", "pm2ctl-fat-memory.timer"]));
+    assert!(calendar.contains("*:*:00/2 "), "{calendar}");
+    let shown = ok("show", &scene.sh(&sb, "pm2 show fat"));
+    assert!(shown.contains("checked every 2 s"), "{shown}");
+
+    let before = jlist(&scene, &sb)[0].3;
+    std::fs::write(&grow, "").expect("write the grow file");
+    sb.wait_for("the app to grow", WAIT, || {
+        let log = sb.journalctl(&["-u", "pm2ctl-fat@0.service", "-o", "cat"]);
+        stdout(&log).contains(&format!("grown pid={before}"))
+    });
+    // Within a few checks of 2 s (plus the replacement), far inside the default 30 s.
+    sb.wait_for("the grown app replaced", Duration::from_secs(12), || {
+        let list = jlist(&scene, &sb);
+        list[0].3 != before && list[0].3 != 0
+    });
+    // By the check, not by the kernel's limit.
+    let journal = stdout(&sb.journalctl(&["PM2_APP=fat", "SYSLOG_IDENTIFIER=pm2ctl", "-o", "cat"]));
+    assert!(
+        journal.contains(&format!("pid {before}) exceeds the memory mark")),
+        "{journal}"
+    );
+    ok("delete", &scene.sh(&sb, "pm2 delete all"));
+}
+
+#[test]
+fn restart_with_a_new_name_renames_the_app() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("rename");
+    let signals = fixture("signals.js");
+    ok(
+        "start two apps",
+        &scene.sh(
+            &sb,
+            &format!(
+                "pm2 start {signals} --uid root --name old && pm2 start {signals} --uid root --name other"
+            ),
+        ),
+    );
+    wait_online(&scene, &sb, 2);
+
+    let taken = scene.sh(&sb, "pm2 restart old --name other");
+    assert_eq!(taken.status.code(), Some(1), "{}", stderr(&taken));
+    assert!(
+        stderr(&taken).contains("already exists"),
+        "{}",
+        stderr(&taken)
+    );
+    let both = scene.sh(&sb, "pm2 restart all --name one");
+    assert_eq!(both.status.code(), Some(1));
+    assert!(
+        stderr(&both).contains("renames one app"),
+        "{}",
+        stderr(&both)
+    );
+
+    let text = ok(
+        "restart --name",
+        &scene.sh(&sb, "pm2 restart old --name new"),
+    );
+    assert!(text.contains("[PM2] old renamed new"), "{text}");
+    wait_online(&scene, &sb, 2);
+    let names: Vec<String> = jlist(&scene, &sb).into_iter().map(|p| p.0).collect();
+    assert!(
+        names.contains(&"new".to_string()) && !names.contains(&"old".to_string()),
+        "{names:?}"
+    );
+    let units = stdout(&sb.systemctl(&["list-units", "--all", "--no-legend", "pm2ctl-old*"]));
+    assert!(units.trim().is_empty(), "the old units are gone: {units}");
+    // The app of the new name is the same app: restart and stop reach it by that name.
+    ok("stop new", &scene.sh(&sb, "pm2 stop new"));
+    ok("delete all", &scene.sh(&sb, "pm2 delete all"));
+}
+
+#[test]
+fn stop_with_watch_stops_watching_and_restart_with_watch_toggles_it() {
+    let sb = Sandbox::boot();
+    let scene = Scene::new("stop_watch");
+    scene.write("app.js", "setInterval(() => {}, 1000);\n");
+    let watching = |scene: &Scene| {
+        let text = ok("pm2 jlist", &scene.sh(&sb, "pm2 jlist"));
+        let list: serde_json::Value = serde_json::from_str(&text).expect("jlist is JSON");
+        list[0]["pm2_env"]["watch"].as_bool()
+    };
+    ok(
+        "start --watch",
+        &scene.sh(&sb, "pm2 start app.js --uid root --name watched --watch"),
+    );
+    wait_online(&scene, &sb, 1);
+    assert_eq!(watching(&scene), Some(true));
+    ok("stop --watch", &scene.sh(&sb, "pm2 stop watched --watch"));
+    ok("restart", &scene.sh(&sb, "pm2 restart watched"));
+    wait_online(&scene, &sb, 1);
+    assert_eq!(watching(&scene), Some(false), "stop --watch ended watching");
+    ok(
+        "restart --watch",
+        &scene.sh(&sb, "pm2 restart watched --watch"),
+    );
+    wait_online(&scene, &sb, 1);
+    assert_eq!(
+        watching(&scene),
+        Some(true),
+        "restart --watch toggled it on"
+    );
+    ok("delete", &scene.sh(&sb, "pm2 delete all"));
 }

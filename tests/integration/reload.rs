@@ -38,7 +38,8 @@ fn run_cluster_instance(sb: &Sandbox, name: &str, index: u32, script: &str, extr
         "--property=LogExtraFields=PM2_NAMESPACE=default".to_string(),
         "--property=KillSignal=SIGINT".to_string(),
         "--property=TimeoutStopSec=10".to_string(),
-        format!("--setenv=NODE_OPTIONS=--require {}", shim()),
+        // Node splits NODE_OPTIONS on spaces and honours double quotes.
+        format!("--setenv=NODE_OPTIONS=--require \"{}\"", shim()),
         format!("--setenv=PORT={PORT}"),
         format!("--setenv=NODE_APP_INSTANCE={index}"),
         "--setenv=PM2CTL_KILL_TIMEOUT_MS=10000".to_string(),

@@ -289,7 +289,7 @@ fn lifecycle_verbs_act_on_the_other_host_over_one_login() {
     // `monit` draws the remote app, with its log lines from the remote journal, on a terminal.
     let command = format!(
         "stty rows 30 cols 120; exec {} -H {host} monit",
-        common::sandbox::PM2CTL
+        common::sandbox::sh(common::sandbox::PM2CTL)
     );
     let mut monit = remote
         .in_client_ns(&["script", "-qfec", &command, "/dev/null"])

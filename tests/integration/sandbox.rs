@@ -52,7 +52,7 @@ fn boots_a_running_systemd_and_runs_commands_inside() {
         "--quiet",
         "sh",
         "-c",
-        "echo $PM2CTL_STATE_DIR",
+        "echo \"$PM2CTL_STATE_DIR\"",
     ]);
     assert_success("systemd-run", &run);
     assert_eq!(

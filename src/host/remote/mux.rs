@@ -84,13 +84,8 @@ pub fn start(dest: &Destination) -> Option<Master> {
         .tempdir_in(&base)
         .ok()?;
     let socket = dir.path().join("mux");
-    // ssh reads option values as words and expands `%` tokens: keep to paths it takes as is.
-    let usable = socket
-        .to_str()
-        .is_some_and(|s| !s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\''));
-    if !usable {
-        return None;
-    }
+    // ssh reads option values as text: a path that is not UTF-8 cannot be given to it.
+    socket.to_str()?;
     let mut master = dest.clone();
     master.options.extend([
         "ControlMaster=yes".to_string(),
@@ -199,14 +194,31 @@ fn runtime_dir() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
-/// `%` is ssh's token character in ControlPath.
+/// `path` as the value of `-o ControlPath=`: `%` is ssh's token character, and ssh splits an
+/// option's value on white space unless it is double-quoted (`\` escaping `"` and `\` there).
 fn escape(path: &Path) -> String {
-    path.to_string_lossy().replace('%', "%%")
+    let tokens = path.to_string_lossy().replace('%', "%%");
+    if tokens.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '\\')) {
+        format!("\"{}\"", tokens.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        tokens
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_paths_keep_percent_signs_and_spaces() {
+        assert_eq!(
+            escape(Path::new("/run/user/0/pm2ctl-a/s")),
+            "/run/user/0/pm2ctl-a/s"
+        );
+        assert_eq!(escape(Path::new("/tmp/100%/s")), "/tmp/100%%/s");
+        assert_eq!(escape(Path::new("/tmp/ci check/s")), "\"/tmp/ci check/s\"");
+        assert_eq!(escape(Path::new("/tmp/a\"b/s")), "\"/tmp/a\\\"b/s\"");
+    }
 
     #[test]
     fn the_users_own_multiplexing_is_left_in_charge() {

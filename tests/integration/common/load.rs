@@ -20,6 +20,21 @@ pub struct LoadResult {
     pub pids: Vec<u32>,
 }
 
+impl LoadResult {
+    /// Every request was answered with a 2xx, and some were made, `during` something.
+    #[track_caller]
+    pub fn assert_no_loss(&self, during: &str) {
+        assert_eq!(
+            (self.failed, self.non2xx),
+            (0, 0),
+            "requests lost during {during} ({} answered), first errors: {:?}",
+            self.ok,
+            self.errors
+        );
+        assert!(self.ok > 0, "no request answered during {during}");
+    }
+}
+
 /// The load client, running inside the sandbox on a thread until `finish`.
 pub struct Load {
     dir: PathBuf,

@@ -13,15 +13,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The sandbox's address on the link (the client is .1).
+/// The sandbox's address on the link (the client is .1); with several hosts, the first's.
 pub const ADDRESS: &str = "10.199.0.2";
-const CLIENT_ADDRESS: &str = "10.199.0.1/24";
 const PREFIX: &str = "/24";
+
+/// Host `i`'s address: a /24 per link, 10.199.i.0, the host at .2.
+fn address(i: usize) -> String {
+    format!("10.199.{i}.2")
+}
+
+/// The client's end of link `i`.
+fn client_address(i: usize) -> String {
+    format!("10.199.{i}.1")
+}
 
 /// The client side of a running second host.
 pub struct RemoteHost {
     client_ns: Child,
     dir: PathBuf,
+    addresses: Vec<String>,
 }
 
 impl RemoteHost {
@@ -30,6 +40,13 @@ impl RemoteHost {
     /// `PM2CTL_CONFIG_DIR` set to the sandbox's own directories, as `Sandbox::pm2ctl` does: the
     /// same store and saved state either way.
     pub fn start(sb: &Sandbox, dir: &Path) -> RemoteHost {
+        RemoteHost::start_many(&[sb], dir)
+    }
+
+    /// `start` for several hosts seen from one client: sandbox `i` gets its own veth pair and
+    /// subnet, at `address(i)` (the first at ADDRESS), and an sshd of its own; one client key
+    /// and one host key serve them all.
+    pub fn start_many(hosts: &[&Sandbox], dir: &Path) -> RemoteHost {
         std::fs::create_dir_all(dir).expect("remote host dir");
         for key in ["client_key", "host_key"] {
             let path = dir.join(key);
@@ -41,34 +58,21 @@ impl RemoteHost {
         }
         std::fs::create_dir_all(dir.join("tmp")).expect("client tmp dir");
         let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect(name);
+        let addresses: Vec<String> = (0..hosts.len()).map(address).collect();
         write(dir, "authorized_keys", &read("client_key.pub"));
-        write(
-            dir,
-            "known_hosts",
-            &format!("{ADDRESS} {}", read("host_key.pub")),
-        );
+        let host_key = read("host_key.pub");
+        let known: String = addresses
+            .iter()
+            .map(|a| format!("{a} {host_key}"))
+            .collect();
+        write(dir, "known_hosts", &known);
         let d = dir.display();
-        let state = sb.state_dir();
-        let state = state.display();
-        let config = sb.config_dir();
-        let config = config.display();
-        let shim = concat!(env!("CARGO_MANIFEST_DIR"), "/shim/node/pm2ctl-shim.js");
-        write(
-            dir,
-            "sshd_config",
-            &format!(
-                "ListenAddress {ADDRESS}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
-                 PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n\
-                 SetEnv PM2CTL_STATE_DIR={state} PM2CTL_CONFIG_DIR={config} PM2CTL_SHIM={shim}\n"
-            ),
-        );
         write(
             dir,
             "ssh_config",
             &format!(
-                "Host *\n  IdentityFile {d}/client_key\n  IdentitiesOnly yes\n  \
-                 UserKnownHostsFile {d}/known_hosts\n  GlobalKnownHostsFile /dev/null\n  \
+                "Host *\n  IdentityFile \"{d}/client_key\"\n  IdentitiesOnly yes\n  \
+                 UserKnownHostsFile \"{d}/known_hosts\"\n  GlobalKnownHostsFile /dev/null\n  \
                  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n"
             ),
         );
@@ -82,6 +86,7 @@ impl RemoteHost {
         let host = RemoteHost {
             client_ns,
             dir: dir.to_path_buf(),
+            addresses,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !Path::new(&format!("/proc/{}/ns/net", host.client_ns.id())).exists()
@@ -93,12 +98,62 @@ impl RemoteHost {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        run(&mut host.in_client_ns(&["ip", "link", "set", "lo", "up"]));
+        for (i, sb) in hosts.iter().enumerate() {
+            host.link(i, sb);
+        }
+        for i in 0..hosts.len() {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let out = host.ssh_to(i, &["true"]);
+                if out.status.success() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "sshd on {} never answered: {}",
+                    host.address(i),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        host
+    }
+
+    /// Connects sandbox `i` to the client over a veth pair and starts its sshd.
+    fn link(&self, i: usize, sb: &Sandbox) {
+        let address = self.address(i);
+        let client_end = format!("veth-c{i}");
+        let d = self.dir.display();
+        let state = sb.state_dir();
+        let state = state.display();
+        let config = sb.config_dir();
+        let config = config.display();
+        let shim = concat!(env!("CARGO_MANIFEST_DIR"), "/shim/node/pm2ctl-shim.js");
+        let sshd_config = if i == 0 {
+            "sshd_config".to_string()
+        } else {
+            format!("sshd_config-{i}")
+        };
+        write(
+            &self.dir,
+            &sshd_config,
+            &format!(
+                "ListenAddress {address}\nHostKey \"{d}/host_key\"\n\
+                 AuthorizedKeysFile \"{d}/authorized_keys\"\n\
+                 PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n\
+                 SetEnv \"PM2CTL_STATE_DIR={state}\" \"PM2CTL_CONFIG_DIR={config}\" \
+                 \"PM2CTL_SHIM={shim}\"\n"
+            ),
+        );
         run(Command::new("ip").args([
             "link",
             "add",
-            "veth-c",
+            &client_end,
             "netns",
-            &host.client_ns.id().to_string(),
+            &self.client_ns.id().to_string(),
             "type",
             "veth",
             "peer",
@@ -107,34 +162,29 @@ impl RemoteHost {
             "netns",
             &sb.pid().to_string(),
         ]));
-        run(&mut host.in_client_ns(&[
+        run(&mut self.in_client_ns(&[
             "sh",
             "-c",
-            &format!("ip addr add {CLIENT_ADDRESS} dev veth-c && ip link set veth-c up && ip link set lo up"),
+            &format!(
+                "ip addr add {}{PREFIX} dev {client_end} && ip link set {client_end} up",
+                client_address(i)
+            ),
         ]));
         let setup = sb.exec(&[
             "sh",
             "-c",
             &format!(
-                "ip addr add {ADDRESS}{PREFIX} dev veth-s && ip link set veth-s up && mkdir -p /run/sshd \
-                 && systemd-run --quiet --unit=test-sshd /usr/sbin/sshd -D -e -f {d}/sshd_config"
+                "ip addr add {address}{PREFIX} dev veth-s && ip link set veth-s up && mkdir -p /run/sshd \
+                 && systemd-run --quiet --unit=test-sshd /usr/sbin/sshd -D -e -f {config}",
+                config = super::sandbox::sh(self.dir.join(&sshd_config).display())
             ),
         ]);
-        assert_success("starting sshd in the sandbox", &setup);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let out = host.ssh(&["true"]);
-            if out.status.success() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sshd never answered: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        host
+        assert_success(&format!("starting sshd in sandbox {}", sb.id()), &setup);
+    }
+
+    /// Host `i`'s address (`start_many`'s order); host 0's is ADDRESS.
+    pub fn address(&self, i: usize) -> &str {
+        &self.addresses[i]
     }
 
     pub fn dir(&self) -> &Path {
@@ -170,7 +220,7 @@ impl RemoteHost {
             .args(argv)
             .env(
                 "PM2CTL_SSH",
-                format!("ssh -F {}", self.ssh_config().display()),
+                format!("ssh -F {}", super::sandbox::sh(self.ssh_config().display())),
             )
             // pm2ctl's ssh control directory goes under the test's own directory, never the
             // host's /tmp (which the host-leak test watches).
@@ -182,8 +232,13 @@ impl RemoteHost {
 
     /// `ssh root@ADDRESS ARGV…` from the client.
     pub fn ssh(&self, argv: &[&str]) -> Output {
+        self.ssh_to(0, argv)
+    }
+
+    /// `ssh root@address(i) ARGV…` from the client.
+    pub fn ssh_to(&self, i: usize, argv: &[&str]) -> Output {
         let config = self.ssh_config();
-        let target = format!("root@{ADDRESS}");
+        let target = format!("root@{}", self.address(i));
         let mut full: Vec<&OsStr> = vec![
             OsStr::new("ssh"),
             OsStr::new("-F"),

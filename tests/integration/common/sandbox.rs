@@ -26,6 +26,14 @@ pub const LAUNCHER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sandbox/p
 /// The pm2ctl binary cargo built for these tests.
 pub const PM2CTL: &str = env!("CARGO_BIN_EXE_pm2ctl");
 
+/// `word` as one word of a shell command line (single-quoted where needed): the build tree,
+/// and so the binary and the tests' files, may be anywhere, a path with spaces included.
+pub fn sh(word: impl std::fmt::Display) -> String {
+    pm2ctl::host::ssh::quote(&word.to_string())
+        .expect("a word without NUL")
+        .into_owned()
+}
+
 /// The repository's fixture directory. The sandbox shares the host's root filesystem, or with a
 /// Debian release's root (`PM2CTL_TEST_SYSTEMD`) has the build tree bound in at the same path,
 /// so fixtures here are visible inside (its /tmp is its own).
