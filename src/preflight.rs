@@ -102,7 +102,10 @@ impl std::fmt::Display for Problem {
                     mode_string(*mode),
                 )?;
                 let user_fix = "or run the app as an account that may (`user = \"…\"`)";
-                let c = component.display();
+                // The component as one shell word, so the command can be pasted as it is.
+                let c = crate::host::ssh::quote(&component.to_string_lossy())
+                    .map(std::borrow::Cow::into_owned)
+                    .unwrap_or_else(|_| component.display().to_string());
                 match *verb {
                     "pass" => write!(
                         f,

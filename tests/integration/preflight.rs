@@ -104,7 +104,7 @@ fn apply_plan_and_start_refuse_what_the_account_cannot_reach() {
         ),
     );
     let component = format!("{} (owner root:root, mode 0700", closed.display());
-    let fix = format!("chmod o+x {}", closed.display());
+    let fix = format!("chmod o+x {}", common::sandbox::sh(closed.display()));
     let expected = ["app `closed`", "`nobody`", &component, &fix, "user = "];
     refused(&sb, &pid, &["apply", &file], &expected);
     refused(&sb, &pid, &["plan", &file], &expected);
