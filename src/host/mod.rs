@@ -7,6 +7,7 @@
 
 pub mod installed;
 pub mod local;
+pub mod procfs;
 pub mod remote;
 pub mod ssh;
 

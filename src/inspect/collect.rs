@@ -1,6 +1,7 @@
 //! Gathering a snapshot: the state store, systemd, and `/proc` when systemd's accounting is off.
 
 use super::{package, Command, Exit, Instance, MetricSource, Mode, Snapshot};
+use crate::host::procfs::{stat_field, ticks_per_second};
 use crate::lifecycle::processes::{self, Observed};
 use crate::plan::Scope;
 use crate::state::{self, State};
@@ -340,22 +341,13 @@ fn proc_cpu_ns(pid: u32) -> Option<u64> {
     }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let ticks = stat_cpu_ticks(&stat)?;
-    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|t| *t > 0)? as u64;
-    Some(ticks.saturating_mul(1_000_000_000) / per_second)
+    Some(ticks.saturating_mul(1_000_000_000) / ticks_per_second()?)
 }
 
 /// utime + stime from a `/proc/<pid>/stat` line (fields 14 and 15; the command name in
 /// parentheses may itself contain spaces and parentheses).
 pub fn stat_cpu_ticks(stat: &str) -> Option<u64> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // After the name: state is field 3, so utime (14) is index 11 and stime (15) index 12.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    Some(stat_field(stat, 14)? + stat_field(stat, 15)?)
 }
 
 /// Resident memory of a process, bytes: `/proc/<pid>/statm`'s second field (resident pages,

@@ -17,6 +17,7 @@
 //!
 //! Only this machine's cgroups can be read so: with `-H` the caller asks systemd.
 
+use crate::host::procfs::{stat_field, ticks_per_second};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -221,18 +222,14 @@ fn cpu_stat_usage_usec(stat: &str) -> Option<u64> {
 /// The parent pid (field 4) and start time in clock ticks since boot (field 22) of a
 /// `/proc/PID/stat` line, whose command name in parentheses may hold spaces and parentheses.
 fn stat_parent_and_start(stat: &str) -> Option<(u32, u64)> {
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    // After the name, the state is field 3: field N is at index N - 3.
-    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+    let parent = u32::try_from(stat_field(stat, 4)?).ok()?;
+    Some((parent, stat_field(stat, 22)?))
 }
 
 /// A start time in clock ticks since boot, as µs since the epoch.
 fn started_at_us(ticks: u64) -> Option<u64> {
     use nix::time::{clock_gettime, ClockId};
-    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|t| *t > 0)? as u64;
+    let per_second = ticks_per_second()?;
     let micros = |clock| {
         let t = clock_gettime(clock).ok()?;
         Some(t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
