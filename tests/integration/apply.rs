@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::sandbox::{assert_success, fixture, stdout};
+use common::sandbox::{assert_success, fixture, show, stdout};
 use common::Sandbox;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -47,13 +47,6 @@ fn apply(sb: &Sandbox, file: &str, extra: &[&str]) -> Output {
     let mut args = vec!["apply", file];
     args.extend_from_slice(extra);
     sb.pm2ctl(&args)
-}
-
-/// `systemctl show -P PROPERTY UNIT`, trimmed.
-fn show(sb: &Sandbox, unit: &str, property: &str) -> String {
-    stdout(&sb.systemctl(&["show", "-P", property, unit]))
-        .trim()
-        .to_owned()
 }
 
 /// The pid an http.js app reports for a request on `port`, if it answers.

@@ -9,7 +9,7 @@
 
 use crate::common;
 
-use common::sandbox::{assert_success, fixture, sh, stdout, PM2CTL};
+use common::sandbox::{assert_success, fixture, sh, show, stdout, PM2CTL};
 use common::Sandbox;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -139,13 +139,6 @@ fn main_pids(sb: &Sandbox, apps: &[App]) -> Vec<String> {
         .flat_map(|a| (0..a.instances).map(move |i| format!("pm2ctl-{}@{i}.service", a.name)))
         .map(|unit| show(sb, &unit, "MainPID"))
         .collect()
-}
-
-/// `systemctl show -P PROPERTY UNIT`, trimmed.
-fn show(sb: &Sandbox, unit: &str, property: &str) -> String {
-    stdout(&sb.systemctl(&["show", "-P", property, unit]))
-        .trim()
-        .to_owned()
 }
 
 /// The next `apply` converges: it succeeds, a dry run after it has nothing to change, every

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::sandbox::{assert_success, fixture, stdout};
+use common::sandbox::{assert_success, fixture, proc_list, show, stdout};
 use common::Sandbox;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -184,17 +184,6 @@ fn nasty_app(dir: &Path) -> Nasty {
     Nasty { file, cwd, log }
 }
 
-/// `/proc/PID/FILE` inside the sandbox, split at NULs.
-fn proc_list(sb: &Sandbox, pid: u32, file: &str) -> Vec<String> {
-    let out = sb.exec(&["cat", &format!("/proc/{pid}/{file}")]);
-    assert_success("cat /proc", &out);
-    String::from_utf8_lossy(&out.stdout)
-        .split('\0')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// Asserts that the nasty app's process got every value exactly as the file wrote it.
 fn assert_nasty_values_arrived(sb: &Sandbox, unit: &str, app: &Nasty, when: &str) {
     let cwd = &app.cwd;
@@ -310,11 +299,6 @@ fn specifiers_variables_and_escapes_reach_the_process_unchanged_through_the_gene
     let cron = nasty_unit("-cron");
     assert_success("the cron service", &sb.systemctl(&["start", &cron]));
     assert_eq!(show(&sb, &cron, "Result"), "success");
-}
-
-fn show(sb: &Sandbox, unit: &str, property: &str) -> String {
-    let out = sb.systemctl(&["show", &format!("--property={property}"), "--value", unit]);
-    stdout(&out).trim().to_string()
 }
 
 #[test]

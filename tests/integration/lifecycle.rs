@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::sandbox::{assert_success, fixture, stdout};
+use common::sandbox::{assert_success, fixture, main_pid, stdout};
 use common::Sandbox;
 use std::collections::BTreeSet;
 use std::process::Output;
@@ -20,11 +20,6 @@ fn pm2ctl(sb: &Sandbox, args: &[&str]) -> Output {
     let out = sb.pm2ctl(args);
     assert_success(&format!("pm2ctl {}", args.join(" ")), &out);
     out
-}
-
-fn main_pid(sb: &Sandbox, unit: &str) -> u32 {
-    let out = sb.systemctl(&["show", "--property=MainPID", "--value", unit]);
-    stdout(&out).trim().parse().unwrap_or(0)
 }
 
 fn n_restarts(sb: &Sandbox, unit: &str) -> i64 {

@@ -6,21 +6,12 @@
 use crate::common;
 
 use common::load::Load;
-use common::sandbox::{assert_success, fixture, stdout, workdir};
+use common::sandbox::{assert_success, fixture, main_pid, show, stdout, workdir};
 use common::Sandbox;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 const PORT: u16 = 3310;
-
-fn show(sb: &Sandbox, unit: &str, property: &str) -> String {
-    let out = sb.systemctl(&["show", &format!("--property={property}"), "--value", unit]);
-    stdout(&out).trim().to_string()
-}
-
-fn main_pid(sb: &Sandbox, unit: &str) -> u32 {
-    show(sb, unit, "MainPID").parse().unwrap_or(0)
-}
 
 #[test]
 fn an_instance_over_the_memory_mark_is_replaced_gracefully_under_load() {

@@ -9,7 +9,7 @@
 use crate::common;
 
 use common::load::Load;
-use common::sandbox::{assert_success, fixtures_dir, stdout};
+use common::sandbox::{assert_success, fixtures_dir, main_pid, stdout};
 use common::Sandbox;
 use std::path::Path;
 use std::time::Duration;
@@ -50,11 +50,6 @@ fn run_cluster_instance(sb: &Sandbox, name: &str, index: u32, script: &str, extr
     assert_success("systemd-run", &sb.exec(&argv));
     let service = format!("pm2ctl-{name}@{index}.service");
     assert_success("start the service", &sb.systemctl(&["start", &service]));
-}
-
-fn main_pid(sb: &Sandbox, unit: &str) -> u32 {
-    let out = sb.systemctl(&["show", "--property=MainPID", "--value", unit]);
-    stdout(&out).trim().parse().unwrap_or(0)
 }
 
 fn services(name: &str, instances: u32) -> Vec<String> {

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::sandbox::{assert_success, stdout};
+use common::sandbox::{assert_success, main_pid, proc_list, stdout};
 use common::Sandbox;
 use pm2ctl::host::local::SystemResolver;
 use pm2ctl::plan::{self, HostFacts, Scope};
@@ -17,22 +17,6 @@ use std::time::Duration;
 const PORT: u16 = 3917;
 const MOTD: &str = "50% off\n$today \"quoted\" back\\slash";
 const ARGS: [&str; 4] = ["a b", "$HOME", "x;y", "100%"];
-
-fn main_pid(sb: &Sandbox, unit: &str) -> u32 {
-    let out = sb.systemctl(&["show", "--property=MainPID", "--value", unit]);
-    stdout(&out).trim().parse().unwrap_or(0)
-}
-
-/// `/proc/PID/FILE` inside the sandbox, split at NULs.
-fn proc_list(sb: &Sandbox, pid: u32, file: &str) -> Vec<String> {
-    let out = sb.exec(&["cat", &format!("/proc/{pid}/{file}")]);
-    assert_success("cat /proc", &out);
-    String::from_utf8_lossy(&out.stdout)
-        .split('\0')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
 
 #[test]
 fn rendered_unit_files_run_the_planned_command_and_environment() {

@@ -5,17 +5,12 @@
 
 use crate::common;
 
-use common::sandbox::{assert_success, fixture, stdout, workdir};
+use common::sandbox::{assert_success, fixture, main_pid, stdout, workdir};
 use common::Sandbox;
 use std::path::Path;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn main_pid(sb: &Sandbox, unit: &str) -> u32 {
-    let out = sb.systemctl(&["show", "--property=MainPID", "--value", unit]);
-    stdout(&out).trim().parse().unwrap_or(0)
-}
 
 fn pm2ctl(sb: &Sandbox, args: &[&str]) -> String {
     let out = sb.pm2ctl(args);

@@ -304,6 +304,29 @@ pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `systemctl show -P PROPERTY UNIT` in the sandbox, trimmed.
+pub fn show(sb: &Sandbox, unit: &str, property: &str) -> String {
+    stdout(&sb.systemctl(&["show", "-P", property, unit]))
+        .trim()
+        .to_owned()
+}
+
+/// A unit's `MainPID` (0 when it has none or cannot be read).
+pub fn main_pid(sb: &Sandbox, unit: &str) -> u32 {
+    show(sb, unit, "MainPID").parse().unwrap_or(0)
+}
+
+/// `/proc/PID/FILE` inside the sandbox, split at NULs.
+pub fn proc_list(sb: &Sandbox, pid: u32, file: &str) -> Vec<String> {
+    let out = sb.exec(&["cat", &format!("/proc/{pid}/{file}")]);
+    assert_success("cat /proc", &out);
+    String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Asserts that a command succeeded, showing everything it printed when it did not.
 #[track_caller]
 pub fn assert_success(what: &str, out: &Output) {
