@@ -24,8 +24,7 @@ pub fn ecosystem(path: &Path) -> Result<Ecosystem, LoadError> {
 pub fn ecosystem_with_warnings(path: &Path) -> Result<(Ecosystem, Vec<Warning>), LoadError> {
     let format = ecosystem::format_of(path)?;
     // Also for scripts: the size, encoding and NUL checks apply to every file.
-    let text = text(path)?;
-    ecosystem::load_text_with_warnings(path, &text, format, &Node)
+    from_text(path, &text(path)?, format)
 }
 
 /// `text` as the content of `path` in `format`, JavaScript evaluated by node.
