@@ -13,6 +13,25 @@ pub fn stat_field(stat: &str, n: usize) -> Option<u64> {
         .ok()
 }
 
+/// A small kernel file (`/proc`, cgroupfs) as text. `std::fs::read_to_string` first asks the
+/// file's size and position to size its buffer (`statx`, `lseek`), which these files do not
+/// know: `list` reads several per instance, so the calls saved count at hundreds.
+pub fn read(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    // `File`'s own `read_to_string` asks the size (and the position) first: read in chunks.
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Clock ticks per second (`CLK_TCK`), the unit of the stat line's times.
 pub fn ticks_per_second() -> Option<u64> {
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;

@@ -1,7 +1,7 @@
 //! Gathering a snapshot: the state store, systemd, and `/proc` when systemd's accounting is off.
 
 use super::{package, Command, Exit, Instance, MetricSource, Mode, Snapshot};
-use crate::host::procfs::{stat_field, ticks_per_second};
+use crate::host::procfs::{self, stat_field, ticks_per_second};
 use crate::lifecycle::processes::{self, Observed};
 use crate::plan::Scope;
 use crate::state::{self, State};
@@ -331,7 +331,7 @@ fn proc_cpu_ns(pid: u32) -> Option<u64> {
         let total: Option<u64> = tasks
             .flatten()
             .map(|task| {
-                let text = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+                let text = procfs::read(task.path().join("schedstat")).ok()?;
                 text.split_whitespace().next()?.parse::<u64>().ok()
             })
             .sum();
@@ -339,7 +339,7 @@ fn proc_cpu_ns(pid: u32) -> Option<u64> {
             return Some(ns);
         }
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = procfs::read(format!("/proc/{pid}/stat")).ok()?;
     let ticks = stat_cpu_ticks(&stat)?;
     Some(ticks.saturating_mul(1_000_000_000) / ticks_per_second()?)
 }
@@ -353,7 +353,7 @@ pub fn stat_cpu_ticks(stat: &str) -> Option<u64> {
 /// Resident memory of a process, bytes: `/proc/<pid>/statm`'s second field (resident pages,
 /// the figure `status` shows as `VmRSS`), which the kernel formats far more cheaply.
 fn proc_rss_bytes(pid: u32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let statm = procfs::read(format!("/proc/{pid}/statm")).ok()?;
     let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()
         .flatten()

@@ -17,7 +17,7 @@
 //!
 //! Only this machine's cgroups can be read so: with `-H` the caller asks systemd.
 
-use crate::host::procfs::{stat_field, ticks_per_second};
+use crate::host::procfs::{self, stat_field, ticks_per_second};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -127,7 +127,7 @@ impl Hierarchies {
     pub fn sample(&self, manager_root: &str, slice: &str, unit: &str) -> Option<Sample> {
         let path = unit_cgroup(manager_root, slice, unit);
         let procs = self.procs.iter().find_map(|m| {
-            std::fs::read_to_string(m.dir(&path)?.join("cgroup.procs"))
+            procfs::read(m.dir(&path)?.join("cgroup.procs"))
                 .ok()
                 .filter(|pids| !pids.trim().is_empty())
         })?;
@@ -136,7 +136,7 @@ impl Hierarchies {
             .filter_map(|l| l.trim().parse().ok())
             .collect();
         let mut forked = pids.iter().filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let stat = procfs::read(format!("/proc/{pid}/stat")).ok()?;
             let (ppid, start_ticks) = stat_parent_and_start(&stat)?;
             (!pids.contains(&ppid)).then_some((*pid, start_ticks))
         });
@@ -150,7 +150,7 @@ impl Hierarchies {
             (None, None) => None,
         };
         let cpu_ns = match (&self.unified, &self.cpuacct_v1) {
-            (Some(u), _) => std::fs::read_to_string(u.dir(&path)?.join("cpu.stat"))
+            (Some(u), _) => procfs::read(u.dir(&path)?.join("cpu.stat"))
                 .ok()
                 .and_then(|stat| cpu_stat_usage_usec(&stat))
                 .map(|us| us.saturating_mul(1000)),
@@ -210,7 +210,7 @@ fn unescape(field: &str) -> String {
 }
 
 fn read_u64(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    procfs::read(path).ok()?.trim().parse().ok()
 }
 
 /// `usage_usec` of a v2 `cpu.stat`.
