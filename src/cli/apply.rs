@@ -4,7 +4,7 @@
 //! Exit codes: 0 done (or nothing to do), 1 a unit failed to start or systemd could not be
 //! reached, 2 the file (or its plan) is invalid; in that case nothing is touched.
 
-use super::ManagerArgs;
+use super::{ManagerArgs, Prefixed};
 use crate::apply::{self, DesiredApp, Failure};
 use crate::ecosystem::Ecosystem;
 use crate::lifecycle::engine;
@@ -47,35 +47,28 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: &Args) -> ExitCode {
+pub fn run(args: &Args) -> Result<ExitCode> {
     run_with(args, None)
 }
 
 /// `apply` of `eco`, already loaded from `args.file` (which may be a file on the `-H` host:
 /// `resurrect` reads the saved file there).
-pub fn run_loaded(args: &Args, eco: Ecosystem) -> ExitCode {
+pub fn run_loaded(args: &Args, eco: Ecosystem) -> Result<ExitCode> {
     run_with(args, Some(eco))
 }
 
-fn run_with(args: &Args, eco: Option<Ecosystem>) -> ExitCode {
+fn run_with(args: &Args, eco: Option<Ecosystem>) -> Result<ExitCode> {
     match apply(args, eco) {
         Ok(code) if args.save && code == ExitCode::SUCCESS => {
-            match super::save::save(&args.manager) {
-                Ok(file) => {
-                    eprintln!("saved in {file}");
-                    code
-                }
-                Err(e) => {
-                    eprintln!("pm2ctl apply: applied, but not saved: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
+            let file = super::save::save(&args.manager)
+                .map_err(|e| Prefixed::error("pm2ctl apply: applied, but not saved: ", e))?;
+            eprintln!("saved in {file}");
+            Ok(code)
         }
-        Ok(code) => code,
+        Ok(code) => Ok(code),
         Err(e) => {
-            eprintln!("pm2ctl apply: {e:#}");
             print_json_error(args, &format!("{e:#}"));
-            ExitCode::from(1)
+            Err(Prefixed::error("pm2ctl apply: ", e))
         }
     }
 }

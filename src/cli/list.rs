@@ -5,7 +5,6 @@ use crate::inspect::{self, table, Snapshot};
 use crate::state;
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
-use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -25,8 +24,8 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(list(&args))
+pub fn run(args: Args) -> Result<()> {
+    list(&args)
 }
 
 /// One snapshot of every instance: the state store (read without locking: listing never

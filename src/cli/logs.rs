@@ -53,7 +53,7 @@ pub struct ExecWrapArgs {
 }
 
 /// Runs `exec-wrap`; returns only if the command could not be executed.
-pub fn exec_wrap(args: ExecWrapArgs) -> ExitCode {
+pub fn exec_wrap(args: ExecWrapArgs) -> Result<ExitCode> {
     let options = WrapOptions {
         out_file: args.out_file,
         err_file: args.err_file,
@@ -68,7 +68,7 @@ pub fn exec_wrap(args: ExecWrapArgs) -> ExitCode {
     let error = wrap::exec_wrapped(&options);
     eprintln!("{error:#}");
     // A shell's "command not found / not executable" status.
-    ExitCode::from(127)
+    Ok(ExitCode::from(127))
 }
 
 /// What `pm2ctl help logs` adds below the options.
@@ -156,12 +156,12 @@ pub struct FlushArgs {
     pub manager: ManagerArgs,
 }
 
-pub fn logs(args: LogsArgs) -> ExitCode {
-    super::finish(run_logs(args))
+pub fn logs(args: LogsArgs) -> Result<()> {
+    run_logs(args)
 }
 
-pub fn flush(args: FlushArgs) -> ExitCode {
-    super::finish(run_flush(args))
+pub fn flush(args: FlushArgs) -> Result<()> {
+    run_flush(args)
 }
 
 fn run_logs(args: LogsArgs) -> Result<()> {

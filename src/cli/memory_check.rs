@@ -4,14 +4,12 @@
 //! `reload`'s path; prints one line per instance it replaces (to the journal, tagged with the
 //! app's `PM2_APP`). Quiet when every instance is under the mark.
 
-use super::reload::Printer;
 use super::ManagerArgs;
 use crate::lifecycle::memory::{over_mark, resident_bytes, OverMark};
-use crate::lifecycle::reload;
+use crate::lifecycle::reload::{self, Printer};
 use crate::lifecycle::{self, Proc};
 use crate::state::{self, Store};
 use anyhow::{Context, Result};
-use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -24,8 +22,8 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(check(&args))
+pub fn run(args: Args) -> Result<()> {
+    check(&args)
 }
 
 fn check(args: &Args) -> Result<()> {

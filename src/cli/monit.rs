@@ -19,7 +19,6 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Sparkline, Table, TableState, Wrap};
 use ratatui::Frame;
 use std::collections::{BTreeMap, VecDeque};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// How often the figures are refreshed (PM2's monit refreshes about every second).
@@ -36,8 +35,8 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(monit(&args))
+pub fn run(args: Args) -> Result<()> {
+    monit(&args)
 }
 
 /// What the dashboard shows; updated once per refresh, drawn by `draw`.

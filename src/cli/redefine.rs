@@ -10,7 +10,8 @@ use super::{ActionFailed, TargetArgs, UsageError};
 use crate::apply::{self, DesiredApp};
 use crate::ecosystem::units::split_args;
 use crate::ecosystem::Ecosystem;
-use crate::lifecycle::{self, engine, Action, Proc};
+use crate::lifecycle::start_or::{self, Then};
+use crate::lifecycle::{self, act, engine, Action, Proc};
 use crate::state::{self, Desired};
 use crate::target;
 use anyhow::{Context, Result};
@@ -71,25 +72,29 @@ fn check_rename(new: &str, apps: &BTreeSet<String>, state: &state::State) -> Res
 /// `restart TARGETS` with changes: the selected apps are redefined (and so replaced when
 /// their units change), then the processes that still run their old definition restart.
 pub fn restart(args: &TargetArgs, changes: &Changes) -> Result<()> {
-    args.restart_files_then(|targets| {
-        if changes.any(args.file.update_env) {
-            restart_changed(args, targets, changes)
-        } else {
-            super::act_on(
-                &args.manager,
-                targets,
-                &args.file.only,
-                args.file.env.as_deref(),
-                Action::Restart,
-            )
-        }
-    })
+    let (host, scope) = (&args.manager.host, args.manager.scope());
+    let (only, env) = (&args.file.only, args.file.env.as_deref());
+    start_or::files_then(
+        host,
+        scope,
+        &args.targets,
+        only,
+        env,
+        Then::Restart,
+        |targets| {
+            if changes.any(args.file.update_env) {
+                restart_changed(args, targets, changes)
+            } else {
+                act::act_on(host, scope, targets, only, env, Action::Restart)
+            }
+        },
+    )
 }
 
 fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> Result<()> {
     let client = args.manager.connect()?;
     let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
-    let targets = super::targets::expand(targets, &args.file.only, None, store.state())?;
+    let targets = lifecycle::targets::expand(targets, &args.file.only, None, store.state())?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
     let selected = target::select(&targets, &procs)?;
@@ -123,7 +128,7 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
             continue;
         };
         if args.file.update_env {
-            app.env = super::start::caller_env(std::env::vars_os());
+            app.env = lifecycle::start::caller_env(std::env::vars_os());
         }
         if let Some(node_args) = &changes.node_args {
             app.node_args = split_args(node_args)

@@ -4,12 +4,11 @@
 //!
 //! Exit codes: 0 written, 1 it could not be (nothing is changed then).
 
-use super::ManagerArgs;
+use super::{ManagerArgs, Prefixed};
 use crate::boot::saved::{self, SavedFile};
 use crate::plan::HostFacts;
 use crate::state;
 use anyhow::{Context, Result};
-use std::process::ExitCode;
 
 /// The arguments of `save`.
 #[derive(clap::Args, Debug)]
@@ -18,18 +17,11 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: &Args) -> ExitCode {
-    match save(&args.manager) {
-        Ok(file) => {
-            println!("[PM2] Saving current process list...");
-            println!("[PM2] Successfully saved in {file}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("pm2ctl save: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+pub fn run(args: &Args) -> Result<()> {
+    let file = save(&args.manager).map_err(|e| Prefixed::error("pm2ctl save: ", e))?;
+    println!("[PM2] Saving current process list...");
+    println!("[PM2] Successfully saved in {file}");
+    Ok(())
 }
 
 /// Writes the saved state of `manager`'s scope (with `-H`, on that host); returns the file

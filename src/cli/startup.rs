@@ -12,14 +12,13 @@
 //!
 //! Exit codes: 0 done, 1 something is missing or not allowed (said on stderr).
 
-use super::ManagerArgs;
+use super::{ManagerArgs, Prefixed};
 use crate::boot::saved;
 use crate::plan::Scope;
 use crate::systemd::{self, Client};
 use anyhow::{bail, Context, Result};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 /// The generator's file name in systemd's generator directories.
 const GENERATOR: &str = "pm2ctl-generator";
@@ -68,35 +67,22 @@ pub struct UnstartupArgs {
     pub pm2: Pm2StartupArgs,
 }
 
-pub fn run(args: &Args) -> ExitCode {
+pub fn run(args: &Args) -> Result<()> {
     if let Some(platform) = args.pm2.platform.as_deref().filter(|p| *p != "systemd") {
-        eprintln!(
+        bail!(
             "[PM2][ERROR] Init system {platform} is not supported: pm2ctl runs on systemd \
              (`startup` or `startup systemd`)"
         );
-        return ExitCode::from(1);
     }
     if args.pm2.platform.is_some() {
         println!("[PM2] Init System found: systemd");
     }
-    report("startup", startup(args.manager.scope()))
+    startup(args.manager.scope()).map_err(|e| Prefixed::error("pm2ctl startup: ", e))
 }
 
-pub fn run_unstartup(args: &UnstartupArgs) -> ExitCode {
-    report(
-        "unstartup",
-        unstartup(args.manager.scope(), args.delete_saved),
-    )
-}
-
-fn report(verb: &str, result: Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pm2ctl {verb}: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+pub fn run_unstartup(args: &UnstartupArgs) -> Result<()> {
+    unstartup(args.manager.scope(), args.delete_saved)
+        .map_err(|e| Prefixed::error("pm2ctl unstartup: ", e))
 }
 
 /// systemd's generator directories for `scope`, in its order of precedence

@@ -1,0 +1,92 @@
+//! The verbs that select and act (`stop`, `restart`, `delete`, `reset`, `sendSignal`, `reload`):
+//! resolve the targets against every instance, run the action on the selection, and, for
+//! `delete`, take apps deleted as a whole out of the saved state too (`saved::unsave`), so
+//! they do not come back at the next boot. A partly deleted app (some of its instances by
+//! id) stays saved as it was, until the next `save`.
+
+use super::outcome::ActionFailed;
+use super::start_or::{self, Then};
+use super::{actions, processes, reload, targets, Action, Proc};
+use crate::boot::saved;
+use crate::host::Host;
+use crate::plan::Scope;
+use crate::state;
+use crate::systemd::Client;
+use crate::target;
+use anyhow::{Context, Result};
+
+/// Resolves `targets` against every instance, then runs `action` on the selection:
+/// nothing is touched unless every target matched.
+pub fn act_on_targets(host: &Host, scope: Scope, targets: &[String], action: Action) -> Result<()> {
+    act_on(host, scope, targets, &[], None, action)
+}
+
+/// `act_on_targets`, where file targets (`only` of their apps, named as with `env`) and
+/// script targets stand for their apps (see `targets`).
+pub fn act_on(
+    host: &Host,
+    scope: Scope,
+    targets: &[String],
+    only: &[String],
+    env: Option<&str>,
+    action: Action,
+) -> Result<()> {
+    let client = Client::connect(host, scope)?;
+    // Held until the verb is done: another pm2ctl waits instead of acting on stale ids.
+    let mut store = state::lock_current(host, scope)?;
+    let targets = targets::expand(targets, only, env, store.state())?;
+    let procs =
+        processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
+    let selected: Vec<&Proc> = target::select(&targets, &procs)?;
+    actions::announce(action, &selected);
+    let known: Vec<String> = store.state().apps.keys().cloned().collect();
+    let report = actions::run(&client, &mut store, action, &selected)?;
+    report.print();
+    if action == Action::Delete {
+        // Apps the store forgot: every one of their instances was deleted.
+        let deleted: Vec<String> = known
+            .into_iter()
+            .filter(|name| store.state().app(name).is_none())
+            .collect();
+        let units: Vec<String> = selected
+            .iter()
+            .flat_map(|p| p.socket.iter().chain([&p.service, &p.slice]))
+            .cloned()
+            .collect();
+        if let Some(said) = saved::unsave(&client, &deleted, &units)? {
+            println!("[PM2] {said}");
+        }
+    }
+    if report.all_ok() {
+        Ok(())
+    } else {
+        Err(ActionFailed(format!("{} failed for some processes", action.pm2_name())).into())
+    }
+}
+
+/// `reload TARGETS`: a file target is PM2's `startOrReload FILE`; the other targets (script
+/// targets standing for their apps) reload `parallel` instances at a time, each ready
+/// before the next.
+pub fn reload_targets(
+    host: &Host,
+    scope: Scope,
+    targets: &[String],
+    only: &[String],
+    env: Option<&str>,
+    parallel: usize,
+) -> Result<()> {
+    start_or::files_then(host, scope, targets, only, env, Then::Reload, |others| {
+        let client = Client::connect(host, scope)?;
+        // Held for the whole reload: another pm2ctl waits instead of acting on stale units.
+        let mut store = state::lock_current(host, scope)?;
+        let targets = targets::expand(others, only, None, store.state())?;
+        let procs =
+            processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
+        let selected: Vec<&Proc> = target::select(&targets, &procs)?;
+        if reload::reload_selected(&client, &mut store, &selected, parallel)? {
+            Ok(())
+        } else {
+            Err(ActionFailed("reload failed for some processes".into()).into())
+        }
+    })
+}
