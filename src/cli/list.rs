@@ -50,11 +50,11 @@ pub fn colors_wanted(stream: &impl IsTerminal) -> bool {
 fn list(args: &Args) -> Result<()> {
     if let Some(spec) = &args.sort {
         // Checked before touching systemd, so a typo is a usage error and nothing else.
-        table::sort(&mut Snapshot::default(), spec).map_err(super::UsageError)?;
+        table::sort(&mut Snapshot::default(), spec)?;
     }
     let mut snapshot = snapshot(&args.manager)?;
     if let Some(spec) = &args.sort {
-        table::sort(&mut snapshot, spec).map_err(super::UsageError)?;
+        table::sort(&mut snapshot, spec)?;
     }
     if args.json {
         println!("{}", table::json_rows(&snapshot));

@@ -137,9 +137,7 @@ pub fn stop_and_unwatch(host: &Host, scope: Scope, targets: &[String]) -> Result
             continue;
         }
         let (plan, definition) = with_watching(&record, false, &host, client.host())?;
-        let agent = AppUnitNames::new(name, 0)
-            .map(|n| n.watch_agent())
-            .map_err(anyhow::Error::msg)?;
+        let agent = AppUnitNames::new(name, 0)?.watch_agent();
         client.remove_units(std::slice::from_ref(&agent))?;
         let (plan, _) = apply::fingerprinted(plan);
         if let Some(app) = store.state_mut().app_mut(name) {
@@ -164,7 +162,7 @@ fn with_watching(
     machine: &Host,
 ) -> Result<(AppPlan, Option<App>)> {
     let mut plan = record.plan.clone();
-    let names = AppUnitNames::new(&plan.name, 0).map_err(anyhow::Error::msg)?;
+    let names = AppUnitNames::new(&plan.name, 0)?;
     if !on {
         let agent = names.watch_agent();
         plan.companions.retain(|c| c.service.name != agent);
