@@ -2,8 +2,7 @@
 
 use super::ManagerArgs;
 use crate::inspect::{self, table, Snapshot};
-use crate::state;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::io::IsTerminal;
 
 #[derive(clap::Args, Debug)]
@@ -28,18 +27,9 @@ pub fn run(args: Args) -> Result<()> {
     list(&args)
 }
 
-/// One snapshot of every instance: the state store (read without locking: listing never
-/// waits for another pm2ctl) and systemd.
+/// `inspect::snapshot` of the manager the command line names.
 pub fn snapshot(manager: &ManagerArgs) -> Result<Snapshot> {
-    let started = std::time::Instant::now();
-    let client = manager.connect()?;
-    tracing::debug!(elapsed = ?started.elapsed(), "connected");
-    let state = state::read_current(&manager.host, manager.scope())?;
-    tracing::debug!(elapsed = ?started.elapsed(), "state store read");
-    let snapshot =
-        inspect::collect(&client, &state).context("cannot read the state of pm2ctl's units");
-    tracing::debug!(elapsed = ?started.elapsed(), "snapshot taken");
-    snapshot
+    inspect::snapshot(&manager.host, manager.scope())
 }
 
 /// Colors only on a terminal, and never with `NO_COLOR` set (no-color.org).

@@ -15,7 +15,6 @@ pub mod monit;
 pub mod plan;
 pub mod pm2;
 mod progress;
-pub mod redefine;
 pub mod reference;
 pub mod reload;
 pub mod remote;

@@ -7,11 +7,10 @@ use super::{ManagerArgs, Prefixed};
 use crate::boot::saved::{self, SavedFile};
 use crate::inspect::jlist;
 use crate::inspect::js::Js;
-use crate::lifecycle::{self, Action, Proc};
+use crate::lifecycle;
 use crate::state;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -138,28 +137,7 @@ pub struct Args {
 /// stops its daemon. The saved state is kept (PM2's dump is too): `resurrect` and the next
 /// boot bring the saved apps back.
 pub fn kill(args: &Args) -> Result<()> {
-    kill_all(&args.manager)
-}
-
-fn kill_all(manager: &ManagerArgs) -> Result<()> {
-    let client = manager.connect()?;
-    let mut store = state::lock_current(&manager.host, manager.scope())?;
-    let procs = lifecycle::processes::list(&client, store.state())
-        .context("cannot list pm2ctl's processes")?;
-    let all: Vec<&Proc> = procs.iter().collect();
-    let mut failed = false;
-    if !all.is_empty() {
-        lifecycle::actions::announce(Action::Delete, &all);
-        let report = lifecycle::actions::run(&client, &mut store, Action::Delete, &all)?;
-        report.print();
-        failed = !report.all_ok();
-    }
-    println!("[PM2] [v] All Applications Stopped");
-    println!("[PM2] [v] PM2 Daemon Stopped");
-    if failed {
-        anyhow::bail!("[PM2][ERROR] some processes could not be stopped");
-    }
-    Ok(())
+    lifecycle::act::kill_all(&args.manager.host, args.manager.scope())
 }
 
 /// `reloadLogs`: PM2 reopens its log files (after logrotate moved them without
@@ -168,39 +146,9 @@ fn kill_all(manager: &ManagerArgs) -> Result<()> {
 /// anew. Apps logging to the journal only are not touched.
 pub fn reload_logs(args: &Args) -> Result<()> {
     println!("[PM2] Reloading all logs...");
-    reopen_logs(&args.manager)?;
+    lifecycle::act::reopen_logs(&args.manager.host, args.manager.scope())?;
     println!("[PM2] All logs reloaded");
     Ok(())
-}
-
-fn reopen_logs(manager: &ManagerArgs) -> Result<()> {
-    let client = manager.connect()?;
-    let mut store = state::lock_current(&manager.host, manager.scope())?;
-    let writers: BTreeSet<String> = store
-        .state()
-        .apps
-        .values()
-        .filter(|app| {
-            app.plan.instances.iter().any(|i| {
-                let (_, out, err) = crate::inspect::collect::command_of(&i.service);
-                out.is_some() || err.is_some()
-            })
-        })
-        .map(|app| app.name.clone())
-        .collect();
-    let procs = lifecycle::processes::list(&client, store.state())
-        .context("cannot list pm2ctl's processes")?;
-    let selected: Vec<&Proc> = procs
-        .iter()
-        .filter(|p| p.loaded && writers.contains(&p.name))
-        .collect();
-    if selected.is_empty()
-        || crate::lifecycle::reload::reload_selected(&client, &mut store, &selected, 1)?
-    {
-        Ok(())
-    } else {
-        anyhow::bail!("[PM2][ERROR] some apps did not reopen their log files")
-    }
 }
 
 /// `ping`: PM2 answers once its daemon is up; here, once systemd answers.

@@ -16,11 +16,7 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    scale_app(&args)
-}
-
-fn scale_app(args: &Args) -> Result<()> {
+pub fn run(args: &Args) -> Result<()> {
     let Some(to) = ScaleTo::parse(&args.count) else {
         return Err(UsageError(format!(
             "[PM2][ERROR] scale {} {}: expected a number, +N or -N",

@@ -14,6 +14,7 @@ use crate::state;
 use crate::systemd::Client;
 use crate::target;
 use anyhow::{Context, Result};
+use std::collections::BTreeSet;
 
 /// Resolves `targets` against every instance, then runs `action` on the selection:
 /// nothing is touched unless every target matched.
@@ -89,4 +90,57 @@ pub fn reload_targets(
             Err(ActionFailed("reload failed for some processes".into()).into())
         }
     })
+}
+
+/// `kill`: every app stopped and removed, as PM2's `kill` deletes every process before it
+/// stops its daemon, with PM2's lines.
+pub fn kill_all(host: &Host, scope: Scope) -> Result<()> {
+    let client = Client::connect(host, scope)?;
+    let mut store = state::lock_current(host, scope)?;
+    let procs =
+        processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
+    let all: Vec<&Proc> = procs.iter().collect();
+    let mut failed = false;
+    if !all.is_empty() {
+        actions::announce(Action::Delete, &all);
+        let report = actions::run(&client, &mut store, Action::Delete, &all)?;
+        report.print();
+        failed = !report.all_ok();
+    }
+    println!("[PM2] [v] All Applications Stopped");
+    println!("[PM2] [v] PM2 Daemon Stopped");
+    if failed {
+        anyhow::bail!("[PM2][ERROR] some processes could not be stopped");
+    }
+    Ok(())
+}
+
+/// `reloadLogs`: the apps that write log files are reloaded, one instance at a time, each
+/// ready before the next, and so open their files anew.
+pub fn reopen_logs(host: &Host, scope: Scope) -> Result<()> {
+    let client = Client::connect(host, scope)?;
+    let mut store = state::lock_current(host, scope)?;
+    let writers: BTreeSet<String> = store
+        .state()
+        .apps
+        .values()
+        .filter(|app| {
+            app.plan.instances.iter().any(|i| {
+                let (_, out, err) = crate::inspect::collect::command_of(&i.service);
+                out.is_some() || err.is_some()
+            })
+        })
+        .map(|app| app.name.clone())
+        .collect();
+    let procs =
+        processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
+    let selected: Vec<&Proc> = procs
+        .iter()
+        .filter(|p| p.loaded && writers.contains(&p.name))
+        .collect();
+    if selected.is_empty() || reload::reload_selected(&client, &mut store, &selected, 1)? {
+        Ok(())
+    } else {
+        anyhow::bail!("[PM2][ERROR] some apps did not reopen their log files")
+    }
 }

@@ -9,6 +9,8 @@
 //! * `targets`: ecosystem files and scripts as targets (standing for their apps);
 //! * `act`: select, act, report (`stop`, `restart`, `delete`, `reset`, `sendSignal`,
 //!   `reload`); `stop` with its watch and cron sides;
+//! * `redefine`: `restart` with changes (`--update-env`, `--node-args`, `--cron-restart`,
+//!   `--name`);
 //! * `start`, `start_or`: PM2's `start` and `startOr…` (files through the engine, known
 //!   apps restarted, scripts recorded and applied);
 //! * `outcome`: how a verb fails, as its exit code tells it.
@@ -24,6 +26,7 @@ pub mod outcome;
 pub mod processes;
 pub mod readiness;
 pub mod record;
+pub mod redefine;
 pub mod reload;
 pub mod scale;
 pub mod start;
