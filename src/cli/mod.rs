@@ -1,7 +1,8 @@
-//! One module per `pm2ctl` verb; `main.rs` only parses arguments and dispatches here.
-//! Each file holds one verb's arguments and its `run`.
-//! What a verb does lives in its concept module (`lifecycle`, `apply`, …); this layer parses,
-//! connects, prints and turns the outcome into PM2's exit codes.
+//! One module per `pm2ctl` verb (`pm2` holds PM2's small ones); `main.rs` only parses
+//! arguments and dispatches here. Each file holds one verb's arguments and its `run`, which
+//! turns them into the use case's inputs, calls it and prints its report. What a verb does
+//! lives in the use cases (`lifecycle`, `apply`, `watch`, …). Every `run` returns a
+//! `Result`; `main` hands it to `finish`, the one place an error becomes PM2's exit code.
 
 pub mod apply;
 pub mod delete;

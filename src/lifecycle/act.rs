@@ -10,11 +10,44 @@ use super::{actions, processes, reload, targets, Action, Proc};
 use crate::boot::saved;
 use crate::host::Host;
 use crate::plan::Scope;
-use crate::state;
+use crate::state::{self, Store};
 use crate::systemd::Client;
 use crate::target;
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
+
+/// What a verb that selects works on.
+pub struct Listed {
+    pub client: Client,
+    /// Locked until the verb is done: another pm2ctl waits instead of acting on stale ids.
+    pub store: Store,
+    /// Every instance.
+    pub procs: Vec<Proc>,
+    /// The targets, file targets (`only` of their apps, named as with `env`) and script
+    /// targets standing for their apps (`targets::expand`).
+    pub targets: Vec<String>,
+}
+
+/// Connects, locks the store and lists every instance, for `targets` to select from.
+pub fn lock_and_list(
+    host: &Host,
+    scope: Scope,
+    targets: &[String],
+    only: &[String],
+    env: Option<&str>,
+) -> Result<Listed> {
+    let client = Client::connect(host, scope)?;
+    let store = state::lock_current(host, scope)?;
+    let targets = targets::expand(targets, only, env, store.state())?;
+    let procs =
+        processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
+    Ok(Listed {
+        client,
+        store,
+        procs,
+        targets,
+    })
+}
 
 /// Resolves `targets` against every instance, then runs `action` on the selection:
 /// nothing is touched unless every target matched.
@@ -32,12 +65,12 @@ pub fn act_on(
     env: Option<&str>,
     action: Action,
 ) -> Result<()> {
-    let client = Client::connect(host, scope)?;
-    // Held until the verb is done: another pm2ctl waits instead of acting on stale ids.
-    let mut store = state::lock_current(host, scope)?;
-    let targets = targets::expand(targets, only, env, store.state())?;
-    let procs =
-        processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
+    let Listed {
+        client,
+        mut store,
+        procs,
+        targets,
+    } = lock_and_list(host, scope, targets, only, env)?;
     let selected: Vec<&Proc> = target::select(&targets, &procs)?;
     actions::announce(action, &selected);
     let known: Vec<String> = store.state().apps.keys().cloned().collect();
@@ -77,12 +110,12 @@ pub fn reload_targets(
     parallel: usize,
 ) -> Result<()> {
     start_or::files_then(host, scope, targets, only, env, Then::Reload, |others| {
-        let client = Client::connect(host, scope)?;
-        // Held for the whole reload: another pm2ctl waits instead of acting on stale units.
-        let mut store = state::lock_current(host, scope)?;
-        let targets = targets::expand(others, only, None, store.state())?;
-        let procs =
-            processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
+        let Listed {
+            client,
+            mut store,
+            procs,
+            targets,
+        } = lock_and_list(host, scope, others, only, None)?;
         let selected: Vec<&Proc> = target::select(&targets, &procs)?;
         if reload::reload_selected(&client, &mut store, &selected, parallel)? {
             Ok(())

@@ -6,17 +6,16 @@
 //! an app of a file is defined by its file, so the options are refused for it with what to
 //! do instead.
 
-use super::act::act_on;
+use super::act::{act_on, lock_and_list, Listed};
 use super::outcome::{ActionFailed, UsageError};
 use super::start_or::{self, Then};
-use super::{actions, engine, processes, start, targets, Action, Proc};
+use super::{actions, engine, processes, start, Action, Proc};
 use crate::apply::{self, DesiredApp};
 use crate::ecosystem::units::split_args;
 use crate::ecosystem::Ecosystem;
 use crate::host::Host;
 use crate::plan::Scope;
 use crate::state::{self, Desired};
-use crate::systemd::Client;
 use crate::target;
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
@@ -95,11 +94,12 @@ fn restart_changed(
     only: &[String],
     changes: &Changes<'_>,
 ) -> Result<()> {
-    let client = Client::connect(host, scope)?;
-    let mut store = state::lock_current(host, scope)?;
-    let targets = targets::expand(targets, only, None, store.state())?;
-    let procs =
-        processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
+    let Listed {
+        client,
+        mut store,
+        procs,
+        targets,
+    } = lock_and_list(host, scope, targets, only, None)?;
     let selected = target::select(&targets, &procs)?;
     let apps: BTreeSet<String> = selected.iter().map(|p| p.name.clone()).collect();
     if let Some(new) = changes.name {
