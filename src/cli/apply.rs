@@ -60,7 +60,7 @@ pub fn run_loaded(args: &Args, eco: Ecosystem) -> Result<ExitCode> {
 fn run_with(args: &Args, eco: Option<Ecosystem>) -> Result<ExitCode> {
     match apply(args, eco) {
         Ok(code) if args.save && code == ExitCode::SUCCESS => {
-            let file = super::save::save(&args.manager)
+            let file = crate::boot::saved::save(&args.manager.host, args.manager.scope())
                 .map_err(|e| Prefixed::error("pm2ctl apply: applied, but not saved: ", e))?;
             eprintln!("saved in {file}");
             Ok(code)
