@@ -128,7 +128,7 @@ fn monit(args: &Args) -> Result<()> {
         if app != logs_for {
             dashboard.log_lines = app
                 .as_deref()
-                .map(|a| super::logs::tail(client.host(), a, scope, args.lines))
+                .map(|a| crate::logs::view::tail(client.host(), a, scope, args.lines))
                 .unwrap_or_default();
             logs_for = app;
         }
@@ -161,7 +161,7 @@ fn monit(args: &Args) -> Result<()> {
             Err(e) => dashboard.error = Some(format!("{e:#}")),
         }
         if let Some(app) = &logs_for {
-            dashboard.log_lines = super::logs::tail(client.host(), app, scope, args.lines);
+            dashboard.log_lines = crate::logs::view::tail(client.host(), app, scope, args.lines);
         }
     }
     Ok(())

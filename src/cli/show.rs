@@ -417,7 +417,7 @@ fn log_section(host: &Host, name: &str, scope: Scope, lines: u32) -> String {
         return String::new();
     }
     let mut out = format!("\nLast {lines} log lines\n");
-    let tail = super::logs::tail(host, name, scope, lines);
+    let tail = crate::logs::view::tail(host, name, scope, lines);
     if tail.is_empty() {
         out.push_str("  (none in the journal)\n");
     }
