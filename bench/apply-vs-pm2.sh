@@ -18,7 +18,8 @@
 # The app is tests/fixtures/http.js, one instance per app (fork mode), each on its own port
 # (APP=node, the default), or `/bin/sleep infinity` (APP=sleep), which costs next to nothing to
 # start, so what is left is the tools' own cost.
-# Both tools return once systemd (or PM2's daemon) has launched every process.
+# Both tools return once systemd (or PM2's daemon) has launched every process. pm2ctl applies the
+# same apps once more with `sandbox = false`, to show what systemd's per-service sandbox costs.
 # Needs root (the sandbox), node, npm and GNU time (/usr/bin/time).
 set -euo pipefail
 
@@ -58,6 +59,8 @@ write_files() {
     done
     echo "] };"
   } >"$dir/ecosystem.config.js"
+  # The same apps without systemd's sandboxing: what the per-service sandbox costs.
+  sed 's/^\[\[apps\]\]$/[[apps]]\nsandbox = false/' "$dir/ecosystem.toml" >"$dir/unsandboxed.toml"
 }
 
 # "ms peak_kb": the milliseconds `pm2ctl ARGS...` takes inside the sandbox, and its peak RSS
@@ -90,7 +93,7 @@ rows=()
 for n in $COUNTS; do
   write_files "$n"
   dir=$BENCH/apps-$APP-$n
-  ours=() theirs=() ours_restart=() theirs_restart=() ours_rss=()
+  ours=() theirs=() ours_restart=() theirs_restart=() ours_rss=() ours_bare=()
   for ((r = 1; r <= RUNS; r++)); do
     log "N=$n run $r/$RUNS"
     read -r t kb <<<"$(time_pm2ctl apply "$dir/ecosystem.toml")" || die "pm2ctl apply failed for N=$n (run it by hand in a sandbox to see why)"
@@ -104,6 +107,9 @@ for n in $COUNTS; do
       ((running == n)) || log "warning: $running of $n pm2ctl apps active"
       ours_left=${left:-0}
     fi
+    sb_exec "$PM2CTL" delete all >/dev/null 2>&1 || die "pm2ctl delete all failed"
+    read -r t _ <<<"$(time_pm2ctl apply "$dir/unsandboxed.toml")" || die "pm2ctl apply (sandbox = false) failed for N=$n"
+    ours_bare+=("$t")
     sb_exec "$PM2CTL" delete all >/dev/null 2>&1 || die "pm2ctl delete all failed"
 
     theirs+=("$(time_pm2 start "$dir/ecosystem.config.js")")
@@ -121,22 +127,26 @@ for n in $COUNTS; do
   ours_rs=$(printf '%s\n' "${ours_restart[@]}" | median)
   theirs_rs=$(printf '%s\n' "${theirs_restart[@]}" | median)
   peak=$(printf '%s\n' "${ours_rss[@]}" | median)
+  bare_ms=$(printf '%s\n' "${ours_bare[@]}" | median)
   if ((ours_left == 0)); then ours_mem="0 (no process)"; else ours_mem="$ours_left pm2ctl left!"; fi
   per_app() { awk -v t="$1" -v n="$2" 'BEGIN { printf "%.1f", t / n }'; }
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
-  rows+=("$(printf '| %4d | %8s | %6s | %8s | %6s | %6s | %8s | %8s | %6s | %9s | %14s | %13s |' "$n" \
+  rows+=("$(printf '| %4d | %8s | %6s | %8s | %6s | %6s | %8s | %6s | %8s | %8s | %6s | %9s | %14s | %13s |' "$n" \
     "$ours_ms" "$(per_app "$ours_ms" "$n")" "$theirs_ms" "$(per_app "$theirs_ms" "$n")" \
-    "$(ratio "$ours_ms" "$theirs_ms")" "$ours_rs" "$theirs_rs" "$(ratio "$ours_rs" "$theirs_rs")" \
+    "$(ratio "$ours_ms" "$theirs_ms")" "$bare_ms" "$(ratio "$bare_ms" "$theirs_ms")" \
+    "$ours_rs" "$theirs_rs" "$(ratio "$ours_rs" "$theirs_rs")" \
     "$((peak / 1024)) MiB" "$ours_mem" "$((theirs_rss / 1024)) MiB")")
 done
 
 echo
 echo "$(basename "$(dirname "$PM2CTL_FROM")") pm2ctl apply of $APP apps (sandboxed systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}')) vs pm2 start ($("$PM2" --version 2>/dev/null | tail -1), warm daemon); median of $RUNS runs, $(nproc) CPUs"
 echo
-echo "| apps | pm2ctl apply (ms) | ms/app | pm2 start (ms) | ms/app | ratio | pm2ctl restart all (ms) | pm2 restart all (ms) | ratio | pm2ctl peak RSS | pm2ctl RSS left | PM2 RSS left (daemon) |"
-echo "|-----:|---------:|-------:|---------:|-------:|-------:|---------:|---------:|-------:|----------:|---------------:|--------------:|"
+echo "| apps | pm2ctl apply (ms) | ms/app | pm2 start (ms) | ms/app | ratio | pm2ctl apply, sandbox = false (ms) | ratio | pm2ctl restart all (ms) | pm2 restart all (ms) | ratio | pm2ctl peak RSS | pm2ctl RSS left | PM2 RSS left (daemon) |"
+echo "|-----:|---------:|-------:|---------:|-------:|-------:|---------:|-------:|---------:|---------:|-------:|----------:|---------------:|--------------:|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "PM2's daemon spawn (first \`pm2 ping\`): ${pm2_spawn_ms} ms, not included above."
+echo "sandbox = false: the same apps without systemd's per-service sandboxing (mount namespace, seccomp):"
+echo "  the difference is what systemd spends building each service's sandbox, not pm2ctl."
 echo "peak RSS: pm2ctl's own maximum resident memory during the apply (GNU time %M)."
 echo "RSS left: resident memory of the tool's own processes while the apps run."

@@ -2,7 +2,8 @@
 # bench/reload-vs-pm2.sh: one reload of a 2-instance cluster app under `wrk -t2 -c50` keep-alive
 # load, with pm2ctl and with PM2 7 cluster mode, and print side by side the socket errors, non-2xx
 # responses, requests/s and p99 latency wrk saw during it, and the crash-to-serving time after a
-# `kill -9` of one instance (median of RUNS runs). Then the same under load for a deploy through
+# `kill -9` of one instance (median of RUNS runs); beside it the same load with no reload, the
+# p99 the app shows anyway. Then the same under load for a deploy through
 # the file: an env value changed, `pm2ctl apply` against `pm2 startOrReload ecosystem.config.js
 # --update-env`.
 #
@@ -130,12 +131,13 @@ serving_pids() {
 boot_sandbox
 "$PM2" kill >/dev/null 2>&1 || true
 
-ours=() theirs=() ours_apply=() theirs_apply=()
+ours=() theirs=() ours_apply=() theirs_apply=() ours_steady=() theirs_steady=()
 for ((r = 1; r <= RUNS; r++)); do
   log "run $r/$RUNS: pm2ctl"
   write_files "r$r"
   sb_exec "$PM2CTL" apply "$DIR/ecosystem.toml" >/dev/null 2>&1 || die "pm2ctl apply failed (run it by hand in a sandbox to see why)"
   wait_serving sb_exec
+  ours_steady+=("$(load_and_reload sb_exec true)")
   ours+=("$(load_and_reload sb_exec sb_exec "$PM2CTL" reload web)")
   read -r a b <<<"$(serving_pids sb_exec)"
   ours[-1]+=" $(crash_to_serving sb_exec "$a" "$b")"
@@ -148,6 +150,7 @@ for ((r = 1; r <= RUNS; r++)); do
   write_files "r$r"
   "$PM2" start "$DIR/ecosystem.config.js" >/dev/null 2>&1 || die "pm2 start failed"
   wait_serving host
+  theirs_steady+=("$(load_and_reload host true)")
   theirs+=("$(load_and_reload host "$PM2" reload web)")
   read -r a b <<<"$(serving_pids host)"
   theirs[-1]+=" $(crash_to_serving host "$a" "$b")"
@@ -181,6 +184,12 @@ table() {
 echo "| tool   | socket errors | non-2xx | requests/s | p99 latency (ms) | crash-to-serving (ms) | errors per run    |"
 echo "|--------|--------------:|--------:|-----------:|-----------------:|----------------------:|-------------------|"
 table ours theirs 5
+echo
+echo "The same load with no reload (what the app shows anyway, on the same machine at the same time):"
+echo
+echo "| tool   | socket errors | non-2xx | requests/s | p99 latency (ms) | errors per run    |"
+echo "|--------|--------------:|--------:|-----------:|-----------------:|-------------------|"
+table ours_steady theirs_steady 4
 echo
 echo "socket errors: wrk's connect + read + write + timeout errors; requests/s and p99 cover the whole run, reload included."
 echo "crash-to-serving: from kill -9 of one instance until its replacement answers on the port (curl polling)."

@@ -150,6 +150,21 @@ pub fn check_app(app: &AppAccess) -> Option<Problem> {
         .find_map(|need| check_need(&app.app, &account, need).err().map(|p| *p))
 }
 
+/// Whether `user` (`None`: the caller) may enter `dir`, as `app`'s working directory: what
+/// systemd's `CHDIR` step needs.
+pub fn check_working_directory(app: &str, user: Option<&str>, dir: &Path) -> Option<Problem> {
+    check_app(&AppAccess {
+        app: app.to_string(),
+        user: user.map(str::to_string),
+        group: None,
+        needs: vec![Need {
+            what: "working directory",
+            path: dir.to_path_buf(),
+            access: Access::Enter,
+        }],
+    })
+}
+
 fn account(app: &AppAccess) -> Result<Account, Box<Problem>> {
     use nix::unistd::{Gid, Group, Uid, User};
     let unknown = |what, name: &str| {

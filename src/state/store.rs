@@ -13,7 +13,7 @@
 //!   passwords) are recorded in the plans.
 
 use super::{State, FORMAT_VERSION};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{self, File, OpenOptions};
@@ -165,8 +165,8 @@ pub fn read(dir: &Path) -> Result<State> {
 
 /// Parses a state file's text; `path` names it in errors.
 pub fn parse(text: &str, path: &Path) -> Result<State> {
-    // The version is checked first, so a newer layout is reported as such and not as
-    // whatever field this pm2ctl does not understand.
+    // A newer layout is reported as such, not as whatever field this pm2ctl does not
+    // understand.
     #[derive(serde::Deserialize)]
     struct Version {
         version: u32,
@@ -178,17 +178,23 @@ pub fn parse(text: &str, path: &Path) -> Result<State> {
             path.display()
         )
     };
-    let version: Version = serde_json::from_str(text).map_err(broken)?;
-    if version.version > FORMAT_VERSION {
-        bail!(
-            "the state file {} has format version {}, newer than this pm2ctl understands ({}); \
-             use the pm2ctl that wrote it",
+    let newer = |version: u32| {
+        anyhow::anyhow!(
+            "the state file {} has format version {version}, newer than this pm2ctl understands \
+             ({FORMAT_VERSION}); use the pm2ctl that wrote it",
             path.display(),
-            version.version,
-            FORMAT_VERSION
-        );
+        )
+    };
+    // One pass over the text when it parses (it holds every app's plan: list reads it at
+    // every call); the version alone is read only to explain a file that does not.
+    match serde_json::from_str::<State>(text) {
+        Ok(state) if state.version > FORMAT_VERSION => Err(newer(state.version)),
+        Ok(state) => Ok(state),
+        Err(e) => match serde_json::from_str::<Version>(text) {
+            Ok(v) if v.version > FORMAT_VERSION => Err(newer(v.version)),
+            _ => Err(broken(e)),
+        },
     }
-    serde_json::from_str(text).map_err(broken)
 }
 
 #[cfg(test)]

@@ -58,13 +58,18 @@ impl Entry {
 pub struct Cause {
     pub result: Option<String>,
     pub cause: Option<String>,
+    /// The step systemd failed at (`CHDIR`, …) when the journal holds none of the child's
+    /// own messages about it (systemd 255–257's executor can lose them: see `failure_report`).
+    pub unexplained_step: Option<&'static str>,
 }
 
 /// Reads the cause from a unit's journal entries, oldest first.
 pub fn from_journal(entries: &[Entry]) -> Cause {
     let result = entries.iter().rev().find_map(|e| e.unit_result.clone());
     let exit = entries.iter().rposition(|e| e.exit_code.is_some());
-    let cause = match exit.map(|at| exit_cause(&entries[..at], &entries[at])) {
+    let exit = exit.map(|at| exit_cause(&entries[..at], &entries[at]));
+    let unexplained_step = exit.as_ref().and_then(|(_, step)| *step);
+    let cause = match exit.map(|(text, _)| text) {
         Some(exit) if result.as_deref() == Some("oom-kill") => Some(format!(
             "{exit}: {}",
             result_cause("oom-kill").unwrap_or_default()
@@ -72,14 +77,19 @@ pub fn from_journal(entries: &[Entry]) -> Cause {
         Some(exit) => Some(exit),
         None => result.as_deref().and_then(result_cause).map(str::to_string),
     };
-    Cause { result, cause }
+    Cause {
+        result,
+        cause,
+        unexplained_step,
+    }
 }
 
-/// The main process' end, with the step and error when systemd could not start it.
-fn exit_cause(before: &[Entry], exit: &Entry) -> String {
+/// The main process' end, with the step and error when systemd could not start it; and the
+/// step, when the journal does not say why it failed.
+fn exit_cause(before: &[Entry], exit: &Entry) -> (String, Option<&'static str>) {
     let code = exit.exit_code.as_deref().unwrap_or("");
     let status = exit.exit_status.as_deref().unwrap_or("?");
-    match code {
+    let text = match code {
         "exited" => {
             let step = status.parse().ok().and_then(exec_step);
             match step {
@@ -103,13 +113,14 @@ fn exit_cause(before: &[Entry], exit: &Entry) -> String {
                     let mut text = format!(
                         "{step}: systemd could not start the command (exit status {status})"
                     );
+                    let unexplained = detail.is_empty().then_some(step);
                     if !detail.is_empty() {
                         text.push_str(": ");
                         text.push_str(&detail.join("; "));
                     } else if !spawn {
                         text.push_str(", or the command itself exited with that status");
                     }
-                    text
+                    return (text, unexplained);
                 }
                 None => format!("the main process exited with status {status}"),
             }
@@ -128,7 +139,8 @@ fn exit_cause(before: &[Entry], exit: &Entry) -> String {
             format!("the main process was killed by signal {signal}{dumped}")
         }
         other => format!("the main process ended ({other}, status {status})"),
-    }
+    };
+    (text, None)
 }
 
 /// A result with no exit behind it (the unit never ran a process, or ran out of time).
@@ -183,6 +195,26 @@ mod tests {
                 "CHDIR: systemd could not start the command (exit status 200): Changing to the \
                  requested working directory failed: Permission denied; Failed at step CHDIR \
                  spawning /usr/bin/node: Permission denied"
+            )
+        );
+    }
+
+    #[test]
+    fn a_failed_step_without_the_childs_messages_is_marked_unexplained() {
+        assert_eq!(from_journal(&entries(CHDIR)).unexplained_step, None);
+        // systemd 255–257: the executor's two messages never reached the journal.
+        let lost: String = CHDIR
+            .lines()
+            .filter(|l| !l.contains("\"_PID\":\"178\""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cause = from_journal(&entries(&lost));
+        assert_eq!(cause.unexplained_step, Some("CHDIR"));
+        assert_eq!(
+            cause.cause.as_deref(),
+            Some(
+                "CHDIR: systemd could not start the command (exit status 200), or the command \
+                 itself exited with that status"
             )
         );
     }

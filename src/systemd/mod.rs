@@ -784,6 +784,14 @@ impl Client {
                 }
             }
         }
+        // systemd 255–257's executor sends its own error ("Changing to the requested working
+        // directory failed: …") with garbled LogExtraFields for pm2ctl's units, and the
+        // journal refuses it: say what pm2ctl sees of the directory instead.
+        if journal.unexplained_step == Some("CHDIR") && self.host.is_local() {
+            if let Some(problem) = service.and_then(|s| self.working_directory_problem(name, s)) {
+                report.push_str(&format!("pm2ctl's check: {problem}\n"));
+            }
+        }
         let lines: Vec<&str> = entries
             .iter()
             .rev()
@@ -799,6 +807,31 @@ impl Client {
             }
         }
         report.trim_end().to_string()
+    }
+
+    /// Why the service's account cannot enter its working directory on this host, if it
+    /// cannot.
+    fn working_directory_problem(
+        &self,
+        unit: &str,
+        service: &ServiceProps,
+    ) -> Option<crate::preflight::Problem> {
+        let dir = service.working_directory.as_deref()?;
+        let dir = dir.strip_prefix('!').unwrap_or(dir);
+        if !dir.starts_with('/') {
+            return None; // `~`: the account's home, looked up by systemd
+        }
+        let app = crate::unit::name::owner_of(unit)
+            .map(crate::unit::name::app_name)
+            .unwrap_or_else(|| unit.to_string());
+        let user = service.user.as_deref().filter(|u| !u.is_empty());
+        let user = match (user, self.scope) {
+            (Some(user), _) => Some(user),
+            // The system manager runs it as root; a user's manager as its own user.
+            (None, Scope::System) => Some("root"),
+            (None, Scope::User) => None,
+        };
+        crate::preflight::check_working_directory(&app, user, std::path::Path::new(dir))
     }
 
     /// The last `lines` entries of `unit`'s journal (`journalctl -u UNIT -o json`), oldest

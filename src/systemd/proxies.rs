@@ -132,6 +132,8 @@ pub struct ServiceProps {
     pub cpu_usage_nsec: Option<u64>,
     pub environment: Option<Vec<String>>,
     pub user: Option<String>,
+    /// `WorkingDirectory=`: a path, `~`, or either after `!` (missing is fine).
+    pub working_directory: Option<String>,
     pub restart: Option<String>,
     /// `LogExtraFields`: `KEY=value` entries (pm2ctl puts `PM2_APP`, `PM2_NAMESPACE` there).
     pub log_extra_fields: Option<Vec<Vec<u8>>>,
