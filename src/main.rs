@@ -2,8 +2,7 @@
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use pm2ctl::cli;
-use pm2ctl::cli::start::Then;
-use pm2ctl::lifecycle::Action;
+use pm2ctl::lifecycle::start_or::Then;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -44,9 +43,9 @@ enum Command {
     /// Start an ecosystem file, a script, or known apps.
     Start(Box<cli::start::Args>),
     /// Stop processes; they stay listed as stopped (`--watch` stops watching too).
-    Stop(cli::watch::StopArgs),
+    Stop(cli::stop::Args),
     /// Restart processes (stopped ones start); `--watch` toggles watching.
-    Restart(cli::watch::RestartArgs),
+    Restart(cli::restart::Args),
     /// Restart processes one at a time, each ready before the next: no request is lost.
     Reload(cli::reload::Args),
     /// Stop processes and forget them.
@@ -120,7 +119,7 @@ enum Command {
     ExecWrap(cli::logs::ExecWrapArgs),
     /// Restart APP when its watched files change (the process of its watch unit).
     #[command(hide = true)]
-    WatchAgent(cli::watch::AgentArgs),
+    WatchAgent(cli::watch_agent::Args),
     /// Reload the instances of an app above its memory mark (run by its memory-check timer).
     #[command(hide = true)]
     MemoryCheck(cli::memory_check::Args),
@@ -178,50 +177,53 @@ fn main() -> ExitCode {
     if let Some(manager) = cli.command.manager_mut() {
         manager.host = host;
     }
-    let code = match cli.command {
-        Command::Validate { file } => pm2ctl::cli::validate::run(&file),
+    // Every verb's outcome goes through `cli::finish`: its message and PM2's exit code.
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
+    let result = match cli.command {
+        Command::Validate { file } => cli::validate::run(&file),
         Command::Import { file } => cli::import::run(&file),
-        Command::Plan(args) => cli::plan::run(args),
+        Command::Plan(args) => done(cli::plan::run(args)),
         Command::Apply(args) => cli::apply::run(&args),
-        Command::Save(args) => cli::save::run(&args),
+        Command::Save(args) => done(cli::save::run(&args)),
         Command::Resurrect(args) => cli::resurrect::run(&args),
-        Command::Startup(args) => cli::startup::run(&args),
-        Command::Unstartup(args) => cli::startup::run_unstartup(&args),
-        Command::Start(args) => cli::start::run(*args),
-        Command::Stop(args) => cli::watch::stop(args),
-        Command::Restart(args) => cli::watch::restart(args),
-        Command::Reload(args) => cli::reload::run(args),
-        Command::Delete(args) => args.run(Action::Delete),
-        Command::Reset(args) => args.run(Action::Reset),
-        Command::Scale(args) => cli::scale::run(args),
-        Command::SendSignal(args) => cli::send_signal::run(args),
-        Command::Logs(args) => cli::logs::logs(args),
-        Command::Flush(args) => cli::logs::flush(args),
+        Command::Startup(args) => done(cli::startup::run(&args)),
+        Command::Unstartup(args) => done(cli::startup::run_unstartup(&args)),
+        Command::Start(args) => done(cli::start::run(*args)),
+        Command::Stop(args) => done(cli::stop::run(&args)),
+        Command::Restart(args) => done(cli::restart::run(&args)),
+        Command::Reload(args) => done(cli::reload::run(&args)),
+        Command::Delete(args) => done(cli::delete::run(&args)),
+        Command::Reset(args) => done(cli::reset::run(&args)),
+        Command::Scale(args) => done(cli::scale::run(&args)),
+        Command::SendSignal(args) => done(cli::send_signal::run(&args)),
+        Command::Logs(args) => done(cli::logs::logs(args)),
+        Command::Flush(args) => done(cli::logs::flush(args)),
         Command::ExecWrap(args) => cli::logs::exec_wrap(args),
-        Command::WatchAgent(args) => cli::watch::run_agent(args),
-        Command::MemoryCheck(args) => cli::memory_check::run(args),
-        Command::List(args) => cli::list::run(args),
-        Command::Jlist(args) => cli::jlist::run(args),
-        Command::Prettylist(args) => cli::jlist::run_pretty(args),
-        Command::Show(args) => cli::show::run(args),
-        Command::Monit(args) => cli::monit::run(args),
-        Command::Deploy(args) => cli::deploy::run(args),
-        Command::StartOrRestart(args) => cli::start::run_start_or(&args, Then::Restart),
+        Command::WatchAgent(args) => done(cli::watch_agent::run(&args)),
+        Command::MemoryCheck(args) => done(cli::memory_check::run(&args)),
+        Command::List(args) => done(cli::list::run(args)),
+        Command::Jlist(args) => done(cli::jlist::run(args)),
+        Command::Prettylist(args) => done(cli::jlist::run_pretty(args)),
+        Command::Show(args) => done(cli::show::run(args)),
+        Command::Monit(args) => done(cli::monit::run(args)),
+        Command::Deploy(args) => done(cli::deploy::run(&args)),
+        Command::StartOrRestart(args) => done(cli::start::run_start_or(&args, Then::Restart)),
         Command::StartOrReload(args) | Command::StartOrGracefulReload(args) => {
-            cli::start::run_start_or(&args, Then::Reload)
+            done(cli::start::run_start_or(&args, Then::Reload))
         }
-        Command::Kill(args) => cli::pm2::kill(&args),
-        Command::Update => cli::pm2::update(),
-        Command::Ping(args) => cli::pm2::ping(&args),
-        Command::Link(_) => cli::pm2::plus("link"),
-        Command::Unlink(_) => cli::pm2::plus("unlink"),
-        Command::ReloadLogs(args) => cli::pm2::reload_logs(&args),
-        Command::Env(args) => cli::pm2::env(&args),
-        Command::Id(args) => cli::pm2::id(&args),
-        Command::Pid(args) => cli::pm2::pid(&args),
-        Command::Cleardump(args) => cli::pm2::cleardump(&args),
-        Command::Ecosystem(args) => cli::pm2::ecosystem(&args),
+        Command::Kill(args) => done(cli::pm2::kill(&args)),
+        Command::Update => done(cli::pm2::update()),
+        Command::Ping(args) => done(cli::pm2::ping(&args)),
+        Command::Link(_) => done(cli::pm2::plus("link")),
+        Command::Unlink(_) => done(cli::pm2::plus("unlink")),
+        Command::ReloadLogs(args) => done(cli::pm2::reload_logs(&args)),
+        Command::Env(args) => done(cli::pm2::env(&args)),
+        Command::Id(args) => done(cli::pm2::id(&args)),
+        Command::Pid(args) => done(cli::pm2::pid(&args)),
+        Command::Cleardump(args) => done(cli::pm2::cleardump(&args)),
+        Command::Ecosystem(args) => done(cli::pm2::ecosystem(&args)),
     };
+    let code = cli::finish(result);
     if pm2 {
         cli::pm2::pm2_exit_code(code)
     } else {

@@ -364,18 +364,35 @@ fn mode_string(mode: u32) -> String {
 }
 
 /// `plan`, `apply`, `start` and `resurrect`'s check of a local plan: `Err` holds every
-/// problem found, one `error:` each, as they print it before exiting 2.
-pub fn verdict(plan: &Plan) -> Result<(), String> {
+/// problem found.
+pub fn verdict(plan: &Plan) -> Result<(), Refused> {
     let problems = check(plan);
     if problems.is_empty() {
         return Ok(());
     }
-    Err(problems
-        .iter()
-        .map(|p| format!("error: {p}"))
-        .collect::<Vec<_>>()
-        .join("\n"))
+    Err(Refused { problems })
 }
+
+/// A plan some app's account cannot run: every problem, one `error:` line each, as the
+/// verbs print it before exiting 2 with nothing changed.
+#[derive(Debug)]
+pub struct Refused {
+    pub problems: Vec<Problem>,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Refused {}
 
 #[cfg(test)]
 mod tests {

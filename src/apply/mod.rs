@@ -2,12 +2,14 @@
 //!
 //! plan ─▶ `fingerprint` (stamped on each service) ─▶ `diff` (pure: plan + state + what
 //! systemd reports) ─▶ `execute` (transient units over D-Bus, progress on stderr).
-//! `live_units` reads the systemd side of the diff.
+//! `live_units` reads the systemd side of the diff; `run` is the `apply` verb, from a
+//! loaded ecosystem to what was done.
 
 pub mod diff;
 pub mod execute;
 mod fingerprint;
 pub mod report;
+pub mod run;
 
 pub use diff::{diff, Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit, Options};
 pub use execute::{execute, Failure, Interrupted};

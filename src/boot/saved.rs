@@ -394,6 +394,35 @@ fn definition(host: &Host, record: &AppRecord) -> Result<(App, PathBuf)> {
     Ok((app, eco.base_dir))
 }
 
+/// `pm2ctl save`: writes the saved state of `scope`'s manager on `host` from what its
+/// store records, keeping the state it replaces as the backup; returns the file written.
+pub fn save(host: &Host, scope: Scope) -> Result<SavedFile> {
+    // Under the store's lock: a `delete` running meanwhile edits the saved file too.
+    let store = crate::state::lock_current(host, scope)?;
+    let state = store.state();
+    let file = SavedFile::of(host, scope)?;
+    let home = match host.ssh() {
+        Some(dest) => crate::host::remote::facts::home(dest)?,
+        None => plan::HostFacts::detect(scope, Some(0)).home,
+    };
+    let (eco, warnings) = ecosystem_of(host, state, file.path(), &home);
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    // The state it replaces, when it reads, is kept for `resurrect` to fall back to.
+    if let Some(previous) = file.read()? {
+        if load_text(file.path(), &previous).is_ok() {
+            let backup = file.backup();
+            backup
+                .write(&previous)
+                .with_context(|| format!("the previous saved state was not kept in {backup}"))?;
+        }
+    }
+    file.write(&to_toml(&eco))
+        .with_context(|| format!("the saved state was not written to {file}"))?;
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,14 +4,13 @@
 //! Exit codes: 0 done (or nothing to do), 1 a unit failed to start or systemd could not be
 //! reached, 2 the file (or its plan) is invalid; in that case nothing is touched.
 
-use super::ManagerArgs;
-use crate::apply::{self, DesiredApp, Failure};
+use super::{ManagerArgs, Prefixed};
+use crate::apply::run::{self, Outcome, Refusal};
+use crate::apply::{self, Failure};
 use crate::ecosystem::Ecosystem;
-use crate::lifecycle::engine;
-use crate::state::{self, Desired, Source};
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The arguments of `apply`.
@@ -47,35 +46,28 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: &Args) -> ExitCode {
+pub fn run(args: &Args) -> Result<ExitCode> {
     run_with(args, None)
 }
 
 /// `apply` of `eco`, already loaded from `args.file` (which may be a file on the `-H` host:
 /// `resurrect` reads the saved file there).
-pub fn run_loaded(args: &Args, eco: Ecosystem) -> ExitCode {
+pub fn run_loaded(args: &Args, eco: Ecosystem) -> Result<ExitCode> {
     run_with(args, Some(eco))
 }
 
-fn run_with(args: &Args, eco: Option<Ecosystem>) -> ExitCode {
+fn run_with(args: &Args, eco: Option<Ecosystem>) -> Result<ExitCode> {
     match apply(args, eco) {
         Ok(code) if args.save && code == ExitCode::SUCCESS => {
-            match super::save::save(&args.manager) {
-                Ok(file) => {
-                    eprintln!("saved in {file}");
-                    code
-                }
-                Err(e) => {
-                    eprintln!("pm2ctl apply: applied, but not saved: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
+            let file = crate::boot::saved::save(&args.manager.host, args.manager.scope())
+                .map_err(|e| Prefixed::error("pm2ctl apply: applied, but not saved: ", e))?;
+            eprintln!("saved in {file}");
+            Ok(code)
         }
-        Ok(code) => code,
+        Ok(code) => Ok(code),
         Err(e) => {
-            eprintln!("pm2ctl apply: {e:#}");
             print_json_error(args, &format!("{e:#}"));
-            ExitCode::from(1)
+            Err(Prefixed::error("pm2ctl apply: ", e))
         }
     }
 }
@@ -91,84 +83,15 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let scope = args.manager.scope();
-    let client = args.manager.connect()?;
-    // On another host the paths in the file are that host's (see host::remote::facts).
-    let facts = engine::host_facts(&client)?;
-    let planned = match engine::plan_on(&client, &eco, args.env.as_deref(), &facts)? {
-        Ok(planned) => planned,
-        Err(e) => {
-            eprintln!("{}:\n{e}", args.file.display());
-            eprintln!("{}: not applied, nothing was changed", args.file.display());
-            print_json_error(args, &format!("{}:\n{e}", args.file.display()));
-            return Ok(ExitCode::from(2));
-        }
-    };
-    // Before anything is touched: can each app's account reach its files? (With -H they
-    // are the other host's, which systemd there checks at start.)
-    if client.host().is_local() {
-        if let Err(e) = crate::preflight::verdict(&planned) {
-            eprintln!("{}:\n{e}", args.file.display());
-            eprintln!("{}: not applied, nothing was changed", args.file.display());
-            return Ok(ExitCode::from(2));
-        }
-    }
-    for warning in &planned.warnings {
-        eprintln!("warning: {warning}");
-    }
-    // Dry runs only look; a real run holds the lock until it is done, so the diff and its
-    // execution see one state. With -H, the lock and the state are the remote host's.
-    let mut store = match args.dry_run {
-        true => None,
-        false => Some(state::lock_current(client.host(), scope)?),
-    };
-    let current = match &store {
-        Some(store) => store.state().clone(),
-        None => state::read_current(client.host(), scope)?,
-    };
-    // `plan` keeps the file's order, one plan per app.
-    let desired: Vec<DesiredApp> = planned
-        .apps
-        .into_iter()
-        .zip(&eco.apps)
-        .map(|(app, model)| {
-            // The file decides what an app is; whether it runs is the verbs' (`stop`,
-            // `start`) once it is known, and `autostart` only for a new app.
-            let desired = match current.app(&app.name) {
-                Some(record) => record.desired,
-                None if model.autostart => Desired::Running,
-                None => Desired::Stopped,
-            };
-            let (plan, fingerprint) = apply::fingerprinted(app);
-            DesiredApp {
-                plan,
-                fingerprint,
-                desired,
-            }
-        })
-        .collect();
-    let source = Source {
-        file: Some(absolute(&args.file)?),
-        env: args.env.clone(),
-    };
-    let source_file = source.file.clone().unwrap_or_default();
-    let live = apply::live_units(&client).map_err(|e| {
-        let why = crate::systemd::connection_lost(&e).unwrap_or("cannot read what systemd runs");
-        e.context(format!("{why}; nothing was changed"))
-    })?;
-    let options = apply::Options {
-        prune: args.prune,
-        reload: args.reload,
-        rollback: !args.no_rollback,
-    };
-    let diff = apply::diff(&desired, &current, &live, &source_file, options);
-    let Some(store) = store.as_mut() else {
-        if args.json {
-            print_json(&apply::report::report(&diff, &desired, &[], true))?;
-        } else {
-            print!("{}", apply::render(&diff));
-        }
-        return Ok(ExitCode::SUCCESS);
+    let request = run::Request {
+        file: &args.file,
+        env: args.env.as_deref(),
+        options: apply::Options {
+            prune: args.prune,
+            reload: args.reload,
+            rollback: !args.no_rollback,
+        },
+        dry_run: args.dry_run,
     };
     // On a terminal the per-unit lines become one counting line (hundreds of units stay
     // readable); in a pipe every line is kept.
@@ -178,19 +101,45 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
     } else {
         Box::new(stderr)
     };
-    let executed = apply::execute(
-        &client,
-        store,
-        &diff,
-        &desired,
-        &live,
-        &source,
-        options,
+    let outcome = run::run(
+        &args.manager.host,
+        args.manager.scope(),
+        &eco,
+        &request,
         &mut progress,
     );
     progress.flush()?;
     drop(progress);
-    let failures = executed?;
+    let (diff, desired, failures) = match outcome? {
+        Outcome::Refused(why) => {
+            let file = args.file.display();
+            match why {
+                Refusal::Plan(e) => {
+                    eprintln!("{file}:\n{e}");
+                    eprintln!("{file}: not applied, nothing was changed");
+                    print_json_error(args, &format!("{file}:\n{e}"));
+                }
+                Refusal::Preflight(e) => {
+                    eprintln!("{file}:\n{e}");
+                    eprintln!("{file}: not applied, nothing was changed");
+                }
+            }
+            return Ok(ExitCode::from(2));
+        }
+        Outcome::Looked { diff, desired } => {
+            if args.json {
+                print_json(&apply::report::report(&diff, &desired, &[], true))?;
+            } else {
+                print!("{}", apply::render(&diff));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Outcome::Applied {
+            diff,
+            desired,
+            failures,
+        } => (diff, desired, failures),
+    };
     for orphan in &diff.orphans {
         eprintln!("{orphan}: no longer in the file, left running (--prune removes it)");
     }
@@ -236,10 +185,4 @@ fn print_failures(failures: &[Failure]) {
         failures.len(),
         if failures.len() == 1 { "" } else { "s" }
     );
-}
-
-/// The file as recorded in the state: absolute, so `--prune` recognises it from any
-/// directory (not canonicalised: a symlinked config stays the path the user chose).
-fn absolute(file: &Path) -> Result<PathBuf> {
-    std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))
 }

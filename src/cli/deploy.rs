@@ -11,7 +11,6 @@ use super::UsageError;
 use crate::deploy::{self, Verb};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,15 +37,9 @@ struct Request {
     tests: bool,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    let request = match parse(&args.words, |p| p.exists()) {
-        Ok(r) => r,
-        Err(e) => return super::finish(Err(e)),
-    };
-    let eco = match crate::load::ecosystem(&request.file) {
-        Ok(eco) => eco,
-        Err(e) => return super::finish(Err(e.into())),
-    };
+pub fn run(args: &Args) -> Result<()> {
+    let request = parse(&args.words, |p| p.exists())?;
+    let eco = crate::load::ecosystem(&request.file)?;
     let Some(target) = eco.deploy.get(&request.env) else {
         let known: Vec<&str> = eco.deploy.keys().map(String::as_str).collect();
         let known = if known.is_empty() {
@@ -54,37 +47,32 @@ pub fn run(args: Args) -> ExitCode {
         } else {
             format!("it has: {}", known.join(", "))
         };
-        eprintln!(
+        bail!(
             "pm2ctl deploy: {}: no [deploy.{}] ({known})",
             request.file.display(),
             request.env
         );
-        return ExitCode::from(1);
     };
     let options = deploy::Options {
         force: request.force,
         tests: request.tests,
         local_dir: eco.base_dir.clone(),
     };
-    let failures = match deploy::run(target, &request.verb, &options) {
-        Ok(f) => f,
-        Err(e) => return super::finish(Err(e)),
-    };
+    let failures = deploy::run(target, &request.verb, &options)?;
     if failures.is_empty() {
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
     eprintln!();
     for failure in &failures {
         eprintln!("pm2ctl deploy {}: {failure}", request.env);
     }
-    eprintln!(
+    bail!(
         "pm2ctl deploy {}: failed on {} of {} host{}",
         request.env,
         failures.len(),
         target.hosts.len(),
         if target.hosts.len() == 1 { "" } else { "s" }
-    );
-    ExitCode::from(1)
+    )
 }
 
 /// `[FILE] ENV [VERB ARGS…]`, with `--force`/`--no-tests` anywhere before `exec`'s command;
@@ -107,7 +95,7 @@ fn parse(words: &[String], exists: impl Fn(&std::path::Path) -> bool) -> Result<
     }
     let words = kept.as_slice();
     let (file, rest) = match words.split_first() {
-        Some((first, rest)) if super::start::is_ecosystem_file(first) => {
+        Some((first, rest)) if crate::lifecycle::targets::is_ecosystem_file(first) => {
             (PathBuf::from(first), rest)
         }
         _ => {

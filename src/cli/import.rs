@@ -1,13 +1,14 @@
 //! `pm2ctl import FILE`: print the `ecosystem.toml` equivalent of a PM2 ecosystem file.
 
 use crate::ecosystem;
+use anyhow::Result;
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Prints the TOML on stdout (exit 0), or every problem of the input (exit 2).
 /// The output is not written anywhere else, so nothing is overwritten by mistake:
 /// `pm2ctl import ecosystem.config.js > ecosystem.toml`.
-pub fn run(file: &Path) -> ExitCode {
+pub fn run(file: &Path) -> Result<ExitCode> {
     let dump = ecosystem::is_pm2_dump(file);
     let loaded = if dump {
         crate::load::pm2_dump(file).map(|(eco, warnings)| {
@@ -32,11 +33,11 @@ pub fn run(file: &Path) -> ExitCode {
                     file.display()
                 );
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::from(2)
+            Ok(ExitCode::from(2))
         }
     }
 }

@@ -6,7 +6,6 @@ use super::ManagerArgs;
 use crate::inspect::jlist;
 use anyhow::Result;
 use std::io::Write;
-use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -15,13 +14,13 @@ pub struct Args {
 }
 
 /// `jlist`: `JSON.stringify(list)`, one line and, as PM2, no trailing newline.
-pub fn run(args: Args) -> ExitCode {
-    super::finish(print(&args, |list| list.to_json()))
+pub fn run(args: Args) -> Result<()> {
+    print(&args, |list| list.to_json())
 }
 
 /// `prettylist`: Node's `util.inspect` of the same list (a JavaScript literal, not JSON).
-pub fn run_pretty(args: Args) -> ExitCode {
-    super::finish(print(&args, |list| list.to_inspect() + "\n"))
+pub fn run_pretty(args: Args) -> Result<()> {
+    print(&args, |list| list.to_inspect() + "\n")
 }
 
 fn print(args: &Args, render: impl Fn(&crate::inspect::js::Js) -> String) -> Result<()> {

@@ -2,10 +2,8 @@
 
 use super::ManagerArgs;
 use crate::inspect::{self, table, Snapshot};
-use crate::state;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::io::IsTerminal;
-use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -25,22 +23,13 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(list(&args))
+pub fn run(args: Args) -> Result<()> {
+    list(&args)
 }
 
-/// One snapshot of every instance: the state store (read without locking: listing never
-/// waits for another pm2ctl) and systemd.
+/// `inspect::snapshot` of the manager the command line names.
 pub fn snapshot(manager: &ManagerArgs) -> Result<Snapshot> {
-    let started = std::time::Instant::now();
-    let client = manager.connect()?;
-    tracing::debug!(elapsed = ?started.elapsed(), "connected");
-    let state = state::read_current(&manager.host, manager.scope())?;
-    tracing::debug!(elapsed = ?started.elapsed(), "state store read");
-    let snapshot =
-        inspect::collect(&client, &state).context("cannot read the state of pm2ctl's units");
-    tracing::debug!(elapsed = ?started.elapsed(), "snapshot taken");
-    snapshot
+    inspect::snapshot(&manager.host, manager.scope())
 }
 
 /// Colors only on a terminal, and never with `NO_COLOR` set (no-color.org).
@@ -51,11 +40,11 @@ pub fn colors_wanted(stream: &impl IsTerminal) -> bool {
 fn list(args: &Args) -> Result<()> {
     if let Some(spec) = &args.sort {
         // Checked before touching systemd, so a typo is a usage error and nothing else.
-        table::sort(&mut Snapshot::default(), spec).map_err(super::UsageError)?;
+        table::sort(&mut Snapshot::default(), spec)?;
     }
     let mut snapshot = snapshot(&args.manager)?;
     if let Some(spec) = &args.sort {
-        table::sort(&mut snapshot, spec).map_err(super::UsageError)?;
+        table::sort(&mut snapshot, spec)?;
     }
     if args.json {
         println!("{}", table::json_rows(&snapshot));

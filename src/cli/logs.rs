@@ -1,18 +1,13 @@
 //! `pm2ctl logs`, `pm2ctl flush` and the hidden `pm2ctl exec-wrap`.
 
 use super::ManagerArgs;
-use crate::host::Host;
-use crate::logs::query::{Matcher, Query, StreamFilter, UserJournal};
-use crate::logs::reader::{self, Sink};
-use crate::logs::record::Record;
-use crate::logs::render::{Format, Renderer};
+use crate::logs::query::StreamFilter;
+use crate::logs::render::Format;
 use crate::logs::wrap::{self, WrapOptions};
-use crate::logs::{marks, targets};
-use crate::plan::Scope;
-use crate::unit::name as naming;
-use anyhow::{Context, Result};
+use crate::logs::{marks, view};
+use anyhow::Result;
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,7 +48,7 @@ pub struct ExecWrapArgs {
 }
 
 /// Runs `exec-wrap`; returns only if the command could not be executed.
-pub fn exec_wrap(args: ExecWrapArgs) -> ExitCode {
+pub fn exec_wrap(args: ExecWrapArgs) -> Result<ExitCode> {
     let options = WrapOptions {
         out_file: args.out_file,
         err_file: args.err_file,
@@ -68,7 +63,7 @@ pub fn exec_wrap(args: ExecWrapArgs) -> ExitCode {
     let error = wrap::exec_wrapped(&options);
     eprintln!("{error:#}");
     // A shell's "command not found / not executable" status.
-    ExitCode::from(127)
+    Ok(ExitCode::from(127))
 }
 
 /// What `pm2ctl help logs` adds below the options.
@@ -156,30 +151,14 @@ pub struct FlushArgs {
     pub manager: ManagerArgs,
 }
 
-pub fn logs(args: LogsArgs) -> ExitCode {
-    super::finish(run_logs(args))
-}
-
-pub fn flush(args: FlushArgs) -> ExitCode {
-    super::finish(run_flush(args))
-}
-
-fn run_logs(args: LogsArgs) -> Result<()> {
-    let scope = args.manager.scope();
-    let host = &args.manager.host;
-    let known = targets::discover(host, scope);
-    let resolved = known.resolve(args.target.as_deref())?;
-    let mut query = journal_query(host, scope, known, &resolved, args.lines, !args.nostream)?;
-    query.events = args.events;
-    query.streams = match (args.err, args.out) {
-        (true, _) => StreamFilter::Err,
-        (_, true) => StreamFilter::Out,
-        _ => StreamFilter::Both,
-    };
-    query.since = args.since;
+pub fn logs(args: LogsArgs) -> Result<()> {
     let stdout = std::io::stdout();
-    let colors = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let renderer = Renderer {
+    let view = view::View {
+        streams: match (args.err, args.out) {
+            (true, _) => StreamFilter::Err,
+            (_, true) => StreamFilter::Out,
+            _ => StreamFilter::Both,
+        },
         format: if args.json {
             Format::Json
         } else if args.raw {
@@ -187,160 +166,34 @@ fn run_logs(args: LogsArgs) -> Result<()> {
         } else {
             Format::Pm2
         },
-        colors,
+        colors: stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         timestamp: args.timestamp,
-        name_width: resolved.name_width,
-        pm_ids: resolved.pm_ids,
+        lines: args.lines,
+        follow: !args.nostream,
+        events: args.events,
+        since: args.since,
     };
-    let mut sink = Terminal {
-        out: std::io::BufWriter::with_capacity(64 * 1024, stdout.lock()),
-        renderer,
-    };
-    reader::run(host, &query, &mut sink)
+    let out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    view::show(
+        &args.manager.host,
+        args.manager.scope(),
+        args.target.as_deref(),
+        view,
+        out,
+    )
 }
 
-/// What `logs` asks the journal for `resolved`, both streams, since any time: a user
-/// manager's apps are found by their units (see `UserJournal`), `flush` marks apply.
-fn journal_query(
-    host: &Host,
-    scope: Scope,
-    known: targets::Known,
-    resolved: &targets::Resolved,
-    lines: u32,
-    follow: bool,
-) -> Result<Query> {
-    Ok(Query {
-        selection: resolved.selection.clone(),
-        streams: StreamFilter::Both,
-        lines,
-        follow,
-        since: None,
-        user: match scope {
-            Scope::User => Some(UserJournal {
-                uid: journal_uid(host)?,
-                apps: known.fields,
-            }),
-            Scope::System => None,
-        },
-        marks: marks::read_current(host, scope)?,
-        every_app: resolved.every_app,
-        events: false,
-        event_units: resolved
-            .pm_ids
-            .keys()
-            .map(|(app, index)| {
-                format!("{}{}@{index}.service", naming::PREFIX, naming::escape(app))
-            })
-            .collect(),
-    })
-}
-
-/// The last `lines` lines of app `name` as `logs --nostream --timestamp` prints them, without
-/// colors: the log tails of `show` and `monit`, found as `logs` finds them (a user's own
-/// manager, `-H`). A failure is one line saying why.
-pub fn tail(host: &Host, name: &str, scope: Scope, lines: u32) -> Vec<String> {
-    let read = || -> Result<Vec<String>> {
-        let known = targets::discover(host, scope);
-        let resolved = known.resolve(Some(name))?;
-        let query = journal_query(host, scope, known, &resolved, lines, false)?;
-        let mut sink = Collected {
-            lines: Vec::new(),
-            renderer: Renderer {
-                format: Format::Pm2,
-                colors: false,
-                timestamp: Some(crate::logs::timefmt::PM2_DEFAULT.into()),
-                name_width: resolved.name_width,
-                pm_ids: resolved.pm_ids,
-            },
-        };
-        reader::run(host, &query, &mut sink)?;
-        Ok(sink.lines)
-    };
-    read().unwrap_or_else(|e| vec![format!("(cannot read the journal: {e:#})")])
-}
-
-/// Rendered records kept in memory.
-struct Collected {
-    lines: Vec<String>,
-    renderer: Renderer,
-}
-
-impl Sink for Collected {
-    fn record(&mut self, record: &Record) -> std::io::Result<()> {
-        self.lines.push(self.renderer.render(record).text);
-        Ok(())
-    }
-
-    fn idle(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The user whose apps `logs --user` shows: the caller, or with `-H` the user ssh logs in as.
-fn journal_uid(host: &Host) -> Result<u32> {
-    match host.ssh() {
-        Some(dest) => crate::host::remote::run_script(dest, "id -u")?
-            .trim()
-            .parse()
-            .with_context(|| format!("unexpected `id -u` from {}", dest.target)),
-        None => Ok(nix::unistd::getuid().as_raw()),
-    }
-}
-
-/// Writes rendered records to stdout (notices to stderr with `--raw`).
-struct Terminal<W: Write> {
-    out: W,
-    renderer: Renderer,
-}
-
-impl<W: Write> Sink for Terminal<W> {
-    fn record(&mut self, record: &Record) -> std::io::Result<()> {
-        let output = self.renderer.render(record);
-        if output.to_stderr {
-            self.out.flush()?;
-            let _ = writeln!(std::io::stderr(), "{}", output.text);
-            Ok(())
-        } else {
-            writeln!(self.out, "{}", output.text)
-        }
-    }
-
-    fn idle(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
-}
-
-fn run_flush(args: FlushArgs) -> Result<()> {
-    let scope = args.manager.scope();
-    let host = &args.manager.host;
+pub fn flush(args: FlushArgs) -> Result<()> {
     let target = args.target.as_deref().filter(|t| *t != "all");
-    let Some(target) = target else {
-        marks::update_current(host, scope, |m, now| m.all = Some(now))?;
-        println!(
+    let flushed = marks::flush(&args.manager.host, args.manager.scope(), target)?;
+    match flushed {
+        None => println!(
             "[PM2] Logs flushed: `pm2ctl logs` starts after now (the journal keeps older lines)"
-        );
-        return Ok(());
-    };
-    let resolved = targets::discover(host, scope).resolve(Some(target))?;
-    let mut flushed = Vec::new();
-    marks::update_current(host, scope, |m, now| {
-        for matcher in &resolved.selection.matchers {
-            match matcher {
-                // One instance cannot be flushed alone: the mark is per app.
-                Matcher::App { name, .. } => {
-                    m.apps.insert(name.clone(), now);
-                    flushed.push(name.clone());
-                }
-                Matcher::Namespace(ns) => {
-                    m.namespaces.insert(ns.clone(), now);
-                    flushed.push(format!("namespace {ns}"));
-                }
-            }
-        }
-    })?;
-    println!(
-        "[PM2] Logs flushed for {}: `pm2ctl logs` starts after now (the journal keeps older lines)",
-        flushed.join(", ")
-    );
+        ),
+        Some(what) => println!(
+            "[PM2] Logs flushed for {}: `pm2ctl logs` starts after now (the journal keeps older lines)",
+            what.join(", ")
+        ),
+    }
     Ok(())
 }

@@ -4,14 +4,9 @@
 //! `reload`'s path; prints one line per instance it replaces (to the journal, tagged with the
 //! app's `PM2_APP`). Quiet when every instance is under the mark.
 
-use super::reload::Printer;
 use super::ManagerArgs;
-use crate::lifecycle::memory::{over_mark, resident_bytes, OverMark};
-use crate::lifecycle::reload;
-use crate::lifecycle::{self, Proc};
-use crate::state::{self, Store};
-use anyhow::{Context, Result};
-use std::process::ExitCode;
+use crate::lifecycle::memory;
+use anyhow::Result;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -24,54 +19,11 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(check(&args))
-}
-
-fn check(args: &Args) -> Result<()> {
-    let client = args.manager.connect()?;
-    let dir = state::default_dir(args.manager.scope())?;
-    // A look without the lock first: the check runs every 30 s and must not queue behind a
-    // user's long `reload` only to find nothing to do.
-    let procs = lifecycle::processes::list(&client, &state::read(&dir)?)
-        .context("cannot list pm2ctl's processes")?;
-    if over_mark(&procs, &args.app, args.mark, resident_bytes).is_empty() {
-        return Ok(());
-    }
-    // Measured again under the lock: another pm2ctl may have restarted them meanwhile.
-    let mut store = Store::lock(&dir)?;
-    let procs = lifecycle::processes::list(&client, store.state())
-        .context("cannot list pm2ctl's processes")?;
-    let over = over_mark(&procs, &args.app, args.mark, resident_bytes);
-    for o in &over {
-        println!(
-            "[PM2][WORKER] Process {} ({}, pid {}) exceeds the memory mark: {} bytes resident, \
-             mark {} bytes ({}% of max_memory_restart); reloading it gracefully",
-            o.pm_id,
-            args.app,
-            o.pid,
-            o.resident,
-            args.mark,
-            crate::plan::memory::MARK_PERCENT
-        );
-    }
-    let selected: Vec<&Proc> = procs
-        .iter()
-        .filter(|p| over.iter().any(|o: &OverMark| o.pm_id == p.pm_id))
-        .collect();
-    let report = reload::run(
-        &client,
-        &mut store,
-        &selected,
-        1,
-        &mut Printer { done: "replaced " },
-    )?;
-    if report.all_ok() {
-        Ok(())
-    } else {
-        Err(
-            super::ActionFailed("the graceful memory restart failed for some processes".into())
-                .into(),
-        )
-    }
+pub fn run(args: &Args) -> Result<()> {
+    memory::reload_over_mark(
+        &args.manager.host,
+        args.manager.scope(),
+        &args.app,
+        args.mark,
+    )
 }

@@ -1,7 +1,8 @@
-//! One module per `pm2ctl` verb; `main.rs` only parses arguments and dispatches here.
-//! Each file holds one verb's arguments and its `run`.
-//! What a verb does lives in its concept module (`lifecycle`, `apply`, …); this layer parses,
-//! connects, prints and turns the outcome into PM2's exit codes.
+//! One module per `pm2ctl` verb (`pm2` holds PM2's small ones); `main.rs` only parses
+//! arguments and dispatches here. Each file holds one verb's arguments and its `run`, which
+//! turns them into the use case's inputs, calls it and prints its report. What a verb does
+//! lives in the use cases (`lifecycle`, `apply`, `watch`, …). Every `run` returns a
+//! `Result`; `main` hands it to `finish`, the one place an error becomes PM2's exit code.
 
 pub mod apply;
 pub mod delete;
@@ -15,10 +16,11 @@ pub mod monit;
 pub mod plan;
 pub mod pm2;
 mod progress;
-pub mod redefine;
 pub mod reference;
 pub mod reload;
 pub mod remote;
+pub mod reset;
+pub mod restart;
 pub mod resurrect;
 pub mod save;
 pub mod scale;
@@ -26,18 +28,17 @@ pub mod send_signal;
 pub mod show;
 pub mod start;
 pub mod startup;
-pub mod targets;
+pub mod stop;
 pub mod validate;
-pub mod watch;
+pub mod watch_agent;
 
 use crate::ecosystem::LoadError;
 use crate::host::Host;
-use crate::lifecycle::{self, Action, Proc};
+use crate::lifecycle::{self, Action};
 use crate::plan::Scope;
-use crate::state;
 use crate::systemd::Client;
-use crate::target::{self, TargetError};
-use anyhow::{Context, Result};
+use crate::target::TargetError;
+use anyhow::Result;
 use std::process::ExitCode;
 
 /// The arguments of the verbs that only act on PM2 targets: stop, restart, delete, reset.
@@ -59,50 +60,16 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    /// Carries out `action` on every selected process, with PM2's messages and exit codes.
-    /// `restart FILE` is PM2's `startOrRestart FILE`.
-    pub fn run(self, action: Action) -> ExitCode {
-        if action == Action::Restart {
-            return finish(self.restart_files_then(|rest| {
-                act_on(
-                    &self.manager,
-                    rest,
-                    &self.file.only,
-                    self.file.env.as_deref(),
-                    action,
-                )
-            }));
-        }
-        finish(act_on(
-            &self.manager,
+    /// Carries out `action` on every selected process, with PM2's messages.
+    pub fn act(&self, action: Action) -> Result<()> {
+        lifecycle::act::act_on(
+            &self.manager.host,
+            self.manager.scope(),
             &self.targets,
             &self.file.only,
             self.file.env.as_deref(),
             action,
-        ))
-    }
-
-    /// `restart FILE`: each file target as `startOrRestart` (its apps applied, those that
-    /// ran restarted); then `rest` on the other targets, if any.
-    pub fn restart_files_then(&self, rest: impl FnOnce(&[String]) -> Result<()>) -> Result<()> {
-        let (files, others): (Vec<String>, Vec<String>) = self
-            .targets
-            .iter()
-            .cloned()
-            .partition(|t| targets::is_file(t));
-        for file in &files {
-            start::start_or_file(
-                &self.manager,
-                file,
-                &self.file.only,
-                self.file.env.as_deref(),
-                start::Then::Restart,
-            )?;
-        }
-        if others.is_empty() {
-            return Ok(());
-        }
-        rest(&others)
+        )
     }
 }
 
@@ -197,28 +164,34 @@ pub fn load_file(path: &std::path::Path) -> Result<crate::ecosystem::Ecosystem, 
     Ok(eco)
 }
 
-/// Shows a file's warnings (unknown keys of PM2's formats) on stderr.
-pub fn print_warnings(warnings: &[crate::ecosystem::Warning]) {
-    for w in warnings {
-        eprintln!("{w}");
+pub use crate::lifecycle::targets::print_warnings;
+
+pub use crate::lifecycle::outcome::{ActionFailed, UsageError};
+
+/// An error shown after the verb's own prefix (`pm2ctl save: …`, `[PM2][ERROR] …`): exit
+/// code 1 whatever its cause, which is not looked into for another code.
+#[derive(Debug, thiserror::Error)]
+#[error("{prefix}{cause:#}")]
+pub struct Prefixed {
+    pub prefix: &'static str,
+    pub cause: anyhow::Error,
+}
+
+impl Prefixed {
+    /// `cause`, shown after `prefix`.
+    pub fn error(prefix: &'static str, cause: anyhow::Error) -> anyhow::Error {
+        Prefixed { prefix, cause }.into()
     }
 }
 
-/// A command line that makes no sense (exit code 2, as for clap's own usage errors).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// Some instances did not reach the state asked for; each was already reported.
-#[derive(Debug, thiserror::Error)]
-#[error("[PM2][ERROR] {0}")]
-pub struct ActionFailed(pub String);
-
-/// Prints an error the way the user should see it and picks PM2's exit code:
-/// 2 for an invalid file or command line, 1 for everything else (unknown targets included).
-pub fn finish(result: Result<()>) -> ExitCode {
-    let Err(err) = result else {
-        return ExitCode::SUCCESS;
+/// The one place a verb's outcome becomes what the user sees and PM2's exit code: the
+/// verb's own code when it ran to the end (it printed its report), else the error printed
+/// and 2 for an invalid file or command line, 1 for everything else (unknown targets
+/// included, with their own code).
+pub fn finish(result: Result<ExitCode>) -> ExitCode {
+    let err = match result {
+        Ok(code) => return code,
+        Err(err) => err,
     };
     if let Some(e) = err.downcast_ref::<TargetError>() {
         eprintln!("{e}");
@@ -228,50 +201,4 @@ pub fn finish(result: Result<()>) -> ExitCode {
     let usage = err.downcast_ref::<UsageError>().is_some()
         || err.downcast_ref::<crate::ecosystem::LoadError>().is_some();
     ExitCode::from(if usage { 2 } else { 1 })
-}
-
-/// Resolves `targets` against every instance, then runs `action` on the selection:
-/// nothing is touched unless every target matched.
-pub fn act_on_targets(manager: &ManagerArgs, targets: &[String], action: Action) -> Result<()> {
-    act_on(manager, targets, &[], None, action)
-}
-
-/// `act_on_targets`, where file targets (`only` of their apps, named as with `env`) and
-/// script targets stand for their apps (see `targets`).
-pub fn act_on(
-    manager: &ManagerArgs,
-    targets: &[String],
-    only: &[String],
-    env: Option<&str>,
-    action: Action,
-) -> Result<()> {
-    let client = manager.connect()?;
-    // Held until the verb is done: another pm2ctl waits instead of acting on stale ids.
-    let mut store = state::lock_current(&manager.host, manager.scope())?;
-    let targets = targets::expand(targets, only, env, store.state())?;
-    let procs = lifecycle::processes::list(&client, store.state())
-        .context("cannot list pm2ctl's processes")?;
-    let selected: Vec<&Proc> = target::select(&targets, &procs)?;
-    lifecycle::actions::announce(action, &selected);
-    let known: Vec<String> = store.state().apps.keys().cloned().collect();
-    let report = lifecycle::actions::run(&client, &mut store, action, &selected)?;
-    report.print();
-    if action == Action::Delete {
-        // Apps the store forgot: every one of their instances was deleted.
-        let deleted: Vec<String> = known
-            .into_iter()
-            .filter(|name| store.state().app(name).is_none())
-            .collect();
-        let units: Vec<String> = selected
-            .iter()
-            .flat_map(|p| p.socket.iter().chain([&p.service, &p.slice]))
-            .cloned()
-            .collect();
-        delete::unsave(&client, &deleted, &units)?;
-    }
-    if report.all_ok() {
-        Ok(())
-    } else {
-        Err(ActionFailed(format!("{} failed for some processes", action.pm2_name())).into())
-    }
 }

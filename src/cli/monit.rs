@@ -19,7 +19,6 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Sparkline, Table, TableState, Wrap};
 use ratatui::Frame;
 use std::collections::{BTreeMap, VecDeque};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// How often the figures are refreshed (PM2's monit refreshes about every second).
@@ -36,8 +35,8 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(monit(&args))
+pub fn run(args: Args) -> Result<()> {
+    monit(&args)
 }
 
 /// What the dashboard shows; updated once per refresh, drawn by `draw`.
@@ -129,7 +128,7 @@ fn monit(args: &Args) -> Result<()> {
         if app != logs_for {
             dashboard.log_lines = app
                 .as_deref()
-                .map(|a| super::logs::tail(client.host(), a, scope, args.lines))
+                .map(|a| crate::logs::view::tail(client.host(), a, scope, args.lines))
                 .unwrap_or_default();
             logs_for = app;
         }
@@ -162,7 +161,7 @@ fn monit(args: &Args) -> Result<()> {
             Err(e) => dashboard.error = Some(format!("{e:#}")),
         }
         if let Some(app) = &logs_for {
-            dashboard.log_lines = super::logs::tail(client.host(), app, scope, args.lines);
+            dashboard.log_lines = crate::logs::view::tail(client.host(), app, scope, args.lines);
         }
     }
     Ok(())

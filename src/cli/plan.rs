@@ -8,7 +8,6 @@ use crate::plan::{self, HostFacts};
 use crate::unit;
 use anyhow::Result;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -30,8 +29,8 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(plan(&args))
+pub fn run(args: Args) -> Result<()> {
+    plan(&args)
 }
 
 fn plan(args: &Args) -> Result<()> {

@@ -3,15 +3,14 @@
 //! and the `pm2` name: pm2ctl called as `pm2` answers as PM2 does.
 
 use super::list::snapshot;
-use super::ManagerArgs;
+use super::{ManagerArgs, Prefixed};
 use crate::boot::saved::{self, SavedFile};
 use crate::inspect::jlist;
 use crate::inspect::js::Js;
-use crate::lifecycle::{self, Action, Proc};
+use crate::lifecycle;
 use crate::state;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -137,88 +136,36 @@ pub struct Args {
 /// `kill`: every app stopped and removed, as PM2's `kill` deletes every process before it
 /// stops its daemon. The saved state is kept (PM2's dump is too): `resurrect` and the next
 /// boot bring the saved apps back.
-pub fn kill(args: &Args) -> ExitCode {
-    super::finish(kill_all(&args.manager))
-}
-
-fn kill_all(manager: &ManagerArgs) -> Result<()> {
-    let client = manager.connect()?;
-    let mut store = state::lock_current(&manager.host, manager.scope())?;
-    let procs = lifecycle::processes::list(&client, store.state())
-        .context("cannot list pm2ctl's processes")?;
-    let all: Vec<&Proc> = procs.iter().collect();
-    let mut failed = false;
-    if !all.is_empty() {
-        lifecycle::actions::announce(Action::Delete, &all);
-        let report = lifecycle::actions::run(&client, &mut store, Action::Delete, &all)?;
-        report.print();
-        failed = !report.all_ok();
-    }
-    println!("[PM2] [v] All Applications Stopped");
-    println!("[PM2] [v] PM2 Daemon Stopped");
-    if failed {
-        anyhow::bail!("[PM2][ERROR] some processes could not be stopped");
-    }
-    Ok(())
+pub fn kill(args: &Args) -> Result<()> {
+    lifecycle::act::kill_all(&args.manager.host, args.manager.scope())
 }
 
 /// `reloadLogs`: PM2 reopens its log files (after logrotate moved them without
 /// copytruncate). An app's files are opened once, before it starts; so the apps that write
 /// files are reloaded, one instance at a time, each ready before the next, and open them
 /// anew. Apps logging to the journal only are not touched.
-pub fn reload_logs(args: &Args) -> ExitCode {
+pub fn reload_logs(args: &Args) -> Result<()> {
     println!("[PM2] Reloading all logs...");
-    super::finish(reopen_logs(&args.manager).map(|()| println!("[PM2] All logs reloaded")))
-}
-
-fn reopen_logs(manager: &ManagerArgs) -> Result<()> {
-    let client = manager.connect()?;
-    let mut store = state::lock_current(&manager.host, manager.scope())?;
-    let writers: BTreeSet<String> = store
-        .state()
-        .apps
-        .values()
-        .filter(|app| {
-            app.plan.instances.iter().any(|i| {
-                let (_, out, err) = crate::inspect::collect::command_of(&i.service);
-                out.is_some() || err.is_some()
-            })
-        })
-        .map(|app| app.name.clone())
-        .collect();
-    let procs = lifecycle::processes::list(&client, store.state())
-        .context("cannot list pm2ctl's processes")?;
-    let selected: Vec<&Proc> = procs
-        .iter()
-        .filter(|p| p.loaded && writers.contains(&p.name))
-        .collect();
-    if selected.is_empty() || super::reload::reload_selected(&client, &mut store, &selected, 1)? {
-        Ok(())
-    } else {
-        anyhow::bail!("[PM2][ERROR] some apps did not reopen their log files")
-    }
+    lifecycle::act::reopen_logs(&args.manager.host, args.manager.scope())?;
+    println!("[PM2] All logs reloaded");
+    Ok(())
 }
 
 /// `ping`: PM2 answers once its daemon is up; here, once systemd answers.
-pub fn ping(args: &Args) -> ExitCode {
-    match args.manager.connect() {
-        Ok(_) => {
-            println!("{{ msg: 'pong' }}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("[PM2][ERROR] {e:#}");
-            ExitCode::from(1)
-        }
-    }
+pub fn ping(args: &Args) -> Result<()> {
+    args.manager
+        .connect()
+        .map_err(|e| Prefixed::error("[PM2][ERROR] ", e))?;
+    println!("{{ msg: 'pong' }}");
+    Ok(())
 }
 
 /// `update` (`updatePM2`): PM2 saves, kills and respawns its daemon, then resurrects.
 /// There is no daemon here: the apps keep running under systemd, untouched.
-pub fn update() -> ExitCode {
+pub fn update() -> Result<()> {
     println!("[PM2] No daemon to update: the apps keep running under systemd, untouched");
     println!(">>>>>>>>>> PM2 updated");
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// `link`, `unlink` (PM2 Plus): accepted and ignored, so `pm2 link delete` in a script
@@ -230,9 +177,9 @@ pub struct PlusArgs {
     pub ignored: Vec<String>,
 }
 
-pub fn plus(verb: &str) -> ExitCode {
+pub fn plus(verb: &str) -> Result<()> {
     println!("[PM2 I/O] No PM2 Plus agent to {verb}: nothing done");
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// `pid [name]`: the main pid of each process of the app (of every app without a name),
@@ -244,8 +191,8 @@ pub struct PidArgs {
     pub manager: ManagerArgs,
 }
 
-pub fn pid(args: &PidArgs) -> ExitCode {
-    super::finish(snapshot(&args.manager).map(|snapshot| {
+pub fn pid(args: &PidArgs) -> Result<()> {
+    snapshot(&args.manager).map(|snapshot| {
         let pids: Vec<String> = snapshot
             .instances
             .iter()
@@ -253,7 +200,7 @@ pub fn pid(args: &PidArgs) -> ExitCode {
             .map(|i| i.pid.unwrap_or(0).to_string())
             .collect();
         println!("{}", pids.join("\n"));
-    }))
+    })
 }
 
 /// `id <name>`: the pm_ids of the app, as Node prints an array (`[ 0, 1 ]`, `[]`).
@@ -264,8 +211,8 @@ pub struct IdArgs {
     pub manager: ManagerArgs,
 }
 
-pub fn id(args: &IdArgs) -> ExitCode {
-    super::finish(snapshot(&args.manager).map(|snapshot| {
+pub fn id(args: &IdArgs) -> Result<()> {
+    snapshot(&args.manager).map(|snapshot| {
         let ids: Vec<u32> = snapshot
             .instances
             .iter()
@@ -273,7 +220,7 @@ pub fn id(args: &IdArgs) -> ExitCode {
             .map(|i| i.pm_id)
             .collect();
         println!("{}", node_array(&ids));
-    }))
+    })
 }
 
 /// Node's `console.log` of an array of numbers.
@@ -294,21 +241,17 @@ pub struct EnvArgs {
     pub manager: ManagerArgs,
 }
 
-pub fn env(args: &EnvArgs) -> ExitCode {
-    let snapshot = match snapshot(&args.manager) {
-        Ok(s) => s,
-        Err(e) => return super::finish(Err(e)),
-    };
+pub fn env(args: &EnvArgs) -> Result<()> {
+    let snapshot = snapshot(&args.manager)?;
     let Some(instance) = snapshot.instances.iter().find(|i| i.pm_id == args.id) else {
-        eprintln!("[PM2][ERROR] Modules with id {} not found", args.id);
-        return ExitCode::from(1);
+        anyhow::bail!("[PM2][ERROR] Modules with id {} not found", args.id);
     };
     if let Some(Js::Object(fields)) = jlist::entry(instance).get("pm2_env") {
         for (key, value) in fields {
             println!("{key}: {}", js_string(value));
         }
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// JavaScript's `String(value)`.
@@ -333,7 +276,7 @@ pub fn js_string(value: &Js) -> String {
 
 /// `cleardump`: the saved state holds no app any more (PM2 writes `[]` to its dump); the
 /// apps running now are not touched.
-pub fn cleardump(args: &Args) -> ExitCode {
+pub fn cleardump(args: &Args) -> Result<()> {
     let cleared = || -> Result<SavedFile> {
         let scope = args.manager.scope();
         // Under the store's lock, as `save` writes it.
@@ -342,16 +285,9 @@ pub fn cleardump(args: &Args) -> ExitCode {
         file.write(&saved::empty_toml())?;
         Ok(file)
     };
-    match cleared() {
-        Ok(file) => {
-            println!("[PM2] Dump file {file} cleared");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("[PM2][ERROR] {e:#}");
-            ExitCode::from(1)
-        }
-    }
+    let file = cleared().map_err(|e| Prefixed::error("[PM2][ERROR] ", e))?;
+    println!("[PM2] Dump file {file} cleared");
+    Ok(())
 }
 
 /// `ecosystem [simple]` (`init`): writes an `ecosystem.config.js` to start from.
@@ -395,7 +331,7 @@ const ECOSYSTEM_FULL: &str = "module.exports = {
 };
 ";
 
-pub fn ecosystem(args: &EcosystemArgs) -> ExitCode {
+pub fn ecosystem(args: &EcosystemArgs) -> Result<()> {
     let text = match args.mode.as_deref() {
         Some("simple") => ECOSYSTEM_SIMPLE,
         _ => ECOSYSTEM_FULL,
@@ -411,19 +347,13 @@ pub fn ecosystem(args: &EcosystemArgs) -> ExitCode {
     match written {
         Ok(()) => {
             println!("File {} generated", path.display());
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            eprintln!(
-                "[PM2][ERROR] File {} already exists: not overwritten (remove it first)",
-                path.display()
-            );
-            ExitCode::from(1)
-        }
-        Err(e) => {
-            eprintln!("[PM2][ERROR] cannot write {}: {e}", path.display());
-            ExitCode::from(1)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => anyhow::bail!(
+            "[PM2][ERROR] File {} already exists: not overwritten (remove it first)",
+            path.display()
+        ),
+        Err(e) => anyhow::bail!("[PM2][ERROR] cannot write {}: {e}", path.display()),
     }
 }
 

@@ -2,8 +2,9 @@
 //! with the saved file; apps already running as saved are left alone. With `-H`, the other
 //! host's saved state, on that host.
 
-use super::ManagerArgs;
+use super::{ManagerArgs, Prefixed};
 use crate::boot::saved::SavedFile;
+use anyhow::{bail, Result};
 use std::process::ExitCode;
 
 /// The arguments of `resurrect`.
@@ -13,23 +14,16 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: &Args) -> ExitCode {
+pub fn run(args: &Args) -> Result<ExitCode> {
     let saved = SavedFile::of(&args.manager.host, args.manager.scope()).and_then(|file| {
         let text = file.read()?;
         Ok((file, text))
     });
-    let (file, text) = match saved {
-        Ok((file, Some(text))) => (file, text),
-        Ok((file, None)) => {
-            eprintln!(
-                "pm2ctl resurrect: nothing saved ({file} does not exist; `pm2ctl save` writes it)"
-            );
-            return ExitCode::from(1);
-        }
-        Err(e) => {
-            eprintln!("pm2ctl resurrect: {e:#}");
-            return ExitCode::from(1);
-        }
+    let (file, text) = match saved.map_err(|e| Prefixed::error("pm2ctl resurrect: ", e))? {
+        (file, Some(text)) => (file, text),
+        (file, None) => bail!(
+            "pm2ctl resurrect: nothing saved ({file} does not exist; `pm2ctl save` writes it)"
+        ),
     };
     println!("[PM2] Resurrecting from {file}");
     let args = super::apply::Args {
@@ -59,7 +53,7 @@ pub fn run(args: &Args) -> ExitCode {
                 }
             }
             eprintln!("{file}: not applied, nothing was changed");
-            ExitCode::from(2)
+            Ok(ExitCode::from(2))
         }
     }
 }

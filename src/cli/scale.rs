@@ -4,7 +4,6 @@ use super::{ManagerArgs, UsageError};
 use crate::lifecycle::scale::{self, ScaleTo};
 use crate::state;
 use anyhow::Result;
-use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -17,11 +16,7 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(scale_app(&args))
-}
-
-fn scale_app(args: &Args) -> Result<()> {
+pub fn run(args: &Args) -> Result<()> {
     let Some(to) = ScaleTo::parse(&args.count) else {
         return Err(UsageError(format!(
             "[PM2][ERROR] scale {} {}: expected a number, +N or -N",

@@ -2,8 +2,8 @@
 //! The signal goes to each instance's main process, as PM2's `process.kill(pid, sig)`.
 
 use super::{ManagerArgs, UsageError};
-use crate::lifecycle::{actions::parse_signal, Action};
-use std::process::ExitCode;
+use crate::lifecycle::{self, actions::parse_signal, Action};
+use anyhow::Result;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -16,17 +16,18 @@ pub struct Args {
     pub manager: ManagerArgs,
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: &Args) -> Result<()> {
     let Some(signal) = parse_signal(&args.signal) else {
-        return super::finish(Err(UsageError(format!(
+        return Err(UsageError(format!(
             "[PM2][ERROR] unknown signal {:?} (expected a name such as SIGUSR2, or a number)",
             args.signal
         ))
-        .into()));
+        .into());
     };
-    super::finish(super::act_on_targets(
-        &args.manager,
+    lifecycle::act::act_on_targets(
+        &args.manager.host,
+        args.manager.scope(),
         &args.targets,
         Action::Signal(signal),
-    ))
+    )
 }

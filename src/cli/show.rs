@@ -12,7 +12,6 @@ use crate::systemd::UnitState;
 use anyhow::Result;
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use std::fmt::Write;
-use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -31,8 +30,8 @@ pub struct Args {
 #[error("[PM2][WARN] {0} doesn't exist")]
 pub struct NoSuchApp(pub String);
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(show(&args))
+pub fn run(args: Args) -> Result<()> {
+    show(&args)
 }
 
 fn show(args: &Args) -> Result<()> {
@@ -418,7 +417,7 @@ fn log_section(host: &Host, name: &str, scope: Scope, lines: u32) -> String {
         return String::new();
     }
     let mut out = format!("\nLast {lines} log lines\n");
-    let tail = super::logs::tail(host, name, scope, lines);
+    let tail = crate::logs::view::tail(host, name, scope, lines);
     if tail.is_empty() {
         out.push_str("  (none in the journal)\n");
     }

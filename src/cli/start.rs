@@ -1,22 +1,15 @@
-//! `pm2ctl start`: PM2's `start`, for an ecosystem file, a script, or apps already known.
-//!
-//! * `start ecosystem.toml` applies the file without pruning (the apply engine does it);
-//! * `start api` / `start 3` / `start web` (a known name, id or namespace) restarts what it
-//!   selects, starting stopped instances, as PM2 does;
-//! * `start app.js --name api -i max -- --flag` builds one app from PM2's common start
-//!   flags, records it and applies it through the same engine.
+//! `pm2ctl start`: PM2's `start`, for an ecosystem file, a script, or apps already known
+//! (see `lifecycle::start`), and the `startOr…` verbs (see `lifecycle::start_or`). Here:
+//! PM2's start flags, and the app `start SCRIPT [flags] -- args` describes.
 
-use super::{ActionFailed, ManagerArgs, UsageError};
-use crate::apply::{self, DesiredApp, Failure};
+use super::{ManagerArgs, UsageError};
 use crate::ecosystem::units::{parse_duration, parse_size, split_args};
-use crate::ecosystem::{App, Ecosystem, Instances, Interpreter, LogTarget, Watch};
-use crate::lifecycle::{self, engine, Action, Proc};
-use crate::state::{self, Desired, Source, Store};
-use crate::systemd::Client;
-use crate::target::Target;
-use anyhow::{Context, Result};
+use crate::ecosystem::{App, Instances, Interpreter, LogTarget, Watch};
+use crate::lifecycle;
+use crate::lifecycle::start_or::{start_or_file, Then};
+use crate::plan::Scope;
+use anyhow::Result;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct Args {
@@ -148,93 +141,36 @@ pub struct Args {
     pub args: Vec<String>,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    super::finish(start(&args))
-}
-
-fn start(args: &Args) -> Result<()> {
-    let client = args.manager.connect()?;
-    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
-    // PM2 starts its targets one after the other and stops at the first that fails.
-    for target in &args.targets {
-        start_one(&client, &mut store, target, args)?;
-    }
+/// `start TARGETS`: each target as `lifecycle::start` says, then PM2's `Done.`.
+pub fn run(args: Args) -> Result<()> {
+    let scope = args.manager.scope();
+    let script_app = |script: &str, cwd: &Path| script_app(script, &args, cwd, scope);
+    let request = lifecycle::start::Request {
+        only: &args.only,
+        env: args.env.as_deref(),
+        watch: args.watch.is_some(),
+        name: args.name.as_deref(),
+        force: args.force,
+        script_app: &script_app,
+    };
+    lifecycle::start::start(&args.manager.host, scope, &args.targets, &request)?;
     println!("[PM2] Done.");
     Ok(())
 }
 
-fn start_one(client: &Client, store: &mut Store, target: &str, args: &Args) -> Result<()> {
-    // PM2 looks for a known name, namespace or id first: `start api` starts it again.
-    let procs = lifecycle::processes::list(client, store.state())
-        .context("cannot list pm2ctl's processes")?;
-    let known = Target::parse(target)
-        .ok()
-        .and_then(|t| t.select(&procs).ok())
-        .or_else(|| stopped_same_script(target, args, store, &procs));
-    if let Some(selected) = known {
-        if args.watch.is_some() {
-            // PM2's `start NAME --watch`: watching on, then the restart.
-            return super::watch::restart_watching(
-                client,
-                store,
-                &selected,
-                super::watch::WatchChange::On,
-            );
-        }
-        return restart_known(client, store, &selected);
+/// The app `start SCRIPT` runs: its flags (`app_from_args`), `-l`'s default file, and the
+/// caller's environment with PM2's daemon defaults taken from it.
+fn script_app(script: &str, args: &Args, cwd: &Path, scope: Scope) -> Result<App> {
+    let mut app =
+        app_from_args(script, args, cwd).map_err(|e| UsageError(format!("[PM2][ERROR] {e}")))?;
+    if args.log.as_deref() == Some("") {
+        app.log_file = LogTarget::File(lifecycle::start::default_log_file(scope, &app.name)?);
     }
-
-    if super::targets::is_file(target) {
-        let (eco, source) = super::targets::load(target, &args.only, args.env.as_deref())?;
-        return start_or(client, store, &eco, &source, Then::Restart);
-    }
-    let failures = start_script(client, store, target, args)?;
-    report_failures(&failures)
-}
-
-/// PM2's `start SCRIPT` of a script it runs under the same name, stopped: the processes
-/// of that app, to start again (a running one is refused by `start_script`).
-fn stopped_same_script<'a>(
-    target: &str,
-    args: &Args,
-    store: &Store,
-    procs: &'a [Proc],
-) -> Option<Vec<&'a Proc>> {
-    if super::targets::is_file(target) {
-        return None;
-    }
-    let name = args.name.clone().unwrap_or_else(|| default_name(target));
-    if !super::targets::script_apps(target, store.state()).contains(&name) {
-        return None;
-    }
-    let selected: Vec<&Proc> = procs.iter().filter(|p| p.name == name).collect();
-    let stopped = !selected.is_empty() && selected.iter().all(|p| !p.loaded);
-    stopped.then_some(selected)
-}
-
-/// Prints the units that did not start, as `start` reports them.
-fn report_failures(failures: &[Failure]) -> Result<()> {
-    if failures.is_empty() {
-        return Ok(());
-    }
-    for f in failures {
-        eprintln!("[PM2][ERROR] {} ({}): {}", f.app, f.unit, f.reason);
-        for line in f.report.lines() {
-            eprintln!("  {line}");
-        }
-    }
-    Err(ActionFailed("some apps did not start".into()).into())
-}
-
-fn restart_known(client: &Client, store: &mut Store, selected: &[&Proc]) -> Result<()> {
-    lifecycle::actions::announce(Action::Restart, selected);
-    let report = lifecycle::actions::run(client, store, Action::Restart, selected)?;
-    report.print();
-    if report.all_ok() {
-        Ok(())
-    } else {
-        Err(ActionFailed("restartProcessId failed for some processes".into()).into())
-    }
+    // PM2 gives an app started from the command line the caller's environment
+    // (`NODE_ENV=production pm2 start app.js`); a file's apps get only what the file says.
+    app.env = lifecycle::start::caller_env(std::env::vars_os());
+    pm2_daemon_defaults(&mut app, args);
+    Ok(app)
 }
 
 /// The arguments of `startOrRestart`, `startOrReload` and `startOrGracefulReload`.
@@ -253,258 +189,17 @@ pub struct StartOrArgs {
 
 /// `startOrRestart FILE` (`then` Restart), `startOrReload`/`startOrGracefulReload FILE`
 /// (`then` Reload).
-pub fn run_start_or(args: &StartOrArgs, then: Then) -> ExitCode {
-    super::finish(
-        start_or_file(
-            &args.manager,
-            &args.file,
-            &args.options.only,
-            args.options.env.as_deref(),
-            then,
-        )
-        .map(|()| println!("[PM2] Done.")),
-    )
-}
-
-/// `start_or` of a file target (or `-`), under the store's lock.
-pub fn start_or_file(
-    manager: &ManagerArgs,
-    file: &str,
-    only: &[String],
-    env: Option<&str>,
-    then: Then,
-) -> Result<()> {
-    // The file first: a broken one changes nothing.
-    let (eco, source) = super::targets::load(file, only, env)?;
-    let client = manager.connect()?;
-    let mut store = state::lock_current(&manager.host, manager.scope())?;
-    start_or(&client, &mut store, &eco, &source, then)
-}
-
-/// What `start FILE` and the `startOr…` verbs do to the file's apps that already ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Then {
-    /// `start FILE`, `startOrRestart`, `restart FILE`: restarted.
-    Restart,
-    /// `startOrReload`, `startOrGracefulReload`, `reload FILE`: reloaded, one instance at
-    /// a time, each ready before the next.
-    Reload,
-}
-
-/// PM2's `start FILE` / `startOrRestart` / `startOrReload`: the file's apps go through the
-/// apply engine without pruning (missing ones are created, stopped ones started, changed
-/// ones replaced), then those that were running unchanged are restarted or reloaded.
-pub fn start_or(
-    client: &Client,
-    store: &mut Store,
-    eco: &Ecosystem,
-    source: &Source,
-    then: Then,
-) -> Result<()> {
-    let before = lifecycle::processes::list(client, store.state())
-        .context("cannot list pm2ctl's processes")?;
-    // The file's names as they run (`append_env_to_name` adds `-<env>`).
-    let host = engine::host_facts(client)?;
-    let planned = engine::plan(client, eco, source.env.as_deref(), &host)?;
-    let running_before: Vec<(String, String)> = planned
-        .apps
-        .iter()
-        .filter(|a| before.iter().any(|p| p.name == a.name && p.loaded))
-        .filter_map(|a| {
-            let record = store.state().app(&a.name)?;
-            Some((a.name.clone(), record.fingerprint.clone()))
-        })
-        .collect();
-    let failures = start_planned(client, store, eco, planned, source)?;
-    // Apps the engine replaced (their definition changed) already run new processes.
-    let unchanged: Vec<String> = running_before
-        .into_iter()
-        .filter(|(name, fingerprint)| {
-            store
-                .state()
-                .app(name)
-                .is_some_and(|r| &r.fingerprint == fingerprint)
-        })
-        .map(|(name, _)| name)
-        .collect();
-    for app in &eco.apps {
-        let started = !unchanged.contains(&app.name)
-            && !failures.iter().any(|f| f.app == app.name)
-            && store.state().app(&app.name).is_some();
-        if started {
-            let n = store
-                .state()
-                .app(&app.name)
-                .map_or(0, |r| r.instances.len());
-            println!("[PM2] App [{}] launched ({n} instances)", app.name);
-        }
-    }
-    let procs = lifecycle::processes::list(client, store.state())
-        .context("cannot list pm2ctl's processes")?;
-    let selected: Vec<&Proc> = procs
-        .iter()
-        .filter(|p| p.loaded && unchanged.contains(&p.name))
-        .collect();
-    let ok = selected.is_empty()
-        || match then {
-            Then::Restart => {
-                lifecycle::actions::announce(Action::Restart, &selected);
-                let report = lifecycle::actions::run(client, store, Action::Restart, &selected)?;
-                report.print();
-                report.all_ok()
-            }
-            Then::Reload => super::reload::reload_selected(client, store, &selected, 1)?,
-        };
-    report_failures(&failures)?;
-    if ok {
-        Ok(())
-    } else {
-        Err(ActionFailed("some processes did not restart".into()).into())
-    }
-}
-
-/// `start SCRIPT`: one app from the flags, recorded with its definition (for `scale`).
-fn start_script(
-    client: &Client,
-    store: &mut Store,
-    script: &str,
-    args: &Args,
-) -> Result<Vec<Failure>> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let mut app =
-        app_from_args(script, args, &cwd).map_err(|e| UsageError(format!("[PM2][ERROR] {e}")))?;
-    if args.log.as_deref() == Some("") {
-        app.log_file = LogTarget::File(default_log_file(args.manager.scope(), &app.name)?);
-    }
-    // PM2 gives an app started from the command line the caller's environment
-    // (`NODE_ENV=production pm2 start app.js`); a file's apps get only what the file says.
-    app.env = caller_env(std::env::vars_os());
-    pm2_daemon_defaults(&mut app, args);
-    if store.state().app(&app.name).is_some() {
-        if !args.force {
-            anyhow::bail!(
-                "[PM2][ERROR] Script already launched as {}, add -f option to force re-execution",
-                app.name
-            );
-        }
-        // PM2 starts one more process under the same name: here, one more instance of the
-        // app (names are unique; `list` shows both processes with that name, as PM2's).
-        println!(
-            "[PM2] Starting {} as {} (one more process)",
-            app.script, app.name
-        );
-        let scaled =
-            lifecycle::scale::scale(client, store, &app.name, lifecycle::scale::ScaleTo::More(1))?;
-        for f in &scaled.failures {
-            eprintln!("[PM2][ERROR] {f}");
-        }
-        if !scaled.failures.is_empty() {
-            return Err(ActionFailed("the new process did not start".into()).into());
-        }
-        return Ok(Vec::new());
-    }
-    let eco = Ecosystem {
-        source: PathBuf::from(&app.script),
-        base_dir: cwd,
-        apps: vec![app.clone()],
-        deploy: Default::default(),
-    };
-    println!("[PM2] Starting {} as {}", app.script, app.name);
-    let source = Source {
-        file: None,
-        env: args.env.clone(),
-    };
-    let failures = start_apps(client, store, &eco, &source)?;
-    if let Some(record) = store.state_mut().app_mut(&app.name) {
-        record.definition = Some(app);
-    }
-    store.save()?;
-    Ok(failures)
-}
-
-/// Plans `eco` and hands its apps to the apply engine, wanted running (a new app with
-/// `autostart = false` is only recorded).
-fn start_apps(
-    client: &Client,
-    store: &mut Store,
-    eco: &Ecosystem,
-    source: &Source,
-) -> Result<Vec<Failure>> {
-    let host = engine::host_facts(client)?;
-    let plan = engine::plan(client, eco, source.env.as_deref(), &host)?;
-    start_planned(client, store, eco, plan, source)
-}
-
-/// `start_apps` of an ecosystem already planned.
-fn start_planned(
-    client: &Client,
-    store: &mut Store,
-    eco: &Ecosystem,
-    plan: crate::plan::Plan,
-    source: &Source,
-) -> Result<Vec<Failure>> {
-    if client.host().is_local() {
-        crate::preflight::verdict(&plan)
-            .map_err(|e| UsageError(format!("{e}\n[PM2][ERROR] nothing was started or changed")))?;
-    }
-    for warning in &plan.warnings {
-        eprintln!("[PM2][WARN] {warning}");
-    }
-    let desired: Vec<DesiredApp> = plan
-        .apps
-        .into_iter()
-        .map(|app_plan| {
-            let known = store.state().app(&app_plan.name).is_some();
-            let autostart = eco
-                .apps
-                .iter()
-                .find(|a| a.name == app_plan.name)
-                .is_none_or(|a| a.autostart);
-            let (plan, fingerprint) = apply::fingerprinted(app_plan);
-            DesiredApp {
-                plan,
-                fingerprint,
-                desired: if known || autostart {
-                    Desired::Running
-                } else {
-                    Desired::Stopped
-                },
-            }
-        })
-        .collect();
-    engine::converge(client, store, &desired, source)
-}
-
-/// Where `-l` without a path writes, as PM2's `~/.pm2/logs/<name>.log`: `/var/log/pm2ctl`
-/// for the system manager, the state directory's `logs` for a user's.
-pub fn default_log_file(scope: crate::plan::Scope, name: &str) -> Result<PathBuf> {
-    let dir = match scope {
-        crate::plan::Scope::System => PathBuf::from("/var/log/pm2ctl"),
-        crate::plan::Scope::User => state::default_dir(scope)
-            .context("-l without a path: give it a path")?
-            .join("logs"),
-    };
-    // PM2's file names: the name with anything but letters, digits, `.` and `-` as `-`.
-    let file: String = name
-        .chars()
-        .map(
-            |c| match c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                true => c,
-                false => '-',
-            },
-        )
-        .collect();
-    Ok(dir.join(format!("{file}.log")))
-}
-
-/// The caller's environment as an app started from the command line gets it (PM2's rule),
-/// less what `ecosystem::pm2_dump::inheritable` leaves out.
-pub fn caller_env(
-    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
-) -> std::collections::BTreeMap<String, String> {
-    vars.filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, v)| crate::ecosystem::pm2_dump::inheritable(k, v))
-        .collect()
+pub fn run_start_or(args: &StartOrArgs, then: Then) -> Result<()> {
+    start_or_file(
+        &args.manager.host,
+        args.manager.scope(),
+        &args.file,
+        &args.options.only,
+        args.options.env.as_deref(),
+        then,
+    )?;
+    println!("[PM2] Done.");
+    Ok(())
 }
 
 /// PM2's daemon takes the defaults of `kill_timeout` and `listen_timeout` from
@@ -531,35 +226,6 @@ fn pm2_daemon_defaults(app: &mut App, args: &Args) {
     }
 }
 
-/// How `start` reads its target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StartTarget {
-    File(PathBuf),
-    Script(String),
-}
-
-/// PM2's rule (a known config extension anywhere in the name) plus pm2ctl's `.toml`.
-pub fn is_ecosystem_file(target: &str) -> bool {
-    const KNOWN: [&str; 7] = [
-        ".toml",
-        ".json",
-        ".yml",
-        ".yaml",
-        ".config.js",
-        ".config.cjs",
-        ".config.mjs",
-    ];
-    KNOWN.iter().any(|ext| target.contains(ext))
-}
-
-pub fn classify(target: &str) -> StartTarget {
-    if is_ecosystem_file(target) {
-        StartTarget::File(PathBuf::from(target))
-    } else {
-        StartTarget::Script(target.to_string())
-    }
-}
-
 /// `-i`: a count, `max`/`0` (one per CPU), `-N` (CPUs minus N).
 pub fn parse_instances(text: &str) -> Result<Instances, String> {
     let t = text.trim();
@@ -574,20 +240,6 @@ pub fn parse_instances(text: &str) -> Result<Instances, String> {
         0 => Ok(Instances::Max),
         n if n < 0 => Ok(Instances::MaxMinus(count(-n)?)),
         n => Ok(Instances::Count(count(n)?)),
-    }
-}
-
-/// The name PM2 gives a script started without `--name`: its file name without extension.
-pub fn default_name(script: &str) -> String {
-    let path = Path::new(script);
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if stem.is_empty() {
-        script.to_string()
-    } else {
-        stem
     }
 }
 
@@ -629,7 +281,7 @@ pub fn app_from_args(script: &str, args: &Args, cwd: &Path) -> Result<App, Strin
     // PM2 names a command line after the whole line.
     let name = args.name.clone().unwrap_or_else(|| match shell_line {
         true => script.to_string(),
-        false => default_name(script),
+        false => lifecycle::start::default_name(script),
     });
     let mut app = App::with_defaults(&name, &script_text);
     app.cwd = Some(working_dir);
@@ -821,10 +473,8 @@ mod tests {
     #[test]
     fn no_target_means_pm2s_default_file() {
         let args = parse(&[]);
-        assert_eq!(
-            classify(&args.targets[0]),
-            StartTarget::File("ecosystem.config.js".into())
-        );
+        assert_eq!(args.targets, ["ecosystem.config.js"]);
+        assert!(lifecycle::targets::is_file(&args.targets[0]));
     }
 
     #[test]
@@ -877,38 +527,6 @@ mod tests {
     }
 
     #[test]
-    fn files_and_scripts_are_told_apart_as_pm2_does() {
-        assert_eq!(
-            classify("ecosystem.config.js"),
-            StartTarget::File("ecosystem.config.js".into())
-        );
-        assert_eq!(
-            classify("deploy/ecosystem.toml"),
-            StartTarget::File("deploy/ecosystem.toml".into())
-        );
-        assert_eq!(classify("apps.json"), StartTarget::File("apps.json".into()));
-        assert_eq!(classify("app.js"), StartTarget::Script("app.js".into()));
-        assert_eq!(classify("python3"), StartTarget::Script("python3".into()));
-    }
-
-    #[test]
-    fn the_callers_environment_is_passed_on_as_pm2_does() {
-        let vars = [
-            ("NODE_ENV", "production"),
-            ("PATH", "/opt/node/bin:/usr/bin"),
-            ("HOME", "/root"),
-            ("INVOCATION_ID", "abc"),
-            ("PM2CTL_STATE_DIR", "/x"),
-            ("BASH_FUNC_f%%", "() { :; }"),
-            ("MULTI", "a\nb"),
-        ]
-        .map(|(k, v)| (k.into(), v.into()));
-        let env = caller_env(vars.into_iter());
-        let keys: Vec<&str> = env.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["NODE_ENV", "PATH"]);
-    }
-
-    #[test]
     fn a_command_line_is_run_as_written_and_named_after_it() {
         let args = parse(&["cc hello.c; ./a.out"]);
         let app = app_from_args("cc hello.c; ./a.out", &args, Path::new("/srv")).unwrap();
@@ -941,10 +559,6 @@ mod tests {
             "the caller chooses the file"
         );
         assert_eq!(app.out_file, LogTarget::File("/srv/out.log".into()));
-        assert_eq!(
-            default_log_file(crate::plan::Scope::System, "my api").unwrap(),
-            Path::new("/var/log/pm2ctl/my-api.log")
-        );
     }
 
     #[test]

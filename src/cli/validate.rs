@@ -1,18 +1,19 @@
 //! `pm2ctl validate FILE`: load an ecosystem file and report every problem in it.
 
 use crate::ecosystem::Ecosystem;
+use anyhow::Result;
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Exit 0 with a one-line summary on stdout, or 2 with every diagnostic on stderr.
-pub fn run(file: &Path) -> ExitCode {
+pub fn run(file: &Path) -> Result<ExitCode> {
     match super::load_file(file) {
         Ok(eco) => {
             for note in notes(&eco) {
                 eprintln!("{note}");
             }
             println!("{}", summary(&eco));
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("{e}");
@@ -22,7 +23,7 @@ pub fn run(file: &Path) -> ExitCode {
                 file.display(),
                 if n == 1 { "" } else { "s" }
             );
-            ExitCode::from(2)
+            Ok(ExitCode::from(2))
         }
     }
 }

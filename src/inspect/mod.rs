@@ -17,6 +17,23 @@ pub mod table;
 
 pub use collect::collect;
 
+use crate::host::Host;
+use crate::plan::Scope;
+use anyhow::Context;
+
+/// One snapshot of every instance of `scope`'s manager on `host`: the state store (read
+/// without locking: listing never waits for another pm2ctl) and systemd.
+pub fn snapshot(host: &Host, scope: Scope) -> anyhow::Result<Snapshot> {
+    let started = std::time::Instant::now();
+    let client = crate::systemd::Client::connect(host, scope)?;
+    tracing::debug!(elapsed = ?started.elapsed(), "connected");
+    let state = crate::state::read_current(host, scope)?;
+    tracing::debug!(elapsed = ?started.elapsed(), "state store read");
+    let snapshot = collect(&client, &state).context("cannot read the state of pm2ctl's units");
+    tracing::debug!(elapsed = ?started.elapsed(), "snapshot taken");
+    snapshot
+}
+
 use crate::status::Status;
 
 /// Where an instance's CPU figure comes from.

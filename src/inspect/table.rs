@@ -2,6 +2,7 @@
 
 use super::format;
 use super::{Instance, Snapshot};
+use crate::lifecycle::outcome::UsageError;
 use crate::status::Status;
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 
@@ -54,12 +55,16 @@ pub fn rows(snapshot: &Snapshot) -> Vec<[String; 12]> {
 
 /// PM2's `list --sort FIELD[:asc|desc]`: name, id, pid, memory, cpu, status, uptime.
 /// Ascending by default; ties keep `pm_id` order.
-pub fn sort(snapshot: &mut Snapshot, spec: &str) -> Result<(), String> {
+pub fn sort(snapshot: &mut Snapshot, spec: &str) -> Result<(), UsageError> {
     let (field, order) = spec.split_once(':').unwrap_or((spec, "asc"));
     let descending = match order {
         "asc" => false,
         "desc" => true,
-        other => return Err(format!("--sort: unknown order `{other}` (asc or desc)")),
+        other => {
+            return Err(UsageError(format!(
+                "--sort: unknown order `{other}` (asc or desc)"
+            )))
+        }
     };
     let now = snapshot.taken_at_ms;
     let instances = &mut snapshot.instances;
@@ -72,9 +77,9 @@ pub fn sort(snapshot: &mut Snapshot, spec: &str) -> Result<(), String> {
         "status" => instances.sort_by(|a, b| a.status.as_str().cmp(b.status.as_str())),
         "uptime" => instances.sort_by_key(|i| i.started_at_ms.map_or(0, |s| now.saturating_sub(s))),
         other => {
-            return Err(format!(
+            return Err(UsageError(format!(
                 "--sort: unknown field `{other}` (name, id, pid, memory, cpu, status or uptime)"
-            ))
+            )))
         }
     }
     if descending {
@@ -260,8 +265,12 @@ mod tests {
         assert_eq!(ids(&s), [0, 1, 2]);
         assert!(sort(&mut s, "size")
             .unwrap_err()
+            .0
             .contains("unknown field `size`"));
-        assert!(sort(&mut s, "id:up").unwrap_err().contains("unknown order"));
+        assert!(sort(&mut s, "id:up")
+            .unwrap_err()
+            .0
+            .contains("unknown order"));
     }
 
     #[test]

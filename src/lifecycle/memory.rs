@@ -10,10 +10,17 @@
 //! hierarchy, which has no memory controller there, and undercounts. The hard limit
 //! (`MemoryMax`) stays the kernel's business and covers whatever RSS misses.
 
+use super::outcome::ActionFailed;
 use super::processes::Proc;
 use super::readiness::process_tree;
+use super::reload;
+use crate::host::Host;
 use crate::inspect::collect::status_rss_bytes;
+use crate::plan::Scope;
+use crate::state::{self, Store};
 use crate::status::Status;
+use crate::systemd::Client;
+use anyhow::{Context, Result};
 
 /// One instance above the mark.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +72,53 @@ pub fn over_mark(
         .collect();
     over.sort_by_key(|o| o.pm_id);
     over
+}
+
+/// `pm2ctl memory-check`: reloads gracefully, one at a time, each instance of `app` whose
+/// resident memory is above `mark` bytes, saying which and why; quiet when none is.
+pub fn reload_over_mark(host: &Host, scope: Scope, app: &str, mark: u64) -> Result<()> {
+    let client = Client::connect(host, scope)?;
+    let dir = state::default_dir(scope)?;
+    // A look without the lock first: the check runs every 30 s and must not queue behind a
+    // user's long `reload` only to find nothing to do.
+    let procs = super::processes::list(&client, &state::read(&dir)?)
+        .context("cannot list pm2ctl's processes")?;
+    if over_mark(&procs, app, mark, resident_bytes).is_empty() {
+        return Ok(());
+    }
+    // Measured again under the lock: another pm2ctl may have restarted them meanwhile.
+    let mut store = Store::lock(&dir)?;
+    let procs =
+        super::processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
+    let over = over_mark(&procs, app, mark, resident_bytes);
+    for o in &over {
+        println!(
+            "[PM2][WORKER] Process {} ({}, pid {}) exceeds the memory mark: {} bytes resident, \
+             mark {} bytes ({}% of max_memory_restart); reloading it gracefully",
+            o.pm_id,
+            app,
+            o.pid,
+            o.resident,
+            mark,
+            crate::plan::memory::MARK_PERCENT
+        );
+    }
+    let selected: Vec<&Proc> = procs
+        .iter()
+        .filter(|p| over.iter().any(|o: &OverMark| o.pm_id == p.pm_id))
+        .collect();
+    let report = reload::run(
+        &client,
+        &mut store,
+        &selected,
+        1,
+        &mut reload::Printer { done: "replaced " },
+    )?;
+    if report.all_ok() {
+        Ok(())
+    } else {
+        Err(ActionFailed("the graceful memory restart failed for some processes".into()).into())
+    }
 }
 
 #[cfg(test)]

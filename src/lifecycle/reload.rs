@@ -306,3 +306,62 @@ pub fn with_report(client: &Client, service: &str, why: String) -> String {
         format!("{why}\n{report}")
     }
 }
+
+/// `reload` of `selected` with PM2's lines; true when every instance came back.
+pub fn reload_selected(
+    client: &Client,
+    store: &mut Store,
+    selected: &[&Proc],
+    parallel: usize,
+) -> Result<bool> {
+    announce(selected);
+    let report = run(client, store, selected, parallel, &mut Printer { done: "" })?;
+    Ok(report.all_ok())
+}
+
+/// PM2's line per app: `[PM2] Applying action reloadProcessId on app [api](ids: [ 0, 1 ])`.
+fn announce(procs: &[&Proc]) {
+    let mut by_app: Vec<(&str, Vec<String>)> = Vec::new();
+    for p in procs {
+        match by_app.iter_mut().find(|(name, _)| *name == p.name) {
+            Some((_, ids)) => ids.push(p.pm_id.to_string()),
+            None => by_app.push((&p.name, vec![p.pm_id.to_string()])),
+        }
+    }
+    for (name, ids) in by_app {
+        println!(
+            "[PM2] Applying action reloadProcessId on app [{name}](ids: [ {} ])",
+            ids.join(", ")
+        );
+    }
+}
+
+/// Prints each replaced instance as PM2 does; `done` comes before the tick (e.g. `replaced `).
+pub struct Printer {
+    pub done: &'static str,
+}
+
+impl Progress for Printer {
+    fn instance(&mut self, p: &Proc, result: &Result<Ready, String>) {
+        match result {
+            Ok(ready) => {
+                let how = if *ready == Ready::ListenTimeout {
+                    " (listen_timeout passed)"
+                } else {
+                    ""
+                };
+                println!("[PM2] [{}]({}) {}✓{how}", p.name, p.pm_id, self.done);
+            }
+            Err(why) => {
+                eprintln!("[PM2][ERROR] [{}]({}) ✗", p.name, p.pm_id);
+                for line in why.lines() {
+                    eprintln!("  {line}");
+                }
+            }
+        }
+    }
+
+    fn warning(&mut self, text: &str) {
+        eprintln!("[PM2][WARN] {text}");
+    }
+}

@@ -42,19 +42,26 @@ impl ScaleTo {
 
     /// The new count for an app with `current` instances; at least one (stop or delete an app
     /// to have none).
-    pub fn count(self, current: u32) -> Result<u32, String> {
+    pub fn count(self, current: u32) -> Result<u32, CountError> {
         let wanted = match self {
             ScaleTo::Exactly(n) => i64::from(n),
             ScaleTo::More(n) => i64::from(current) + i64::from(n),
             ScaleTo::Fewer(n) => i64::from(current) - i64::from(n),
         };
         if wanted < 1 {
-            return Err(format!(
-                "an app keeps at least one instance (it has {current}); use `stop` or `delete`"
-            ));
+            return Err(CountError::NoneLeft { current });
         }
-        u32::try_from(wanted).map_err(|_| "too many instances".to_string())
+        u32::try_from(wanted).map_err(|_| CountError::TooMany)
     }
+}
+
+/// Why `scale` cannot reach the count asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CountError {
+    #[error("an app keeps at least one instance (it has {current}); use `stop` or `delete`")]
+    NoneLeft { current: u32 },
+    #[error("too many instances")]
+    TooMany,
 }
 
 /// Which indexes to add or remove to go from `present` to `count` instances.
@@ -94,7 +101,7 @@ pub fn scale(client: &Client, store: &mut Store, name: &str, to: ScaleTo) -> Res
         .ok_or_else(|| TargetError::NotFound(name.to_string()))?;
     let present: Vec<u32> = record.instances.iter().map(|i| i.index).collect();
     let from = u32::try_from(present.len()).unwrap_or(u32::MAX);
-    let count = to.count(from).map_err(anyhow::Error::msg)?;
+    let count = to.count(from)?;
     let (added, removed) = changes(&present, count);
     let mut scaled = Scaled {
         from,
@@ -235,7 +242,10 @@ mod tests {
         assert_eq!(ScaleTo::Exactly(3).count(4), Ok(3));
         assert_eq!(ScaleTo::More(2).count(4), Ok(6));
         assert_eq!(ScaleTo::Fewer(3).count(4), Ok(1));
-        assert!(ScaleTo::Fewer(4).count(4).is_err());
+        assert_eq!(
+            ScaleTo::Fewer(4).count(4),
+            Err(CountError::NoneLeft { current: 4 })
+        );
         assert!(ScaleTo::Exactly(0).count(4).is_err());
     }
 

@@ -6,6 +6,7 @@
 //! apart from it: a flush must also work for apps the store does not know (units started by
 //! hand, apps deleted while their lines remain in the journal).
 
+use super::query::Matcher;
 use crate::host::Host;
 use crate::plan::Scope;
 use crate::state::Store;
@@ -126,6 +127,33 @@ pub fn now_usec() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// `flush TARGET`: `logs` shows only lines newer than now, of every app (`None`, as `all`)
+/// or of the apps and namespaces `target` selects, which it returns.
+pub fn flush(host: &Host, scope: Scope, target: Option<&str>) -> Result<Option<Vec<String>>> {
+    let Some(target) = target else {
+        update_current(host, scope, |m, now| m.all = Some(now))?;
+        return Ok(None);
+    };
+    let resolved = super::targets::discover(host, scope).resolve(Some(target))?;
+    let mut flushed = Vec::new();
+    update_current(host, scope, |m, now| {
+        for matcher in &resolved.selection.matchers {
+            match matcher {
+                // One instance cannot be flushed alone: the mark is per app.
+                Matcher::App { name, .. } => {
+                    m.apps.insert(name.clone(), now);
+                    flushed.push(name.clone());
+                }
+                Matcher::Namespace(ns) => {
+                    m.namespaces.insert(ns.clone(), now);
+                    flushed.push(format!("namespace {ns}"));
+                }
+            }
+        }
+    })?;
+    Ok(Some(flushed))
 }
 
 #[cfg(test)]

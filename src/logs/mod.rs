@@ -12,4 +12,5 @@ pub mod render;
 pub mod stream;
 pub mod targets;
 pub mod timefmt;
+pub mod view;
 pub mod wrap;

@@ -135,6 +135,19 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Why an app name cannot name units.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("an app name cannot be empty")]
+    Empty,
+    #[error(
+        "the unit name `{longest}` is {} characters long, systemd allows {UNIT_NAME_MAX}; \
+         use a shorter app name",
+        longest.len()
+    )]
+    TooLong { longest: String },
+}
+
 /// The names of one app's units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppUnitNames {
@@ -144,9 +157,9 @@ pub struct AppUnitNames {
 impl AppUnitNames {
     /// Fails when the longest name (a service with the highest instance index, or a companion)
     /// would exceed systemd's limit, or the app name is empty.
-    pub fn new(app_name: &str, max_index: u32) -> Result<AppUnitNames, String> {
+    pub fn new(app_name: &str, max_index: u32) -> Result<AppUnitNames, NameError> {
         if app_name.is_empty() {
-            return Err("an app name cannot be empty".into());
+            return Err(NameError::Empty);
         }
         let names = AppUnitNames {
             escaped: escape(app_name),
@@ -156,11 +169,7 @@ impl AppUnitNames {
             .max_by_key(String::len)
             .unwrap_or_default();
         if longest.len() > UNIT_NAME_MAX {
-            return Err(format!(
-                "the unit name `{longest}` is {} characters long, systemd allows {UNIT_NAME_MAX}; \
-                 use a shorter app name",
-                longest.len()
-            ));
+            return Err(NameError::TooLong { longest });
         }
         Ok(names)
     }
@@ -253,8 +262,9 @@ mod tests {
     fn over_long_names_are_refused() {
         let long = "é".repeat(60);
         let err = AppUnitNames::new(&long, 0).unwrap_err();
-        assert!(err.contains("systemd allows 255"), "{err}");
-        assert!(AppUnitNames::new("", 0).is_err());
+        assert!(matches!(err, NameError::TooLong { .. }), "{err}");
+        assert!(err.to_string().contains("systemd allows 255"), "{err}");
+        assert_eq!(AppUnitNames::new("", 0).err(), Some(NameError::Empty));
     }
 
     #[test]
@@ -311,7 +321,8 @@ mod tests {
         #[test]
         fn escape_then_unescape_is_the_name(name in "\\PC{1,12}") {
             proptest::prop_assert_eq!(unescape(&escape(&name)), Some(name.clone()));
-            let names = AppUnitNames::new(&name, 3).map_err(proptest::test_runner::TestCaseError::fail)?;
+            let names = AppUnitNames::new(&name, 3)
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             let service = names.service(3);
             let parsed = parse_instance_unit(&service).ok_or_else(|| {
                 proptest::test_runner::TestCaseError::fail("the service name does not parse")

@@ -12,6 +12,10 @@
 //! `followSymlinks` linked directories are watched too, each real directory once.
 
 use super::ignore::IgnoreRules;
+use crate::host::Host;
+use crate::lifecycle::{act, Action};
+use crate::plan::Scope;
+use crate::state::{self, Desired};
 use anyhow::{Context, Result};
 use notify::{Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::HashSet;
@@ -37,6 +41,34 @@ pub struct Config {
 /// The directories watched so far (as the kernel resolves them), so a link back up the
 /// tree is not followed round and round.
 type Seen = HashSet<PathBuf>;
+
+/// The agent of `config.app` managed by `scope`'s manager of `host`: each settled burst of
+/// changes restarts the app as `pm2ctl restart APP` would, unless it is stopped (a stopped
+/// app stays stopped: only `start` or `restart` runs it again).
+pub fn restart_on_changes(config: &Config, host: &Host, scope: Scope) -> Result<()> {
+    let app = std::slice::from_ref(&config.app);
+    run(config, |changed| {
+        let dir = state::default_dir(scope)?;
+        let stopped = state::read(&dir)
+            .ok()
+            .and_then(|s| s.app(&config.app).map(|a| a.desired == Desired::Stopped))
+            .unwrap_or(false);
+        if stopped {
+            println!(
+                "change detected on {}: app {} is stopped, not restarted",
+                changed.display(),
+                config.app
+            );
+            return Ok(());
+        }
+        println!(
+            "change detected on {}: restarting app {}",
+            changed.display(),
+            config.app
+        );
+        act::act_on_targets(host, scope, app, Action::Restart)
+    })
+}
 
 /// Watches until the watcher fails; `restart` is called once per settled burst of changes.
 pub fn run(config: &Config, mut restart: impl FnMut(&Path) -> Result<()>) -> Result<()> {

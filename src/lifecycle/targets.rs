@@ -2,12 +2,26 @@
 //! `-`, one read from stdin) stands for the apps it declares, and a script's file name
 //! (`stop echo.js`) for the apps that run that script, as PM2 resolves them.
 
-use super::start::is_ecosystem_file;
 use crate::ecosystem::{self, Ecosystem, Format};
 use crate::state::{Source, State};
 use anyhow::{Context, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// PM2's rule for an ecosystem file (a known config extension anywhere in the name) plus
+/// pm2ctl's `.toml`.
+pub fn is_ecosystem_file(target: &str) -> bool {
+    const KNOWN: [&str; 7] = [
+        ".toml",
+        ".json",
+        ".yml",
+        ".yaml",
+        ".config.js",
+        ".config.cjs",
+        ".config.mjs",
+    ];
+    KNOWN.iter().any(|ext| target.contains(ext))
+}
 
 /// An ecosystem file (PM2's rule on the name, plus `.toml`) or `-` for stdin.
 pub fn is_file(target: &str) -> bool {
@@ -26,14 +40,14 @@ pub fn load(target: &str, only: &[String], env: Option<&str>) -> Result<(Ecosyst
             .context("cannot read the ecosystem from stdin")?;
         let (mut eco, warnings) = crate::load::from_text(Path::new("<stdin>"), &text, Format::Json)
             .map_err(anyhow::Error::new)?;
-        super::print_warnings(&warnings);
+        print_warnings(&warnings);
         eco.base_dir = std::env::current_dir().context("cannot read the current directory")?;
         (eco, None)
     } else {
         let file = std::path::absolute(target)
             .with_context(|| format!("cannot resolve the path {target}"))?;
         let (eco, warnings) = crate::boot::saved::load(&file).map_err(anyhow::Error::new)?;
-        super::print_warnings(&warnings);
+        print_warnings(&warnings);
         (eco, Some(file))
     };
     if !only.is_empty() {
@@ -44,6 +58,13 @@ pub fn load(target: &str, only: &[String], env: Option<&str>) -> Result<(Ecosyst
         env: env.map(String::from),
     };
     Ok((eco, source))
+}
+
+/// A file's warnings (unknown keys of PM2's formats), on stderr.
+pub fn print_warnings(warnings: &[ecosystem::Warning]) {
+    for w in warnings {
+        eprintln!("{w}");
+    }
 }
 
 /// The names of the apps of a file target as they run (`append_env_to_name` adds the env).
@@ -127,5 +148,14 @@ mod tests {
         assert!(is_file("process.yml"));
         assert!(!is_file("echo.js"));
         assert!(!is_file("api"));
+    }
+
+    #[test]
+    fn files_and_scripts_are_told_apart_as_pm2_does() {
+        assert!(is_ecosystem_file("ecosystem.config.js"));
+        assert!(is_ecosystem_file("deploy/ecosystem.toml"));
+        assert!(is_ecosystem_file("apps.json"));
+        assert!(!is_ecosystem_file("app.js"));
+        assert!(!is_ecosystem_file("python3"));
     }
 }

@@ -1,16 +1,20 @@
 //! PM2's `restart` options that change the app as it restarts: `--update-env` (the
 //! caller's environment again), `--node-args`, `--cron-restart`, `--name` (a new name: the
 //! app's units are named after it, so the old ones go and new ones come, with new pm_ids).
-//! An app started from the
-//! command line has its definition recorded: it is changed, planned and handed to the apply
-//! engine (which replaces the app when its units change); an app of a file is defined by
-//! its file, so the options are refused for it with what to do instead.
+//! An app started from the command line has its definition recorded: it is changed,
+//! planned and handed to the apply engine (which replaces the app when its units change);
+//! an app of a file is defined by its file, so the options are refused for it with what to
+//! do instead.
 
-use super::{ActionFailed, TargetArgs, UsageError};
+use super::act::{act_on, lock_and_list, Listed};
+use super::outcome::{ActionFailed, UsageError};
+use super::start_or::{self, Then};
+use super::{actions, engine, processes, start, Action, Proc};
 use crate::apply::{self, DesiredApp};
 use crate::ecosystem::units::split_args;
 use crate::ecosystem::Ecosystem;
-use crate::lifecycle::{self, engine, Action, Proc};
+use crate::host::Host;
+use crate::plan::Scope;
 use crate::state::{self, Desired};
 use crate::target;
 use anyhow::{Context, Result};
@@ -18,33 +22,48 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// What `restart` changes in the apps it restarts.
-#[derive(clap::Args, Debug, Default, Clone)]
-pub struct Changes {
-    /// New interpreter arguments (`--interpreter-args` too).
-    #[arg(long, alias = "interpreter-args", allow_hyphen_values = true)]
-    pub node_args: Option<String>,
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Changes<'a> {
+    /// `--update-env`: an app started from the command line gets the caller's environment
+    /// again.
+    pub update_env: bool,
+    /// New interpreter arguments.
+    pub node_args: Option<&'a str>,
     /// A new cron pattern for restarts; `0` removes it.
-    #[arg(
-        short = 'c',
-        long = "cron-restart",
-        alias = "cron",
-        value_name = "PATTERN"
-    )]
-    pub cron_restart: Option<String>,
+    pub cron_restart: Option<&'a str>,
     /// A new name for the app (one app only).
-    #[arg(short = 'n', long, value_name = "NAME")]
-    pub name: Option<String>,
+    pub name: Option<&'a str>,
 }
 
-impl Changes {
-    fn any(&self, update_env: bool) -> bool {
-        update_env || self.node_args.is_some() || self.cron_restart.is_some() || self.name.is_some()
+impl Changes<'_> {
+    fn any(&self) -> bool {
+        self.update_env || self.redefines()
     }
 
     /// Whether anything beyond `--update-env` is asked (refused for an app of a file).
     fn redefines(&self) -> bool {
         self.node_args.is_some() || self.cron_restart.is_some() || self.name.is_some()
     }
+}
+
+/// `restart TARGETS`: a file target is PM2's `startOrRestart FILE`; the other targets
+/// restart, and with changes the selected apps are redefined first (and so replaced when
+/// their units change), then the processes that still run their old definition restart.
+pub fn restart(
+    host: &Host,
+    scope: Scope,
+    targets: &[String],
+    only: &[String],
+    env: Option<&str>,
+    changes: &Changes<'_>,
+) -> Result<()> {
+    start_or::files_then(host, scope, targets, only, env, Then::Restart, |targets| {
+        if changes.any() {
+            restart_changed(host, scope, targets, only, changes)
+        } else {
+            act_on(host, scope, targets, only, env, Action::Restart)
+        }
+    })
 }
 
 /// Checks `--name NEW` for the apps selected: one app, a valid name no other app has.
@@ -68,33 +87,22 @@ fn check_rename(new: &str, apps: &BTreeSet<String>, state: &state::State) -> Res
     Ok(())
 }
 
-/// `restart TARGETS` with changes: the selected apps are redefined (and so replaced when
-/// their units change), then the processes that still run their old definition restart.
-pub fn restart(args: &TargetArgs, changes: &Changes) -> Result<()> {
-    args.restart_files_then(|targets| {
-        if changes.any(args.file.update_env) {
-            restart_changed(args, targets, changes)
-        } else {
-            super::act_on(
-                &args.manager,
-                targets,
-                &args.file.only,
-                args.file.env.as_deref(),
-                Action::Restart,
-            )
-        }
-    })
-}
-
-fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> Result<()> {
-    let client = args.manager.connect()?;
-    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
-    let targets = super::targets::expand(targets, &args.file.only, None, store.state())?;
-    let procs = lifecycle::processes::list(&client, store.state())
-        .context("cannot list pm2ctl's processes")?;
+fn restart_changed(
+    host: &Host,
+    scope: Scope,
+    targets: &[String],
+    only: &[String],
+    changes: &Changes<'_>,
+) -> Result<()> {
+    let Listed {
+        client,
+        mut store,
+        procs,
+        targets,
+    } = lock_and_list(host, scope, targets, only, None)?;
     let selected = target::select(&targets, &procs)?;
     let apps: BTreeSet<String> = selected.iter().map(|p| p.name.clone()).collect();
-    if let Some(new) = &changes.name {
+    if let Some(new) = changes.name {
         check_rename(new, &apps, store.state())?;
     }
     // Every app first: an app of a file refuses before anything changes.
@@ -105,7 +113,7 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
             .app(name)
             .with_context(|| format!("{name} is not recorded"))?;
         let Some(mut app) = record.definition.clone() else {
-            if !args.file.update_env || changes.redefines() {
+            if !changes.update_env || changes.redefines() {
                 let file = record
                     .source
                     .file
@@ -122,22 +130,22 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
             // --update-env alone: an app of a file keeps its file's environment.
             continue;
         };
-        if args.file.update_env {
-            app.env = super::start::caller_env(std::env::vars_os());
+        if changes.update_env {
+            app.env = start::caller_env(std::env::vars_os());
         }
-        if let Some(node_args) = &changes.node_args {
+        if let Some(node_args) = changes.node_args {
             app.node_args = split_args(node_args)
                 .map_err(|e| UsageError(format!("[PM2][ERROR] --node-args: {e}")))?;
         }
-        if let Some(pattern) = &changes.cron_restart {
-            app.cron_restart = Some(pattern.clone()).filter(|c| c.trim() != "0");
+        if let Some(pattern) = changes.cron_restart {
+            app.cron_restart = Some(pattern.to_string()).filter(|c| c.trim() != "0");
             if let Some(p) = &app.cron_restart {
                 crate::ecosystem::cron::parse(p)
                     .map_err(|e| UsageError(format!("[PM2][ERROR] --cron-restart: {e}")))?;
             }
         }
-        if let Some(new) = &changes.name {
-            app.name = new.clone();
+        if let Some(new) = changes.name {
+            app.name = new.to_string();
         }
         redefined.push((record.clone(), app));
     }
@@ -148,7 +156,7 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
         if app.name != record.name {
             // The old units go first: the new ones may need the same port.
             let old: Vec<&Proc> = procs.iter().filter(|p| p.name == record.name).collect();
-            let report = lifecycle::actions::run(&client, &mut store, Action::Delete, &old)?;
+            let report = actions::run(&client, &mut store, Action::Delete, &old)?;
             if !report.all_ok() {
                 report.print();
                 return Err(ActionFailed(format!(
@@ -193,15 +201,15 @@ fn restart_changed(args: &TargetArgs, targets: &[String], changes: &Changes) -> 
         store.save()?;
     }
     // Processes the engine replaced run the new definition already.
-    let procs = lifecycle::processes::list(&client, store.state())
-        .context("cannot list pm2ctl's processes")?;
+    let procs =
+        processes::list(&client, store.state()).context("cannot list pm2ctl's processes")?;
     let ids: BTreeSet<u32> = selected.iter().map(|p| p.pm_id).collect();
     let rest: Vec<&Proc> = procs
         .iter()
         .filter(|p| ids.contains(&p.pm_id) && !replaced.contains(&p.name))
         .collect();
-    lifecycle::actions::announce(Action::Restart, &selected);
-    let report = lifecycle::actions::run(&client, &mut store, Action::Restart, &rest)?;
+    actions::announce(Action::Restart, &selected);
+    let report = actions::run(&client, &mut store, Action::Restart, &rest)?;
     report.print();
     for name in &replaced {
         println!("[PM2] {name}: restarted with its new definition");

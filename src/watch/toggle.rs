@@ -1,185 +1,22 @@
-//! `pm2ctl watch-agent` (hidden): the process of an app's watch unit; and PM2's watch
-//! switches: `restart --watch` toggles watching, `stop --watch` stops it with the app,
-//! `start NAME --watch` turns it on.
+//! PM2's watch switches on apps that run: `restart --watch` toggles watching, `stop --watch`
+//! stops it with the app, `start NAME --watch` turns it on. An app's watching is its watch
+//! agent, a companion unit in its plan: turning it on or off changes the recorded plan (and
+//! definition) and goes through the apply engine.
 
-use super::{act_on_targets, finish, ActionFailed, ManagerArgs, TargetArgs};
 use crate::apply::{self, DesiredApp};
 use crate::ecosystem::{App, Watch};
 use crate::host::Host;
-use crate::lifecycle::Proc;
-use crate::lifecycle::{self, Action};
-use crate::plan::{companion, AppPlan, HostFacts};
+use crate::lifecycle::outcome::ActionFailed;
+use crate::lifecycle::{self, act, Action, Proc};
+use crate::plan::{companion, AppPlan, HostFacts, Scope};
 use crate::state::{self, AppRecord, Desired, Store};
 use crate::systemd::Client;
 use crate::target;
 use crate::unit::name::AppUnitNames;
 use crate::unit::Value;
-use crate::watch::{agent, ignore::IgnoreRules};
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::time::Duration;
-
-#[derive(clap::Args, Debug)]
-pub struct AgentArgs {
-    /// Quiet time after the last change before the app restarts (`watch_delay`).
-    #[arg(long, default_value_t = 0)]
-    pub delay_ms: u64,
-    /// An `ignore_watch` pattern (repeatable).
-    #[arg(long)]
-    pub ignore: Vec<String>,
-    /// A directory or file to watch, recursively (repeatable).
-    #[arg(long, required = true)]
-    pub path: Vec<PathBuf>,
-    /// The app's working directory: relative ignore patterns start there.
-    #[arg(long)]
-    pub cwd: PathBuf,
-    /// Watch the directories symbolic links point to (`watch_options.followSymlinks`).
-    #[arg(long)]
-    pub follow_symlinks: bool,
-    /// Poll every MS milliseconds instead of using inotify (`watch_options.usePolling`).
-    #[arg(long, value_name = "MS")]
-    pub poll_ms: Option<u64>,
-    #[command(flatten)]
-    pub manager: ManagerArgs,
-    /// The app to restart.
-    pub app: String,
-}
-
-pub fn run_agent(args: AgentArgs) -> ExitCode {
-    finish(agent_loop(&args))
-}
-
-fn agent_loop(args: &AgentArgs) -> Result<()> {
-    let config = agent::Config {
-        app: args.app.clone(),
-        paths: args.path.clone(),
-        ignore: IgnoreRules::new(&args.ignore, &args.cwd)?,
-        delay: Duration::from_millis(args.delay_ms),
-        follow_symlinks: args.follow_symlinks,
-        poll: args.poll_ms.map(Duration::from_millis),
-    };
-    agent::run(&config, |changed| {
-        // A stopped app stays stopped: only `start` or `restart` runs it again.
-        let dir = state::default_dir(args.manager.scope())?;
-        let stopped = state::read(&dir)
-            .ok()
-            .and_then(|s| s.app(&args.app).map(|a| a.desired == Desired::Stopped))
-            .unwrap_or(false);
-        if stopped {
-            println!(
-                "change detected on {}: app {} is stopped, not restarted",
-                changed.display(),
-                args.app
-            );
-            return Ok(());
-        }
-        println!(
-            "change detected on {}: restarting app {}",
-            changed.display(),
-            args.app
-        );
-        act_on_targets(
-            &args.manager,
-            std::slice::from_ref(&args.app),
-            Action::Restart,
-        )
-    })
-}
-
-/// `restart`, with PM2's `--watch`: toggles watching of the selected apps as it restarts them.
-#[derive(clap::Args, Debug)]
-pub struct RestartArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// Toggle watching: a watched app stops being watched, any other starts (its directory,
-    /// or the paths and ignores of its definition).
-    #[arg(long)]
-    pub watch: bool,
-    #[command(flatten)]
-    pub changes: super::redefine::Changes,
-}
-
-pub fn restart(args: RestartArgs) -> ExitCode {
-    if !args.watch {
-        return finish(super::redefine::restart(&args.target, &args.changes));
-    }
-    finish(select_and_restart(&args.target, WatchChange::Toggle))
-}
-
-/// `stop`, with PM2's `--watch`: stops watching the selected apps as well.
-#[derive(clap::Args, Debug)]
-pub struct StopArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// Stop watching too: the app's watch agent goes, and a later `restart` runs it
-    /// unwatched (without it, a stopped app keeps its agent, which leaves it stopped).
-    #[arg(long)]
-    pub watch: bool,
-}
-
-pub fn stop(args: StopArgs) -> ExitCode {
-    let code = if args.watch {
-        finish(stop_and_unwatch(&args.target))
-    } else {
-        finish(super::act_on(
-            &args.target.manager,
-            &args.target.targets,
-            &args.target.file.only,
-            args.target.file.env.as_deref(),
-            Action::Stop,
-        ))
-    };
-    warn_cron_still_armed(&args.target);
-    code
-}
-
-/// PM2's warning after `stop`: an app with `cron_restart` starts again at cron time.
-fn warn_cron_still_armed(args: &TargetArgs) {
-    let Ok(store) = state::lock_current(&args.manager.host, args.manager.scope()) else {
-        return;
-    };
-    let procs = store.state().processes();
-    let Ok(selected) = target::select(&args.targets, &procs) else {
-        return;
-    };
-    let apps: BTreeSet<&str> = selected.iter().map(|p| p.app.name.as_str()).collect();
-    for name in apps {
-        let Some(app) = store.state().app(name) else {
-            continue;
-        };
-        let Ok(names) = AppUnitNames::new(name, 0) else {
-            continue;
-        };
-        let timer = names.cron_timer();
-        let cron = app
-            .plan
-            .companions
-            .iter()
-            .filter_map(|c| c.timer.as_ref())
-            .find(|t| t.name == timer)
-            .map(cron_pattern);
-        if let Some(pattern) = cron {
-            eprintln!(
-                "[PM2][WARN] App {name} stopped but its cron_restart ({pattern}) is still armed: \
-                 it starts again at cron time (`delete` removes it)"
-            );
-        }
-    }
-}
-
-/// The calendar a cron timer fires on, as systemd reads it.
-fn cron_pattern(timer: &crate::unit::UnitSpec) -> String {
-    match timer.get("TimersCalendar") {
-        Some(Value::Pairs(pairs)) => pairs
-            .iter()
-            .map(|(_, spec)| spec.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ => "its timer".to_string(),
-    }
-}
 
 /// What `--watch` does to the watching of the apps it restarts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,12 +27,18 @@ pub enum WatchChange {
     On,
 }
 
-fn select_and_restart(args: &TargetArgs, change: WatchChange) -> Result<()> {
-    let client = args.manager.connect()?;
-    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
+/// `restart --watch TARGETS`: selects, then `restart_watching`.
+pub fn select_and_restart(
+    host: &Host,
+    scope: Scope,
+    targets: &[String],
+    change: WatchChange,
+) -> Result<()> {
+    let client = Client::connect(host, scope)?;
+    let mut store = state::lock_current(host, scope)?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
-    let selected = target::select(&args.targets, &procs)?;
+    let selected = target::select(targets, &procs)?;
     restart_watching(&client, &mut store, &selected, change)
 }
 
@@ -275,13 +118,13 @@ pub fn restart_watching(
 
 /// Stops the selected processes (as `stop`), then removes the watch agents of their apps
 /// and records them unwatched.
-fn stop_and_unwatch(args: &TargetArgs) -> Result<()> {
-    let stopped = act_on_targets(&args.manager, &args.targets, Action::Stop);
-    let client = args.manager.connect()?;
-    let mut store = state::lock_current(&args.manager.host, args.manager.scope())?;
+pub fn stop_and_unwatch(host: &Host, scope: Scope, targets: &[String]) -> Result<()> {
+    let stopped = act::act_on_targets(host, scope, targets, Action::Stop);
+    let client = Client::connect(host, scope)?;
+    let mut store = state::lock_current(host, scope)?;
     let procs = lifecycle::processes::list(&client, store.state())
         .context("cannot list pm2ctl's processes")?;
-    let apps: BTreeSet<String> = target::select(&args.targets, &procs)?
+    let apps: BTreeSet<String> = target::select(targets, &procs)?
         .iter()
         .map(|p| p.name.clone())
         .collect();
@@ -294,9 +137,7 @@ fn stop_and_unwatch(args: &TargetArgs) -> Result<()> {
             continue;
         }
         let (plan, definition) = with_watching(&record, false, &host, client.host())?;
-        let agent = AppUnitNames::new(name, 0)
-            .map(|n| n.watch_agent())
-            .map_err(anyhow::Error::msg)?;
+        let agent = AppUnitNames::new(name, 0)?.watch_agent();
         client.remove_units(std::slice::from_ref(&agent))?;
         let (plan, _) = apply::fingerprinted(plan);
         if let Some(app) = store.state_mut().app_mut(name) {
@@ -321,7 +162,7 @@ fn with_watching(
     machine: &Host,
 ) -> Result<(AppPlan, Option<App>)> {
     let mut plan = record.plan.clone();
-    let names = AppUnitNames::new(&plan.name, 0).map_err(anyhow::Error::msg)?;
+    let names = AppUnitNames::new(&plan.name, 0)?;
     if !on {
         let agent = names.watch_agent();
         plan.companions.retain(|c| c.service.name != agent);
