@@ -113,17 +113,13 @@ fn apply(args: &Args, loaded: Option<Ecosystem>) -> Result<ExitCode> {
     let (diff, desired, failures) = match outcome? {
         Outcome::Refused(why) => {
             let file = args.file.display();
-            match why {
-                Refusal::Plan(e) => {
-                    eprintln!("{file}:\n{e}");
-                    eprintln!("{file}: not applied, nothing was changed");
-                    print_json_error(args, &format!("{file}:\n{e}"));
-                }
-                Refusal::Preflight(e) => {
-                    eprintln!("{file}:\n{e}");
-                    eprintln!("{file}: not applied, nothing was changed");
-                }
-            }
+            let why = match why {
+                Refusal::Plan(e) => e.to_string(),
+                Refusal::Preflight(e) => e.to_string(),
+            };
+            eprintln!("{file}:\n{why}");
+            eprintln!("{file}: not applied, nothing was changed");
+            print_json_error(args, &format!("{file}:\n{why}"));
             return Ok(ExitCode::from(2));
         }
         Outcome::Looked { diff, desired } => {

@@ -110,6 +110,14 @@ fn apply_plan_and_start_refuse_what_the_account_cannot_reach() {
     refused(&sb, &pid, &["plan", &file], &expected);
     refused(&sb, &pid, &["start", &file], &expected);
     refused(&sb, &pid, &["apply", "--dry-run", &file], &expected);
+    // With --json, the refusal is the one document on stdout.
+    let out = sb.pm2ctl(&["apply", "--json", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert!(
+        doc["error"].as_str().is_some_and(|e| e.contains(&fix)),
+        "{doc}"
+    );
 
     // An interpreter that is not there.
     let file = write(
