@@ -204,12 +204,28 @@ impl RemoteHost {
         self.dir.join("known_hosts")
     }
 
-    /// How many times a client logged in to the sshd so far (its journal's count).
+    /// How many times a client logged in to the sshd so far (its journal's count), once the
+    /// count holds still: sshd's lines reach the journal through syslog, and on a busy machine
+    /// an earlier run's may still be on their way (once, on systemd 247 under load, one `-H`
+    /// run counted four logins; alone it counts one).
     pub fn logins(&self, sb: &Sandbox) -> usize {
-        stdout(&sb.journalctl(&["-u", "test-sshd", "-o", "cat"]))
-            .lines()
-            .filter(|l| l.starts_with("Accepted publickey"))
-            .count()
+        let count = || {
+            let _ = sb.journalctl(&["--sync"]);
+            stdout(&sb.journalctl(&["-u", "test-sshd", "-o", "cat"]))
+                .lines()
+                .filter(|l| l.starts_with("Accepted publickey"))
+                .count()
+        };
+        let mut last = count();
+        for _ in 0..20 {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let now = count();
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        last
     }
 
     /// `argv` run in the client's network namespace (the rest of the machine is the host's).
