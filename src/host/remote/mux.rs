@@ -76,7 +76,10 @@ pub fn start(dest: &Destination) -> Option<Master> {
     if disabled(std::env::var(MULTIPLEX_VAR).ok().as_deref()) || users_own(dest) {
         return None;
     }
-    let base = runtime_dir();
+    let Some(base) = socket_base(&runtime_dirs()) else {
+        tracing::debug!("no directory short enough for an ssh control socket");
+        return None;
+    };
     sweep(&base, STALE);
     let dir = tempfile::Builder::new()
         .prefix(PREFIX)
@@ -185,13 +188,37 @@ fn multiplexes(config: &str) -> bool {
     })
 }
 
-/// `$XDG_RUNTIME_DIR` (private to the user, on a tmpfs) when there is one, else the
-/// temporary directory.
-fn runtime_dir() -> PathBuf {
-    std::env::var_os("XDG_RUNTIME_DIR")
+/// Where the control directory may go, best first: `$XDG_RUNTIME_DIR` (private to the user,
+/// on a tmpfs) when there is one, the temporary directory, then `/tmp`.
+fn runtime_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|d| d.is_absolute() && d.is_dir())
-        .unwrap_or_else(std::env::temp_dir)
+        .into_iter()
+        .collect();
+    dirs.extend([std::env::temp_dir(), PathBuf::from("/tmp")]);
+    dirs
+}
+
+/// The longest path a Unix socket may have (`sun_path` holds 108 bytes with the final NUL).
+const SOCKET_PATH_MAX: usize = 107;
+
+/// What ssh adds to `ControlPath` while it sets the socket up (`.` and 16 random characters,
+/// renamed into place once bound), and what this module adds to the base directory.
+const SSH_TEMPORARY_SUFFIX: usize = 17;
+const OUR_PART: usize = "/pm2ctl-ssh-XXXXXX/mux".len();
+
+/// The first of `candidates` whose control socket path fits in a Unix socket address: past
+/// that, ssh cannot start the master ("ControlPath too long") and every session would log in
+/// on its own (a long `$TMPDIR`, a build tree's test directory).
+fn socket_base(candidates: &[PathBuf]) -> Option<PathBuf> {
+    candidates
+        .iter()
+        .find(|base| {
+            base.as_os_str().len() + OUR_PART + SSH_TEMPORARY_SUFFIX <= SOCKET_PATH_MAX
+                && base.is_dir()
+        })
+        .cloned()
 }
 
 /// `path` as the value of `-o ControlPath=`: `%` is ssh's token character, and ssh splits an
@@ -208,6 +235,34 @@ fn escape(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_too_long_for_a_socket_gives_way_to_a_shorter_one() {
+        let long = std::env::temp_dir().join(format!("{}{}", std::process::id(), "x".repeat(80)));
+        std::fs::create_dir_all(&long).expect("mkdir");
+        let tmp = PathBuf::from("/tmp");
+        assert_eq!(socket_base(&[long.clone(), tmp.clone()]), Some(tmp));
+        assert_eq!(socket_base(std::slice::from_ref(&long)), None);
+        let _ = std::fs::remove_dir(&long);
+        // At the limit: the socket path with ssh's suffix takes exactly 107 bytes.
+        let room = SOCKET_PATH_MAX - OUR_PART - SSH_TEMPORARY_SUFFIX;
+        // This process' own names (unit tests may run side by side), padded to the length.
+        let own = format!("{:010}", std::process::id());
+        let pad = "d".repeat(room - "/tmp/".len() - own.len());
+        let at_limit = PathBuf::from(format!("/tmp/{own}{pad}"));
+        let over = PathBuf::from(format!("{}e", at_limit.display()));
+        for dir in [&at_limit, &over] {
+            std::fs::create_dir_all(dir).expect("mkdir");
+        }
+        assert_eq!(
+            socket_base(std::slice::from_ref(&at_limit)),
+            Some(at_limit.clone())
+        );
+        assert_eq!(socket_base(std::slice::from_ref(&over)), None);
+        for dir in [&at_limit, &over] {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 
     #[test]
     fn control_paths_keep_percent_signs_and_spaces() {
