@@ -226,7 +226,8 @@ impl Reached {
     fn describe(self, action: &Action) -> String {
         match (self, action) {
             (Reached::Rolling { replaced, at }, _) => format!(
-                "instances replaced: {}; instance {at} was being replaced (`pm2ctl list` shows                  whether it runs); the others run as before",
+                "instances replaced: {}; instance {at} was being replaced (`pm2ctl list` shows \
+                 whether it runs); the others run as before",
                 list_instances(&replaced)
             ),
             (Reached::Rolled { replaced }, _) => format!(

@@ -291,7 +291,8 @@ fn a_restarted_dbus_daemon_is_reported_with_what_was_and_was_not_applied() {
     for said in [
         "the connection to systemd's bus was lost",
         "stopped while applying web (roll)",
-        "web (roll): instances replaced: none; instance 0 was being replaced",
+        "web (roll): instances replaced: none; instance 0 was being replaced (`pm2ctl list` \
+         shows whether it runs); the others run as before",
         "not applied: api (roll)",
         "Run the same `pm2ctl apply` again",
     ] {
