@@ -747,7 +747,16 @@ impl Client {
     /// signal, an OOM kill: see `cause`), and the last lines it logged.
     pub fn failure_report(&self, name: &str) -> String {
         let mut report = String::new();
-        let entries = self.journal_entries(name, 50);
+        let mut entries = self.journal_entries(name, 50);
+        if !entries
+            .iter()
+            .any(|e| e.exit_code.is_some() || e.unit_result.is_some())
+        {
+            // PID 1's lines about the run that just ended can still be on their way to the
+            // journal (a loaded machine): have journald write what it was sent, then look again.
+            self.sync_journal();
+            entries = self.journal_entries(name, 50);
+        }
         let journal = cause::from_journal(&entries);
         let state = self
             .read_states(&[name.to_string()])
@@ -832,6 +841,19 @@ impl Client {
             (None, Scope::User) => None,
         };
         crate::preflight::check_working_directory(&app, user, std::path::Path::new(dir))
+    }
+
+    /// `journalctl --sync`: journald writes every message it was sent before this call.
+    /// Best effort (it needs the right to signal journald; without it nothing changes).
+    fn sync_journal(&self) {
+        let mut cmd = Command::new("journalctl");
+        cmd.arg("--sync");
+        if let Ok(mut cmd) = crate::host::remote::localize(&self.host, cmd) {
+            let _ = cmd
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 
     /// The last `lines` entries of `unit`'s journal (`journalctl -u UNIT -o json`), oldest
