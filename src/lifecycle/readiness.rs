@@ -7,6 +7,7 @@
 //! descendant) watches the socket's inode with epoll. Servers that block in `accept()` or
 //! use `poll`/`select` are not visible this way; for them the reload waits `listen_timeout`.
 
+use crate::host::procfs;
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 
@@ -35,9 +36,10 @@ pub(crate) fn process_tree(main_pid: u32) -> Vec<u32> {
             let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
                 continue;
             };
-            if let Some(ppid) = fs::read_to_string(format!("/proc/{pid}/stat"))
+            if let Some(ppid) = procfs::read(format!("/proc/{pid}/stat"))
                 .ok()
-                .and_then(|stat| parent_pid(&stat))
+                .and_then(|stat| procfs::stat_field(&stat, 4))
+                .and_then(|ppid| u32::try_from(ppid).ok())
             {
                 children.entry(ppid).or_default().push(pid);
             }
@@ -52,13 +54,6 @@ pub(crate) fn process_tree(main_pid: u32) -> Vec<u32> {
         next += 1;
     }
     tree
-}
-
-/// The parent pid in a `/proc/<pid>/stat` line: the 2nd field after the command name,
-/// which is in parentheses and may itself contain spaces and parentheses.
-fn parent_pid(stat: &str) -> Option<u32> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The inode of the socket open as `fd` in `pid`.
@@ -88,7 +83,7 @@ fn epoll_watched_inodes(pid: u32) -> BTreeSet<u64> {
             continue;
         }
         let info_path = format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy());
-        if let Ok(info) = fs::read_to_string(info_path) {
+        if let Ok(info) = procfs::read(info_path) {
             inodes.extend(parse_epoll_fdinfo(&info));
         }
     }
@@ -115,9 +110,10 @@ mod tests {
 
     #[test]
     fn stat_lines_with_odd_command_names_parse() {
-        assert_eq!(parent_pid("42 (node) S 7 42 42 0 -1"), Some(7));
-        assert_eq!(parent_pid("42 (a) b (c) R 9 1 1"), Some(9));
-        assert_eq!(parent_pid("garbage"), None);
+        // The parent pid, as `process_tree` reads it.
+        assert_eq!(procfs::stat_field("42 (node) S 7 42 42 0 -1", 4), Some(7));
+        assert_eq!(procfs::stat_field("42 (a) b (c) R 9 1 1", 4), Some(9));
+        assert_eq!(procfs::stat_field("garbage", 4), None);
     }
 
     #[test]
