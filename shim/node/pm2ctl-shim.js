@@ -41,6 +41,22 @@
 //   PM2CTL_DRAIN_GRACE_MS          how long an idle keep-alive connection may stay
 //                                  open once the drain started (default 1000, capped
 //                                  at half the time left before kill_timeout)
+//   PM2CTL_HANDOVER                "1": hand the socket over on SIGWINCH (below)
+//   PM2CTL_LISTEN_TIMEOUT_MS       the app's listen_timeout (default 3000, PM2's)
+//   PM2CTL_WAIT_READY              "1": the app has wait_ready
+//
+// Hand-over reload (PM2CTL_HANDOVER=1, which pm2ctl's plan sets for an app run by `node`
+// on a socket systemd holds): on SIGWINCH (ignored by default, and meaningless without a
+// terminal) the process starts its replacement, the same node, arguments, working
+// directory and environment it started with, passing it the same listening sockets, and
+// keeps serving until the new process is ready: listening on its socket, or with
+// wait_ready, `process.send('ready')`; without wait_ready, listen_timeout passing with
+// the new process up counts as ready, as under PM2. It then tells systemd the new main
+// pid (MAINPID=, which NotifyAccess=all lets any process of the unit send) and drains
+// as on its stop signal. So the socket never goes without a process accepting on it,
+// and the app never runs an instance short. If the new process exits or (wait_ready) is
+// not ready in time, the old one keeps serving and says why in the unit's status text,
+// starting with "pm2ctl: reload failed", where `pm2ctl reload` reads it.
 //
 // No dependencies, and nothing happens for a process systemd did not start this way.
 'use strict';
@@ -49,21 +65,39 @@ const net = require('net');
 const os = require('os');
 const childProcess = require('child_process');
 
+const fs = require('fs');
+
 const SD_LISTEN_FDS_START = 3;
 const PM2_DEFAULT_KILL_TIMEOUT_MS = 1600;
+const PM2_DEFAULT_LISTEN_TIMEOUT_MS = 3000;
+const HANDOVER_SIGNAL = 'SIGWINCH';
+const RELOAD_FAILED = 'pm2ctl: reload failed';
 const DEFAULT_DRAIN_GRACE_MS = 1000;
 
 // Servers that took a systemd socket.
 const adoptedServers = [];
 
+// The listening sockets this process was given: by systemd (LISTEN_FDS for LISTEN_PID), or
+// by the process it replaces in a hand-over (PM2CTL_HANDOVER_FDS; its pid is not known
+// before it starts, so LISTEN_PID cannot name it).
 function takeListenFds(env) {
-  const count = Number.parseInt(env.LISTEN_FDS || '', 10);
-  const forUs = env.LISTEN_PID !== undefined && Number(env.LISTEN_PID) === process.pid;
+  const handedOver = Number.parseInt(env.PM2CTL_HANDOVER_FDS || '', 10);
+  const count = Number.isInteger(handedOver) ? handedOver : Number.parseInt(env.LISTEN_FDS || '', 10);
+  const forUs =
+    Number.isInteger(handedOver) || (env.LISTEN_PID !== undefined && Number(env.LISTEN_PID) === process.pid);
   delete env.LISTEN_FDS;
   delete env.LISTEN_PID;
   delete env.LISTEN_FDNAMES;
+  delete env.PM2CTL_HANDOVER_FDS;
   if (!forUs || !Number.isInteger(count) || count < 1) return [];
   return Array.from({ length: count }, (_, i) => SD_LISTEN_FDS_START + i);
+}
+
+// In a process started by a hand-over: the fd on which to tell the old process it is ready.
+function takeReadyFd(env) {
+  const fd = Number.parseInt(env.PM2CTL_HANDOVER_READY_FD || '', 10);
+  delete env.PM2CTL_HANDOVER_READY_FD;
+  return Number.isInteger(fd) && fd > 2 ? fd : null;
 }
 
 // The TCP port a `listen(...)` call asks for, or null for anything else (a unix path,
@@ -98,11 +132,13 @@ function readStopConfig(env) {
   const signals = new Set(['SIGINT', 'SIGTERM']);
   const extra = (env.PM2CTL_KILL_SIGNAL || '').trim().toUpperCase();
   const named = extra.startsWith('SIG') ? extra : `SIG${extra}`;
+  let killSignal = 'SIGINT'; // PM2's
   if (extra && os.constants.signals[named] !== undefined && named !== 'SIGKILL' && named !== 'SIGSTOP') {
     signals.add(named);
+    killSignal = named;
   }
   const withMessage = /^(1|true|yes)$/i.test((env.PM2CTL_SHUTDOWN_WITH_MESSAGE || '').trim());
-  return { drainMs, graceMs, signals: [...signals], withMessage };
+  return { killTimeoutMs, drainMs, graceMs, signals: [...signals], killSignal, withMessage };
 }
 
 // ---- Connection tracking, for the drain --------------------------------------------
@@ -248,6 +284,7 @@ function installListen(fds, env) {
     const backlog = typeof args[0] === 'object' ? args[0].backlog : undefined;
     const options = backlog === undefined ? { fd } : { fd, backlog };
     adoptedServers.push(this);
+    if (fds.length === 0 && !handover.waitReady) this.once('listening', tellReplacedProcess);
     return callback ? originalListen.call(this, options, callback) : originalListen.call(this, options);
   };
 }
@@ -327,6 +364,110 @@ function onStopSignal(signal) {
   finishIfDrained();
 }
 
+// ---- Hand-over reload ---------------------------------------------------------------
+
+function readHandoverConfig(env) {
+  return {
+    enabled: /^(1|true|yes)$/i.test((env.PM2CTL_HANDOVER || '').trim()),
+    listenTimeoutMs: positiveInteger(env.PM2CTL_LISTEN_TIMEOUT_MS, PM2_DEFAULT_LISTEN_TIMEOUT_MS),
+    waitReady: /^(1|true|yes)$/i.test((env.PM2CTL_WAIT_READY || '').trim()),
+  };
+}
+
+// In the new process: ready (listening on its last socket, or `process.send('ready')`).
+function tellReplacedProcess() {
+  if (readyFd === null) return;
+  const fd = readyFd;
+  readyFd = null;
+  try {
+    fs.writeSync(fd, 'ready\n');
+    fs.closeSync(fd);
+  } catch {
+    // The old process is gone: nothing waits for this any more.
+  }
+}
+
+// Runs `systemd-notify` with `fields`; `done(error)` once systemd has read them.
+function notifySystemd(fields, done) {
+  const child = childProcess.spawn('systemd-notify', fields, { stdio: 'ignore' });
+  child.on('error', (err) => done(err));
+  child.on('exit', (code, signal) =>
+    done(code === 0 ? null : new Error(`systemd-notify ${fields[0]} failed (${signal || `exit status ${code}`})`)),
+  );
+}
+
+function failHandover(why) {
+  handingOver = false;
+  const text = `${RELOAD_FAILED}: ${why}; pid ${process.pid} keeps serving`;
+  process.stderr.write(`${text}\n`);
+  notifySystemd([`STATUS=${text}`], () => {});
+}
+
+function onHandoverSignal() {
+  if (handingOver || drain) return;
+  handingOver = true;
+  const readyIndex = SD_LISTEN_FDS_START + passedFds.length;
+  const env = {
+    ...startup.env,
+    PM2CTL_HANDOVER_FDS: String(passedFds.length),
+    PM2CTL_HANDOVER_READY_FD: String(readyIndex),
+  };
+  let replacement;
+  try {
+    replacement = childProcess.spawn(startup.execPath, [...startup.execArgv, ...startup.argv.slice(1)], {
+      cwd: startup.cwd,
+      env,
+      stdio: ['inherit', 'inherit', 'inherit', ...passedFds, 'pipe'],
+    });
+  } catch (err) {
+    failHandover(`cannot start the new process: ${err.message}`);
+    return;
+  }
+  let settled = false;
+  const settle = (why) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    replacement.stdio[readyIndex].destroy();
+    if (why === null) return handOver(replacement);
+    // A new process still up (it was not ready in time) may have taken connections already:
+    // its own shim drains them on the stop signal.
+    if (replacement.exitCode === null && replacement.signalCode === null) replacement.kill('SIGTERM');
+    failHandover(why);
+  };
+  const timer = setTimeout(() => {
+    if (handover.waitReady) {
+      settle(`new process ${replacement.pid} did not send 'ready' within listen_timeout (${handover.listenTimeoutMs} ms)`);
+    } else {
+      settle(null); // PM2's rule: up for listen_timeout counts as ready
+    }
+  }, handover.listenTimeoutMs);
+  replacement.on('error', (err) => settle(`cannot start the new process: ${err.message}`));
+  replacement.on('exit', (code, signal) =>
+    settle(`new process ${replacement.pid} exited (${signal || `status ${code}`}) before it was ready`),
+  );
+  replacement.stdio[readyIndex].on('data', () => settle(null));
+  replacement.stdio[readyIndex].on('error', () => {});
+}
+
+// The new process is ready: make it the unit's main process, then leave as on a stop signal.
+function handOver(replacement) {
+  replacement.removeAllListeners('exit');
+  notifySystemd([`MAINPID=${replacement.pid}`, 'STATUS='], (err) => {
+    if (err) {
+      replacement.kill('SIGTERM');
+      failHandover(`systemd did not take new process ${replacement.pid} as main process: ${err.message}`);
+      return;
+    }
+    replacement.unref();
+    process.stderr.write(`pm2ctl: ${HANDOVER_SIGNAL}: handed over to pid ${replacement.pid}\n`);
+    // The app's kill_signal, so its own handlers run as on a stop; if one keeps the
+    // process alive, it still goes at kill_timeout, as systemd would make it on a stop.
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), stopConfig.killTimeoutMs).unref();
+    process.kill(process.pid, stopConfig.killSignal);
+  });
+}
+
 // ---- Readiness and process.send -----------------------------------------------------
 
 function notifyReady() {
@@ -342,7 +483,10 @@ function notifyReady() {
 function installProcessSend() {
   if (typeof process.send === 'function') return; // a real IPC channel: leave it alone
   process.send = function send(message, ...rest) {
-    if (message === 'ready') notifyReady();
+    if (message === 'ready') {
+      if (readyFd !== null) tellReplacedProcess();
+      else notifyReady();
+    }
     const callback = rest.find((arg) => typeof arg === 'function');
     if (callback) process.nextTick(callback, null);
     return true;
@@ -350,9 +494,22 @@ function installProcessSend() {
 }
 
 const stopConfig = readStopConfig(process.env);
+const handover = readHandoverConfig(process.env);
+let readyFd = takeReadyFd(process.env);
+let handingOver = false;
+const passedFds = takeListenFds(process.env);
+// What the replacement starts from: this process as it started, before the app ran.
+const startup = {
+  execPath: process.execPath,
+  execArgv: [...process.execArgv],
+  argv: [...process.argv],
+  cwd: process.cwd(),
+  env: { ...process.env },
+};
 
-installListen(takeListenFds(process.env), process.env);
+installListen([...passedFds], process.env);
 installProcessSend();
 for (const signal of stopConfig.signals) process.on(signal, onStopSignal);
+if (handover.enabled && passedFds.length > 0) process.on(HANDOVER_SIGNAL, onHandoverSignal);
 
 module.exports = { adoptedServers, requestedTcpPort, withReusePort, nodeHasReusePort };

@@ -17,21 +17,40 @@
 //!
 //! An instance that fails to come back stops the reload there: the instances not reached yet
 //! keep their old processes and keep serving.
+//!
+//! A `node` app on a socket (its units carry `PM2CTL_HANDOVER=1`) is not restarted but
+//! **handed over**: pm2ctl sends its main process SIGWINCH, and the Node shim starts the new
+//! process beside it on the same socket, waits until it is ready, makes it the unit's main
+//! process (`MAINPID=`) and drains. The old process serves until the new one does, so the
+//! app never runs an instance short and no connection waits for a process to start. A new
+//! process that fails leaves the old one serving; the shim says why in the unit's status
+//! text, where the reload reads it.
 
 use super::actions::{self, Action, Report};
 use super::processes::Proc;
 use super::readiness;
 use super::record;
 use crate::checkpoint;
+use crate::plan::HANDOVER_VAR;
 use crate::state::Store;
 use crate::status::Status;
-use crate::systemd::{self, Client, JobOutcome};
+use crate::systemd::{self, Client, JobOutcome, KillWhom, UnitState};
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// How often a restarted instance is checked while waiting for it.
 const POLL: Duration = Duration::from_millis(20);
+
+/// What asks the Node shim for a hand-over (`HANDOVER_SIGNAL` in `pm2ctl-shim.js`).
+const HANDOVER_SIGNAL: nix::sys::signal::Signal = nix::sys::signal::Signal::SIGWINCH;
+
+/// How the shim's status text starts when a hand-over failed (`RELOAD_FAILED` in the shim).
+const HANDOVER_FAILED: &str = "pm2ctl: reload failed";
+
+/// How long past `listen_timeout` a hand-over may take: the shim decides by then (ready,
+/// or failed), and what remains is starting processes on a loaded machine.
+const HANDOVER_SLACK: Duration = Duration::from_secs(10);
 
 /// Why an instance was judged ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +63,8 @@ pub enum Ready {
     ListenTimeout,
     /// No socket: its process started.
     Started,
+    /// The Node shim handed the socket over to the new process, which became the main one.
+    HandedOver,
 }
 
 /// The PM2-style line for one instance, as soon as it is known.
@@ -161,19 +182,39 @@ fn interrupted(
     )
 }
 
-/// Restarts one batch together, then waits for each instance of it to be ready.
+/// Replaces one batch together, then waits for each instance of it to be ready: instances
+/// whose shim hands over get the signal, the others are restarted.
 fn reload_batch(
     client: &Client,
     store: &Store,
     batch: &[&Proc],
 ) -> Result<Vec<Result<Ready, String>>> {
     let services: Vec<String> = batch.iter().map(|p| p.service.clone()).collect();
-    let outcomes = client.restart_units(&services)?;
+    let before = client.read_states(&services)?;
+    let hands_over = |s: &UnitState| s.env_var(HANDOVER_VAR) == Some("1") && s.main_pid().is_some();
+    let to_restart: Vec<String> = before
+        .iter()
+        .filter(|s| !hands_over(s))
+        .map(|s| s.name.clone())
+        .collect();
+    for state in before.iter().filter(|s| hands_over(s)) {
+        client.kill(&state.name, KillWhom::Main, HANDOVER_SIGNAL as i32)?;
+    }
+    let outcomes = if to_restart.is_empty() {
+        Vec::new()
+    } else {
+        client.restart_units(&to_restart)?
+    };
     checkpoint::reached("reload:restarted");
     let started = Instant::now();
     Ok(batch
         .iter()
-        .map(|p| {
+        .zip(&before)
+        .map(|(p, state)| {
+            let deadline = started + listen_timeout(store, p);
+            if hands_over(state) {
+                return handed_over(client, state, deadline + HANDOVER_SLACK);
+            }
             let outcome = outcomes.iter().find(|o| o.unit == p.service);
             // systemd's automatic restarts as listed: one more while waiting means the new
             // process died and systemd started it again.
@@ -182,14 +223,53 @@ fn reload_batch(
                 socket: p.socket.is_some(),
                 restarts: Some(p.n_restarts),
             };
-            ready_after(
-                client,
-                outcome,
-                &restarted,
-                started + listen_timeout(store, p),
-            )
+            ready_after(client, outcome, &restarted, deadline)
         })
         .collect())
+}
+
+/// Waits until the service `before` describes has a new main process (the hand-over is
+/// done), or its shim reports in the status text that the hand-over failed.
+fn handed_over(client: &Client, before: &UnitState, deadline: Instant) -> Result<Ready, String> {
+    let service = before.name.clone();
+    let old_pid = before.main_pid();
+    let old_status = before.service.as_ref().and_then(|s| s.status_text.clone());
+    loop {
+        let state = client
+            .read_states(std::slice::from_ref(&service))
+            .map_err(|e| match systemd::connection_lost(&e) {
+                Some(why) => format!("{why} ({e:#})"),
+                None => format!("{e:#}"),
+            })?
+            .pop()
+            .ok_or_else(|| format!("systemd reported nothing about {service}"))?;
+        if state.active_state() != "active" {
+            let why = format!(
+                "{service} is {} ({}) during its hand-over",
+                state.active_state(),
+                state.sub_state()
+            );
+            return Err(with_report(client, &service, why));
+        }
+        if state.main_pid().is_some() && state.main_pid() != old_pid {
+            return Ok(Ready::HandedOver);
+        }
+        let status = state.service.as_ref().and_then(|s| s.status_text.clone());
+        if let Some(text) =
+            status.filter(|t| t.starts_with(HANDOVER_FAILED) && Some(t) != old_status.as_ref())
+        {
+            return Err(with_report(client, &service, text));
+        }
+        if Instant::now() >= deadline {
+            let why = format!(
+                "{service}: no new process took over within listen_timeout and {} s more; \
+                 the old one keeps serving",
+                HANDOVER_SLACK.as_secs()
+            );
+            return Err(with_report(client, &service, why));
+        }
+        std::thread::sleep(POLL);
+    }
 }
 
 /// The readiness of a service whose restart job ended with `outcome`: the job's failure with

@@ -18,6 +18,9 @@
 //! - `wait_ready` → `Type=notify`, `NotifyAccess=all` (the Node shim turns
 //!   `process.send('ready')` into READY=1), `TimeoutStartUSec = listen_timeout`. Stricter than
 //!   PM2, which carries on as if ready after the timeout: systemd fails the start.
+//! - a `node` app on a socket systemd holds gets `NotifyAccess=all` and the shim's hand-over
+//!   settings, so `reload` starts the new process before the old one stops (see
+//!   `lifecycle::reload`).
 //! - `max_memory_restart` → `MemoryMax` (bytes): a hard cgroup limit, the kernel kills the app
 //!   and `Restart=` brings it back. On a cgroup v1 host systemd (252) applies it as the v1
 //!   `memory.limit_in_bytes`. Below it, a companion timer checks every 30 s (as PM2 polls)
@@ -143,7 +146,7 @@ pub fn plan_app(
         },
     );
     let runs_as_other_user = user.as_deref().is_some_and(|u| u != host.user);
-    let app_env = env::app_env(
+    let mut app_env = env::app_env(
         app,
         &EnvInputs {
             env_name: ctx.env_name,
@@ -215,6 +218,14 @@ pub fn plan_app(
         }
         _ => None,
     };
+    // A Node app on a socket systemd holds reloads by hand-over: the shim starts the new
+    // process beside the old one, which tells systemd the new main pid (hence
+    // `NotifyAccess=all`). A launcher (`ts-node`) is left out: the shim sees its script, not
+    // the launcher's command line.
+    let hands_over = listen.is_some() && command.runtime == Runtime::Node;
+    if hands_over {
+        app_env.extend(env::handover_settings(app));
+    }
     let merge_logs = app
         .merge_logs
         .unwrap_or(exec_mode == ExecMode::Fork && app.instances.is_none());
@@ -304,6 +315,9 @@ pub fn plan_app(
             s.set("NotifyAccess", Value::Str("all".into()));
         } else {
             s.set("Type", Value::Str("exec".into()));
+            if hands_over {
+                s.set("NotifyAccess", Value::Str("all".into()));
+            }
         }
         s.set("ExecStart", Value::Exec(vec![exec_start]));
         s.set(

@@ -126,6 +126,26 @@ fn node_shim_settings(app: &App) -> Vec<(String, String)> {
     settings
 }
 
+/// What the Node shim reads to hand its socket over to a new process on `reload` (see
+/// `pm2ctl-shim.js`): set only for apps run by `node` itself on a socket systemd holds,
+/// whose command the shim can start again as it is.
+pub fn handover_settings(app: &App) -> Vec<(String, String)> {
+    let mut settings = vec![
+        (HANDOVER_VAR.to_string(), "1".to_string()),
+        (
+            "PM2CTL_LISTEN_TIMEOUT_MS".to_string(),
+            app.listen_timeout.as_millis().to_string(),
+        ),
+    ];
+    if app.wait_ready {
+        settings.push(("PM2CTL_WAIT_READY".to_string(), "1".to_string()));
+    }
+    settings
+}
+
+/// On a service: its Node shim hands the socket over on `reload` (see `handover_settings`).
+pub const HANDOVER_VAR: &str = "PM2CTL_HANDOVER";
+
 /// The environment of instance `index`, as systemd's `Environment` (`as`, sorted by name).
 pub fn instance_env(
     app_env: &BTreeMap<String, String>,

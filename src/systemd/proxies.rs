@@ -126,6 +126,8 @@ pub struct ServiceProps {
     pub exec_main_status: Option<i32>,
     pub exec_main_start_timestamp: Option<u64>,
     pub exec_main_exit_timestamp: Option<u64>,
+    /// `STATUS=` the service last sent (the Node shim says there why a hand-over failed).
+    pub status_text: Option<String>,
     /// `u64::MAX` when unknown.
     pub memory_current: Option<u64>,
     #[zbus(rename = "CPUUsageNSec")]

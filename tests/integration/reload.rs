@@ -9,7 +9,7 @@
 use crate::common;
 
 use common::load::Load;
-use common::sandbox::{assert_success, fixtures_dir, main_pid, stdout};
+use common::sandbox::{assert_success, fixtures_dir, main_pid, show, stdout};
 use common::Sandbox;
 use std::path::Path;
 use std::time::Duration;
@@ -201,4 +201,106 @@ fn an_app_without_a_socket_is_restarted_with_a_warning() {
     );
     let after = main_pid(&sb, "pm2ctl-worker@0.service");
     assert!(after != 0 && after != before, "{before} -> {after}");
+}
+
+/// An ecosystem file in `dir` for cluster app `name`: `instances` instances of `script` on
+/// PORT, run as nobody.
+fn cluster_app_as_nobody(dir: &Path, name: &str, script: &Path, instances: u32) -> String {
+    let file = dir.join("ecosystem.toml");
+    let toml = format!(
+        "[[apps]]\nname = \"{name}\"\nuser = \"nobody\"\nscript = \"{}\"\nexec_mode = \"cluster\"\n\
+         instances = {instances}\nport = {PORT}\nlisten_address = \"127.0.0.1\"\n",
+        script.display()
+    );
+    std::fs::write(&file, toml).expect("write the ecosystem file");
+    file.display().to_string()
+}
+
+#[test]
+fn a_node_app_on_a_socket_is_handed_over_to_its_new_processes_without_going_down() {
+    let sb = Sandbox::boot();
+    let dir = common::sandbox::workdir("reload", "handover");
+    let file = cluster_app_as_nobody(&dir, "web", &fixtures_dir().join("http.js"), 2);
+    assert_success("pm2ctl apply", &sb.pm2ctl(&["apply", &file]));
+    let units = services("web", 2);
+    for unit in &units {
+        sb.wait_for(&format!("{unit} running"), WAIT, || {
+            main_pid(&sb, unit) != 0
+        });
+    }
+    let since: Vec<String> = units
+        .iter()
+        .map(|u| show(&sb, u, "ActiveEnterTimestampMonotonic"))
+        .collect();
+    assert_reload_under_load_loses_nothing(&sb, 2);
+
+    for (unit, since) in units.iter().zip(&since) {
+        // systemd never stopped the unit: the new process took over inside it.
+        assert_eq!(
+            &show(&sb, unit, "ActiveEnterTimestampMonotonic"),
+            since,
+            "{unit}"
+        );
+        let pid = main_pid(&sb, unit);
+        let owner = stdout(&sb.exec(&["ps", "-o", "user=", "-p", &pid.to_string()]));
+        assert_eq!(owner.trim(), "nobody", "{unit}: pid {pid}");
+        let journal = stdout(&sb.journalctl(&["-u", unit, "-o", "cat"]));
+        assert!(
+            journal.contains(&format!("handed over to pid {pid}")),
+            "{unit}: {journal}"
+        );
+    }
+}
+
+#[test]
+fn a_new_process_that_fails_leaves_the_old_one_serving() {
+    let sb = Sandbox::boot();
+    let dir = common::sandbox::workdir("reload", "handover-fails");
+    let script = dir.join("app.js");
+    std::fs::copy(fixtures_dir().join("http.js"), &script).expect("copy the app");
+    let file = cluster_app_as_nobody(&dir, "web", &script, 2);
+    assert_success("pm2ctl apply", &sb.pm2ctl(&["apply", &file]));
+    let units = services("web", 2);
+    for unit in &units {
+        sb.wait_for(&format!("{unit} running"), WAIT, || {
+            main_pid(&sb, unit) != 0
+        });
+    }
+    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+
+    // A broken deploy: the new code throws at start.
+    std::fs::write(&script, "throw new Error('broken deploy');\n").expect("break the app");
+    let out = sb.pm2ctl(&["reload", "web"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(errors.contains("[PM2][ERROR] [web](0)"), "{errors}");
+    assert!(
+        errors.contains(&format!("pm2ctl: reload failed: new process"))
+            && errors.contains(&format!("pid {} keeps serving", before[0])),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("broken deploy"),
+        "the app's own error: {errors}"
+    );
+    assert!(
+        errors.contains("not reloaded: the reload stopped at [web](0)"),
+        "{errors}"
+    );
+
+    // Both old processes still serve.
+    let after: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    assert_eq!(after, before);
+    for _ in 0..5 {
+        assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
+    }
+
+    // The fix deployed, the next reload goes through.
+    std::fs::copy(fixtures_dir().join("http.js"), &script).expect("fix the app");
+    assert_success("pm2ctl reload web", &sb.pm2ctl(&["reload", "web"]));
+    for (unit, old) in units.iter().zip(&before) {
+        let pid = main_pid(&sb, unit);
+        assert!(pid != 0 && pid != *old, "{unit}: {old} -> {pid}");
+    }
+    assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
 }

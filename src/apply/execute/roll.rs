@@ -448,6 +448,7 @@ fn describe_ready(ready: Ready) -> &'static str {
         Ready::Accepting => "ready (accepting on its socket)",
         Ready::ListenTimeout => "taken as ready (listen_timeout passed)",
         Ready::Started => "started",
+        Ready::HandedOver => "ready (its new process took over the socket)",
     }
 }
 
