@@ -275,7 +275,7 @@ fn a_new_process_that_fails_leaves_the_old_one_serving() {
     let errors = String::from_utf8_lossy(&out.stderr);
     assert!(errors.contains("[PM2][ERROR] [web](0)"), "{errors}");
     assert!(
-        errors.contains(&format!("pm2ctl: reload failed: new process"))
+        errors.contains("pm2ctl: reload failed: new process")
             && errors.contains(&format!("pid {} keeps serving", before[0])),
         "{errors}"
     );
