@@ -191,7 +191,6 @@ fn reload_batch(
 ) -> Result<Vec<Result<Ready, String>>> {
     let services: Vec<String> = batch.iter().map(|p| p.service.clone()).collect();
     let before = client.read_states(&services)?;
-    let hands_over = |s: &UnitState| s.env_var(HANDOVER_VAR) == Some("1") && s.main_pid().is_some();
     let to_restart: Vec<String> = before
         .iter()
         .filter(|s| !hands_over(s))
@@ -226,6 +225,26 @@ fn reload_batch(
             ready_after(client, outcome, &restarted, deadline)
         })
         .collect())
+}
+
+/// Whether the service's Node shim is to hand over: its unit is marked so, it runs, and a
+/// second process as big as the one running fits under its `MemoryMax` (`max_memory_restart`)
+/// beside it. Otherwise the kernel would kill one of them, most likely the old one, at
+/// once: a reload because of the memory mark always restarts.
+fn hands_over(state: &UnitState) -> bool {
+    let Some(service) = &state.service else {
+        return false;
+    };
+    if state.env_var(HANDOVER_VAR) != Some("1") || state.main_pid().is_none() {
+        return false;
+    }
+    let known = |v: Option<u64>| v.filter(|v| *v != u64::MAX);
+    match known(service.memory_max) {
+        None => true,
+        Some(max) => {
+            known(service.memory_current).is_some_and(|used| used.saturating_mul(2) <= max)
+        }
+    }
 }
 
 /// Waits until the service `before` describes has a new main process (the hand-over is
@@ -443,5 +462,64 @@ impl Progress for Printer {
 
     fn warning(&mut self, text: &str) {
         eprintln!("[PM2][WARN] {text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::systemd::proxies::ServiceProps;
+
+    fn service(env: &[&str], memory_max: Option<u64>, memory_current: Option<u64>) -> UnitState {
+        UnitState {
+            name: "pm2ctl-web@0.service".into(),
+            service: Some(ServiceProps {
+                main_pid: Some(42),
+                environment: Some(env.iter().map(|e| e.to_string()).collect()),
+                memory_max,
+                memory_current,
+                ..ServiceProps::default()
+            }),
+            ..UnitState::default()
+        }
+    }
+
+    #[test]
+    fn only_marked_units_hand_over() {
+        assert!(hands_over(&service(&["PM2CTL_HANDOVER=1"], None, None)));
+        assert!(!hands_over(&service(&[], None, None)));
+        assert!(!hands_over(&service(&["PM2CTL_HANDOVER=0"], None, None)));
+        let mut stopped = service(&["PM2CTL_HANDOVER=1"], None, None);
+        stopped.service.as_mut().unwrap().main_pid = Some(0);
+        assert!(!hands_over(&stopped));
+    }
+
+    #[test]
+    fn a_second_process_must_fit_under_the_memory_limit() {
+        let mb = 1 << 20;
+        let marked = ["PM2CTL_HANDOVER=1"];
+        assert!(hands_over(&service(
+            &marked,
+            Some(u64::MAX),
+            Some(500 * mb)
+        )));
+        assert!(hands_over(&service(
+            &marked,
+            Some(200 * mb),
+            Some(100 * mb)
+        )));
+        // Over half the limit (the memory mark is at 90 %): restarted instead.
+        assert!(!hands_over(&service(
+            &marked,
+            Some(200 * mb),
+            Some(101 * mb)
+        )));
+        // A limit, and no figure to compare with it.
+        assert!(!hands_over(&service(&marked, Some(200 * mb), None)));
+        assert!(!hands_over(&service(
+            &marked,
+            Some(200 * mb),
+            Some(u64::MAX)
+        )));
     }
 }
