@@ -428,7 +428,7 @@ function onHandoverSignal() {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
-    replacement.stdio[readyIndex].destroy();
+    replacement.stdio[readyIndex]?.destroy();
     if (why === null) return handOver(replacement);
     // A new process still up (it was not ready in time) may have taken connections already:
     // its own shim drains them on the stop signal.
@@ -446,8 +446,8 @@ function onHandoverSignal() {
   replacement.on('exit', (code, signal) =>
     settle(`new process ${replacement.pid} exited (${signal || `status ${code}`}) before it was ready`),
   );
-  replacement.stdio[readyIndex].on('data', () => settle(null));
-  replacement.stdio[readyIndex].on('error', () => {});
+  replacement.stdio[readyIndex]?.on('data', () => settle(null));
+  replacement.stdio[readyIndex]?.on('error', () => {});
 }
 
 // The new process is ready: make it the unit's main process, then leave as on a stop signal.

@@ -1,4 +1,4 @@
-//! `pm2ctl reload <target...> [--parallel N]`: restart instances one batch at a time, each
+//! `pm2ctl reload <target...> [--parallel N]`: replace instances one batch at a time, each
 //! ready before the next, so a cluster app keeps serving (see `lifecycle::reload`).
 
 use super::ManagerArgs;
@@ -24,7 +24,13 @@ pub struct Args {
 }
 
 const READY_HELP: &str = "\
-Each instance is restarted, then waited for until it is ready, before the next one:
+A Node app on a socket systemd holds (cluster mode with a port) is handed over: its Node shim
+starts the new process beside the old one, on the same socket, and the old one serves until the
+new one listens (or sent 'ready' with wait_ready; listen_timeout counts as ready otherwise), then
+makes it the unit's main process and drains. If the new process fails, the old one keeps
+serving and the reason is reported. An instance near its max_memory_restart is restarted
+instead.
+Any other instance is restarted, then waited for until it is ready, before the next one:
   * an app with wait_ready (Type=notify): when it sent READY=1 (process.send('ready') in Node);
     it fails after listen_timeout;
   * a cluster app on a port: when its new process accepts connections on the socket systemd

@@ -227,6 +227,24 @@ fn reload_batch(
         .collect())
 }
 
+/// Hands `service` over to a new process when its Node shim can (see [`hands_over`]) and
+/// waits for it, as `reload` does; `None` when it cannot, and the caller restarts it.
+pub fn hand_over(
+    client: &Client,
+    service: &str,
+    listen_timeout: Duration,
+) -> Result<Option<Result<Ready, String>>> {
+    let Some(state) = client.read_states(&[service.to_string()])?.pop() else {
+        return Ok(None);
+    };
+    if !hands_over(&state) {
+        return Ok(None);
+    }
+    client.kill(service, KillWhom::Main, HANDOVER_SIGNAL as i32)?;
+    let deadline = Instant::now() + listen_timeout + HANDOVER_SLACK;
+    Ok(Some(handed_over(client, &state, deadline)))
+}
+
 /// Whether the service's Node shim is to hand over: its unit is marked so, it runs, and a
 /// second process as big as the one running fits under its `MemoryMax` (`max_memory_restart`)
 /// beside it. Otherwise the kernel would kill one of them, most likely the old one, at

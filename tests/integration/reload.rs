@@ -232,7 +232,22 @@ fn a_node_app_on_a_socket_is_handed_over_to_its_new_processes_without_going_down
         .iter()
         .map(|u| show(&sb, u, "ActiveEnterTimestampMonotonic"))
         .collect();
+    // Twice: the second hand-over starts from a process the first one started.
     assert_reload_under_load_loses_nothing(&sb, 2);
+    assert_reload_under_load_loses_nothing(&sb, 2);
+    // `apply --reload` of the unchanged file (new code on disk) hands over too.
+    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let out = sb.pm2ctl(&["apply", &file, "--reload"]);
+    assert_success("pm2ctl apply --reload", &out);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("its new process took over the socket"),
+        "{progress}"
+    );
+    for (unit, old) in units.iter().zip(&before) {
+        let pid = main_pid(&sb, unit);
+        assert!(pid != 0 && pid != *old, "{unit}: {old} -> {pid}");
+    }
 
     for (unit, since) in units.iter().zip(&since) {
         // systemd never stopped the unit: the new process took over inside it.

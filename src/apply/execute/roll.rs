@@ -10,6 +10,10 @@
 //! socket. An instance whose socket changed (a new port), or that is missing or down, has its
 //! socket and service removed and created anew instead.
 //!
+//! An instance that already has its planned definition (`apply --reload` after new code was
+//! deployed) and whose Node shim can hand over is handed over, as `reload` does: the new
+//! process starts beside the old one, which serves until it is ready.
+//!
 //! Readiness is `reload`'s (`lifecycle::reload::wait_ready`): READY=1, accepting on its
 //! socket, or `listen_timeout`. A new instance that does not become ready stops the roll:
 //! the instances not reached keep the previous definition; with rollback (the default) the
@@ -208,6 +212,16 @@ impl Run<'_> {
                         }
                         // A value no unit file can hold: the unit is created anew instead.
                         Err(_) => return self.replace_anew(planned, plan, live, started),
+                    }
+                }
+                // Already the planned definition (`apply --reload`, new code on disk): a
+                // Node shim hands over to the new process as `reload` does.
+                if same && running == Running::Steadily {
+                    let handed =
+                        reload::hand_over(self.client, &planned.service.name, plan.listen_timeout)?;
+                    if let Some(ready) = handed {
+                        checkpoint::reached("apply:restarted");
+                        return Ok(ready);
                     }
                 }
                 if running == Running::MaybeFailing {
