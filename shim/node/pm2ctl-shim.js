@@ -72,6 +72,7 @@ const PM2_DEFAULT_KILL_TIMEOUT_MS = 1600;
 const PM2_DEFAULT_LISTEN_TIMEOUT_MS = 3000;
 const HANDOVER_SIGNAL = 'SIGWINCH';
 const RELOAD_FAILED = 'pm2ctl: reload failed';
+const HANDOVER_STARTED = `pm2ctl: ${HANDOVER_SIGNAL}: started new process`;
 const DEFAULT_DRAIN_GRACE_MS = 1000;
 
 // Servers that took a systemd socket.
@@ -423,12 +424,16 @@ function onHandoverSignal() {
     failHandover(`cannot start the new process: ${err.message}`);
     return;
   }
+  // No optional chaining here: the shim runs on Node 12 (Debian 11) too.
+  const readyPipe = replacement.stdio ? replacement.stdio[readyIndex] : null;
+  // `pm2ctl reload` reports what was logged after this line when the hand-over fails.
+  process.stderr.write(`${HANDOVER_STARTED} ${replacement.pid}; pid ${process.pid} serves until it is ready\n`);
   let settled = false;
   const settle = (why) => {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
-    replacement.stdio[readyIndex]?.destroy();
+    if (readyPipe) readyPipe.destroy();
     if (why === null) return handOver(replacement);
     // A new process still up (it was not ready in time) may have taken connections already:
     // its own shim drains them on the stop signal.
@@ -446,8 +451,10 @@ function onHandoverSignal() {
   replacement.on('exit', (code, signal) =>
     settle(`new process ${replacement.pid} exited (${signal || `status ${code}`}) before it was ready`),
   );
-  replacement.stdio[readyIndex]?.on('data', () => settle(null));
-  replacement.stdio[readyIndex]?.on('error', () => {});
+  if (readyPipe) {
+    readyPipe.on('data', () => settle(null));
+    readyPipe.on('error', () => {});
+  }
 }
 
 // The new process is ready: make it the unit's main process, then leave as on a stop signal.

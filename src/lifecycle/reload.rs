@@ -48,6 +48,13 @@ const HANDOVER_SIGNAL: nix::sys::signal::Signal = nix::sys::signal::Signal::SIGW
 /// How the shim's status text starts when a hand-over failed (`RELOAD_FAILED` in the shim).
 const HANDOVER_FAILED: &str = "pm2ctl: reload failed";
 
+/// The shim's log line as it starts the new process (`HANDOVER_STARTED` in the shim).
+const HANDOVER_STARTED: &str = "pm2ctl: SIGWINCH: started new process";
+
+/// At most this many of the new process's lines go into a failed hand-over's report (the
+/// first ones: where a crash at start says what went wrong).
+const HANDOVER_LOG_LINES: usize = 30;
+
 /// How long past `listen_timeout` a hand-over may take: the shim decides by then (ready,
 /// or failed), and what remains is starting processes on a loaded machine.
 const HANDOVER_SLACK: Duration = Duration::from_secs(10);
@@ -245,6 +252,31 @@ pub fn hand_over(
     Ok(Some(handed_over(client, &state, deadline)))
 }
 
+/// The lines the unit logged after its shim's last "started new process" line, without the
+/// shim's own, indented: what the new process of a failed hand-over said. `None` when the
+/// journal has none (yet: journald may still be reading them, so it is asked a few times).
+fn new_process_log(client: &Client, service: &str) -> Option<String> {
+    for _ in 0..5 {
+        client.sync_journal();
+        let entries = client.journal_entries(service, 200);
+        let start = entries
+            .iter()
+            .rposition(|e| e.message.starts_with(HANDOVER_STARTED))?;
+        let lines: Vec<String> = entries[start + 1..]
+            .iter()
+            .map(|e| e.message.trim_end())
+            .filter(|m| !m.starts_with("pm2ctl: "))
+            .take(HANDOVER_LOG_LINES)
+            .map(|m| format!("  {m}"))
+            .collect();
+        if lines.iter().any(|l| !l.trim().is_empty()) {
+            return Some(lines.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
 /// Whether the service's Node shim is to hand over: its unit is marked so, it runs, and a
 /// second process as big as the one running fits under its `MemoryMax` (`max_memory_restart`)
 /// beside it. Otherwise the kernel would kill one of them, most likely the old one, at
@@ -295,7 +327,10 @@ fn handed_over(client: &Client, before: &UnitState, deadline: Instant) -> Result
         if let Some(text) =
             status.filter(|t| t.starts_with(HANDOVER_FAILED) && Some(t) != old_status.as_ref())
         {
-            return Err(with_report(client, &service, text));
+            return Err(match new_process_log(client, &service) {
+                Some(log) => format!("{text}\nwhat the new process logged:\n{log}"),
+                None => text,
+            });
         }
         if Instant::now() >= deadline {
             let why = format!(

@@ -845,7 +845,7 @@ impl Client {
 
     /// `journalctl --sync`: journald writes every message it was sent before this call.
     /// Best effort (it needs the right to signal journald; without it nothing changes).
-    fn sync_journal(&self) {
+    pub fn sync_journal(&self) {
         let mut cmd = Command::new("journalctl");
         cmd.arg("--sync");
         if let Ok(mut cmd) = crate::host::remote::localize(&self.host, cmd) {
