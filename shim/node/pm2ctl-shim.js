@@ -42,13 +42,17 @@
 //                                  open once the drain started (default 1000, capped
 //                                  at half the time left before kill_timeout)
 //   PM2CTL_HANDOVER                "1": hand the socket over on SIGWINCH (below)
+//   PM2CTL_HANDOVER_DIR            where `pm2ctl apply` leaves a changed environment for
+//                                  the new process (<dir>/<INVOCATION_ID>.json)
 //   PM2CTL_LISTEN_TIMEOUT_MS       the app's listen_timeout (default 3000, PM2's)
 //   PM2CTL_WAIT_READY              "1": the app has wait_ready
 //
 // Hand-over reload (PM2CTL_HANDOVER=1, which pm2ctl's plan sets for an app run by `node`
 // on a socket systemd holds): on SIGWINCH (ignored by default, and meaningless without a
 // terminal) the process starts its replacement, the same node, arguments, working
-// directory and environment it started with, passing it the same listening sockets, and
+// directory and environment it started with (with the changes `pm2ctl apply` left in
+// PM2CTL_HANDOVER_DIR, when it rolls an app whose `env` changed), passing it the same
+// listening sockets, and
 // keeps serving until the new process is ready: listening on its socket, or with
 // wait_ready, `process.send('ready')`; without wait_ready, listen_timeout passing with
 // the new process up counts as ready, as under PM2. It then tells systemd the new main
@@ -397,6 +401,24 @@ function notifySystemd(fields, done) {
   );
 }
 
+// The environment `pm2ctl apply` left for this hand-over when it changed the app's `env`
+// (`{"set": {NAME: value}, "unset": [NAME]}` in PM2CTL_HANDOVER_DIR/<INVOCATION_ID>.json);
+// none for a plain reload.
+function readNewEnvironment() {
+  const dir = startup.env.PM2CTL_HANDOVER_DIR;
+  const invocation = startup.env.INVOCATION_ID;
+  if (!dir || !invocation) return { set: {}, unset: [] };
+  let text;
+  try {
+    text = fs.readFileSync(`${dir}/${invocation}.json`, 'utf8');
+  } catch (err) {
+    if (err.code === 'ENOENT') return { set: {}, unset: [] };
+    throw err;
+  }
+  const parsed = JSON.parse(text);
+  return { set: parsed.set || {}, unset: parsed.unset || [] };
+}
+
 function failHandover(why) {
   handingOver = false;
   const text = `${RELOAD_FAILED}: ${why}; pid ${process.pid} keeps serving`;
@@ -408,11 +430,18 @@ function onHandoverSignal() {
   if (handingOver || drain) return;
   handingOver = true;
   const readyIndex = SD_LISTEN_FDS_START + passedFds.length;
-  const env = {
-    ...startup.env,
-    PM2CTL_HANDOVER_FDS: String(passedFds.length),
-    PM2CTL_HANDOVER_READY_FD: String(readyIndex),
-  };
+  let changes;
+  try {
+    changes = readNewEnvironment();
+  } catch (err) {
+    failHandover(`cannot read the new environment: ${err.message}`);
+    return;
+  }
+  const env = { ...startup.env };
+  for (const name of changes.unset) delete env[name];
+  Object.assign(env, changes.set);
+  env.PM2CTL_HANDOVER_FDS = String(passedFds.length);
+  env.PM2CTL_HANDOVER_READY_FD = String(readyIndex);
   let replacement;
   try {
     replacement = childProcess.spawn(startup.execPath, [...startup.execArgv, ...startup.argv.slice(1)], {

@@ -19,6 +19,7 @@
 //! An error talking to systemd (the bus went away) stops the apply with an [`Interrupted`]:
 //! the apps applied, the one under way and how far it got, the apps not applied.
 
+mod new_env;
 mod roll;
 
 use super::diff::{Action, Change, CompanionChange, DesiredApp, Diff, LiveUnit, Options};

@@ -256,6 +256,7 @@ pub fn hand_over(
 /// shim's own, indented: what the new process of a failed hand-over said. `None` when the
 /// journal has none (yet: journald may still be reading them, so it is asked a few times).
 fn new_process_log(client: &Client, service: &str) -> Option<String> {
+    let own = format!("{service}: ");
     for _ in 0..5 {
         client.sync_journal();
         let entries = client.journal_entries(service, 200);
@@ -265,7 +266,8 @@ fn new_process_log(client: &Client, service: &str) -> Option<String> {
         let lines: Vec<String> = entries[start + 1..]
             .iter()
             .map(|e| e.message.trim_end())
-            .filter(|m| !m.starts_with("pm2ctl: "))
+            // Neither the shim's lines nor systemd's about the unit ("…service: Sent signal").
+            .filter(|m| !m.starts_with("pm2ctl: ") && !m.starts_with(&own))
             .take(HANDOVER_LOG_LINES)
             .map(|m| format!("  {m}"))
             .collect();
@@ -281,7 +283,7 @@ fn new_process_log(client: &Client, service: &str) -> Option<String> {
 /// second process as big as the one running fits under its `MemoryMax` (`max_memory_restart`)
 /// beside it. Otherwise the kernel would kill one of them, most likely the old one, at
 /// once: a reload because of the memory mark always restarts.
-fn hands_over(state: &UnitState) -> bool {
+pub fn hands_over(state: &UnitState) -> bool {
     let Some(service) = &state.service else {
         return false;
     };

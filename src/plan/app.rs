@@ -224,7 +224,10 @@ pub fn plan_app(
     // the launcher's command line.
     let hands_over = listen.is_some() && command.runtime == Runtime::Node;
     if hands_over {
-        app_env.extend(env::handover_settings(app));
+        app_env.extend(env::handover_settings(
+            app,
+            &super::dirs::handover_dir(host.scope, host.uid),
+        ));
     }
     let merge_logs = app
         .merge_logs

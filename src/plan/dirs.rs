@@ -15,6 +15,16 @@ pub const SYSTEM_STATE_DIR: &str = "/var/lib/pm2ctl";
 /// pm2ctl's runtime directory on the system manager (cleared at boot).
 pub const SYSTEM_RUNTIME_DIR: &str = "/run/pm2ctl";
 
+/// Where `apply` leaves the new environment of an instance it rolls by hand-over, for the
+/// instance's Node shim to start the new process with (`<dir>/<INVOCATION_ID>.json`):
+/// under pm2ctl's runtime directory, which a unit's sandbox leaves readable.
+pub fn handover_dir(scope: Scope, uid: u32) -> PathBuf {
+    match scope {
+        Scope::System => PathBuf::from(SYSTEM_RUNTIME_DIR).join("handover"),
+        Scope::User => PathBuf::from(format!("/run/user/{uid}/pm2ctl/handover")),
+    }
+}
+
 /// The state directory for `scope`: `explicit` (`$PM2CTL_STATE_DIR`) if given, else
 /// [`SYSTEM_STATE_DIR`] for the system manager and `$XDG_STATE_HOME/pm2ctl` (default
 /// `~/.local/state/pm2ctl`) for a user's manager.
@@ -51,6 +61,18 @@ mod tests {
 
     fn p(s: &str) -> Option<PathBuf> {
         Some(PathBuf::from(s))
+    }
+
+    #[test]
+    fn the_hand_over_directory_is_under_the_scope_s_runtime_directory() {
+        assert_eq!(
+            handover_dir(Scope::System, 0),
+            PathBuf::from("/run/pm2ctl/handover")
+        );
+        assert_eq!(
+            handover_dir(Scope::User, 1000),
+            PathBuf::from("/run/user/1000/pm2ctl/handover")
+        );
     }
 
     #[test]

@@ -129,9 +129,13 @@ fn node_shim_settings(app: &App) -> Vec<(String, String)> {
 /// What the Node shim reads to hand its socket over to a new process on `reload` (see
 /// `pm2ctl-shim.js`): set only for apps run by `node` itself on a socket systemd holds,
 /// whose command the shim can start again as it is.
-pub fn handover_settings(app: &App) -> Vec<(String, String)> {
+pub fn handover_settings(app: &App, dir: &Path) -> Vec<(String, String)> {
     let mut settings = vec![
         (HANDOVER_VAR.to_string(), "1".to_string()),
+        (
+            HANDOVER_DIR_VAR.to_string(),
+            dir.to_string_lossy().into_owned(),
+        ),
         (
             "PM2CTL_LISTEN_TIMEOUT_MS".to_string(),
             app.listen_timeout.as_millis().to_string(),
@@ -145,6 +149,9 @@ pub fn handover_settings(app: &App) -> Vec<(String, String)> {
 
 /// On a service: its Node shim hands the socket over on `reload` (see `handover_settings`).
 pub const HANDOVER_VAR: &str = "PM2CTL_HANDOVER";
+
+/// On a service that hands over: where `apply` leaves a changed environment for the shim.
+pub const HANDOVER_DIR_VAR: &str = "PM2CTL_HANDOVER_DIR";
 
 /// The environment of instance `index`, as systemd's `Environment` (`as`, sorted by name).
 pub fn instance_env(

@@ -13,7 +13,7 @@ pub mod access;
 mod app;
 pub use app::instance_count;
 pub(crate) use app::readable;
-pub use env::HANDOVER_VAR;
+pub use env::{HANDOVER_DIR_VAR, HANDOVER_VAR};
 pub mod companion;
 pub mod dirs;
 pub mod env;

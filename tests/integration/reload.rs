@@ -321,3 +321,105 @@ fn a_new_process_that_fails_leaves_the_old_one_serving() {
     }
     assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
 }
+
+/// The environment of process `pid` in the sandbox, as `NAME=value` lines.
+fn environ(sb: &Sandbox, pid: u32) -> Vec<String> {
+    let out = sb.exec(&["cat", &format!("/proc/{pid}/environ")]);
+    assert_success("read the environment", &out);
+    String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn apply_of_a_changed_env_hands_over_with_the_new_variables() {
+    let sb = Sandbox::boot();
+    let dir = common::sandbox::workdir("reload", "env-handover");
+    let file = cluster_app_as_nobody(&dir, "web", &fixtures_dir().join("http.js"), 2);
+    let base = std::fs::read_to_string(&file).expect("read the file");
+    let with_env = |env: &str| {
+        std::fs::write(&file, format!("{base}env = {{ {env} }}\n")).expect("write the file");
+    };
+    with_env("MARK = \"a\", GONE = \"soon\"");
+    assert_success("pm2ctl apply", &sb.pm2ctl(&["apply", &file]));
+    let units = services("web", 2);
+    for unit in &units {
+        sb.wait_for(&format!("{unit} running"), WAIT, || {
+            main_pid(&sb, unit) != 0
+        });
+    }
+    let since: Vec<String> = units
+        .iter()
+        .map(|u| show(&sb, u, "ActiveEnterTimestampMonotonic"))
+        .collect();
+    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+
+    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = Load::start(&sb, load_dir.path(), PORT);
+    load.wait_for_more(&sb, 200);
+    with_env("MARK = \"b\"");
+    let out = sb.pm2ctl(&["apply", &file]);
+    assert_success("pm2ctl apply of the new env", &out);
+    load.wait_for_more(&sb, 200);
+    load.finish().assert_no_loss("apply of a new env");
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("its new process took over the socket"),
+        "{progress}"
+    );
+
+    for ((unit, since), old) in units.iter().zip(&since).zip(&before) {
+        assert_eq!(
+            &show(&sb, unit, "ActiveEnterTimestampMonotonic"),
+            since,
+            "{unit}"
+        );
+        let pid = main_pid(&sb, unit);
+        assert!(pid != 0 && pid != *old, "{unit}: {old} -> {pid}");
+        // The new process has the file's new env, as systemd's definition does.
+        let env = environ(&sb, pid);
+        assert!(env.contains(&"MARK=b".to_string()), "{unit}: {env:?}");
+        assert!(
+            !env.iter().any(|v| v.starts_with("GONE=")),
+            "{unit}: {env:?}"
+        );
+        assert!(
+            show(&sb, unit, "Environment").contains("MARK=b"),
+            "{unit}: systemd's definition"
+        );
+    }
+    // The files the shims read are gone.
+    let left = sb.exec(&["ls", "-A", "/run/pm2ctl/handover"]);
+    assert_eq!(stdout(&left).trim(), "", "left in /run/pm2ctl/handover");
+    // A second apply finds nothing to do: what runs is what the file says.
+    let after: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    assert_success("pm2ctl apply again", &sb.pm2ctl(&["apply", &file]));
+    let again: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    assert_eq!(again, after);
+
+    // An env the new process cannot start with: the roll stops at the first instance, which
+    // kept serving, and goes back to the previous definition; the app answers throughout.
+    with_env("MARK = \"c\", NODE_OPTIONS = \"--no-such-option\"");
+    let out = sb.pm2ctl(&["apply", &file]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        errors.contains("pm2ctl: reload failed: new process"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("--no-such-option"),
+        "node's own words: {errors}"
+    );
+    for unit in &units {
+        assert!(
+            show(&sb, unit, "Environment").contains("MARK=b"),
+            "{unit}: back to the previous definition"
+        );
+        let pid = main_pid(&sb, unit);
+        assert!(environ(&sb, pid).contains(&"MARK=b".to_string()), "{unit}");
+    }
+    assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
+}

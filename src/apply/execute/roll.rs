@@ -19,7 +19,7 @@
 //! the instances not reached keep the previous definition; with rollback (the default) the
 //! replaced ones get it back too, from the state store's previous record.
 
-use super::{Reached, Run};
+use super::{new_env, Reached, Run};
 use crate::apply::diff::{DesiredApp, LiveUnit};
 use crate::checkpoint;
 use crate::host::Host;
@@ -93,6 +93,7 @@ impl Run<'_> {
             let old_socket = previous_socket(roll.previous, live, planned);
             let result = self.replace_instance(
                 planned,
+                running_definition(roll.previous, live, planned),
                 &app.fingerprint,
                 old_socket,
                 live,
@@ -169,9 +170,12 @@ impl Run<'_> {
 
     /// Replaces one instance and waits until it is ready. The outer `Err` is a failure to
     /// talk to systemd (the apply stops); the inner one says why the instance is not ready.
+    /// `running_now`: the definition the instance runs, when the state store knows it.
+    #[allow(clippy::too_many_arguments)]
     fn replace_instance(
         &mut self,
         planned: &InstancePlan,
+        running_now: Option<&InstancePlan>,
         fingerprint: &str,
         old_socket: SocketFate,
         live: &[LiveUnit],
@@ -191,6 +195,18 @@ impl Run<'_> {
         match way {
             Way::InPlace { file } => {
                 let same = service.and_then(|s| s.fingerprint.as_deref()) == Some(fingerprint);
+                // Only the app's `env` changed: its Node shim can start the new process with
+                // the new variables beside the old one (see `new_env`). What runs is read
+                // before systemd reads the new definition.
+                let env_handover = match running_now {
+                    Some(now) if !same && running == Running::Steadily => {
+                        match new_env::env_only_change(&now.service, &planned.service) {
+                            Some(change) => self.env_handover(&planned.service.name, change)?,
+                            None => None,
+                        }
+                    }
+                    _ => None,
+                };
                 if !same {
                     match unit::render(&planned.service) {
                         Ok(text) => {
@@ -212,6 +228,14 @@ impl Run<'_> {
                         }
                         // A value no unit file can hold: the unit is created anew instead.
                         Err(_) => return self.replace_anew(planned, plan, live, started),
+                    }
+                }
+                if let Some(target) = env_handover {
+                    if let Some(ready) =
+                        self.hand_over_with(&planned.service.name, &target, plan)?
+                    {
+                        checkpoint::reached("apply:restarted");
+                        return Ok(ready);
                     }
                 }
                 // Already the planned definition (`apply --reload`, new code on disk): a
@@ -249,6 +273,88 @@ impl Run<'_> {
             }
             Way::Anew => self.replace_anew(planned, plan, live, started),
         }
+    }
+
+    /// What an `env`-only roll of `service` needs from the running unit before systemd reads
+    /// the new definition: it hands over, its invocation (the file's name) and its account.
+    /// `None` when it cannot be handed over (the roll restarts it).
+    fn env_handover(
+        &self,
+        service: &str,
+        change: new_env::EnvChange,
+    ) -> Result<Option<EnvHandover>> {
+        if !self.client.host().is_local() {
+            return Ok(None); // the file would have to be written over ssh
+        }
+        let Some(state) = self.client.read_states(&[service.to_string()])?.pop() else {
+            return Ok(None);
+        };
+        if !reload::hands_over(&state) {
+            return Ok(None);
+        }
+        let Some(invocation) = state
+            .unit
+            .invocation_id
+            .as_deref()
+            .filter(|id| id.len() == 16)
+        else {
+            return Ok(None);
+        };
+        let invocation: String = invocation.iter().map(|b| format!("{b:02x}")).collect();
+        let user = state.service.as_ref().and_then(|s| s.user.as_deref());
+        let owner = new_env::owner(user)?;
+        Ok(Some(EnvHandover {
+            change,
+            invocation,
+            owner,
+        }))
+    }
+
+    /// Leaves the new environment for the shim and hands over; `None` when the unit no
+    /// longer hands over once systemd read the new definition.
+    fn hand_over_with(
+        &mut self,
+        service: &str,
+        target: &EnvHandover,
+        plan: &AppPlan,
+    ) -> Result<Option<Result<Ready, String>>> {
+        let file = match new_env::write(&target.change, &target.invocation, target.owner) {
+            Ok(file) => file,
+            Err(e) => {
+                self.say(&format!("  warning: {e:#}: {service} is restarted instead"))?;
+                return Ok(None);
+            }
+        };
+        let handed = reload::hand_over(self.client, service, plan.listen_timeout);
+        if let Err(e) = new_env::remove(&file) {
+            self.say(&format!("  warning: {e:#}"))?;
+        }
+        let handed = handed?;
+        // A shim that could not see the file (a sandbox option hiding pm2ctl's runtime
+        // directory) starts the new process with the old variables: check the fingerprint.
+        if let Some(Ok(_)) = &handed {
+            let fingerprint = target.change.set.get(crate::systemd::FINGERPRINT_VAR);
+            let pid = self
+                .client
+                .read_states(&[service.to_string()])?
+                .pop()
+                .and_then(|s| s.main_pid());
+            let has_it = match (pid, fingerprint) {
+                (Some(pid), Some(fp)) => {
+                    new_env::process_has(pid, crate::systemd::FINGERPRINT_VAR, fp)
+                }
+                _ => false,
+            };
+            if !has_it {
+                return Ok(Some(Err(format!(
+                    "{service}'s new process did not start with the new environment: its \
+                     Node shim could not read {} (a sandbox option hiding {}?)",
+                    file.display(),
+                    target.change.dir.display()
+                ))));
+            }
+        }
+        Ok(handed)
     }
 
     /// Removes the instance's units that systemd has and creates them from `planned`.
@@ -355,6 +461,7 @@ impl Run<'_> {
             };
             match self.replace_instance(
                 old,
+                None,
                 &previous.fingerprint,
                 socket,
                 &now,
@@ -383,6 +490,35 @@ impl Run<'_> {
         }
         Ok(true)
     }
+}
+
+/// An instance rolled by hand-over with a new environment.
+struct EnvHandover {
+    change: new_env::EnvChange,
+    /// The running invocation's id, in hex (`INVOCATION_ID`).
+    invocation: String,
+    /// The uid its processes run as.
+    owner: u32,
+}
+
+/// The definition `planned`'s instance runs, from the app's previous record, when its
+/// service carries that record's fingerprint.
+fn running_definition<'a>(
+    previous: Option<&'a AppRecord>,
+    live: &[LiveUnit],
+    planned: &InstancePlan,
+) -> Option<&'a InstancePlan> {
+    let running = live
+        .iter()
+        .find(|u| u.name == planned.service.name)?
+        .fingerprint
+        .as_deref()?;
+    let record = previous.filter(|r| r.fingerprint == running)?;
+    record
+        .plan
+        .instances
+        .iter()
+        .find(|i| i.index == planned.index)
 }
 
 /// How the instance being replaced runs.
