@@ -198,12 +198,20 @@ fn reload_batch(
 ) -> Result<Vec<Result<Ready, String>>> {
     let services: Vec<String> = batch.iter().map(|p| p.service.clone()).collect();
     let before = client.read_states(&services)?;
+    let handing: Vec<bool> = batch
+        .iter()
+        .zip(&before)
+        .map(|(p, state)| {
+            ready_to_hand_over(client, state, Instant::now() + listen_timeout(store, p))
+        })
+        .collect();
     let to_restart: Vec<String> = before
         .iter()
-        .filter(|s| !hands_over(s))
-        .map(|s| s.name.clone())
+        .zip(&handing)
+        .filter(|(_, hands)| !**hands)
+        .map(|(s, _)| s.name.clone())
         .collect();
-    for state in before.iter().filter(|s| hands_over(s)) {
+    for (state, _) in before.iter().zip(&handing).filter(|(_, hands)| **hands) {
         client.kill(&state.name, KillWhom::Main, HANDOVER_SIGNAL as i32)?;
     }
     let outcomes = if to_restart.is_empty() {
@@ -215,10 +223,10 @@ fn reload_batch(
     let started = Instant::now();
     Ok(batch
         .iter()
-        .zip(&before)
-        .map(|(p, state)| {
+        .zip(before.iter().zip(handing))
+        .map(|(p, (state, hands))| {
             let deadline = started + listen_timeout(store, p);
-            if hands_over(state) {
+            if hands {
                 return handed_over(client, state, deadline + HANDOVER_SLACK);
             }
             let outcome = outcomes.iter().find(|o| o.unit == p.service);
@@ -244,7 +252,7 @@ pub fn hand_over(
     let Some(state) = client.read_states(&[service.to_string()])?.pop() else {
         return Ok(None);
     };
-    if !hands_over(&state) {
+    if !ready_to_hand_over(client, &state, Instant::now() + listen_timeout) {
         return Ok(None);
     }
     client.kill(service, KillWhom::Main, HANDOVER_SIGNAL as i32)?;
@@ -279,11 +287,43 @@ fn new_process_log(client: &Client, service: &str) -> Option<String> {
     None
 }
 
+/// Whether the service hands over (see [`hands_over`]) and its shim listens for the signal
+/// already: a process that has just started may not have loaded the shim yet, and would
+/// ignore SIGWINCH (its default). Waits for that until `deadline`, seen on this host in the
+/// signals its main process catches; `false` (restart it) when it cannot be seen (`-H`).
+pub fn ready_to_hand_over(client: &Client, state: &UnitState, deadline: Instant) -> bool {
+    if !client.host().is_local() || !hands_over(state) {
+        return false;
+    }
+    let Some(pid) = state.main_pid() else {
+        return false;
+    };
+    loop {
+        match catches(pid, HANDOVER_SIGNAL) {
+            Some(true) => return true,
+            None => return false, // gone
+            Some(false) if Instant::now() >= deadline => return false,
+            Some(false) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+/// Whether process `pid` has a handler for `signal` (`SigCgt` in its status); `None` when
+/// it is gone.
+fn catches(pid: u32, signal: nix::sys::signal::Signal) -> Option<bool> {
+    let status = crate::host::procfs::read(format!("/proc/{pid}/status")).ok()?;
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())?;
+    Some(mask & (1u64 << (signal as i32 - 1)) != 0)
+}
+
 /// Whether the service's Node shim is to hand over: its unit is marked so, it runs, and a
 /// second process as big as the one running fits under its `MemoryMax` (`max_memory_restart`)
 /// beside it. Otherwise the kernel would kill one of them, most likely the old one, at
 /// once: a reload because of the memory mark always restarts.
-pub fn hands_over(state: &UnitState) -> bool {
+fn hands_over(state: &UnitState) -> bool {
     let Some(service) = &state.service else {
         return false;
     };
@@ -537,6 +577,29 @@ mod tests {
             }),
             ..UnitState::default()
         }
+    }
+
+    #[test]
+    fn a_process_is_seen_to_catch_a_signal_once_it_handles_it() {
+        use nix::sys::signal::Signal;
+        use std::process::Command;
+        // sh handles SIGURG once its trap is set; sleep leaves it at its default.
+        let mut trapping = Command::new("sh")
+            .args(["-c", "trap : URG; while :; do sleep 0.05; done"])
+            .spawn()
+            .expect("spawn sh");
+        let mut plain = Command::new("sleep").arg("5").spawn().expect("spawn sleep");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while catches(trapping.id(), Signal::SIGURG) != Some(true) && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        assert_eq!(catches(trapping.id(), Signal::SIGURG), Some(true));
+        assert_eq!(catches(plain.id(), Signal::SIGURG), Some(false));
+        for child in [&mut trapping, &mut plain] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert_eq!(catches(u32::MAX, Signal::SIGURG), None);
     }
 
     #[test]

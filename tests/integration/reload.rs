@@ -222,6 +222,11 @@ fn a_node_app_on_a_socket_is_handed_over_to_its_new_processes_without_going_down
     let dir = common::sandbox::workdir("reload", "handover");
     let file = cluster_app_as_nobody(&dir, "web", &fixtures_dir().join("http.js"), 2);
     assert_success("pm2ctl apply", &sb.pm2ctl(&["apply", &file]));
+    // At once, as a deploy script would: the new processes may not have loaded the shim yet.
+    assert_success(
+        "pm2ctl reload right after apply",
+        &sb.pm2ctl(&["reload", "web"]),
+    );
     let units = services("web", 2);
     for unit in &units {
         sb.wait_for(&format!("{unit} running"), WAIT, || {

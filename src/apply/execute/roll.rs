@@ -201,7 +201,11 @@ impl Run<'_> {
                 let env_handover = match running_now {
                     Some(now) if !same && running == Running::Steadily => {
                         match new_env::env_only_change(&now.service, &planned.service) {
-                            Some(change) => self.env_handover(&planned.service.name, change)?,
+                            Some(change) => self.env_handover(
+                                &planned.service.name,
+                                change,
+                                plan.listen_timeout,
+                            )?,
                             None => None,
                         }
                     }
@@ -282,14 +286,13 @@ impl Run<'_> {
         &self,
         service: &str,
         change: new_env::EnvChange,
+        listen_timeout: std::time::Duration,
     ) -> Result<Option<EnvHandover>> {
-        if !self.client.host().is_local() {
-            return Ok(None); // the file would have to be written over ssh
-        }
+        // Over -H the file would have to be written over ssh: `ready_to_hand_over` says no.
         let Some(state) = self.client.read_states(&[service.to_string()])?.pop() else {
             return Ok(None);
         };
-        if !reload::hands_over(&state) {
+        if !reload::ready_to_hand_over(self.client, &state, Instant::now() + listen_timeout) {
             return Ok(None);
         }
         let Some(invocation) = state
