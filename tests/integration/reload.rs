@@ -203,6 +203,16 @@ fn an_app_without_a_socket_is_restarted_with_a_warning() {
     assert!(after != 0 && after != before, "{before} -> {after}");
 }
 
+/// Waits until every unit of `units` is active (running, not still starting): `reload`
+/// starts an instance that is not online rather than handing it over.
+fn wait_until_active(sb: &Sandbox, units: &[String]) {
+    for unit in units {
+        sb.wait_for(&format!("{unit} active"), WAIT, || {
+            sb.unit_state(unit) == "active" && main_pid(sb, unit) != 0
+        });
+    }
+}
+
 /// An ecosystem file in `dir` for cluster app `name`: `instances` instances of `script` on
 /// PORT, run as nobody.
 fn cluster_app_as_nobody(dir: &Path, name: &str, script: &Path, instances: u32) -> String {
@@ -228,11 +238,7 @@ fn a_node_app_on_a_socket_is_handed_over_to_its_new_processes_without_going_down
         &sb.pm2ctl(&["reload", "web"]),
     );
     let units = services("web", 2);
-    for unit in &units {
-        sb.wait_for(&format!("{unit} running"), WAIT, || {
-            main_pid(&sb, unit) != 0
-        });
-    }
+    wait_until_active(&sb, &units);
     let since: Vec<String> = units
         .iter()
         .map(|u| show(&sb, u, "ActiveEnterTimestampMonotonic"))
@@ -281,11 +287,7 @@ fn a_new_process_that_fails_leaves_the_old_one_serving() {
     let file = cluster_app_as_nobody(&dir, "web", &script, 2);
     assert_success("pm2ctl apply", &sb.pm2ctl(&["apply", &file]));
     let units = services("web", 2);
-    for unit in &units {
-        sb.wait_for(&format!("{unit} running"), WAIT, || {
-            main_pid(&sb, unit) != 0
-        });
-    }
+    wait_until_active(&sb, &units);
     let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
 
     // A broken deploy: the new code throws at start.
@@ -350,11 +352,7 @@ fn apply_of_a_changed_env_hands_over_with_the_new_variables() {
     with_env("MARK = \"a\", GONE = \"soon\"");
     assert_success("pm2ctl apply", &sb.pm2ctl(&["apply", &file]));
     let units = services("web", 2);
-    for unit in &units {
-        sb.wait_for(&format!("{unit} running"), WAIT, || {
-            main_pid(&sb, unit) != 0
-        });
-    }
+    wait_until_active(&sb, &units);
     let since: Vec<String> = units
         .iter()
         .map(|u| show(&sb, u, "ActiveEnterTimestampMonotonic"))
