@@ -339,6 +339,18 @@ fn hands_over(state: &UnitState) -> bool {
     }
 }
 
+/// The state of `service`, or why it cannot be read, for the user.
+fn read_one(client: &Client, service: &str) -> Result<UnitState, String> {
+    client
+        .read_states(&[service.to_string()])
+        .map_err(|e| match systemd::connection_lost(&e) {
+            Some(why) => format!("{why} ({e:#})"),
+            None => format!("{e:#}"),
+        })?
+        .pop()
+        .ok_or_else(|| format!("systemd reported nothing about {service}"))
+}
+
 /// Waits until the service `before` describes has a new main process (the hand-over is
 /// done), or its shim reports in the status text that the hand-over failed.
 fn handed_over(client: &Client, before: &UnitState, deadline: Instant) -> Result<Ready, String> {
@@ -346,14 +358,7 @@ fn handed_over(client: &Client, before: &UnitState, deadline: Instant) -> Result
     let old_pid = before.main_pid();
     let old_status = before.service.as_ref().and_then(|s| s.status_text.clone());
     loop {
-        let state = client
-            .read_states(std::slice::from_ref(&service))
-            .map_err(|e| match systemd::connection_lost(&e) {
-                Some(why) => format!("{why} ({e:#})"),
-                None => format!("{e:#}"),
-            })?
-            .pop()
-            .ok_or_else(|| format!("systemd reported nothing about {service}"))?;
+        let state = read_one(client, &service)?;
         if state.active_state() != "active" {
             let why = format!(
                 "{service} is {} ({}) during its hand-over",
@@ -435,14 +440,7 @@ pub fn wait_ready(
     let mut first_pid: Option<u32> = None;
     let mut baseline = unit.restarts;
     loop {
-        let state = client
-            .read_states(std::slice::from_ref(&service))
-            .map_err(|e| match systemd::connection_lost(&e) {
-                Some(why) => format!("{why} ({e:#})"),
-                None => format!("{e:#}"),
-            })?
-            .pop()
-            .ok_or_else(|| format!("systemd reported nothing about {service}"))?;
+        let state = read_one(client, &service)?;
         let restarts = state
             .service
             .as_ref()

@@ -9,7 +9,7 @@
 use crate::common;
 
 use common::load::Load;
-use common::sandbox::{assert_success, fixtures_dir, main_pid, show, stdout};
+use common::sandbox::{assert_success, fixtures_dir, main_pid, proc_list, show, stdout};
 use common::Sandbox;
 use std::path::Path;
 use std::time::Duration;
@@ -329,17 +329,6 @@ fn a_new_process_that_fails_leaves_the_old_one_serving() {
     assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
 }
 
-/// The environment of process `pid` in the sandbox, as `NAME=value` lines.
-fn environ(sb: &Sandbox, pid: u32) -> Vec<String> {
-    let out = sb.exec(&["cat", &format!("/proc/{pid}/environ")]);
-    assert_success("read the environment", &out);
-    String::from_utf8_lossy(&out.stdout)
-        .split('\0')
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn apply_of_a_changed_env_hands_over_with_the_new_variables() {
     let sb = Sandbox::boot();
@@ -382,7 +371,7 @@ fn apply_of_a_changed_env_hands_over_with_the_new_variables() {
         let pid = main_pid(&sb, unit);
         assert!(pid != 0 && pid != *old, "{unit}: {old} -> {pid}");
         // The new process has the file's new env, as systemd's definition does.
-        let env = environ(&sb, pid);
+        let env = proc_list(&sb, pid, "environ");
         assert!(env.contains(&"MARK=b".to_string()), "{unit}: {env:?}");
         assert!(
             !env.iter().any(|v| v.starts_with("GONE=")),
@@ -422,7 +411,10 @@ fn apply_of_a_changed_env_hands_over_with_the_new_variables() {
             "{unit}: back to the previous definition"
         );
         let pid = main_pid(&sb, unit);
-        assert!(environ(&sb, pid).contains(&"MARK=b".to_string()), "{unit}");
+        assert!(
+            proc_list(&sb, pid, "environ").contains(&"MARK=b".to_string()),
+            "{unit}"
+        );
     }
     assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
 }
