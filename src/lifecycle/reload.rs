@@ -261,30 +261,39 @@ pub fn hand_over(
 }
 
 /// The lines the unit logged after its shim's last "started new process" line, without the
-/// shim's own, indented: what the new process of a failed hand-over said. `None` when the
-/// journal has none (yet: journald may still be reading them, so it is asked a few times).
+/// shim's own, indented: what the new process of a failed hand-over said. The shim's failure
+/// line follows them on the same stream (stderr), but its status text can reach pm2ctl
+/// before journald has read them: the journal is asked again until that line is in, for two
+/// seconds at most. `None` when it holds nothing of the new process.
 fn new_process_log(client: &Client, service: &str) -> Option<String> {
     let own = format!("{service}: ");
-    for _ in 0..5 {
+    let mut found = None;
+    for _ in 0..10 {
         client.sync_journal();
         let entries = client.journal_entries(service, 200);
-        let start = entries
+        if let Some(start) = entries
             .iter()
-            .rposition(|e| e.message.starts_with(HANDOVER_STARTED))?;
-        let lines: Vec<String> = entries[start + 1..]
-            .iter()
-            .map(|e| e.message.trim_end())
-            // Neither the shim's lines nor systemd's about the unit ("…service: Sent signal").
-            .filter(|m| !m.starts_with("pm2ctl: ") && !m.starts_with(&own))
-            .take(HANDOVER_LOG_LINES)
-            .map(|m| format!("  {m}"))
-            .collect();
-        if lines.iter().any(|l| !l.trim().is_empty()) {
-            return Some(lines.join("\n"));
+            .rposition(|e| e.message.starts_with(HANDOVER_STARTED))
+        {
+            let after = &entries[start + 1..];
+            let lines: Vec<String> = after
+                .iter()
+                .map(|e| e.message.trim_end())
+                // Neither the shim's lines nor systemd's about the unit ("…: Sent signal").
+                .filter(|m| !m.starts_with("pm2ctl: ") && !m.starts_with(&own))
+                .take(HANDOVER_LOG_LINES)
+                .map(|m| format!("  {m}"))
+                .collect();
+            if lines.iter().any(|l| !l.trim().is_empty()) {
+                found = Some(lines.join("\n"));
+            }
+            if after.iter().any(|e| e.message.starts_with(HANDOVER_FAILED)) {
+                break;
+            }
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    None
+    found
 }
 
 /// Whether the service hands over (see [`hands_over`]) and its shim listens for the signal
