@@ -213,6 +213,18 @@ fn wait_until_active(sb: &Sandbox, units: &[String]) {
     }
 }
 
+/// Waits until the process of every unit of `units` has loaded the app and listens (its
+/// "listening on … pid=N" line is in the journal): active only means systemd ran `node`.
+fn wait_until_listening(sb: &Sandbox, units: &[String]) {
+    wait_until_active(sb, units);
+    for unit in units {
+        let pid = main_pid(sb, unit);
+        sb.wait_for(&format!("{unit} listening"), WAIT, || {
+            stdout(&sb.journalctl(&["-u", unit, "-o", "cat"])).contains(&format!("pid={pid} "))
+        });
+    }
+}
+
 /// An ecosystem file in `dir` for cluster app `name`: `instances` instances of `script` on
 /// PORT, run as nobody.
 fn cluster_app_as_nobody(dir: &Path, name: &str, script: &Path, instances: u32) -> String {
@@ -287,7 +299,9 @@ fn a_new_process_that_fails_leaves_the_old_one_serving() {
     let file = cluster_app_as_nobody(&dir, "web", &script, 2);
     assert_success("pm2ctl apply", &sb.pm2ctl(&["apply", &file]));
     let units = services("web", 2);
-    wait_until_active(&sb, &units);
+    // Before the script changes under them: a process still loading it would load the broken
+    // code, crash, and be restarted by systemd.
+    wait_until_listening(&sb, &units);
     let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
 
     // A broken deploy: the new code throws at start.
