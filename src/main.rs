@@ -46,7 +46,7 @@ enum Command {
     Stop(cli::stop::Args),
     /// Restart processes (stopped ones start); `--watch` toggles watching.
     Restart(cli::restart::Args),
-    /// Restart processes one at a time, each ready before the next: no request is lost.
+    /// Replace processes one at a time, each ready before the next: no request is lost.
     Reload(cli::reload::Args),
     /// Stop processes and forget them.
     #[command(alias = "del")]

@@ -11,7 +11,7 @@ pub struct Args {
     /// `all`, an app name, a namespace, a pm_id or a `/regex/` on names.
     #[arg(required = true, value_name = "id|name|namespace|all|/regex/")]
     pub targets: Vec<String>,
-    /// How many instances restart at the same time.
+    /// How many instances are replaced at the same time.
     #[arg(long, default_value_t = 1, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
