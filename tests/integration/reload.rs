@@ -52,6 +52,18 @@ fn run_cluster_instance(sb: &Sandbox, name: &str, index: u32, script: &str, extr
     assert_success("start the service", &sb.systemctl(&["start", &service]));
 }
 
+/// The main pid of each of `units` (0 for one not running).
+fn main_pids(sb: &Sandbox, units: &[String]) -> Vec<u32> {
+    units.iter().map(|u| main_pid(sb, u)).collect()
+}
+
+/// `pm2ctl reload APP`, which must fail with exit status 1: what it printed on stderr.
+fn failed_reload(sb: &Sandbox, app: &str) -> String {
+    let out = sb.pm2ctl(&["reload", app]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn services(name: &str, instances: u32) -> Vec<String> {
     (0..instances)
         .map(|i| format!("pm2ctl-{name}@{i}.service"))
@@ -70,7 +82,7 @@ fn reload_under_load_loses_nothing(instances: u32) {
 /// instance gets a new process and the client sees no failed or non-2xx request.
 fn assert_reload_under_load_loses_nothing(sb: &Sandbox, instances: u32) {
     let units = services("web", instances);
-    let before: Vec<u32> = units.iter().map(|u| main_pid(sb, u)).collect();
+    let before = main_pids(sb, &units);
     assert!(before.iter().all(|p| *p != 0), "pids before: {before:?}");
 
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
@@ -89,7 +101,7 @@ fn assert_reload_under_load_loses_nothing(sb: &Sandbox, instances: u32) {
     load.wait_for_more(sb, 200);
     let result = load.finish();
 
-    let after: Vec<u32> = units.iter().map(|u| main_pid(sb, u)).collect();
+    let after = main_pids(sb, &units);
     for (b, a) in before.iter().zip(&after) {
         assert!(*a != 0 && a != b, "pids before {before:?}, after {after:?}");
     }
@@ -156,13 +168,11 @@ fn an_instance_that_never_becomes_ready_stops_the_reload_and_the_rest_keep_servi
         run_cluster_instance(&sb, "slow", i, "ready-unless.js", &wait_ready);
     }
     let units = services("slow", 2);
-    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let before = main_pids(&sb, &units);
 
     // From now on new processes never signal readiness.
     std::fs::write(&no_ready, "").expect("write the marker");
-    let out = sb.pm2ctl(&["reload", "slow"]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let errors = String::from_utf8_lossy(&out.stderr);
+    let errors = failed_reload(&sb, "slow");
     assert!(errors.contains("[PM2][ERROR] [slow]"), "{errors}");
     assert!(
         errors.contains("not reloaded: the reload stopped at [slow]"),
@@ -259,7 +269,7 @@ fn a_node_app_on_a_socket_is_handed_over_to_its_new_processes_without_going_down
     assert_reload_under_load_loses_nothing(&sb, 2);
     assert_reload_under_load_loses_nothing(&sb, 2);
     // `apply --reload` of the unchanged file (new code on disk) hands over too.
-    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let before = main_pids(&sb, &units);
     let out = sb.pm2ctl(&["apply", &file, "--reload"]);
     assert_success("pm2ctl apply --reload", &out);
     let progress = String::from_utf8_lossy(&out.stderr);
@@ -302,13 +312,11 @@ fn a_new_process_that_fails_leaves_the_old_one_serving() {
     // Before the script changes under them: a process still loading it would load the broken
     // code, crash, and be restarted by systemd.
     wait_until_listening(&sb, &units);
-    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let before = main_pids(&sb, &units);
 
     // A broken deploy: the new code throws at start.
     std::fs::write(&script, "throw new Error('broken deploy');\n").expect("break the app");
-    let out = sb.pm2ctl(&["reload", "web"]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let errors = String::from_utf8_lossy(&out.stderr);
+    let errors = failed_reload(&sb, "web");
     assert!(errors.contains("[PM2][ERROR] [web](0)"), "{errors}");
     assert!(
         errors.contains("pm2ctl: reload failed: new process")
@@ -327,7 +335,7 @@ fn a_new_process_that_fails_leaves_the_old_one_serving() {
     );
 
     // Both old processes still serve.
-    let after: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let after = main_pids(&sb, &units);
     assert_eq!(after, before);
     for _ in 0..5 {
         assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
@@ -360,7 +368,7 @@ fn apply_of_a_changed_env_hands_over_with_the_new_variables() {
         .iter()
         .map(|u| show(&sb, u, "ActiveEnterTimestampMonotonic"))
         .collect();
-    let before: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let before = main_pids(&sb, &units);
 
     let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
     let load = Load::start(&sb, load_dir.path(), PORT);
@@ -400,9 +408,9 @@ fn apply_of_a_changed_env_hands_over_with_the_new_variables() {
     let left = sb.exec(&["ls", "-A", "/run/pm2ctl/handover"]);
     assert_eq!(stdout(&left).trim(), "", "left in /run/pm2ctl/handover");
     // A second apply finds nothing to do: what runs is what the file says.
-    let after: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let after = main_pids(&sb, &units);
     assert_success("pm2ctl apply again", &sb.pm2ctl(&["apply", &file]));
-    let again: Vec<u32> = units.iter().map(|u| main_pid(&sb, u)).collect();
+    let again = main_pids(&sb, &units);
     assert_eq!(again, after);
 
     // An env the new process cannot start with: the roll stops at the first instance, which
