@@ -260,6 +260,13 @@ pub fn hand_over(
     Ok(Some(handed_over(client, &state, deadline)))
 }
 
+/// Whether `why`, a failed hand-over's account, is the shim's own: its new process failed
+/// and the old one keeps serving, as it ran before. (The other failures leave the unit down,
+/// or a new process still starting.)
+pub fn old_process_kept(why: &str) -> bool {
+    why.starts_with(HANDOVER_FAILED)
+}
+
 /// The lines the unit logged after its shim's last "started new process" line, without the
 /// shim's own, indented: what the new process of a failed hand-over said. The shim's failure
 /// line follows them on the same stream (stderr), but its status text can reach pm2ctl

@@ -705,9 +705,46 @@ fn apply_reload_rolls_new_code_in_and_a_crashing_version_is_rolled_back() {
         assert_eq!(version_on(&sb, port).as_deref(), Some("v2"));
     }
 
-    // A version that exits at start: the roll stops at its first instance, the others
-    // keep serving, and the replaced one gets the previous definition back.
-    let pids: Vec<String> = (1..3)
+    // New code that throws at start, rolled in with --reload: the first instance's new
+    // process fails, its old one keeps serving, and no instance is restarted into the
+    // broken code.
+    let pids: Vec<String> = (0..3)
+        .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
+        .collect();
+    let code = std::fs::read_to_string(&script).expect("read the app");
+    std::fs::write(&script, "throw new Error('broken deploy');\n").expect("break the app");
+    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = common::load::Load::start(&sb, load_dir.path(), port);
+    load.wait_for_more(&sb, 200);
+    let out = apply(&sb, &file, &["--reload"]);
+    load.wait_for_more(&sb, 200);
+    let result = load.finish();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    for text in [
+        "Error: broken deploy",
+        "FAILED pm2ctl-web@0.service: the roll stopped there",
+        "its process never left it and kept serving",
+    ] {
+        assert!(said.contains(text), "{text:?} not in:\n{said}");
+    }
+    result.assert_no_loss("the failed apply --reload");
+    let after: Vec<String> = (0..3)
+        .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
+        .collect();
+    assert_eq!(
+        after, pids,
+        "an instance was restarted into the broken code"
+    );
+    for _ in 0..6 {
+        assert_eq!(version_on(&sb, port).as_deref(), Some("v2"));
+    }
+    std::fs::write(&script, code).expect("mend the app");
+
+    // A version that exits at start: the roll stops at its first instance, whose old
+    // process keeps serving, and which gets the previous definition back; the others are
+    // not touched.
+    let pids: Vec<String> = (0..3)
         .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
         .collect();
     write_file(
@@ -724,7 +761,7 @@ fn apply_reload_rolls_new_code_in_and_a_crashing_version_is_rolled_back() {
     let said = stderr(&out);
     for text in [
         "FAILED pm2ctl-web@0.service: the roll stopped there; instances 1, 2 keep the previous definition",
-        "rolled back pm2ctl-web@0.service to the previous definition",
+        "rolled back pm2ctl-web@0.service to the previous definition; its process never left it",
         "crash at start",
     ] {
         assert!(said.contains(text), "{text:?} not in:\n{said}");
@@ -738,10 +775,10 @@ fn apply_reload_rolls_new_code_in_and_a_crashing_version_is_rolled_back() {
         );
         assert_eq!(sb.unit_state(&format!("pm2ctl-web@{i}.service")), "active");
     }
-    let kept: Vec<String> = (1..3)
+    let kept: Vec<String> = (0..3)
         .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
         .collect();
-    assert_eq!(kept, pids, "instances not reached were restarted");
+    assert_eq!(kept, pids, "instances were restarted");
     // The file still wants the new version: the next apply tries again.
     let dry = apply(&sb, &file, &["--dry-run"]);
     assert!(stdout(&dry).contains("~ web: roll"), "{}", stdout(&dry));

@@ -159,7 +159,9 @@ impl Run<'_> {
                 }
             ))?;
             if roll.rollback {
-                record_changed |= self.roll_back(roll, &replaced, store, live)?;
+                // A hand-over whose new process failed left the old one serving.
+                let kept = reload::old_process_kept(&why).then_some(index);
+                record_changed |= self.roll_back(roll, &replaced, kept, store, live)?;
             }
         }
         if let Err(e) = set_rolling(store, name, false) {
@@ -398,11 +400,13 @@ impl Run<'_> {
     }
 
     /// Gives the `replaced` instances the previous definition again, and the record its
-    /// previous plan. Returns whether the record changed.
+    /// previous plan. `kept`: the instance whose old process still serves (its hand-over
+    /// failed), which only its definition goes back for. Returns whether the record changed.
     fn roll_back(
         &mut self,
         roll: &Roll<'_>,
         replaced: &[u32],
+        kept: Option<u32>,
         store: &mut Store,
         live: &[LiveUnit],
     ) -> Result<bool> {
@@ -454,6 +458,14 @@ impl Run<'_> {
                 self.remove(&units)?;
                 continue;
             };
+            if kept == Some(*index) && self.restore_in_place(old, &previous.fingerprint, &now)? {
+                self.say(&format!(
+                    "  rolled back {} to the previous definition; its process never left it \
+                     and kept serving",
+                    old.service.name
+                ))?;
+                continue;
+            }
             let socket = match (
                 &old.socket,
                 app.plan.instances.iter().find(|i| i.index == *index),
@@ -491,6 +503,38 @@ impl Run<'_> {
             record.definition = previous.definition.clone();
             record.source = previous.source.clone();
         }
+        Ok(true)
+    }
+
+    /// Gives `old`'s unit its definition back without touching its process, which still
+    /// runs it (its hand-over failed): the unit file again, if systemd has read the new one
+    /// (an `env` change), and nothing if the definition was the same (`apply --reload`).
+    /// `false` when that cannot be done in place (the instance is then restarted).
+    fn restore_in_place(
+        &mut self,
+        old: &InstancePlan,
+        fingerprint: &str,
+        now: &[LiveUnit],
+    ) -> Result<bool> {
+        let Some(unit) = now.iter().find(|u| u.name == old.service.name) else {
+            return Ok(false);
+        };
+        if unit.fingerprint.as_deref() == Some(fingerprint) {
+            return Ok(true);
+        }
+        let (Some(file), Ok(text)) = (&unit.transient_file, unit::render(&old.service)) else {
+            return Ok(false);
+        };
+        if let Err(e) = write_unit_file(self.client.host(), Path::new(file), &text) {
+            self.say(&format!(
+                "  warning: {e:#}: {} is restarted",
+                old.service.name
+            ))?;
+            return Ok(false);
+        }
+        self.client
+            .daemon_reload()
+            .context("cannot make systemd read the instance's previous definition")?;
         Ok(true)
     }
 }
