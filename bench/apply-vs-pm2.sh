@@ -101,8 +101,14 @@ for n in $COUNTS; do
     read -r t _ <<<"$(time_pm2ctl restart all)" || die "pm2ctl restart all failed for N=$n"
     ours_restart+=("$t")
     if ((r == RUNS)); then
-      # While the apps run: pm2ctl keeps no process of its own.
-      left=$(sb_exec pgrep -c -x pm2ctl || true)
+      # While the apps run: pm2ctl keeps no process of its own. An instance's `pm2ctl
+      # exec-wrap` (what systemd executes, which then executes the app) may not have
+      # executed the app yet right after the restart: only what stays counts.
+      for _ in {1..20}; do
+        left=$(sb_exec pgrep -c -x pm2ctl || true)
+        [[ ${left:-0} != 0 ]] || break
+        sleep 0.1
+      done
       running=$(sb_exec bash -c "systemctl list-units --state=active --plain --no-legend 'pm2ctl-bench*.service' | wc -l")
       ((running == n)) || log "warning: $running of $n pm2ctl apps active"
       ours_left=${left:-0}
