@@ -160,16 +160,17 @@ fn restart(
     Ok(failed)
 }
 
-/// Stops sockets first, then services, so no connection re-activates a stopping service, and
-/// waits until systemd has forgotten them: a stopped instance has no unit left (a failed one
-/// would keep its old `NRestarts`, already carried into the store), and `restart` creates it
-/// anew from its recorded plan.
+/// Stops the instances' sockets and services (sockets first, see `remove_units`) and waits
+/// until systemd has forgotten them: a stopped instance has no unit left (a failed one would
+/// keep its old `NRestarts`, already carried into the store), and `restart` creates it anew
+/// from its recorded plan.
 fn stop(client: &Client, procs: &[&Proc]) -> Result<BTreeMap<String, String>> {
-    let sockets: Vec<String> = procs.iter().filter_map(|p| p.socket.clone()).collect();
-    let services: Vec<String> = procs.iter().map(|p| p.service.clone()).collect();
-    let mut failed = by_unit(client.remove_units(&sockets)?);
-    failed.extend(by_unit(client.remove_units(&services)?));
-    Ok(failed)
+    let units: Vec<String> = procs
+        .iter()
+        .flat_map(|p| p.socket.iter().chain([&p.service]))
+        .cloned()
+        .collect();
+    Ok(by_unit(client.remove_units(&units)?))
 }
 
 /// Stops the instances, lets systemd forget them, and removes an app's slice, with its

@@ -383,12 +383,30 @@ impl Client {
         })
     }
 
+    /// `stop_units`, the sockets among `names` before the rest (outcomes in `names`' order):
+    /// stopped together, a service whose stop is done while its socket still listens is
+    /// started again by the next connection, and stays loaded.
+    fn stop_sockets_first(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
+        let (sockets, rest): (Vec<String>, Vec<String>) =
+            names.iter().cloned().partition(|n| n.ends_with(".socket"));
+        if sockets.is_empty() || rest.is_empty() {
+            return self.stop_units(names);
+        }
+        let mut by_unit: std::collections::HashMap<String, JobOutcome> = self
+            .stop_units(&sockets)?
+            .into_iter()
+            .chain(self.stop_units(&rest)?)
+            .map(|o| (o.unit.clone(), o))
+            .collect();
+        Ok(names.iter().filter_map(|n| by_unit.remove(n)).collect())
+    }
+
     /// Stops units, forgets their failed state and waits until systemd has unloaded them, so
     /// their names can be created again with `start_transient` (which refuses a loaded name
     /// with `UnitExists`). Waits on `UnitRemoved` signals, at most `UNLOAD_TIMEOUT`; a unit
     /// that stays loaded (something still references it) is an error naming it.
     pub fn remove_units(&self, names: &[String]) -> Result<Vec<JobOutcome>> {
-        let outcomes = self.stop_units(names)?;
+        let outcomes = self.stop_sockets_first(names)?;
         self.with_manager(async |manager| {
             self.ensure_subscribed(manager).await?;
             let mut removed = manager
