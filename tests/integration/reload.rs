@@ -414,9 +414,11 @@ fn apply_of_a_changed_env_hands_over_with_the_new_variables() {
     assert_eq!(again, after);
 
     // An env the new process cannot start with: the roll stops at the first instance, which
-    // kept serving, and goes back to the previous definition; the app answers throughout.
+    // kept serving, and goes back to the previous definition; the app answers throughout,
+    // and no process is restarted.
     with_env("MARK = \"c\", NODE_OPTIONS = \"--no-such-option\"");
     let out = sb.pm2ctl(&["apply", &file]);
+    assert_eq!(main_pids(&sb, &units), after, "a process was replaced");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let errors = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -439,4 +441,40 @@ fn apply_of_a_changed_env_hands_over_with_the_new_variables() {
         );
     }
     assert_success("curl", &sb.curl(&format!("http://127.0.0.1:{PORT}/")));
+
+    // A roll that fails at the second instance: the first, already on the new env, is
+    // handed back over to the previous one; the second never left it. Under load, neither
+    // is restarted.
+    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = Load::start(&sb, load_dir.path(), PORT);
+    load.wait_for_more(&sb, 200);
+    with_env("MARK = \"d\", FAIL_INSTANCE = \"1\"");
+    let out = sb.pm2ctl(&["apply", &file]);
+    load.wait_for_more(&sb, 200);
+    load.finish().assert_no_loss("a roll failing half-way");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    for text in [
+        "instance 1 refuses to start",
+        "rolled back pm2ctl-web@1.service to the previous definition; its process never left it",
+        "rolled back pm2ctl-web@0.service to the previous definition: ready (its new process \
+         took over the socket)",
+    ] {
+        assert!(said.contains(text), "{text:?} not in:\n{said}");
+    }
+    let now = main_pids(&sb, &units);
+    assert!(now[0] != after[0], "web@0 was not handed over: {now:?}");
+    assert_eq!(now[1], after[1], "web@1 was replaced");
+    for ((unit, since), pid) in units.iter().zip(&since).zip(&now) {
+        assert_eq!(
+            &show(&sb, unit, "ActiveEnterTimestampMonotonic"),
+            since,
+            "{unit} was restarted"
+        );
+        assert!(show(&sb, unit, "Environment").contains("MARK=b"), "{unit}");
+        assert!(
+            proc_list(&sb, *pid, "environ").contains(&"MARK=b".to_string()),
+            "{unit}"
+        );
+    }
 }

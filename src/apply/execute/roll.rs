@@ -466,26 +466,33 @@ impl Run<'_> {
                 ))?;
                 continue;
             }
-            let socket = match (
-                &old.socket,
-                app.plan.instances.iter().find(|i| i.index == *index),
-            ) {
+            let new = app.plan.instances.iter().find(|i| i.index == *index);
+            let socket = match (&old.socket, new) {
                 (Some(o), Some(new)) if new.socket.as_ref() == Some(o) => SocketFate::Kept,
                 (None, Some(new)) if new.socket.is_none() => SocketFate::None,
                 _ => SocketFate::Changed,
             };
+            // The instances before the failed one became ready on the new definition: they
+            // run steadily, and go back the way they came (an `env` change is handed over
+            // again). The failed one may be crash-looping.
+            let (running_now, running) = if Some(index) == replaced.last() {
+                (None, Running::MaybeFailing)
+            } else {
+                (new, Running::Steadily)
+            };
             match self.replace_instance(
                 old,
-                None,
+                running_now,
                 &previous.fingerprint,
                 socket,
                 &now,
                 &previous.plan,
-                Running::MaybeFailing,
+                running,
             )? {
-                Ok(_) => self.say(&format!(
-                    "  rolled back {} to the previous definition",
-                    old.service.name
+                Ok(ready) => self.say(&format!(
+                    "  rolled back {} to the previous definition: {}",
+                    old.service.name,
+                    describe_ready(ready)
                 ))?,
                 Err(why) => {
                     let first = why.lines().next().unwrap_or_default().to_string();
