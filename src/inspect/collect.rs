@@ -134,7 +134,7 @@ fn instance(
     // leaves out file pages first charged to other cgroups, and adds children).
     let memory = pid
         .filter(|_| local)
-        .and_then(proc_rss_bytes)
+        .and_then(process_rss_bytes)
         .or(cgroup_memory);
     let cpu_source = match (running, known(service.and_then(|s| s.cpu_usage_nsec))) {
         (false, _) => MetricSource::None,
@@ -351,8 +351,9 @@ pub fn stat_cpu_ticks(stat: &str) -> Option<u64> {
 }
 
 /// Resident memory of a process, bytes: `/proc/<pid>/statm`'s second field (resident pages,
-/// the figure `status` shows as `VmRSS`), which the kernel formats far more cheaply.
-fn proc_rss_bytes(pid: u32) -> Option<u64> {
+/// the figure `status` shows as `VmRSS`, PM2's measure), which the kernel formats far more
+/// cheaply.
+pub fn process_rss_bytes(pid: u32) -> Option<u64> {
     let statm = procfs::read(format!("/proc/{pid}/statm")).ok()?;
     let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()
@@ -361,13 +362,7 @@ fn proc_rss_bytes(pid: u32) -> Option<u64> {
     statm_rss_bytes(&statm, page)
 }
 
-pub fn status_rss_bytes(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-pub fn statm_rss_bytes(statm: &str, page_size: u64) -> Option<u64> {
+fn statm_rss_bytes(statm: &str, page_size: u64) -> Option<u64> {
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages.saturating_mul(page_size))
 }
@@ -392,9 +387,6 @@ mod tests {
             "4242 (node (worker) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 11 0";
         assert_eq!(stat_cpu_ticks(stat), Some(300));
         assert_eq!(stat_cpu_ticks("garbage"), None);
-        let status = "Name:\tnode\nVmPeak:\t  100 kB\nVmRSS:\t   43300 kB\n";
-        assert_eq!(status_rss_bytes(status), Some(43300 * 1024));
-        assert_eq!(status_rss_bytes("Name: x\n"), None);
         assert_eq!(
             statm_rss_bytes("12000 10825 1900 1 0 5000 0\n", 4096),
             Some(10825 * 4096)

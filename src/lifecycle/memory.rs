@@ -15,7 +15,7 @@ use super::processes::Proc;
 use super::readiness::process_tree;
 use super::reload;
 use crate::host::Host;
-use crate::inspect::collect::status_rss_bytes;
+use crate::inspect::collect::process_rss_bytes;
 use crate::plan::Scope;
 use crate::state::{self, Store};
 use crate::status::Status;
@@ -34,16 +34,11 @@ pub struct OverMark {
 /// Resident bytes of the process tree rooted at `main_pid`; `None` when the main process
 /// is gone.
 pub fn resident_bytes(main_pid: u32) -> Option<u64> {
-    let read = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|status| status_rss_bytes(&status))
-    };
-    let main = read(main_pid)?;
+    let main = process_rss_bytes(main_pid)?;
     let children: u64 = process_tree(main_pid)
         .into_iter()
         .skip(1)
-        .filter_map(read)
+        .filter_map(process_rss_bytes)
         .sum();
     Some(main.saturating_add(children))
 }

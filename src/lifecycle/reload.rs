@@ -55,6 +55,10 @@ const HANDOVER_STARTED: &str = "pm2ctl: SIGWINCH: started new process";
 /// first ones: where a crash at start says what went wrong).
 const HANDOVER_LOG_LINES: usize = 30;
 
+/// How long a failed hand-over's report waits for the journal to hold the new process's
+/// lines (only a failure waits).
+const HANDOVER_LOG_WAIT: Duration = Duration::from_secs(6);
+
 /// How long past `listen_timeout` a hand-over may take: the shim decides by then (ready,
 /// or failed), and what remains is starting processes on a loaded machine.
 const HANDOVER_SLACK: Duration = Duration::from_secs(10);
@@ -270,12 +274,14 @@ pub fn old_process_kept(why: &str) -> bool {
 /// The lines the unit logged after its shim's last "started new process" line, without the
 /// shim's own, indented: what the new process of a failed hand-over said. The shim's failure
 /// line follows them on the same stream (stderr), but its status text can reach pm2ctl
-/// before journald has read them: the journal is asked again until that line is in, for two
-/// seconds at most. `None` when it holds nothing of the new process.
+/// before journald has read them (seconds before, on a loaded machine): the journal is asked
+/// again until that line is in, for `HANDOVER_LOG_WAIT` at most. `None` when it holds
+/// nothing of the new process.
 fn new_process_log(client: &Client, service: &str) -> Option<String> {
     let own = format!("{service}: ");
     let mut found = None;
-    for _ in 0..10 {
+    let deadline = Instant::now() + HANDOVER_LOG_WAIT;
+    while Instant::now() < deadline {
         client.sync_journal();
         let entries = client.journal_entries(service, 200);
         if let Some(start) = entries
