@@ -76,6 +76,8 @@ const PM2_DEFAULT_KILL_TIMEOUT_MS = 1600;
 const PM2_DEFAULT_LISTEN_TIMEOUT_MS = 3000;
 const HANDOVER_SIGNAL = 'SIGWINCH';
 const RELOAD_FAILED = 'pm2ctl: reload failed';
+// Written before the new process starts, so everything it logs comes after this line.
+const HANDOVER_STARTING = `pm2ctl: ${HANDOVER_SIGNAL}: starting a new process`;
 const HANDOVER_STARTED = `pm2ctl: ${HANDOVER_SIGNAL}: started new process`;
 const DEFAULT_DRAIN_GRACE_MS = 1000;
 
@@ -442,6 +444,8 @@ function onHandoverSignal() {
   Object.assign(env, changes.set);
   env.PM2CTL_HANDOVER_FDS = String(passedFds.length);
   env.PM2CTL_HANDOVER_READY_FD = String(readyIndex);
+  // `pm2ctl reload` reports what was logged after this line when the hand-over fails.
+  process.stderr.write(`${HANDOVER_STARTING}\n`);
   let replacement;
   try {
     replacement = childProcess.spawn(startup.execPath, [...startup.execArgv, ...startup.argv.slice(1)], {
@@ -455,7 +459,6 @@ function onHandoverSignal() {
   }
   // No optional chaining here: the shim runs on Node 12 (Debian 11) too.
   const readyPipe = replacement.stdio ? replacement.stdio[readyIndex] : null;
-  // `pm2ctl reload` reports what was logged after this line when the hand-over fails.
   process.stderr.write(`${HANDOVER_STARTED} ${replacement.pid}; pid ${process.pid} serves until it is ready\n`);
   let settled = false;
   const settle = (why) => {

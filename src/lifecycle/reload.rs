@@ -48,7 +48,13 @@ const HANDOVER_SIGNAL: nix::sys::signal::Signal = nix::sys::signal::Signal::SIGW
 /// How the shim's status text starts when a hand-over failed (`RELOAD_FAILED` in the shim).
 const HANDOVER_FAILED: &str = "pm2ctl: reload failed";
 
-/// The shim's log line as it starts the new process (`HANDOVER_STARTED` in the shim).
+/// The shim's log line before it starts the new process (`HANDOVER_STARTING` in the shim):
+/// what the new process logs comes after it.
+const HANDOVER_STARTING: &str = "pm2ctl: SIGWINCH: starting a new process";
+
+/// The shim's log line once the new process is started (`HANDOVER_STARTED` in the shim).
+/// The new process may log before it; a shim older than `HANDOVER_STARTING` writes only
+/// this one.
 const HANDOVER_STARTED: &str = "pm2ctl: SIGWINCH: started new process";
 
 /// At most this many of the new process's lines go into a failed hand-over's report (the
@@ -271,7 +277,7 @@ pub fn old_process_kept(why: &str) -> bool {
     why.starts_with(HANDOVER_FAILED)
 }
 
-/// The lines the unit logged after its shim's last "started new process" line, without the
+/// The lines the unit logged after its shim's last "starting a new process" line, without the
 /// shim's own, indented: what the new process of a failed hand-over said. The shim's failure
 /// line follows them on the same stream (stderr), but its status text can reach pm2ctl
 /// before journald has read them (seconds before, on a loaded machine): the journal is asked
@@ -284,10 +290,8 @@ fn new_process_log(client: &Client, service: &str) -> Option<String> {
     while Instant::now() < deadline {
         client.sync_journal();
         let entries = client.journal_entries(service, 200);
-        if let Some(start) = entries
-            .iter()
-            .rposition(|e| e.message.starts_with(HANDOVER_STARTED))
-        {
+        let last = |marker: &str| entries.iter().rposition(|e| e.message.starts_with(marker));
+        if let Some(start) = last(HANDOVER_STARTING).or_else(|| last(HANDOVER_STARTED)) {
             let after = &entries[start + 1..];
             let lines: Vec<String> = after
                 .iter()

@@ -522,6 +522,30 @@ fn versioned_app(dir: &Path, version: &str) -> String {
     path.display().to_string()
 }
 
+/// The `MainPID` of each of `name`'s first `instances` instances.
+fn main_pids(sb: &Sandbox, name: &str, instances: u32) -> Vec<String> {
+    (0..instances)
+        .map(|i| show(sb, &format!("pm2ctl-{name}@{i}.service"), "MainPID"))
+        .collect()
+}
+
+/// `apply FILE EXTRA…` under keep-alive load on `port`, which must exit 1 having said each
+/// of `says` and lose no request.
+fn failing_apply_under_load(sb: &Sandbox, file: &str, port: u16, extra: &[&str], says: &[&str]) {
+    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let load = common::load::Load::start(sb, load_dir.path(), port);
+    load.wait_for_more(sb, 200);
+    let out = apply(sb, file, extra);
+    load.wait_for_more(sb, 200);
+    let result = load.finish();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    for text in says {
+        assert!(said.contains(text), "{text:?} not in:\n{said}");
+    }
+    result.assert_no_loss(&format!("the failed apply {}", extra.join(" ")));
+}
+
 /// What `versioned.js` answers on `port`.
 fn version_on(sb: &Sandbox, port: u16) -> Option<String> {
     let out = sb.curl(&format!("http://127.0.0.1:{port}/"));
@@ -708,32 +732,23 @@ fn apply_reload_rolls_new_code_in_and_a_crashing_version_is_rolled_back() {
     // New code that throws at start, rolled in with --reload: the first instance's new
     // process fails, its old one keeps serving, and no instance is restarted into the
     // broken code.
-    let pids: Vec<String> = (0..3)
-        .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
-        .collect();
+    let pids = main_pids(&sb, "web", 3);
     let code = std::fs::read_to_string(&script).expect("read the app");
     std::fs::write(&script, "throw new Error('broken deploy');\n").expect("break the app");
-    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-    let load = common::load::Load::start(&sb, load_dir.path(), port);
-    load.wait_for_more(&sb, 200);
-    let out = apply(&sb, &file, &["--reload"]);
-    load.wait_for_more(&sb, 200);
-    let result = load.finish();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let said = stderr(&out);
-    for text in [
-        "Error: broken deploy",
-        "FAILED pm2ctl-web@0.service: the roll stopped there",
-        "its process never left it and kept serving",
-    ] {
-        assert!(said.contains(text), "{text:?} not in:\n{said}");
-    }
-    result.assert_no_loss("the failed apply --reload");
-    let after: Vec<String> = (0..3)
-        .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
-        .collect();
+    failing_apply_under_load(
+        &sb,
+        &file,
+        port,
+        &["--reload"],
+        &[
+            "Error: broken deploy",
+            "FAILED pm2ctl-web@0.service: the roll stopped there",
+            "its process never left it and kept serving",
+        ],
+    );
     assert_eq!(
-        after, pids,
+        main_pids(&sb, "web", 3),
+        pids,
         "an instance was restarted into the broken code"
     );
     for _ in 0..6 {
@@ -744,29 +759,22 @@ fn apply_reload_rolls_new_code_in_and_a_crashing_version_is_rolled_back() {
     // A version that exits at start: the roll stops at its first instance, whose old
     // process keeps serving, and which gets the previous definition back; the others are
     // not touched.
-    let pids: Vec<String> = (0..3)
-        .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
-        .collect();
+    let pids = main_pids(&sb, "web", 3);
     write_file(
         &dir,
         &cluster_app("web", &script, port, 3, "env = { CRASH = \"1\" }"),
     );
-    let load_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-    let load = common::load::Load::start(&sb, load_dir.path(), port);
-    load.wait_for_more(&sb, 200);
-    let out = apply(&sb, &file, &[]);
-    load.wait_for_more(&sb, 200);
-    let result = load.finish();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let said = stderr(&out);
-    for text in [
-        "FAILED pm2ctl-web@0.service: the roll stopped there; instances 1, 2 keep the previous definition",
-        "rolled back pm2ctl-web@0.service to the previous definition; its process never left it",
-        "crash at start",
-    ] {
-        assert!(said.contains(text), "{text:?} not in:\n{said}");
-    }
-    result.assert_no_loss("the failed roll");
+    failing_apply_under_load(
+        &sb,
+        &file,
+        port,
+        &[],
+        &[
+            "FAILED pm2ctl-web@0.service: the roll stopped there; instances 1, 2 keep the previous definition",
+            "rolled back pm2ctl-web@0.service to the previous definition; its process never left it",
+            "crash at start",
+        ],
+    );
     for i in 0..3 {
         let env = show(&sb, &format!("pm2ctl-web@{i}.service"), "Environment");
         assert!(
@@ -775,10 +783,7 @@ fn apply_reload_rolls_new_code_in_and_a_crashing_version_is_rolled_back() {
         );
         assert_eq!(sb.unit_state(&format!("pm2ctl-web@{i}.service")), "active");
     }
-    let kept: Vec<String> = (0..3)
-        .map(|i| show(&sb, &format!("pm2ctl-web@{i}.service"), "MainPID"))
-        .collect();
-    assert_eq!(kept, pids, "instances were restarted");
+    assert_eq!(main_pids(&sb, "web", 3), pids, "instances were restarted");
     // The file still wants the new version: the next apply tries again.
     let dry = apply(&sb, &file, &["--dry-run"]);
     assert!(stdout(&dry).contains("~ web: roll"), "{}", stdout(&dry));
