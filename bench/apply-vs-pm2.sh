@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/apply-vs-pm2.sh: start the same N Node apps with `pm2ctl apply` and with PM2, then
-# restart them all, and print side by side the wall time each takes (median of RUNS runs), per app,
-# pm2ctl's own peak resident memory during the apply, and the resident memory each tool leaves
+# restart them all (and have systemd restart them, for reference), and print side by side the
+# wall time each takes (median of RUNS runs), per app, pm2ctl's own peak resident memory during
+# the apply, and the resident memory each tool leaves
 # behind while the apps run.
 #
 #   sudo bench/apply-vs-pm2.sh            # N = 1, 10, 50, 200; RUNS = 5
@@ -65,10 +66,13 @@ write_files() {
 
 # "ms peak_kb": the milliseconds `pm2ctl ARGS...` takes inside the sandbox, and its peak RSS
 # (GNU time's %M).
-time_pm2ctl() {
+time_pm2ctl() { time_in_sandbox "$PM2CTL" "$@"; }
+
+# "ms peak_kb" of any command inside the sandbox.
+time_in_sandbox() {
   local rss=$BENCH/pm2ctl-rss
   sb_exec bash -c 's=$(date +%s%N); /usr/bin/time -f %M -o "$1" "${@:2}" >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(((e - s) / 1000000)) $(tail -1 "$1")' \
-    _ "$rss" "$PM2CTL" "$@"
+    _ "$rss" "$@"
 }
 
 # Milliseconds `pm2 ARGS...` takes.
@@ -93,13 +97,16 @@ rows=()
 for n in $COUNTS; do
   write_files "$n"
   dir=$BENCH/apps-$APP-$n
-  ours=() theirs=() ours_restart=() theirs_restart=() ours_rss=() ours_bare=()
+  ours=() theirs=() ours_restart=() theirs_restart=() ours_rss=() ours_bare=() systemd_restart=()
   for ((r = 1; r <= RUNS; r++)); do
     log "N=$n run $r/$RUNS"
     read -r t kb <<<"$(time_pm2ctl apply "$dir/ecosystem.toml")" || die "pm2ctl apply failed for N=$n (run it by hand in a sandbox to see why)"
     ours+=("$t") ours_rss+=("$kb")
     read -r t _ <<<"$(time_pm2ctl restart all)" || die "pm2ctl restart all failed for N=$n"
     ours_restart+=("$t")
+    # systemd's own restart of the same units: what `restart all` cannot go below.
+    read -r t _ <<<"$(time_in_sandbox systemctl restart 'pm2ctl-bench*.service')" || die "systemctl restart failed for N=$n"
+    systemd_restart+=("$t")
     if ((r == RUNS)); then
       # While the apps run: pm2ctl keeps no process of its own. An instance's `pm2ctl
       # exec-wrap` (what systemd executes, which then executes the app) may not have
@@ -131,28 +138,30 @@ for n in $COUNTS; do
   ours_ms=$(printf '%s\n' "${ours[@]}" | median)
   theirs_ms=$(printf '%s\n' "${theirs[@]}" | median)
   ours_rs=$(printf '%s\n' "${ours_restart[@]}" | median)
+  systemd_rs=$(printf '%s\n' "${systemd_restart[@]}" | median)
   theirs_rs=$(printf '%s\n' "${theirs_restart[@]}" | median)
   peak=$(printf '%s\n' "${ours_rss[@]}" | median)
   bare_ms=$(printf '%s\n' "${ours_bare[@]}" | median)
   if ((ours_left == 0)); then ours_mem="0 (no process)"; else ours_mem="$ours_left pm2ctl left!"; fi
   per_app() { awk -v t="$1" -v n="$2" 'BEGIN { printf "%.1f", t / n }'; }
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
-  rows+=("$(printf '| %4d | %8s | %6s | %8s | %6s | %6s | %8s | %6s | %8s | %8s | %6s | %9s | %14s | %13s |' "$n" \
+  rows+=("$(printf '| %4d | %8s | %6s | %8s | %6s | %6s | %8s | %6s | %8s | %8s | %8s | %6s | %9s | %14s | %13s |' "$n" \
     "$ours_ms" "$(per_app "$ours_ms" "$n")" "$theirs_ms" "$(per_app "$theirs_ms" "$n")" \
     "$(ratio "$ours_ms" "$theirs_ms")" "$bare_ms" "$(ratio "$bare_ms" "$theirs_ms")" \
-    "$ours_rs" "$theirs_rs" "$(ratio "$ours_rs" "$theirs_rs")" \
+    "$ours_rs" "$systemd_rs" "$theirs_rs" "$(ratio "$ours_rs" "$theirs_rs")" \
     "$((peak / 1024)) MiB" "$ours_mem" "$((theirs_rss / 1024)) MiB")")
 done
 
 echo
 echo "$(basename "$(dirname "$PM2CTL_FROM")") pm2ctl apply of $APP apps (sandboxed systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}')) vs pm2 start ($("$PM2" --version 2>/dev/null | tail -1), warm daemon); median of $RUNS runs, $(nproc) CPUs"
 echo
-echo "| apps | pm2ctl apply (ms) | ms/app | pm2 start (ms) | ms/app | ratio | pm2ctl apply, sandbox = false (ms) | ratio | pm2ctl restart all (ms) | pm2 restart all (ms) | ratio | pm2ctl peak RSS | pm2ctl RSS left | PM2 RSS left (daemon) |"
-echo "|-----:|---------:|-------:|---------:|-------:|-------:|---------:|-------:|---------:|---------:|-------:|----------:|---------------:|--------------:|"
+echo "| apps | pm2ctl apply (ms) | ms/app | pm2 start (ms) | ms/app | ratio | pm2ctl apply, sandbox = false (ms) | ratio | pm2ctl restart all (ms) | systemctl restart (ms) | pm2 restart all (ms) | ratio | pm2ctl peak RSS | pm2ctl RSS left | PM2 RSS left (daemon) |"
+echo "|-----:|---------:|-------:|---------:|-------:|-------:|---------:|-------:|---------:|---------:|---------:|-------:|----------:|---------------:|--------------:|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "PM2's daemon spawn (first \`pm2 ping\`): ${pm2_spawn_ms} ms, not included above."
 echo "sandbox = false: the same apps without systemd's per-service sandboxing (mount namespace, seccomp):"
 echo "  the difference is what systemd spends building each service's sandbox, not pm2ctl."
+echo "systemctl restart: systemd's own restart of the same units, timed like pm2ctl's."
 echo "peak RSS: pm2ctl's own maximum resident memory during the apply (GNU time %M)."
 echo "RSS left: resident memory of the tool's own processes while the apps run."
