@@ -26,7 +26,7 @@ use crate::host::Host;
 use crate::lifecycle::reload::{self, Ready, Restarted};
 use crate::plan::{AppPlan, InstancePlan};
 use crate::state::{AppRecord, Store};
-use crate::unit;
+use crate::unit::{self, UnitSpec};
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::time::Instant;
@@ -214,27 +214,12 @@ impl Run<'_> {
                     _ => None,
                 };
                 if !same {
-                    match unit::render(&planned.service) {
-                        Ok(text) => {
-                            if let Err(e) =
-                                write_unit_file(self.client.host(), Path::new(&file), &text)
-                            {
-                                // Nothing changed yet: the instance is created anew instead,
-                                // which keeps the others serving but not its socket.
-                                self.say(&format!(
-                                    "  warning: {e:#}: {} is created anew, its socket too",
-                                    planned.service.name
-                                ))?;
-                                return self.replace_anew(planned, plan, live, started);
-                            }
-                            self.client.daemon_reload().context(
-                                "cannot make systemd read the instance's new definition",
-                            )?;
-                            checkpoint::reached("apply:reloaded");
-                        }
-                        // A value no unit file can hold: the unit is created anew instead.
-                        Err(_) => return self.replace_anew(planned, plan, live, started),
+                    // Otherwise nothing changed yet: the instance is created anew instead,
+                    // which keeps the others serving but not its socket.
+                    if !self.redefine(&planned.service, &file, "is created anew, its socket too")? {
+                        return self.replace_anew(planned, plan, live, started);
                     }
+                    checkpoint::reached("apply:reloaded");
                 }
                 if let Some(target) = env_handover {
                     if let Some(ready) =
@@ -529,19 +514,26 @@ impl Run<'_> {
         if unit.fingerprint.as_deref() == Some(fingerprint) {
             return Ok(true);
         }
-        let (Some(file), Ok(text)) = (&unit.transient_file, unit::render(&old.service)) else {
+        match &unit.transient_file {
+            Some(file) => self.redefine(&old.service, file, "is restarted"),
+            None => Ok(false),
+        }
+    }
+
+    /// Writes `service` over its transient unit's `file` and has systemd read it. `false`
+    /// when it cannot be written (said, with what happens `instead`) or holds a value no
+    /// unit file can: the caller replaces the instance another way.
+    fn redefine(&mut self, service: &UnitSpec, file: &str, instead: &str) -> Result<bool> {
+        let Ok(text) = unit::render(service) else {
             return Ok(false);
         };
         if let Err(e) = write_unit_file(self.client.host(), Path::new(file), &text) {
-            self.say(&format!(
-                "  warning: {e:#}: {} is restarted",
-                old.service.name
-            ))?;
+            self.say(&format!("  warning: {e:#}: {} {instead}", service.name))?;
             return Ok(false);
         }
         self.client
             .daemon_reload()
-            .context("cannot make systemd read the instance's previous definition")?;
+            .context("cannot make systemd read the instance's definition")?;
         Ok(true)
     }
 }
