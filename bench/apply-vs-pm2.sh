@@ -48,9 +48,8 @@ write_files() {
     echo "module.exports = { apps: ["
     for ((i = 0; i < n; i++)); do
       if [[ $APP == sleep ]]; then
-        printf '[[apps]]\nuser = "root"\nname = "bench-%d"\nscript = "/bin/sleep"\nargs = "infinity"\ninterpreter = "none"\n\n' \
-          "$i" >>"$dir/ecosystem.toml"
-        printf '  { name: "bench-%d", script: "/bin/sleep", args: "infinity", interpreter: "none" },\n' "$i"
+        sleep_app_toml "bench-$i" >>"$dir/ecosystem.toml"
+        sleep_app_js "bench-$i"
       else
         printf '[[apps]]\nuser = "root"\nname = "bench-%d"\nscript = "%s"\nenv = { PORT = "%d" }\n\n' \
           "$i" "$SCRIPT" $((BASE_PORT + i)) >>"$dir/ecosystem.toml"

@@ -97,3 +97,17 @@ median() {
 }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# sleep_app_toml NAME [LINE...]: one `/bin/sleep infinity` app run as root, which costs next
+# to nothing to start, as a table of ecosystem.toml, with each LINE added to it.
+sleep_app_toml() {
+  printf '[[apps]]\nuser = "root"\nname = "%s"\nscript = "/bin/sleep"\nargs = "infinity"\ninterpreter = "none"\n' "$1"
+  shift
+  [[ $# -eq 0 ]] || printf '%s\n' "$@"
+  echo
+}
+
+# sleep_app_js NAME: the same app as an entry of ecosystem.config.js's `apps`.
+sleep_app_js() {
+  printf '  { name: "%s", script: "/bin/sleep", args: "infinity", interpreter: "none" },\n' "$1"
+}

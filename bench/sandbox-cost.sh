@@ -49,15 +49,13 @@ mkdir -p "$dir"
 write_toml() {
   local i
   for ((i = 0; i < N; i++)); do
-    printf '[[apps]]\nuser = "root"\nname = "bench-%d"\nscript = "/bin/sleep"\nargs = "infinity"\ninterpreter = "none"\n' "$i"
-    [[ -z $2 ]] || printf 'sandbox = %s\n' "$2"
-    echo
+    if [[ -z $2 ]]; then sleep_app_toml "bench-$i"; else sleep_app_toml "bench-$i" "sandbox = $2"; fi
   done >"$1"
 }
 {
   echo "module.exports = { apps: ["
   for ((i = 0; i < N; i++)); do
-    printf '  { name: "bench-%d", script: "/bin/sleep", args: "infinity", interpreter: "none" },\n' "$i"
+    sleep_app_js "bench-$i"
   done
   echo "] };"
 } >"$dir/ecosystem.config.js"
