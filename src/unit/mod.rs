@@ -132,10 +132,13 @@ impl UnitSpec {
     }
 }
 
-/// A `Property` as read back from the state store, before its name is interned.
+/// A `Property` as read back from the state store, before its name is interned. The name is
+/// borrowed from the text when it can be (it has no escapes): thousands of them are read at
+/// each `list`.
 #[derive(serde::Deserialize)]
-struct OwnedProperty {
-    name: String,
+struct OwnedProperty<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
     value: Value,
 }
 
@@ -153,10 +156,10 @@ impl<'de> serde::Deserialize<'de> for Property {
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let name = match names.get(owned.name.as_str()) {
+        let name = match names.get(owned.name.as_ref()) {
             Some(known) => known,
             None => {
-                let leaked: &'static str = Box::leak(owned.name.into_boxed_str());
+                let leaked: &'static str = Box::leak(owned.name.into_owned().into_boxed_str());
                 names.insert(leaked);
                 leaked
             }
