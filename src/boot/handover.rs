@@ -9,7 +9,7 @@
 //!
 //! The generator reads them too: plain files, no process asked, any error read as "none".
 
-use crate::plan::dirs::SYSTEM_RUNTIME_DIR;
+use crate::plan::dirs::runtime_dir;
 use crate::plan::Scope;
 use crate::unit::name as naming;
 use anyhow::{Context, Result};
@@ -18,14 +18,8 @@ use std::path::PathBuf;
 /// Where the markers of `scope` are: `/run/pm2ctl/handed-over`, or
 /// `$XDG_RUNTIME_DIR/pm2ctl/handed-over` for a user's manager.
 pub fn dir(scope: Scope) -> Option<PathBuf> {
-    let runtime = match scope {
-        Scope::System => PathBuf::from(SYSTEM_RUNTIME_DIR),
-        Scope::User => {
-            PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty())?)
-                .join("pm2ctl")
-        }
-    };
-    Some(runtime.join("handed-over"))
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    Some(runtime_dir(scope, xdg)?.join("handed-over"))
 }
 
 /// Marks `app` as handed over until the next boot. The file is named by the escaped app

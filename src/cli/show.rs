@@ -493,6 +493,7 @@ mod tests {
                 ..Default::default()
             },
             service: None,
+            sample: None,
         };
         let mut service = UnitState {
             name: "pm2ctl-web-memory.service".into(),
@@ -502,6 +503,7 @@ mod tests {
                 ..Default::default()
             },
             service: Some(ServiceProps::default()),
+            sample: None,
         };
         let text = memory_section(200 * 1024 * 1024, 30, &timer, &service);
         assert!(

@@ -64,7 +64,8 @@ pub fn cpu_percent(before_ns: u64, after_ns: u64, wall: Duration) -> f64 {
 fn cpu_time_ns(o: &Observed, local: bool) -> Option<u64> {
     let pid = o.live.main_pid()?;
     let service = o.live.service.as_ref()?;
-    known(service.cpu_usage_nsec).or_else(|| local.then(|| proc_cpu_ns(pid)).flatten())
+    let threads = o.live.sample.map(|s| s.main_threads);
+    known(service.cpu_usage_nsec).or_else(|| local.then(|| proc_cpu_ns(pid, threads)).flatten())
 }
 
 /// systemd reports `u64::MAX` for a figure it does not track.
@@ -132,9 +133,10 @@ fn instance(
     let cgroup_memory = known(service.and_then(|s| s.memory_current)).filter(|_| running);
     // PM2's figure is the main process' RSS; the cgroup's count differs (on cgroup v1 it
     // leaves out file pages first charged to other cgroups, and adds children).
-    let memory = pid
-        .filter(|_| local)
-        .and_then(process_rss_bytes)
+    let memory = live
+        .sample
+        .and_then(|s| s.main_rss)
+        .or_else(|| pid.filter(|_| local).and_then(process_rss_bytes))
         .or(cgroup_memory);
     let cpu_source = match (running, known(service.and_then(|s| s.cpu_usage_nsec))) {
         (false, _) => MetricSource::None,
@@ -325,14 +327,26 @@ pub fn command_from_argv(argv: Vec<String>) -> Command {
 }
 
 /// CPU time of a process, in ns: the sum of its threads' `schedstat` run times (exact), else
-/// utime + stime from `stat` (in clock ticks, too coarse for a short window).
-fn proc_cpu_ns(pid: u32) -> Option<u64> {
+/// utime + stime from `stat` (in clock ticks, too coarse for a short window). A process known
+/// to have one thread (`threads`, from its `stat`) is that thread: its own `schedstat` is
+/// read without listing `task/`.
+fn proc_cpu_ns(pid: u32, threads: Option<u64>) -> Option<u64> {
+    if threads == Some(1) {
+        let own = procfs::read(format!("/proc/{pid}/schedstat")).ok();
+        if let Some(ns) = own
+            .as_deref()
+            .and_then(schedstat_run_ns)
+            .filter(|ns| *ns > 0)
+        {
+            return Some(ns);
+        }
+    }
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         let total: Option<u64> = tasks
             .flatten()
             .map(|task| {
                 let text = procfs::read(task.path().join("schedstat")).ok()?;
-                text.split_whitespace().next()?.parse::<u64>().ok()
+                schedstat_run_ns(&text)
             })
             .sum();
         if let Some(ns) = total.filter(|ns| *ns > 0) {
@@ -342,6 +356,11 @@ fn proc_cpu_ns(pid: u32) -> Option<u64> {
     let stat = procfs::read(format!("/proc/{pid}/stat")).ok()?;
     let ticks = stat_cpu_ticks(&stat)?;
     Some(ticks.saturating_mul(1_000_000_000) / ticks_per_second()?)
+}
+
+/// Time spent on a CPU, ns: the first field of a `schedstat` line.
+fn schedstat_run_ns(schedstat: &str) -> Option<u64> {
+    schedstat.split_whitespace().next()?.parse().ok()
 }
 
 /// utime + stime from a `/proc/<pid>/stat` line (fields 14 and 15; the command name in
@@ -392,6 +411,8 @@ mod tests {
             Some(10825 * 4096)
         );
         assert_eq!(statm_rss_bytes("12000\n", 4096), None);
+        assert_eq!(schedstat_run_ns("52719823 1208 31\n"), Some(52719823));
+        assert_eq!(schedstat_run_ns(""), None);
     }
 
     fn strings(v: &[&str]) -> Vec<String> {

@@ -15,6 +15,16 @@ pub const SYSTEM_STATE_DIR: &str = "/var/lib/pm2ctl";
 /// pm2ctl's runtime directory on the system manager (cleared at boot).
 pub const SYSTEM_RUNTIME_DIR: &str = "/run/pm2ctl";
 
+/// pm2ctl's runtime directory for `scope`: [`SYSTEM_RUNTIME_DIR`], or `pm2ctl` under the
+/// user's runtime directory (`$XDG_RUNTIME_DIR`, given by the caller) for a user's manager;
+/// `None` when a user's manager has none.
+pub fn runtime_dir(scope: Scope, xdg_runtime_dir: Option<PathBuf>) -> Option<PathBuf> {
+    match scope {
+        Scope::System => Some(PathBuf::from(SYSTEM_RUNTIME_DIR)),
+        Scope::User => Some(xdg_runtime_dir.filter(|d| d.is_absolute())?.join("pm2ctl")),
+    }
+}
+
 /// Where `apply` leaves the new environment of an instance it rolls by hand-over, for the
 /// instance's Node shim to start the new process with (`<dir>/<INVOCATION_ID>.json`):
 /// under pm2ctl's runtime directory, which a unit's sandbox leaves readable.
@@ -61,6 +71,20 @@ mod tests {
 
     fn p(s: &str) -> Option<PathBuf> {
         Some(PathBuf::from(s))
+    }
+
+    #[test]
+    fn the_runtime_directory_is_the_scope_s_own() {
+        assert_eq!(
+            runtime_dir(Scope::System, p("/run/user/1000")),
+            p("/run/pm2ctl")
+        );
+        assert_eq!(
+            runtime_dir(Scope::User, p("/run/user/1000")),
+            p("/run/user/1000/pm2ctl")
+        );
+        assert_eq!(runtime_dir(Scope::User, None), None);
+        assert_eq!(runtime_dir(Scope::User, p("relative")), None);
     }
 
     #[test]

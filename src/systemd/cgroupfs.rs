@@ -65,8 +65,16 @@ pub struct Hierarchies {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
     pub main_pid: u32,
+    /// The main process' start time in clock ticks since boot: with the pid, it names one
+    /// process for as long as the machine runs (a pid is reused only by a later process).
+    pub start_ticks: u64,
     /// When the main process was forked, µs since the epoch.
     pub started_at_us: u64,
+    /// The main process' resident memory (its `stat` line's `rss`, the figure `statm` and
+    /// `VmRSS` show), bytes.
+    pub main_rss: Option<u64>,
+    /// The main process' threads (`num_threads`).
+    pub main_threads: u64,
     /// Bytes, as systemd's `MemoryCurrent`; `None` where the cgroup has no memory figure.
     pub memory: Option<u64>,
     /// ns, as systemd's `CPUUsageNSec`; `None` where the cgroup has no CPU figure.
@@ -137,10 +145,10 @@ impl Hierarchies {
             .collect();
         let mut forked = pids.iter().filter_map(|pid| {
             let stat = procfs::read(format!("/proc/{pid}/stat")).ok()?;
-            let (ppid, start_ticks) = stat_parent_and_start(&stat)?;
-            (!pids.contains(&ppid)).then_some((*pid, start_ticks))
+            let (ppid, _) = stat_parent_and_start(&stat)?;
+            (!pids.contains(&ppid)).then_some((*pid, stat))
         });
-        let (main_pid, start_ticks) = forked.next()?;
+        let (main_pid, stat) = forked.next()?;
         if forked.next().is_some() {
             return None;
         }
@@ -157,9 +165,13 @@ impl Hierarchies {
             (None, Some(c)) => read_u64(&c.dir(&path)?.join("cpuacct.usage")),
             (None, None) => None,
         };
+        let (_, start_ticks) = stat_parent_and_start(&stat)?;
         Some(Sample {
             main_pid,
+            start_ticks,
             started_at_us: started_at_us(start_ticks)?,
+            main_rss: stat_rss_bytes(&stat),
+            main_threads: stat_field(&stat, 20).unwrap_or(0),
             memory,
             cpu_ns,
         })
@@ -224,6 +236,13 @@ fn cpu_stat_usage_usec(stat: &str) -> Option<u64> {
 fn stat_parent_and_start(stat: &str) -> Option<(u32, u64)> {
     let parent = u32::try_from(stat_field(stat, 4)?).ok()?;
     Some((parent, stat_field(stat, 22)?))
+}
+
+/// Resident memory from a `/proc/PID/stat` line: field 24, in pages.
+fn stat_rss_bytes(stat: &str) -> Option<u64> {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok()??;
+    let page = u64::try_from(page).ok().filter(|p| *p > 0)?;
+    Some(stat_field(stat, 24)?.saturating_mul(page))
 }
 
 /// A start time in clock ticks since boot, as µs since the epoch.
@@ -329,6 +348,12 @@ mod tests {
             "4242 (node (x) y) S 17 4242 4242 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 11 0 98765 1 2";
         assert_eq!(stat_parent_and_start(stat), Some((17, 98765)));
         assert_eq!(stat_parent_and_start("nonsense"), None);
+        assert_eq!(stat_field(stat, 20), Some(11), "num_threads");
+        let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .ok()
+            .flatten()
+            .map(|p| p as u64);
+        assert_eq!(stat_rss_bytes(stat), page.map(|p| 2 * p));
         assert_eq!(
             cpu_stat_usage_usec("usage_usec 1234\nuser_usec 1000\n"),
             Some(1234)

@@ -9,6 +9,7 @@ pub mod cause;
 mod cgroupfs;
 mod jobs;
 pub mod proxies;
+mod restarts;
 pub mod variant;
 
 use crate::host::Host;
@@ -19,6 +20,7 @@ use futures_util::StreamExt;
 use proxies::{ManagerProxy, ServiceProps, UnitProps};
 use std::process::Command;
 
+pub use cgroupfs::Sample;
 pub use jobs::JobOutcome;
 
 /// How many calls one batch keeps in flight on the bus at once. dbus-daemon refuses more
@@ -82,6 +84,9 @@ pub struct UnitState {
     pub unit: UnitProps,
     /// Present for `.service` units that are loaded.
     pub service: Option<ServiceProps>,
+    /// What the kernel said of a running service read from its cgroup (its `service`
+    /// figures come from there), with its main process' own.
+    pub sample: Option<Sample>,
 }
 
 impl UnitState {
@@ -581,6 +586,7 @@ impl Client {
                     name: name.clone(),
                     unit,
                     service,
+                    sample: None,
                 })
             });
             join_bounded(reads).await.into_iter().collect()
@@ -615,7 +621,11 @@ impl Client {
         } else {
             None
         };
-        self.runtime.block_on(async {
+        // Counts remembered for the processes still running: only new processes are asked.
+        let remembered = kernel
+            .as_ref()
+            .map(|_| restarts::Remembered::load(self.scope));
+        let states: Vec<UnitState> = self.runtime.block_on(async {
             let manager_root = match &kernel {
                 Some(_) => self.manager_control_group().await,
                 None => None,
@@ -631,6 +641,9 @@ impl Client {
                 if sample.is_none() && running(s) {
                     tracing::debug!(unit = s.name, "not read from its cgroup");
                 }
+                let counted = sample
+                    .zip(remembered.as_ref())
+                    .and_then(|(sample, seen)| seen.count(s.name, &sample));
                 async move {
                     let name = s.name;
                     let unit = UnitProps {
@@ -642,7 +655,9 @@ impl Client {
                     };
                     let service =
                         match sample {
-                            Some(sample) => Some(self.sampled_service(name, sample).await?),
+                            Some(sample) => {
+                                Some(self.sampled_service(name, sample, counted).await?)
+                            }
                             None if is_loaded_service(name, &unit) => {
                                 let reply = self
                                     .get_all(name, "org.freedesktop.systemd1.Service")
@@ -657,35 +672,60 @@ impl Client {
                         name: name.to_string(),
                         unit,
                         service,
+                        sample,
                     })
                 }
             });
-            join_bounded(reads).await.into_iter().collect()
-        })
+            join_bounded(reads).await.into_iter().collect::<Result<_>>()
+        })?;
+        if let Some(remembered) = remembered {
+            let mut now = restarts::Remembered::default();
+            for state in &states {
+                let count = state.service.as_ref().and_then(|s| s.n_restarts);
+                if let (Some(sample), Some(n)) = (&state.sample, count) {
+                    now.insert(&state.name, sample, n);
+                }
+            }
+            if now != remembered {
+                now.save(self.scope);
+            }
+        }
+        Ok(states)
     }
 
     /// A running service's properties from the kernel's `sample`, and its `NRestarts`, which
-    /// only systemd knows.
-    async fn sampled_service(&self, name: &str, sample: cgroupfs::Sample) -> Result<ServiceProps> {
-        let reply = self
-            .connection
-            .call_method(
-                Some("org.freedesktop.systemd1"),
-                unit_object_path(name).as_str(),
-                Some("org.freedesktop.DBus.Properties"),
-                "Get",
-                &("org.freedesktop.systemd1.Service", "NRestarts"),
-            )
-            .await
-            .with_context(|| format!("reading NRestarts of {name}"))?;
-        let value: zbus::OwnedVariant = reply
-            .body()
-            .deserialize()
-            .with_context(|| format!("reading NRestarts of {name}"))?;
+    /// only systemd knows: `counted` when remembered for this very process, else asked.
+    async fn sampled_service(
+        &self,
+        name: &str,
+        sample: Sample,
+        counted: Option<u32>,
+    ) -> Result<ServiceProps> {
+        let n_restarts = match counted {
+            Some(n) => Some(n),
+            None => {
+                let reply = self
+                    .connection
+                    .call_method(
+                        Some("org.freedesktop.systemd1"),
+                        unit_object_path(name).as_str(),
+                        Some("org.freedesktop.DBus.Properties"),
+                        "Get",
+                        &("org.freedesktop.systemd1.Service", "NRestarts"),
+                    )
+                    .await
+                    .with_context(|| format!("reading NRestarts of {name}"))?;
+                let value: zbus::OwnedVariant = reply
+                    .body()
+                    .deserialize()
+                    .with_context(|| format!("reading NRestarts of {name}"))?;
+                u32::try_from(value).ok()
+            }
+        };
         Ok(ServiceProps {
             main_pid: Some(sample.main_pid),
             result: Some("success".to_string()),
-            n_restarts: u32::try_from(value).ok(),
+            n_restarts,
             exec_main_code: Some(0),
             exec_main_status: Some(0),
             exec_main_start_timestamp: Some(sample.started_at_us),
@@ -757,6 +797,7 @@ impl Client {
             name: name.to_string(),
             unit,
             service,
+            sample: None,
         })
     }
 

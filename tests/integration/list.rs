@@ -486,6 +486,10 @@ fn list_figures_agree_with_systemd_at_a_hundred_instances() {
     let units: Vec<String> = (0..N)
         .map(|i| format!("pm2ctl-sleepers@{i}.service"))
         .collect();
+    // Listed once before the crash: the count read then is remembered for that process, and
+    // the crash must still be counted (a new process is asked again).
+    let rows = json_of(&sb, &["list", "--json"]);
+    assert_eq!(rows[7]["restarts"], 0, "{rows:#}");
     // One crash, so one instance has a restart to count.
     let before = main_pid(&sb, &units[7]);
     assert_success("kill -9", &sb.exec(&["kill", "-9", &before.to_string()]));
