@@ -2,7 +2,8 @@
 //!
 //! `collect` takes one snapshot of every instance (PM2's "process") from the state store,
 //! systemd and the kernel: one `ListUnitsByPatterns`, then each running service's cgroup and
-//! `/proc` with one `Get` of `NRestarts`, and a `GetAll` only of the other loaded services
+//! `/proc`, with a `Get` of `NRestarts` only for a main process not seen before
+//! (`systemd::restarts`), and a `GetAll` only of the other loaded services
 //! (`processes::observe`), with no second CPU sample (the figure is the average since the
 //! process started).
 //! Everything after that is pure: `table` (the `list` table), `jlist` (PM2's JSON shape),

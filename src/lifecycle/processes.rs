@@ -118,8 +118,9 @@ pub struct Observed {
 }
 
 /// `list`, keeping each service unit's properties: one `ListUnitsByPatterns`, then for each
-/// running recorded service its cgroup and `/proc` and one `Get` of `NRestarts`, for each
-/// other loaded service one `GetAll` (see `Client::read_listed_services`), all in one batch.
+/// running recorded service its cgroup and `/proc` (and a `Get` of `NRestarts` for a new main
+/// process), for each other loaded service one `GetAll` (see `Client::read_listed_services`),
+/// all in one batch.
 pub fn observe(client: &Client, state: &State) -> Result<Vec<Observed>> {
     let started = std::time::Instant::now();
     let listed = client.list_owned()?;

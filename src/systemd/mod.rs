@@ -598,8 +598,8 @@ impl Client {
     /// and a unit not listed is not loaded and costs no call.
     ///
     /// A running service whose `slice` is given is read from its cgroup and `/proc`
-    /// (`cgroupfs`: main pid, start time, memory, CPU) plus one `Get` of `NRestarts`, and
-    /// comes back with only those Service properties (and `Result` `success`, as systemd has
+    /// (`cgroupfs`: main pid, start time, memory, CPU) plus one `Get` of `NRestarts` unless
+    /// it was read before for the same main process (`restarts`), and comes back with only those Service properties (and `Result` `success`, as systemd has
     /// it for a running service). Any other loaded service, or one whose cgroup cannot be
     /// read (another host's, with `-H`), costs one `GetAll` of the Service interface (the
     /// Unit interface's other hundred properties are not needed).
