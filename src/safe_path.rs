@@ -55,9 +55,72 @@ pub fn check_private_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Replaces `path` with `bytes` atomically: a reader (or a crash) sees the old file or the
+/// new one, never half of one. The bytes go to a temporary file beside it (`.NAME.PID.tmp`,
+/// mode 0600, created new and never through a symlink: a leftover of a killed pm2ctl with the
+/// same pid is removed first), which is fsynced and renamed over `path`, and the directory
+/// is fsynced.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replaced_file_is_whole_private_and_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, "old").expect("write");
+        // A leftover temporary file of a killed pm2ctl with this pid: replaced, not followed.
+        let tmp = dir
+            .path()
+            .join(format!(".state.json.{}.tmp", std::process::id()));
+        let elsewhere = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&elsewhere, &tmp).expect("symlink");
+        replace_file(&path, b"new").expect("replace");
+        assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("new"));
+        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600));
+        assert!(!elsewhere.exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["state.json"]);
+    }
 
     fn world_writable_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

@@ -14,9 +14,7 @@ use crate::plan::{self, Scope};
 use crate::state::{AppRecord, Desired, State};
 use crate::systemd::Client;
 use anyhow::{bail, Context, Result};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Overrides the config directory for either scope (tests, sandboxes, packaging).
@@ -151,32 +149,13 @@ fn is_empty_saved(text: &str) -> bool {
     }
 }
 
-/// Writes `text` to `path` atomically (temp file, fsync, rename, fsync of the directory),
-/// creating the directory if needed.
+/// Writes `text` to `path` atomically (`safe_path::replace_file`), creating the directory if
+/// needed.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        anyhow::Error::new(e).context(format!("cannot write {}", path.display()))
-    })
+    crate::safe_path::replace_file(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The saved file of one manager: on this machine, or with `-H` on the remote host (read and

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -122,28 +122,8 @@ impl Store {
             Backing::Remote(locked) => return locked.write(text.as_bytes()),
         };
         let path = dir.join(STATE_FILE);
-        let tmp = dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            // A leftover of a killed pm2ctl with the same pid is replaced; never followed.
-            match fs::remove_file(&tmp) {
-                Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-            let mut file = OpenOptions::new()
-                .create_new(true)
-                .write(true)
-                .mode(0o600)
-                .custom_flags(nix::libc::O_NOFOLLOW)
-                .open(&tmp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            File::open(dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            anyhow::Error::new(e).context(format!("cannot write {}", path.display()))
-        })
+        crate::safe_path::replace_file(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 }
 

@@ -53,7 +53,7 @@ impl Remembered {
         );
     }
 
-    /// Replaces this scope's file (write a temporary file, rename it over), best effort.
+    /// Replaces this scope's file (`safe_path::replace_file`), best effort.
     pub fn save(&self, scope: Scope) {
         let Some(path) = path(scope) else { return };
         if let Err(e) = write(&path, &self.0) {
@@ -68,23 +68,10 @@ fn path(scope: Scope) -> Option<PathBuf> {
 }
 
 fn write(path: &std::path::Path, counts: &BTreeMap<String, (u32, u64, u32)>) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(path);
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{FILE}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&tmp)?;
-    file.write_all(&serde_json::to_vec(counts)?)?;
-    drop(file);
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::safe_path::replace_file(path, &serde_json::to_vec(counts)?)?;
     Ok(())
 }
 
