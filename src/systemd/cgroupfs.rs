@@ -145,10 +145,10 @@ impl Hierarchies {
             .collect();
         let mut forked = pids.iter().filter_map(|pid| {
             let stat = procfs::read(format!("/proc/{pid}/stat")).ok()?;
-            let (ppid, _) = stat_parent_and_start(&stat)?;
-            (!pids.contains(&ppid)).then_some((*pid, stat))
+            let (ppid, start_ticks) = stat_parent_and_start(&stat)?;
+            (!pids.contains(&ppid)).then_some((*pid, start_ticks, stat))
         });
-        let (main_pid, stat) = forked.next()?;
+        let (main_pid, start_ticks, stat) = forked.next()?;
         if forked.next().is_some() {
             return None;
         }
@@ -165,7 +165,6 @@ impl Hierarchies {
             (None, Some(c)) => read_u64(&c.dir(&path)?.join("cpuacct.usage")),
             (None, None) => None,
         };
-        let (_, start_ticks) = stat_parent_and_start(&stat)?;
         Some(Sample {
             main_pid,
             start_ticks,

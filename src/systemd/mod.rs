@@ -599,10 +599,11 @@ impl Client {
     ///
     /// A running service whose `slice` is given is read from its cgroup and `/proc`
     /// (`cgroupfs`: main pid, start time, memory, CPU) plus one `Get` of `NRestarts` unless
-    /// it was read before for the same main process (`restarts`), and comes back with only those Service properties (and `Result` `success`, as systemd has
-    /// it for a running service). Any other loaded service, or one whose cgroup cannot be
-    /// read (another host's, with `-H`), costs one `GetAll` of the Service interface (the
-    /// Unit interface's other hundred properties are not needed).
+    /// it was read before for the same main process (`restarts`), and comes back with only
+    /// those Service properties (and `Result` `success`, as systemd has it for a running
+    /// service). Any other loaded service, or one whose cgroup cannot be read (another
+    /// host's, with `-H`), costs one `GetAll` of the Service interface (the Unit interface's
+    /// other hundred properties are not needed).
     pub fn read_listed_services(
         &self,
         services: &[ServiceToRead<'_>],
