@@ -55,6 +55,14 @@ pub fn check_private_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `replace_file`, creating the directory first if needed, with the path in its errors.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    replace_file(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// Replaces `path` with `bytes` atomically: a reader (or a crash) sees the old file or the
 /// new one, never half of one. The bytes go to a temporary file beside it (`.NAME.PID.tmp`,
 /// mode 0600, created new and never through a symlink: a leftover of a killed pm2ctl with the

@@ -149,15 +149,6 @@ fn is_empty_saved(text: &str) -> bool {
     }
 }
 
-/// Writes `text` to `path` atomically (`safe_path::replace_file`), creating the directory if
-/// needed.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    crate::safe_path::replace_file(path, text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
 /// The saved file of one manager: on this machine, or with `-H` on the remote host (read and
 /// replaced over ssh, see `crate::host::remote::store`).
 #[derive(Debug, Clone)]
@@ -221,7 +212,7 @@ impl SavedFile {
     pub fn write(&self, text: &str) -> Result<()> {
         match self.host.ssh() {
             Some(dest) => crate::host::remote::write_file(dest, &self.path, text),
-            None => write_atomic(&self.path, text),
+            None => crate::safe_path::write_atomic(&self.path, text.as_bytes()),
         }
     }
 }
@@ -448,7 +439,7 @@ mod tests {
         let (eco, warnings) = ecosystem_of(&Host::local(), &state, &saved, Path::new("/home/u"));
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].starts_with("gone: not saved"), "{warnings:?}");
-        write_atomic(&saved, &to_toml(&eco)).unwrap();
+        crate::safe_path::write_atomic(&saved, to_toml(&eco).as_bytes()).unwrap();
 
         let back = crate::load::ecosystem(&saved).unwrap_or_else(|e| panic!("{e}"));
         let api = &back.apps[0];

@@ -118,10 +118,11 @@ pub fn unstartup(scope: Scope, delete_saved: bool) -> Result<()> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the config directory {}", dir.display()))?;
         let off = dir.join(saved::BOOT_OFF_FILE);
-        saved::write_atomic(
+        crate::safe_path::write_atomic(
             &off,
             "# Written by `pm2ctl unstartup`: pm2ctl-generator starts nothing at boot.\n\
-             # `pm2ctl startup` removes this file.\n",
+             # `pm2ctl startup` removes this file.\n"
+                .as_bytes(),
         )?;
         println!(
             "[PM2] Saved apps no longer start at boot; {} is kept (`pm2ctl startup` turns \

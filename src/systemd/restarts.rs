@@ -53,10 +53,13 @@ impl Remembered {
         );
     }
 
-    /// Replaces this scope's file (`safe_path::replace_file`), best effort.
+    /// Replaces this scope's file (`safe_path::write_atomic`), best effort.
     pub fn save(&self, scope: Scope) {
         let Some(path) = path(scope) else { return };
-        if let Err(e) = write(&path, &self.0) {
+        let written = serde_json::to_vec(&self.0)
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| crate::safe_path::write_atomic(&path, &bytes));
+        if let Err(e) = written {
             tracing::debug!(path = %path.display(), error = %e, "restart counts not saved");
         }
     }
@@ -65,14 +68,6 @@ impl Remembered {
 fn path(scope: Scope) -> Option<PathBuf> {
     let xdg = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
     Some(crate::plan::dirs::runtime_dir(scope, xdg)?.join(FILE))
-}
-
-fn write(path: &std::path::Path, counts: &BTreeMap<String, (u32, u64, u32)>) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    crate::safe_path::replace_file(path, &serde_json::to_vec(counts)?)?;
-    Ok(())
 }
 
 #[cfg(test)]
