@@ -107,7 +107,9 @@ sleep_app_toml() {
   echo
 }
 
-# sleep_app_js NAME: the same app as an entry of ecosystem.config.js's `apps`.
+# sleep_app_js NAME [FIELDS]: the same app as an entry of ecosystem.config.js's `apps`, with
+# FIELDS (`key: value, …`) added to it.
 sleep_app_js() {
-  printf '  { name: "%s", script: "/bin/sleep", args: "infinity", interpreter: "none" },\n' "$1"
+  printf '  { name: "%s", script: "/bin/sleep", args: "infinity", interpreter: "none"%s },\n' \
+    "$1" "${2:+, $2}"
 }

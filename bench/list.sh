@@ -37,10 +37,12 @@ install_pm2 || die "cannot install pm2@$PM2_VERSION"
 write_files() {
   local n=$1 dir=$BENCH/list-$1
   mkdir -p "$dir"
-  printf '[[apps]]\nuser = "root"\nname = "sleepers"\nscript = "/bin/sleep"\nargs = "infinity"\ninterpreter = "none"\nexec_mode = "fork"\ninstances = %d\n' \
-    "$n" >"$dir/ecosystem.toml"
-  printf 'module.exports = { apps: [{ name: "sleepers", script: "/bin/sleep", args: "infinity", interpreter: "none", exec_mode: "fork", instances: %d }] };\n' \
-    "$n" >"$dir/ecosystem.config.js"
+  sleep_app_toml sleepers 'exec_mode = "fork"' "instances = $n" >"$dir/ecosystem.toml"
+  {
+    echo "module.exports = { apps: ["
+    sleep_app_js sleepers "exec_mode: \"fork\", instances: $n"
+    echo "] };"
+  } >"$dir/ecosystem.config.js"
 }
 
 # Median ms of `pm2ctl VERB` inside the sandbox, output discarded.
