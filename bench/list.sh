@@ -54,16 +54,20 @@ time_pm2ctl() {
   printf '%s\n' "${times[@]}" | median
 }
 
-# CPU ms per `pm2ctl list` inside the sandbox: pm2ctl's own + systemd's + dbus-daemon's.
+# CPU ms per `pm2ctl list` inside the sandbox, "total (pm2ctl + systemd + bus)": pm2ctl's own
+# (its children's times, in clock ticks over RUNS lists), systemd's and dbus-daemon's (their
+# schedstat run times, in ns).
 cpu_pm2ctl() {
   sb_exec bash -c '
-    ticks() { sed "s/.*) //" "/proc/$1/stat" | awk "{ print \$12 + \$13 }"; }
+    ns() { cut -d" " -f1 "/proc/$1/schedstat"; }
     bus=$(pidof dbus-daemon)
-    before=$(($(ticks 1) + $(ticks "$bus")))
+    systemd_before=$(ns 1) bus_before=$(ns "$bus")
     for ((r = 0; r < $3; r++)); do "$1" "$2" >/dev/null || exit 1; done
-    after=$(($(ticks 1) + $(ticks "$bus")))
+    systemd_ns=$(($(ns 1) - systemd_before)) bus_ns=$(($(ns "$bus") - bus_before))
     read -r own < <(sed "s/.*) //" /proc/$$/stat | awk "{ print \$14 + \$15 }")
-    echo $(((after - before + own) * 1000 / $(getconf CLK_TCK) / $3))' _ "$PM2CTL" list "$RUNS"
+    awk -v own="$own" -v hz="$(getconf CLK_TCK)" -v systemd="$systemd_ns" -v bus="$bus_ns" -v n="$3" \
+      "BEGIN { o = own * 1000 / hz / n; s = systemd / 1e6 / n; b = bus / 1e6 / n;
+               printf \"%.0f (%.1f + %.1f + %.1f)\", o + s + b, o, s, b }"' _ "$PM2CTL" list "$RUNS"
 }
 
 # Median ms of `pm2 ARGS...` over RUNS runs (or $TIMES runs).
@@ -128,8 +132,8 @@ done
 echo
 echo "$(basename "$(dirname "$PM2CTL_FROM")") pm2ctl (sandboxed systemd $(sb_exec systemctl --version | awk 'NR==1{print $2}')) vs PM2 $("$PM2" --version 2>/dev/null | tail -1) (warm daemon); median of $RUNS runs, $(nproc) CPUs"
 echo
-echo "| instances | pm2ctl list (ms) | pm2 list (ms) | ratio | pm2ctl jlist (ms) | pm2 jlist (ms) | ratio | CPU per pm2ctl list (ms) |"
-echo "|----------:|-----------------:|--------------:|------:|------------------:|---------------:|------:|-------------------------:|"
+echo "| instances | pm2ctl list (ms) | pm2 list (ms) | ratio | pm2ctl jlist (ms) | pm2 jlist (ms) | ratio | CPU per pm2ctl list (ms): total (pm2ctl + systemd + bus) |"
+echo "|----------:|-----------------:|--------------:|------:|------------------:|---------------:|------:|----------------------------------------------------------:|"
 printf '%s\n' "${rows[@]}"
 if [[ -n $restart_row ]]; then
   echo
